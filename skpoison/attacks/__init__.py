@@ -1,0 +1,11 @@
+"""Subpopulation poisoning attacks, as imbalanced-learn samplers.
+
+Each attack takes a subpopulation finder as its first parameter and, in
+``fit_resample``, returns the training rows unchanged followed by poison rows
+aimed at the finder's target subpopulation.
+"""
+
+from ._base import BasePoisoningAttack
+from ._label_flip import LabelFlip
+
+__all__ = ["BasePoisoningAttack", "LabelFlip"]

@@ -1,0 +1,128 @@
+"""LabelFlip: the paper's label-flipping subpopulation attack."""
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from ..utils._compat import HasMethods
+from ._base import (
+    _SHARED_ATTACK_ATTRS_DOC,
+    _SHARED_ATTACK_PARAMS_DOC,
+    BasePoisoningAttack,
+)
+
+LABEL_RULES = ("flip", "least_frequent", "least_confident")
+
+
+class LabelFlip(BasePoisoningAttack):
+    __doc__ = """Label-flipping subpopulation attack (Jagielski et al., CCS 2021).
+
+    Draws ``int(alpha * n_sub)`` rows of the target subpopulation, with
+    replacement, from the attacker's data, keeps their features and gives them
+    a wrong label, then appends them to the training rows. With ``alpha`` of
+    1 or 2 the poisons match or outnumber the subpopulation's clean rows, so a
+    model learns the wrong label for it while the rest of the data is barely
+    affected.
+
+    Parameters
+    ----------""" + _SHARED_ATTACK_PARAMS_DOC + """
+    label : {"flip", "least_frequent", "least_confident"} or a class label, \
+default="flip"
+        How poison rows are labelled (paper-spec §5):
+
+        * ``"flip"``: each drawn row gets the other class (binary tasks only;
+          the authors' Adult attack);
+        * ``"least_frequent"``: all poisons get the class least frequent among
+          the attacker's rows of the subpopulation (their image attacks);
+        * ``"least_confident"``: all poisons get the class that ``estimator``
+          finds least likely over the subpopulation (their text attack);
+        * any other value: that class label for all poisons.
+
+    estimator : classifier with predict_proba, default=None
+        The attacker's model for ``label="least_confident"``: used as is when
+        fitted, otherwise cloned and fitted on the attacker's rows.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draw of poison rows and the finder, when unseeded.
+
+    Attributes
+    ----------""" + _SHARED_ATTACK_ATTRS_DOC + """
+    classes_ : ndarray
+        The class labels seen in the received and the attacker's rows.
+
+    See Also
+    --------
+    skpoison.subpopulations.ClusterMatch : A finder for the target.
+    skpoison.defenses.TRIM : A defense to try against it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skpoison.attacks import LabelFlip
+    >>> from skpoison.subpopulations import ClusterMatch
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.normal(0, 0.1, (20, 2)), rng.normal(3, 0.1, (10, 2))])
+    >>> y = np.array([0] * 20 + [1] * 10)
+    >>> attack = LabelFlip(ClusterMatch(n_clusters=2, target="smallest"),
+    ...                    alpha=2, random_state=0)
+    >>> X_res, y_res = attack.fit_resample(X, y)
+    >>> X_res.shape, attack.n_poison_
+    ((50, 2), 20)
+    >>> np.unique(y_res[attack.poison_mask_])
+    array([0])
+    """
+
+    _parameter_constraints = {
+        **BasePoisoningAttack._parameter_constraints,
+        "label": "no_validation",  # a rule name or any class label: checked in fit
+        "estimator": [HasMethods(["fit", "predict_proba"]), None],
+    }
+
+    def __init__(self, subpopulation, *, alpha=1.0, label="flip", aux=None,
+                 count_on="train", estimator=None, random_state=None):
+        self.subpopulation = subpopulation
+        self.alpha = alpha
+        self.label = label
+        self.aux = aux
+        self.count_on = count_on
+        self.estimator = estimator
+        self.random_state = random_state
+
+    def _poison_labels(self, y_seed, candidates, X_src, y_src, classes, rng):
+        label = self.label
+        y_sub = y_src[candidates]
+        if isinstance(label, str) and label == "flip":
+            if classes.shape[0] != 2:
+                raise ValueError(
+                    f'label="flip" needs a binary target; y has {classes.shape[0]} '
+                    f"classes {classes.tolist()}. Use label=\"least_frequent\", "
+                    '"least_confident" or a class label for multiclass tasks.'
+                )
+            return np.where(y_seed == classes[0], classes[1], classes[0])
+        if isinstance(label, str) and label == "least_frequent":
+            counts = np.array([(y_sub == c).sum() for c in classes])
+            return np.full(y_seed.shape[0], classes[np.argmin(counts)])
+        if isinstance(label, str) and label == "least_confident":
+            if self.estimator is None:
+                raise ValueError(
+                    'label="least_confident" needs an estimator: pass the '
+                    "attacker's classifier as estimator=..."
+                )
+            return np.full(y_seed.shape[0],
+                           self._least_confident(candidates, X_src, y_src))
+        if label not in set(classes.tolist()):
+            raise ValueError(
+                f"label={label!r} is neither a rule {list(LABEL_RULES)} nor one of "
+                f"the classes {classes.tolist()}."
+            )
+        return np.full(y_seed.shape[0], label)
+
+    def _least_confident(self, candidates, X_src, y_src):
+        estimator = self.estimator
+        try:
+            check_is_fitted(estimator)
+        except NotFittedError:
+            estimator = clone(estimator).fit(X_src, y_src)
+        proba = np.asarray(estimator.predict_proba(X_src[candidates])).sum(axis=0)
+        return estimator.classes_[int(np.argmin(proba))]

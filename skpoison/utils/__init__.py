@@ -1,0 +1,1 @@
+"""Internal utilities shared by the estimator families."""

@@ -1,0 +1,30 @@
+"""The single place where private scikit-learn names are imported.
+
+scikit-learn keeps parameter validation (``_fit_context``, the constraint
+classes) in private modules. Importing them here, and only here, means a
+rename upstream is fixed in one file.
+"""
+
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    Options,
+    StrOptions,
+    validate_params,
+)
+
+__all__ = [
+    "_fit_context",
+    "HasMethods",
+    "Interval",
+    "Options",
+    "StrOptions",
+    "validate_params",
+]
+
+# imbalanced-learn keeps its output-type restoration and target checks private.
+from imblearn.utils._validation import ArraysTransformer  # noqa: E402
+from imblearn.utils import check_target_type  # noqa: E402
+
+__all__ += ["ArraysTransformer", "check_target_type"]
