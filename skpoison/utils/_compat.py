@@ -28,3 +28,8 @@ from imblearn.utils._validation import ArraysTransformer  # noqa: E402
 from imblearn.utils import check_target_type  # noqa: E402
 
 __all__ += ["ArraysTransformer", "check_target_type"]
+
+# scikit-learn's step naming for make_pipeline is private.
+from sklearn.pipeline import _name_estimators  # noqa: E402
+
+__all__ += ["_name_estimators"]

@@ -1,0 +1,144 @@
+"""Shared machinery of the defenses: meta-estimators around any classifier.
+
+Modelled on :class:`sklearn.linear_model.RANSACRegressor`: the defense fits
+clones of ``estimator`` on subsets of the rows it receives, keeps the final one
+as ``estimator_`` and marks the rows it was trained on in ``support_mask_``.
+Prediction methods delegate to ``estimator_``.
+"""
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.utils import _safe_indexing, check_random_state, get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
+
+from ..utils._compat import HasMethods
+
+
+def _estimator_has(attr):
+    """Check ``attr`` on the fitted ``estimator_`` if present, else ``estimator``."""
+
+    def check(self):
+        if hasattr(self, "estimator_"):
+            getattr(self.estimator_, attr)
+        else:
+            getattr(self.estimator, attr)
+        return True
+
+    return check
+
+
+class BaseDefense(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Base class of the defenses. Not for direct use."""
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict"])],
+        "random_state": ["random_state"],
+    }
+
+    def _validate_training_data(self, X, y):
+        """Record input metadata, check y; X goes to the estimator as given."""
+        validate_data(self, X, skip_check_array=True)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but "
+                             "the target y is None.")
+        y = column_or_1d(np.asarray(y), warn=True)
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        if np.unique(y).shape[0] < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least two classes in y; got "
+                f"{np.unique(y).tolist()}."
+            )
+        return y
+
+    def _make_estimator(self):
+        """A clone of ``estimator``, seeded from ``random_state`` when unseeded."""
+        estimator = clone(self.estimator)
+        params = estimator.get_params(deep=False)
+        if "random_state" in params and params["random_state"] is None \
+                and self.random_state is not None:
+            rng = check_random_state(self.random_state)
+            estimator.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
+        return estimator
+
+    @staticmethod
+    def _rows(X, mask):
+        return _safe_indexing(X, np.flatnonzero(mask))
+
+    # ----------------------------------------------------------- delegation
+    @property
+    def classes_(self):
+        """Class labels, from ``estimator_``."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.classes_
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict with the defended model ``estimator_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities from ``estimator_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities from ``estimator_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict_log_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of ``estimator_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray
+        """
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.decision_function(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        tags.input_tags.string = inner.input_tags.string
+        tags.input_tags.categorical = inner.input_tags.categorical
+        return tags

@@ -1,0 +1,28 @@
+"""Measurements of subpopulation attacks and defenses.
+
+``subpopulation_damage`` computes the paper's target and collateral damage;
+the scorers plug the same quantities into ``GridSearchCV`` and
+``cross_validate``.
+"""
+
+from ._damage import subpopulation_damage
+from ._scorers import (
+    clean_removal_scorer,
+    collateral_accuracy_scorer,
+    find_attack,
+    find_defense,
+    make_subpopulation_scorer,
+    poison_removal_scorer,
+    target_accuracy_scorer,
+)
+
+__all__ = [
+    "clean_removal_scorer",
+    "collateral_accuracy_scorer",
+    "find_attack",
+    "find_defense",
+    "make_subpopulation_scorer",
+    "poison_removal_scorer",
+    "subpopulation_damage",
+    "target_accuracy_scorer",
+]

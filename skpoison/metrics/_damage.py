@@ -1,0 +1,92 @@
+"""Target and collateral damage (paper-spec §2.3)."""
+
+import numpy as np
+from sklearn.utils import Bunch
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+
+def _predictions(model, X):
+    """Predictions of a fitted model, or the given array of predictions."""
+    if hasattr(model, "predict"):
+        return np.asarray(model.predict(X))
+    return column_or_1d(np.asarray(model))
+
+
+def _accuracy(y_true, y_pred):
+    return float(np.mean(y_true == y_pred)) if y_true.shape[0] else float("nan")
+
+
+def subpopulation_damage(clean, poisoned, X, y, mask):
+    """Target and collateral damage of a poisoned model, as in the paper.
+
+    Target damage is the clean model's accuracy on the target subpopulation
+    minus the poisoned model's; collateral damage is the same difference on
+    the rest of the test rows. Positive values mean damage.
+
+    Parameters
+    ----------
+    clean : fitted classifier or array-like of shape (n_samples,)
+        The model trained without poison, or its predictions on ``X``.
+    poisoned : fitted classifier or array-like of shape (n_samples,)
+        The model trained with poison (possibly behind a defense), or its
+        predictions on ``X``.
+    X : array-like of shape (n_samples, n_features) or None
+        Test rows; may be ``None`` when both models are given as predictions.
+    y : array-like of shape (n_samples,)
+        True labels of the test rows.
+    mask : array-like of bool, shape (n_samples,)
+        Membership of each test row in the target subpopulation, e.g.
+        ``attack.subpopulation_.membership(X)``.
+
+    Returns
+    -------
+    result : Bunch
+        ``target_damage``, ``collateral_damage``, ``clean_target_accuracy``,
+        ``poisoned_target_accuracy``, ``clean_collateral_accuracy``,
+        ``poisoned_collateral_accuracy``, ``n_target``, ``n_collateral``.
+        Collateral values are NaN when the target covers every row.
+
+    Raises
+    ------
+    ValueError
+        When ``mask`` selects no row: target damage is undefined.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skpoison.metrics import subpopulation_damage
+    >>> y = np.array([0, 0, 1, 1, 1])
+    >>> mask = np.array([True, True, False, False, False])
+    >>> clean = np.array([0, 0, 1, 1, 0])      # predictions of the clean model
+    >>> poisoned = np.array([1, 0, 1, 1, 0])
+    >>> result = subpopulation_damage(clean, poisoned, None, y, mask)
+    >>> result.target_damage, result.collateral_damage
+    (0.5, 0.0)
+    """
+    y = column_or_1d(np.asarray(y))
+    mask = column_or_1d(np.asarray(mask))
+    if mask.dtype != bool:
+        raise TypeError(f"mask must be boolean; got dtype {mask.dtype}.")
+    y_clean = _predictions(clean, X)
+    y_poisoned = _predictions(poisoned, X)
+    check_consistent_length(y, mask, y_clean, y_poisoned)
+    if not mask.any():
+        raise ValueError(
+            "mask selects no row: the target subpopulation has no test rows, so "
+            "its damage is undefined."
+        )
+    rest = ~mask
+    result = Bunch(
+        clean_target_accuracy=_accuracy(y[mask], y_clean[mask]),
+        poisoned_target_accuracy=_accuracy(y[mask], y_poisoned[mask]),
+        clean_collateral_accuracy=_accuracy(y[rest], y_clean[rest]),
+        poisoned_collateral_accuracy=_accuracy(y[rest], y_poisoned[rest]),
+        n_target=int(mask.sum()),
+        n_collateral=int(rest.sum()),
+    )
+    result.target_damage = (result.clean_target_accuracy
+                            - result.poisoned_target_accuracy)
+    result.collateral_damage = (result.clean_collateral_accuracy
+                                - result.poisoned_collateral_accuracy)
+    return result
+
