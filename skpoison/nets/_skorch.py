@@ -456,7 +456,8 @@ class SeededNeuralNetClassifier(NeuralNetClassifier):
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        y_proba = self.predict_proba(X)  # raises NotFittedError first
+        return self.classes_[np.argmax(y_proba, axis=1)]
 
     def activations(self, X, layer="hidden"):
         """Output of the submodule ``layer`` of ``module_`` for each row of ``X``.

@@ -1,0 +1,12 @@
+"""The audit: attack every subpopulation, at every rate, behind every defense.
+
+``SubpopulationAudit`` runs the sweep on any data and model; ``adult_audit`` is
+the main job on the bundled UCI Adult data (``skpoison audit`` on the command
+line).
+"""
+
+from ._adult import adult_audit, make_victim
+from ._audit import SubpopulationAudit, describe_subpopulation, plot_summary, summarize
+
+__all__ = ["SubpopulationAudit", "adult_audit", "describe_subpopulation",
+           "make_victim", "plot_summary", "summarize"]
