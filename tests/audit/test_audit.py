@@ -1,0 +1,142 @@
+"""Tests of the audit: known answers, parallel equality, the command line."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+
+from skpoison.__main__ import main
+from skpoison.audit import SubpopulationAudit, adult_audit, summarize
+from skpoison.defenses import TRIM
+from skpoison.subpopulations import ClusterMatch, FeatureMatch
+
+
+def _blobs(n_per=60, seed=0):
+    rng = np.random.RandomState(seed)
+    centers = np.array([[0, 0], [0, 20], [20, 0], [20, 20]])
+    X = np.vstack([c + rng.normal(0, 0.5, (n_per, 2)) for c in centers])
+    y = np.repeat([0, 1, 0, 1], n_per)
+    idx = rng.permutation(len(y))
+    X, y = X[idx], y[idx]
+    third = len(y) // 3
+    return (X[:third], y[:third], X[third:2 * third], y[third:2 * third],
+            X[2 * third:], y[2 * third:])
+
+
+def test_knn_victim_loses_each_cluster_without_collateral():
+    data = _blobs()
+    # Clusters 20 apart with spread 0.5: distance-weighted neighbours from other
+    # clusters weigh ~1/20 of a cluster's own rows, so unattacked clusters keep
+    # their label (collateral exactly 0); in the attacked cluster the flipped
+    # poisons outnumber its clean rows 2:1.
+    audit = SubpopulationAudit(
+        KNeighborsClassifier(n_neighbors=15, weights="distance"),
+        finders={"cm": ClusterMatch(n_clusters=4, random_state=0)},
+        alphas=[2], progress=False)
+    res = audit.run(*data)
+    assert len(res) == 4
+    assert (res.n_poison == (2 * res.n_train).astype(int)).all()
+    assert res.target_damage.min() >= 0.75, res.target_damage.tolist()
+    np.testing.assert_array_equal(res.collateral_damage, 0.0)
+
+
+def test_alpha_zero_no_damage_and_trim_columns():
+    data = _blobs()
+    audit = SubpopulationAudit(
+        LogisticRegression(), finders={"cm": ClusterMatch(n_clusters=4, random_state=0)},
+        alphas=[0.0], defenses={"none": None, "trim": TRIM(None)}, progress=False)
+    res = audit.run(*data)
+    assert set(res.defense) == {"none", "trim"}
+    none = res[res.defense == "none"]
+    np.testing.assert_allclose(none.target_damage, 0.0)
+    trim = res[res.defense == "trim"]
+    assert trim.poison_removed.isna().all()  # no poison to remove
+    assert (trim.clean_removed == 0).all()  # told n_poison = 0, removes nothing
+
+
+def test_parallel_equals_serial():
+    data = _blobs()
+    kw = dict(finders={"cm": ClusterMatch(n_clusters=4, random_state=0)},
+              alphas=[0.5, 1], seeds=[0, 1], progress=False,
+              defenses={"none": None, "trim": TRIM(None)})
+    serial = SubpopulationAudit(LogisticRegression(), n_jobs=1, **kw).run(*data)
+    parallel = SubpopulationAudit(LogisticRegression(), n_jobs=2, **kw).run(*data)
+    cols = ["filter", "subpopulation", "alpha", "seed", "defense", "n_poison",
+            "target_damage", "collateral_damage"]
+    pd.testing.assert_frame_equal(serial[cols], parallel[cols])
+
+
+def test_summary_top_k_against_manual():
+    results = pd.DataFrame({
+        "filter": "f", "defense": "none", "alpha": 1.0,
+        "subpopulation": [0, 1, 2, 0, 1, 2], "description": ["a", "b", "c"] * 2,
+        "seed": [0, 0, 0, 1, 1, 1],
+        "target_damage": [0.1, 0.5, 0.3, 0.3, 0.7, 0.3],
+        "collateral_damage": [0.0, 0.01, 0.02, 0.0, 0.03, 0.0],
+    })
+    table = summarize(results, top=(1, 2))
+    row = table.loc[("f", "none", 1.0)]
+    # per-subpopulation means over seeds: a 0.2, b 0.6, c 0.3
+    assert row.top1 == pytest.approx(0.6)
+    assert row.top2 == pytest.approx(0.45)
+    assert row.mean_target == pytest.approx((0.2 + 0.6 + 0.3) / 3)
+    assert row.mean_collateral == pytest.approx((0.0 + 0.02 + 0.01) / 3)
+    assert row.worst == "b"
+    assert row.n_subpopulations == 3
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(finders={}), "finders"),
+    (dict(alphas=[-1]), "alphas"),
+    (dict(seeds=["a"]), "seeds"),
+    (dict(defenses={}), "defenses"),
+    (dict(attack="labelflip"), "attack"),
+])
+def test_bad_parameters(kwargs, match):
+    params = dict(finders={"cm": ClusterMatch(n_clusters=4)}, progress=False)
+    params.update(kwargs)
+    with pytest.raises((ValueError, TypeError), match=match):
+        SubpopulationAudit(LogisticRegression(), **params).run(*_blobs())
+
+
+def test_inputs_not_modified():
+    data = _blobs()
+    copies = [d.copy() for d in data]
+    SubpopulationAudit(LogisticRegression(),
+                       finders={"cm": ClusterMatch(n_clusters=4, random_state=0)},
+                       alphas=[1], progress=False).run(*data)
+    for d, c in zip(data, copies):
+        np.testing.assert_array_equal(d, c)
+
+
+def test_adult_featurematch_damage_direction():
+    """On real Adult, more poison means more damage to the worst subpopulation."""
+    audit = adult_audit(filters=("FeatureMatch",), alphas=(0.5, 2), defenses=("none",),
+                        max_subpopulations=6, progress=False)
+    table = audit.summary()
+    top1 = table.xs(("FeatureMatch", "none"), level=("filter", "defense")).top1
+    assert top1.loc[2.0] > top1.loc[0.5]
+    assert top1.loc[2.0] > 0.1
+    assert abs(table.mean_collateral).max() < 0.02
+    assert isinstance(audit.fitted_finders_["FeatureMatch"], FeatureMatch)
+
+
+def test_cli_writes_outputs(tmp_path, capsys):
+    code = main(["audit", "--filters", "ClusterMatch", "--alphas", "2",
+                 "--max-subpopulations", "2", "--n-jobs", "1", "--quiet",
+                 "--out", str(tmp_path)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "top1" in out and "ClusterMatch" in out
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert len(results) == 2 * 2  # 2 subpopulations x (none, trim)
+    assert (tmp_path / "summary.csv").exists()
+    png = (tmp_path / "damage.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_rejects_bad_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["audit", "--defenses", "magic"])
+    assert "choose from" in capsys.readouterr().err
