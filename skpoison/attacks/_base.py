@@ -25,7 +25,12 @@ from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from ..utils._compat import (
     ArraysTransformer,
@@ -153,6 +158,11 @@ class BasePoisoningAttack(BaseSampler):
             Their labels, then the poison labels.
         """
         check_classification_targets(y)
+        y_array = np.asarray(y)
+        if y_array.ndim == 2 and y_array.shape[1] == 1:
+            # scikit-learn's convention for single-output estimators: accept a
+            # column vector but warn (imbalanced-learn ravels it silently).
+            column_or_1d(y_array, warn=True)
         arrays_transformer = ArraysTransformer(X, y)
         X_given = X
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)

@@ -1,6 +1,7 @@
 """LabelFlip: the paper's label-flipping subpopulation attack."""
 
 import numpy as np
+import pandas as pd
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
@@ -110,7 +111,7 @@ default="flip"
                     "attacker's classifier as estimator=..."
                 )
             return np.full(y_seed.shape[0],
-                           self._least_confident(candidates, X_src, y_src))
+                           self._least_confident(candidates, X_src, y_src, rng))
         if label not in set(classes.tolist()):
             raise ValueError(
                 f"label={label!r} is neither a rule {list(LABEL_RULES)} nor one of "
@@ -118,11 +119,22 @@ default="flip"
             )
         return np.full(y_seed.shape[0], label)
 
-    def _least_confident(self, candidates, X_src, y_src):
+    def _least_confident(self, candidates, X_src, y_src, rng):
         estimator = self.estimator
         try:
             check_is_fitted(estimator)
         except NotFittedError:
-            estimator = clone(estimator).fit(X_src, y_src)
-        proba = np.asarray(estimator.predict_proba(X_src[candidates])).sum(axis=0)
+            estimator = clone(estimator)
+            # Seed an unseeded attacker model from the attack's random_state
+            # (house rule 3), so that the chosen label is reproducible.
+            params = estimator.get_params(deep=False)
+            if "random_state" in params and params["random_state"] is None:
+                estimator.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
+            estimator = estimator.fit(X_src, y_src)
+        X_sub = X_src[candidates]
+        if (hasattr(estimator, "feature_names_in_")
+                and hasattr(self, "feature_names_in_")):
+            # a model fitted on DataFrames gets its named columns back
+            X_sub = pd.DataFrame(X_sub, columns=self.feature_names_in_)
+        proba = np.asarray(estimator.predict_proba(X_sub)).sum(axis=0)
         return estimator.classes_[int(np.argmin(proba))]

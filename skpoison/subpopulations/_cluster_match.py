@@ -143,9 +143,10 @@ class ClusterMatch(BaseSubpopulationFinder):
             )
         if (self.n_components_kmeans is not None
                 and self.n_components_kmeans > (self.n_components or X.shape[1])):
+            limit = (f"n_components={self.n_components}" if self.n_components
+                     else f"the number of features, {X.shape[1]} (no PCA)")
             raise ValueError(
-                f"n_components_kmeans={self.n_components_kmeans} must be <= the "
-                "number of PCA components (n_components)."
+                f"n_components_kmeans={self.n_components_kmeans} must be <= {limit}."
             )
         rng = check_random_state(self.random_state)
         seed = rng.randint(np.iinfo(np.int32).max)

@@ -115,6 +115,11 @@ class FeatureMatch(BaseSubpopulationFinder):
                 values = X[cols]
             else:
                 values = X.iloc[:, self._check_positions(cols, X.shape[1])]
+            if values.isna().to_numpy().any():  # also None and pd.NA
+                raise ValueError(
+                    "Input X contains NaN (a missing value) in the annotated "
+                    "columns; FeatureMatch needs every annotated value."
+                )
             return check_array(values, dtype=None, ensure_all_finite=True,
                                input_name="X")
         if any(isinstance(c, str) for c in cols):
@@ -154,6 +159,12 @@ class FeatureMatch(BaseSubpopulationFinder):
         if values.dtype == object:
             for row in rows:
                 for v in row:
+                    # check_array's NaN test misses these missing values
+                    if v is None or type(v).__name__ in ("NAType", "NaTType"):
+                        raise ValueError(
+                            "Input X contains NaN: a missing annotation value "
+                            f"({v!r}); FeatureMatch needs every annotated value."
+                        )
                     if not isinstance(v, (str, bytes, int, float, bool)):
                         raise TypeError(
                             "FeatureMatch: annotation values must be strings or "

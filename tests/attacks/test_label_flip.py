@@ -1,0 +1,581 @@
+"""LabelFlip: the attack protocol, label rules, known answers, bad input."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.utils._param_validation import InvalidParameterError
+from threadpoolctl import threadpool_limits
+
+from skpoison.attacks import LabelFlip
+from skpoison.subpopulations import ClusterMatch, FeatureMatch
+
+CENTERS = np.array([[0.0, 0.0], [40.0, 0.0], [0.0, 40.0], [40.0, 40.0]])
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # k-means' OpenMP threads oversubscribe a small CI machine
+    with threadpool_limits(1):
+        yield
+
+
+def blobs(sizes, seed=0, std=0.5, centers=CENTERS):
+    """Rows of well-separated Gaussian blobs and the blob index of each row."""
+    rng = np.random.RandomState(seed)
+    X = np.vstack([rng.normal(centers[i], std, (n, 2)) for i, n in enumerate(sizes)])
+    blob = np.repeat(np.arange(len(sizes)), sizes)
+    return X, blob
+
+
+def attacker_blob(attack, X_src):
+    """Mask of the attacker's rows in the attack's target subpopulation."""
+    return np.asarray(attack.subpopulation_.membership(X_src), dtype=bool)
+
+
+# ------------------------------------------------------------------ protocol
+def test_protocol_rows_mask_indices_and_counts():
+    X, blob = blobs([20, 30, 25, 35])
+    y = blob % 2
+    attack = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"), alpha=1.5,
+                       random_state=0)
+    X_res, y_res = attack.fit_resample(X, y)
+    n = X.shape[0]
+    assert attack.n_subpopulation_ == 20
+    assert attack.n_poison_ == int(1.5 * 20) == 30
+    assert X_res.shape == (n + 30, 2) and y_res.shape == (n + 30,)
+    # original rows unchanged and in order, then the poisons
+    assert_array_equal(X_res[:n], X)
+    assert_array_equal(y_res[:n], y)
+    assert_array_equal(attack.poison_mask_, np.r_[np.zeros(n, bool), np.ones(30, bool)])
+    # poisons are drawn from the target subpopulation, features kept as is
+    idx = attack.sample_indices_
+    assert idx.shape == (30,) and np.issubdtype(idx.dtype, np.integer)
+    assert np.all((idx >= 0) & (idx < n))
+    assert np.all(blob[idx] == 0)
+    assert attacker_blob(attack, X)[idx].all()
+    assert_array_equal(X_res[n:], X[idx])
+    assert_array_equal(y_res[n:], 1 - y[idx])
+    assert attack.sampling_strategy_ == {0: 0, 1: 30}
+    assert_array_equal(attack.classes_, [0, 1])
+    # the given finder is cloned, not fitted in place
+    assert not hasattr(attack.subpopulation, "kmeans_")
+    assert hasattr(attack.subpopulation_, "kmeans_")
+
+
+@pytest.mark.parametrize("alpha, expected", [(0.5, 10), (0.33, 6), (1, 20), (2, 40)])
+def test_n_poison_is_int_of_alpha_times_n_sub(alpha, expected):
+    X, blob = blobs([20, 30, 25, 35])
+    attack = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"), alpha=alpha,
+                       random_state=0)
+    X_res, _ = attack.fit_resample(X, blob % 2)
+    assert attack.n_poison_ == expected
+    assert X_res.shape[0] == X.shape[0] + expected
+    assert attack.poison_mask_.sum() == expected
+
+
+def test_fit_keeps_the_same_attributes():
+    X, blob = blobs([20, 30, 25, 35])
+    attack = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"), random_state=0)
+    assert attack.fit(X, blob % 2) is attack
+    resampled = clone(attack)
+    resampled.fit_resample(X, blob % 2)
+    assert_array_equal(attack.sample_indices_, resampled.sample_indices_)
+    assert attack.n_poison_ == resampled.n_poison_ == 20
+
+
+def test_alpha_zero_adds_nothing_without_warning():
+    X, blob = blobs([20, 30, 25, 35])
+    attack = LabelFlip(ClusterMatch(n_clusters=4), alpha=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        X_res, y_res = attack.fit_resample(X, blob % 2)
+    assert attack.n_poison_ == 0
+    assert_array_equal(X_res, X)
+    assert_array_equal(y_res, blob % 2)
+    assert not attack.poison_mask_.any()
+    assert attack.sample_indices_.shape == (0,)
+
+
+def test_positive_alpha_rounding_to_zero_warns():
+    X, blob = blobs([20, 30, 25, 35])
+    attack = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"), alpha=0.01,
+                       random_state=0)
+    with pytest.warns(UserWarning, match="0 poison rows"):
+        X_res, _ = attack.fit_resample(X, blob % 2)
+    assert attack.n_poison_ == 0 and X_res.shape == X.shape
+
+
+def test_count_on_train_or_aux():
+    X, blob = blobs([20, 40, 40, 40], seed=0)
+    X_aux, blob_aux = blobs([8, 30, 30, 30], seed=1)
+    aux = (X_aux, blob_aux % 2)
+    finder = ClusterMatch(n_clusters=4, target="smallest")
+    on_train = LabelFlip(finder, alpha=1, aux=aux, count_on="train", random_state=0)
+    on_train.fit_resample(X, blob % 2)
+    assert on_train.n_subpopulation_ == 20 and on_train.n_poison_ == 20
+    on_aux = LabelFlip(finder, alpha=1, aux=aux, count_on="aux", random_state=0)
+    on_aux.fit_resample(X, blob % 2)
+    assert on_aux.n_subpopulation_ == 8 and on_aux.n_poison_ == 8
+
+
+def test_aux_fits_the_finder_and_supplies_the_poisons():
+    X, blob = blobs([20, 40, 40, 40], seed=0)
+    X_aux, blob_aux = blobs([8, 30, 30, 30], seed=1)
+    y_aux = blob_aux % 2
+    attack = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"), alpha=2,
+                       aux=(X_aux, y_aux), random_state=0)
+    X_res, y_res = attack.fit_resample(X, blob % 2)
+    n = X.shape[0]
+    # the finder saw the aux rows, not the training rows
+    assert attack.subpopulation_.n_features_in_ == 2
+    assert sorted(attack.subpopulation_.sizes_.tolist()) == [8, 30, 30, 30]
+    idx = attack.sample_indices_
+    assert np.all((idx >= 0) & (idx < X_aux.shape[0]))
+    assert np.all(blob_aux[idx] == 0)
+    assert_array_equal(X_res[n:], X_aux[idx])
+    assert_array_equal(y_res[n:], 1 - y_aux[idx])
+    assert_array_equal(X_res[:n], X)
+
+
+def test_frozen_finder_is_used_as_is():
+    X, blob = blobs([20, 40, 40, 40], seed=0)
+    X_aux, blob_aux = blobs([8, 30, 30, 30], seed=1)
+    fitted = ClusterMatch(n_clusters=4, random_state=0).fit(X_aux)
+    # target blob 2, which is neither the largest nor the smallest rule's choice
+    target = int(fitted.predict(X_aux[blob_aux == 2][:1])[0])
+    finder = fitted.retarget(target)
+    attack = LabelFlip(FrozenEstimator(finder), alpha=1, aux=(X_aux, blob_aux % 2),
+                       random_state=0)
+    X_res, _ = attack.fit_resample(X, blob % 2)
+    assert attack.subpopulation_.kmeans_ is fitted.kmeans_  # not refitted
+    assert attack.subpopulation_.target_ == target
+    assert np.all(blob_aux[attack.sample_indices_] == 2)
+    assert attack.n_subpopulation_ == 40  # blob 2 in the training rows
+    # without aux, the frozen finder still applies to the received rows
+    attack = LabelFlip(FrozenEstimator(finder), alpha=1, random_state=0)
+    attack.fit_resample(X, blob % 2)
+    assert attack.subpopulation_.kmeans_ is fitted.kmeans_
+    assert np.all(blob[attack.sample_indices_] == 2)
+
+
+def test_frozen_unfitted_finder_is_an_error():
+    X, blob = blobs([20, 40, 40, 40])
+    attack = LabelFlip(FrozenEstimator(ClusterMatch(n_clusters=4)))
+    with pytest.raises(ValueError, match="not fitted"):
+        attack.fit_resample(X, blob % 2)
+
+
+def test_unseeded_finder_is_seeded_from_random_state():
+    X = np.random.RandomState(0).normal(size=(300, 3))  # no obvious clusters
+    y = (X[:, 0] > 0).astype(int)
+    finder = ClusterMatch(n_clusters=8, target="random")
+
+    def run(seed):
+        attack = LabelFlip(finder, alpha=1, random_state=seed)
+        X_res, y_res = attack.fit_resample(X, y)
+        return attack, X_res, y_res
+
+    a, Xa, ya = run(3)
+    b, Xb, yb = run(3)
+    assert_array_equal(Xa, Xb)
+    assert_array_equal(ya, yb)
+    assert_array_equal(a.sample_indices_, b.sample_indices_)
+    assert a.subpopulation_.target_ == b.subpopulation_.target_
+    assert_array_equal(a.subpopulation_.kmeans_.cluster_centers_,
+                       b.subpopulation_.kmeans_.cluster_centers_)
+    assert isinstance(a.subpopulation_.random_state, int)
+    assert finder.random_state is None  # the parameter is left alone
+    # and the seed matters
+    outcomes = {tuple(run(seed)[0].sample_indices_[:5]) for seed in range(4)}
+    assert len(outcomes) > 1
+
+
+# --------------------------------------------------------------- label rules
+def test_flip_binary_gives_the_other_class_per_row():
+    X, blob = blobs([30, 40, 40, 40])
+    y = blob % 2
+    y[blob == 0] = np.arange(30) % 2  # a mixed target subpopulation
+    attack = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"), alpha=2,
+                       random_state=0)
+    X_res, y_res = attack.fit_resample(X, y)
+    poison_y = y_res[attack.poison_mask_]
+    assert_array_equal(poison_y, 1 - y[attack.sample_indices_])
+    assert set(poison_y.tolist()) == {0, 1}
+
+
+def test_flip_string_labels():
+    X, blob = blobs([30, 40, 40, 40])
+    y = np.where(blob % 2 == 0, "a", "b")
+    y[blob == 0] = np.where(np.arange(30) % 3 == 0, "b", "a")
+    attack = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"), alpha=1,
+                       random_state=0)
+    X_res, y_res = attack.fit_resample(X, y)
+    other = {"a": "b", "b": "a"}
+    expected = [other[v] for v in y[attack.sample_indices_]]
+    assert_array_equal(y_res[attack.poison_mask_], expected)
+    assert_array_equal(y_res[: len(y)], y)
+    assert y_res.dtype.kind == "U"
+
+
+def test_least_frequent_known_answer():
+    X, blob = blobs([20, 40, 40, 40])
+    y = np.array([0, 1, 2, 1])[blob]
+    y[blob == 0] = np.repeat([0, 1, 2], [12, 3, 5])  # 2 is not least frequent: 1 is
+    attack = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"),
+                       label="least_frequent", random_state=0)
+    _, y_res = attack.fit_resample(X, y)
+    assert_array_equal(y_res[attack.poison_mask_], np.full(20, 1))
+    assert attack.sampling_strategy_ == {0: 0, 1: 20, 2: 0}
+
+
+def test_least_frequent_may_be_a_class_absent_from_the_subpopulation():
+    # the authors' argmin over the one-hot mean: a zero count is the least
+    X, blob = blobs([20, 40, 40, 40])
+    y = np.array([0, 1, 0, 2])[blob]
+    y[blob == 0] = np.repeat([0, 1], [15, 5])  # no 2 in the target
+    attack = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"),
+                       label="least_frequent", random_state=0)
+    _, y_res = attack.fit_resample(X, y)
+    assert_array_equal(y_res[attack.poison_mask_], np.full(20, 2))
+
+
+def _least_confident_data():
+    # On a line: the target blob of class 0 at x=0, class 1 at x=10, class 2
+    # at x=40. A linear model is least confident about class 2 near x=0.
+    centers = np.array([[0.0, 0.0], [10.0, 0.0], [40.0, 0.0]])
+    X, blob = blobs([10, 30, 30], centers=centers)
+    return X, blob.copy()
+
+
+def test_least_confident_refits_an_unfitted_estimator():
+    X, y = _least_confident_data()
+    attack = LabelFlip(ClusterMatch(n_clusters=3, target="smallest"),
+                       label="least_confident", estimator=LogisticRegression(),
+                       random_state=0)
+    _, y_res = attack.fit_resample(X, y)
+    assert_array_equal(y_res[attack.poison_mask_], np.full(10, 2))
+    # least_frequent would pick 1 here (0 rows of 1 and of 2: ties -> first)
+    attack.set_params(label="least_frequent").fit_resample(X, y)
+    assert attack.sampling_strategy_ == {0: 0, 1: 10, 2: 0}
+
+
+def test_least_confident_uses_a_fitted_estimator_as_is():
+    X, y = _least_confident_data()
+    # the attacker's model swaps the roles of classes 1 and 2
+    swapped = np.array([0, 2, 1])[y]
+    model = LogisticRegression().fit(X, swapped)
+    coef = model.coef_.copy()
+    attack = LabelFlip(ClusterMatch(n_clusters=3, target="smallest"),
+                       label="least_confident", estimator=model, random_state=0)
+    _, y_res = attack.fit_resample(X, y)
+    assert_array_equal(y_res[attack.poison_mask_], np.full(10, 1))
+    assert_array_equal(model.coef_, coef)  # not refitted
+
+
+def test_least_confident_needs_an_estimator():
+    X, y = _least_confident_data()
+    attack = LabelFlip(ClusterMatch(n_clusters=3), label="least_confident")
+    with pytest.raises(ValueError, match="estimator"):
+        attack.fit_resample(X, y)
+
+
+@pytest.mark.parametrize("labels, fixed",
+                         [((0, 1, 2), 2), (("cat", "dog", "eel"), "dog")])
+def test_fixed_label(labels, fixed):
+    X, blob = blobs([20, 40, 40, 40])
+    y = np.array(labels)[np.array([0, 1, 0, 2])[blob]]
+    attack = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"), label=fixed,
+                       random_state=0)
+    _, y_res = attack.fit_resample(X, y)
+    assert_array_equal(y_res[attack.poison_mask_], np.full(20, fixed))
+
+
+@pytest.mark.parametrize("label", ["worst", 7, "least-frequent"])
+def test_unknown_label(label):
+    X, blob = blobs([20, 40, 40, 40])
+    attack = LabelFlip(ClusterMatch(n_clusters=4), label=label, random_state=0)
+    with pytest.raises(ValueError, match="label"):
+        attack.fit_resample(X, blob % 2)
+
+
+# ------------------------------------------------------------ known answers
+def test_flipping_one_cluster_fools_knn_on_it_only():
+    n_sub = 10
+    X, blob = blobs([n_sub, 30, 30, 30], seed=0)
+    y = blob % 2  # each blob single-labelled: 0, 1, 0, 1
+    X_test, blob_test = blobs([25, 25, 25, 25], seed=1)
+    y_test = blob_test % 2
+    attack = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"), alpha=2,
+                       random_state=0)
+    X_res, y_res = attack.fit_resample(X, y)
+    assert attack.n_poison_ == 2 * n_sub
+    # Why k = 2 * n_sub + 1 makes the answer certain: the blobs are far apart
+    # relative to their spread, so the k nearest neighbours of a point come
+    # from its own blob whenever that blob holds at least k training rows.
+    # * Target blob: n_sub clean rows + 2 * n_sub poisons (copies of them,
+    #   flipped) = 3 * n_sub >= k rows; among any k of them at most n_sub are
+    #   clean, so at least n_sub + 1 (a strict majority) carry the flipped label.
+    # * Other blobs: 30 > k = 21 clean rows of their own single label, no
+    #   poisons, so all k neighbours vote for the true label.
+    victim = KNeighborsClassifier(n_neighbors=2 * n_sub + 1).fit(X_res, y_res)
+    pred = victim.predict(X_test)
+    target = blob_test == 0
+    assert np.all(pred[target] != y_test[target])  # target accuracy 0
+    assert np.all(pred[~target] == y_test[~target])  # collateral damage 0
+    # the clean model (with a k that fits in the small blob) is right everywhere
+    clean = KNeighborsClassifier(n_neighbors=n_sub - 1).fit(X, y)
+    assert np.all(clean.predict(X_test) == y_test)
+
+
+def test_poisons_at_the_test_points_fool_1nn():
+    rng = np.random.RandomState(0)
+    # Target blob 0: test points inside radius 0.5 of its centre, training
+    # rows on a ring of radius 5, so test points are closer to each other
+    # (< 1) than to any training row (> 4.5).
+    angle = rng.uniform(0, 2 * np.pi, 20)
+    ring = np.column_stack([np.cos(angle), np.sin(angle)]) * 5
+    radius = rng.uniform(0, 0.5, 15)
+    angle = rng.uniform(0, 2 * np.pi, 15)
+    inner = np.column_stack([np.cos(angle), np.sin(angle)]) * radius[:, None]
+    X_other, blob_other = blobs([0, 30, 30, 30], seed=1)
+    X_other_test, blob_other_test = blobs([0, 10, 10, 10], seed=2)
+    X = np.vstack([ring, X_other])
+    y = np.r_[np.zeros(20, int), blob_other % 2]
+    X_test = np.vstack([inner, X_other_test])
+    y_test = np.r_[np.zeros(15, int), blob_other_test % 2]
+    target_test = np.r_[np.ones(15, bool), np.zeros(30, bool)]
+    # the attacker's data: the target blob's test points and other blobs' rows
+    X_aux = np.vstack([inner, X_other])
+    y_aux = np.r_[np.zeros(15, int), blob_other % 2]
+    attack = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"), alpha=1,
+                       aux=(X_aux, y_aux), random_state=0)
+    X_res, y_res = attack.fit_resample(X, y)
+    assert attack.n_subpopulation_ == 20  # the ring, in the training rows
+    assert np.all(attack.sample_indices_ < 15)  # poisons are test points
+    # each target test point's nearest neighbour is a poison (distance < 1
+    # against > 4.5 to the ring), labelled 1; other blobs keep their own rows
+    victim = KNeighborsClassifier(n_neighbors=1).fit(X_res, y_res)
+    pred = victim.predict(X_test)
+    assert np.all(pred[target_test] != y_test[target_test])
+    assert np.all(pred[~target_test] == y_test[~target_test])
+    clean = KNeighborsClassifier(n_neighbors=1).fit(X, y)
+    assert np.all(clean.predict(X_test) == y_test)
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.fixture
+def data():
+    X, blob = blobs([20, 40, 40, 40])
+    return X, blob % 2, blob
+
+
+def test_target_without_rows_in_aux(data):
+    X, y, blob = data
+    finder = ClusterMatch(n_clusters=4, target="smallest", random_state=0).fit(X)
+    keep = blob != 0  # the attacker has no row of the target blob
+    attack = LabelFlip(FrozenEstimator(finder), aux=(X[keep], y[keep]))
+    with pytest.raises(ValueError, match="target"):
+        attack.fit_resample(X, y)
+
+
+@pytest.mark.parametrize("alpha", [-0.5, -1])
+def test_negative_alpha(data, alpha):
+    X, y, _ = data
+    with pytest.raises(InvalidParameterError, match="alpha"):
+        LabelFlip(ClusterMatch(n_clusters=4), alpha=alpha).fit_resample(X, y)
+
+
+def test_flip_needs_binary(data):
+    X, _, blob = data
+    with pytest.raises(ValueError, match="flip.*binary"):
+        LabelFlip(ClusterMatch(n_clusters=4), random_state=0).fit_resample(X, blob)
+
+
+def test_one_class(data):
+    X, y, _ = data
+    with pytest.raises(ValueError, match="class"):
+        LabelFlip(ClusterMatch(n_clusters=4)).fit_resample(X, np.zeros_like(y))
+
+
+def test_nan_in_X(data):
+    X, y, _ = data
+    X = X.copy()
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        LabelFlip(ClusterMatch(n_clusters=4)).fit_resample(X, y)
+
+
+def test_mismatched_lengths(data):
+    X, y, _ = data
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        LabelFlip(ClusterMatch(n_clusters=4)).fit_resample(X, y[:-1])
+
+
+@pytest.mark.parametrize("make_aux", [
+    lambda X, y: (X[:, :1], y),  # wrong number of features
+    lambda X, y: (X, y[:-1]),  # mismatched lengths
+    lambda X, y: (X, y, y),  # not a pair
+])
+def test_bad_aux(data, make_aux):
+    X, y, _ = data
+    attack = LabelFlip(ClusterMatch(n_clusters=4), aux=make_aux(X, y))
+    with pytest.raises(ValueError, match="aux"):
+        attack.fit_resample(X, y)
+
+
+def test_aux_with_nan(data):
+    X, y, _ = data
+    X_aux = X.copy()
+    X_aux[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        LabelFlip(ClusterMatch(n_clusters=4), aux=(X_aux, y)).fit_resample(X, y)
+
+
+def test_aux_must_be_a_tuple(data):
+    X, y, _ = data
+    with pytest.raises(InvalidParameterError, match="aux"):
+        LabelFlip(ClusterMatch(n_clusters=4), aux=[X, y]).fit_resample(X, y)
+
+
+@pytest.mark.parametrize("finder, name", [
+    (ClusterMatch(n_clusters=0), "n_clusters"),
+    (ClusterMatch(n_clusters=4, algorithm="dbscan"), "algorithm"),
+    (FeatureMatch([0], min_size=-1), "min_size"),
+])
+def test_nested_finder_parameters_are_validated(data, finder, name):
+    X, y, _ = data
+    with pytest.raises(InvalidParameterError, match=name):
+        LabelFlip(finder).fit_resample(X, y)
+
+
+def test_finder_must_be_a_finder(data):
+    X, y, _ = data
+    with pytest.raises(InvalidParameterError, match="subpopulation"):
+        LabelFlip(LogisticRegression()).fit_resample(X, y)
+
+
+# ---------------------------------------------------------------- DataFrames
+def _frame():
+    X, blob = blobs([20, 40, 40, 40])
+    frame = pd.DataFrame({"x0": X[:, 0], "x1": X[:, 1],
+                          "group": blob.astype(float)})
+    return frame, pd.Series(blob % 2, name="label"), blob
+
+
+def test_dataframe_in_dataframe_out_with_feature_match():
+    frame, y, blob = _frame()
+    attack = LabelFlip(FeatureMatch(["group"], target=0), alpha=1, random_state=0)
+    X_res, y_res = attack.fit_resample(frame, y)
+    assert isinstance(X_res, pd.DataFrame) and isinstance(y_res, pd.Series)
+    assert list(X_res.columns) == ["x0", "x1", "group"]
+    assert (X_res.dtypes == frame.dtypes).all()
+    assert y_res.name == "label"
+    n = len(frame)
+    assert_array_equal(X_res.iloc[:n].to_numpy(), frame.to_numpy())
+    assert_array_equal(y_res.iloc[:n].to_numpy(), y.to_numpy())
+    assert attack.n_poison_ == 20
+    assert np.all(X_res.iloc[n:]["group"] == 0)
+    assert_array_equal(X_res.iloc[n:].to_numpy(),
+                       frame.to_numpy()[attack.sample_indices_])
+    assert np.all(y_res.iloc[n:].to_numpy() == 1)
+    assert_array_equal(attack.feature_names_in_, ["x0", "x1", "group"])
+    # the finder saw the DataFrame: it knows the column names
+    assert_array_equal(attack.subpopulation_.feature_names_in_, ["x0", "x1", "group"])
+
+
+def test_dataframe_aux_with_feature_match():
+    frame, y, blob = _frame()
+    aux_frame, aux_y = frame.iloc[::2], y.iloc[::2]
+    attack = LabelFlip(FeatureMatch(["group"], target=2), alpha=0.5,
+                       aux=(aux_frame, aux_y), count_on="aux", random_state=0)
+    X_res, _ = attack.fit_resample(frame, y)
+    assert attack.n_subpopulation_ == 20 and attack.n_poison_ == 10
+    assert_array_equal(X_res.iloc[len(frame):].to_numpy(),
+                       aux_frame.to_numpy()[attack.sample_indices_])
+    assert np.all(X_res.iloc[len(frame):]["group"] == 2)
+
+
+# ------------------------------------------------------------- immutability
+def test_callers_arrays_are_not_modified():
+    X, blob = blobs([20, 40, 40, 40])
+    y = blob % 2
+    X_aux, blob_aux = blobs([8, 30, 30, 30], seed=1)
+    y_aux = blob_aux % 2
+    copies = [a.copy() for a in (X, y, X_aux, y_aux)]
+    attack = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"), alpha=2,
+                       aux=(X_aux, y_aux), random_state=0)
+    X_res, y_res = attack.fit_resample(X, y)
+    X_res[:] = 0  # the output does not alias the input either
+    y_res[:] = 0
+    for original, copy in zip((X, y, X_aux, y_aux), copies):
+        assert_array_equal(original, copy)
+
+    frame, ys, _ = _frame()
+    frame_copy, ys_copy = frame.copy(), ys.copy()
+    LabelFlip(FeatureMatch(["group"]), alpha=2, random_state=0).fit_resample(frame, ys)
+    pd.testing.assert_frame_equal(frame, frame_copy)
+    pd.testing.assert_series_equal(ys, ys_copy)
+
+
+def test_column_vector_y_warns_and_is_raveled(data):
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y, _ = data
+    attack = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"), random_state=0)
+    with pytest.warns(DataConversionWarning, match="column-vector"):
+        X_res, y_res = attack.fit_resample(X, y[:, None])
+    assert y_res.shape == (X_res.shape[0],)
+    assert_array_equal(y_res[: len(y)], y)
+
+
+class _RecordingProba(ClassifierMixin, BaseEstimator):
+    """A classifier whose probabilities depend only on its random_state."""
+
+    seeds = []
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        type(self).seeds.append(self.random_state)
+        self.classes_ = np.unique(y)
+        rng = np.random.RandomState(self.random_state)
+        self.p_ = rng.dirichlet(np.ones(self.classes_.shape[0]))
+        return self
+
+    def predict_proba(self, X):
+        return np.tile(self.p_, (len(X), 1))
+
+
+def test_least_confident_seeds_an_unseeded_estimator():
+    X, blob = blobs([20, 40, 40, 40])
+    y = np.arange(len(blob)) % 8  # 8 classes everywhere
+    _RecordingProba.seeds.clear()
+    labels = []
+    for _ in range(2):
+        attack = LabelFlip(ClusterMatch(n_clusters=4), label="least_confident",
+                           estimator=_RecordingProba(), random_state=5)
+        _, y_res = attack.fit_resample(X, y)
+        labels.append(y_res[attack.poison_mask_])
+    assert all(isinstance(s, (int, np.integer)) for s in _RecordingProba.seeds)
+    assert _RecordingProba.seeds[0] == _RecordingProba.seeds[1]
+    assert_array_equal(labels[0], labels[1])
+
+
+def test_least_confident_with_a_model_fitted_on_a_dataframe():
+    X, y = _least_confident_data()
+    frame = pd.DataFrame(X, columns=["u", "v"])
+    model = LogisticRegression().fit(frame, np.array([0, 2, 1])[y])
+    attack = LabelFlip(ClusterMatch(n_clusters=3, target="smallest"),
+                       label="least_confident", estimator=model, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "X does not have valid feature names"
+        _, y_res = attack.fit_resample(frame, y)
+    assert_array_equal(y_res[attack.poison_mask_], np.full(10, 1))

@@ -1,0 +1,200 @@
+"""Checks every public estimator must pass (house rules 5 and 6).
+
+One list of instances, ``ESTIMATORS``, runs through scikit-learn's
+``parametrize_with_checks`` and, for the attacks (samplers), through
+imbalanced-learn's sampler checks. ``EXPECTED_FAILED_CHECKS`` is the single
+table of checks known to fail, each with its reason.
+"""
+
+import inspect
+
+import numpy as np
+import pandas as pd
+import pytest
+from imblearn.utils.estimator_checks import (
+    parametrize_with_checks as imb_parametrize_with_checks,
+)
+from numpy.testing import assert_array_equal
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
+
+import skpoison.attacks
+import skpoison.defenses
+import skpoison.pipeline
+import skpoison.subpopulations
+from skpoison.attacks import LabelFlip
+from skpoison.defenses import TRIM
+from skpoison.pipeline import PoisonedEstimator
+from skpoison.subpopulations import ClusterMatch, FeatureMatch
+
+ESTIMATORS = [
+    FeatureMatch(columns=[0]),
+    ClusterMatch(n_clusters=3, random_state=0),
+    LabelFlip(ClusterMatch(n_clusters=3), label="least_frequent", random_state=0),
+    TRIM(LogisticRegression(), n_remove=2),
+    PoisonedEstimator(
+        LabelFlip(ClusterMatch(n_clusters=3), label="least_frequent", random_state=0),
+        LogisticRegression(),
+    ),
+]
+
+# class name -> {check name: reason}. "Design" entries are decisions; "BUG"
+# entries are defects outside this test's owner's files, reported to their
+# owner, to be removed from this table when fixed (xfail is not strict, so a
+# fixed check shows as XPASS rather than failing).
+EXPECTED_FAILED_CHECKS = {
+    "LabelFlip": {
+        "check_samplers_pandas_sparse": (
+            "Design: attacks copy and append dense feature rows and declare "
+            "tags.input_tags.sparse=False; a DataFrame of sparse columns is "
+            "rejected with a clear TypeError asking for dense data."
+        ),
+    },
+    "PoisonedEstimator": {
+        "check_classifiers_train": (
+            "Design: the estimator poisons its own training data on purpose "
+            "(a whole cluster relabelled), so its training accuracy falls below "
+            "the check's 0.83. It should declare "
+            "tags.classifier_tags.poor_score=True (skpoison/pipeline.py)."
+        ),
+    },
+    "TRIM": {
+        "check_estimator_sparse_array": (
+            "BUG (skpoison/defenses/_base.py): sparse tag is copied from the "
+            "inner LogisticRegression, but BaseDefense._rows indexes X with "
+            "_safe_indexing, which fails on DIA/COO/BSR sparse formats with a "
+            "bare TypeError; convert sparse X to CSR first."
+        ),
+        "check_estimator_sparse_matrix": (
+            "BUG (skpoison/defenses/_base.py): same as "
+            "check_estimator_sparse_array, for scipy sparse matrices."
+        ),
+        "check_classifier_data_not_an_array": (
+            "BUG (skpoison/defenses/_base.py): validate_data(skip_check_array="
+            "True) keeps non-ndarray array-likes, which _safe_indexing cannot "
+            "index (TypeError: '_NotAnArray' object is not subscriptable)."
+        ),
+        "check_fit2d_1sample": (
+            "BUG (skpoison/defenses/_base.py): the one-class error says "
+            "'needs at least two classes in y; got [1]', which matches none of "
+            "the phrasings the check accepts ('1 class', 'one class', ...)."
+        ),
+    },
+}
+
+
+def _expected_failed_checks(estimator):
+    return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # k-means' OpenMP threads oversubscribe a small CI machine (100x slower)
+    with threadpool_limits(1):
+        yield
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+SAMPLERS = [est for est in ESTIMATORS if hasattr(est, "fit_resample")]
+
+
+@imb_parametrize_with_checks(SAMPLERS, expected_failed_checks=_expected_failed_checks)
+def test_imblearn_compatible_sampler(estimator, check):
+    check(estimator)
+
+
+def test_expected_failures_name_known_estimators():
+    names = {type(est).__name__ for est in ESTIMATORS}
+    assert set(EXPECTED_FAILED_CHECKS) <= names
+    for checks in EXPECTED_FAILED_CHECKS.values():
+        assert all(reason.strip() for reason in checks.values())
+
+
+def _public_estimator_classes():
+    for module in (skpoison.subpopulations, skpoison.attacks, skpoison.defenses,
+                   skpoison.pipeline):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if (not inspect.isclass(obj) or name.startswith("Base")
+                    or name in ("Pipeline", "make_pipeline")):
+                continue
+            yield name, obj
+
+
+@pytest.mark.parametrize("name, cls", list(_public_estimator_classes()))
+def test_every_public_estimator_is_checked(name, cls):
+    assert any(type(est) is cls for est in ESTIMATORS), (
+        f"{name} is public but has no instance in tests/test_common.py::ESTIMATORS"
+    )
+
+
+# ------------------------------------------------ immutability, determinism
+def _data():
+    """Column 0 is a discrete annotation (for FeatureMatch), 3 clear clusters."""
+    rng = np.random.RandomState(0)
+    group = np.repeat([0, 1, 2], [20, 30, 40])
+    X = np.column_stack([group.astype(float),
+                         rng.normal(group * 5.0, 0.5),
+                         rng.normal(-group * 5.0, 0.5)])
+    y = (group == 1).astype(int)
+    y[::7] = 1 - y[::7]  # some noise, so that no cluster is pure
+    return X, y
+
+
+def _as(kind, X, y):
+    if kind == "numpy":
+        return X, y
+    return (pd.DataFrame(X, columns=["a", "b", "c"]),
+            pd.Series(y, name="target"))
+
+
+def _outputs(estimator, X, y):
+    """Everything observable from fitting ``estimator`` on ``(X, y)``."""
+    out = []
+    if hasattr(estimator, "fit_resample"):
+        X_res, y_res = estimator.fit_resample(X, y)
+        out += [np.asarray(X_res), np.asarray(y_res), estimator.sample_indices_]
+    else:
+        estimator.fit(X, y)
+    if hasattr(estimator, "predict"):
+        out.append(np.asarray(estimator.predict(X)))
+    if hasattr(estimator, "transform"):
+        out.append(np.asarray(estimator.transform(X)))
+    if hasattr(estimator, "predict_proba"):
+        out.append(np.asarray(estimator.predict_proba(X)))
+    return out
+
+
+def _ids(estimators):
+    return [type(est).__name__ for est in estimators]
+
+
+@pytest.mark.parametrize("kind", ["numpy", "pandas"])
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_ids(ESTIMATORS))
+def test_callers_data_is_not_modified(estimator, kind):
+    X, y = _as(kind, *_data())
+    X_copy, y_copy = X.copy(), y.copy()
+    _outputs(clone(estimator), X, y)
+    if kind == "numpy":
+        assert_array_equal(X, X_copy)
+        assert_array_equal(y, y_copy)
+    else:
+        pd.testing.assert_frame_equal(X, X_copy)
+        pd.testing.assert_series_equal(y, y_copy)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "pandas"])
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_ids(ESTIMATORS))
+def test_same_random_state_same_result(estimator, kind):
+    X, y = _as(kind, *_data())
+    first = _outputs(clone(estimator), X, y)
+    second = _outputs(clone(estimator), X, y)
+    assert len(first) == len(second) > 0
+    for a, b in zip(first, second):
+        assert_array_equal(a, b)
