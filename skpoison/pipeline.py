@@ -181,6 +181,12 @@ class PoisonedEstimator(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.attack = attack
         self.estimator = estimator
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # It poisons its own training data on purpose: a low score is the point.
+        tags.classifier_tags.poor_score = True
+        return tags
+
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
         """Poison ``(X, y)`` with ``attack`` and fit ``estimator`` on the result.

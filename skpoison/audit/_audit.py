@@ -8,24 +8,16 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
 from ..attacks import BasePoisoningAttack, LabelFlip
 from ..metrics import subpopulation_damage
+from ..utils._seeding import seed_unseeded
 
 
 def _seeded(estimator, seed):
     """A clone of ``estimator`` with every unset ``random_state`` set from ``seed``."""
-    estimator = clone(estimator)
-    rng = check_random_state(seed)
-    params = estimator.get_params(deep=True)
-    updates = {k: rng.randint(np.iinfo(np.int32).max)
-               for k, v in sorted(params.items())
-               if (k == "random_state" or k.endswith("__random_state")) and v is None}
-    if updates:
-        estimator.set_params(**updates)
-    return estimator
+    return seed_unseeded(estimator, seed)
 
 
 def describe_subpopulation(finder, subpopulation):

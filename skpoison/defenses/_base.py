@@ -7,13 +7,15 @@ Prediction methods delegate to ``estimator_``.
 """
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
-from sklearn.utils import _safe_indexing, check_random_state, get_tags
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
+from sklearn.utils import _safe_indexing, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
 from ..utils._compat import HasMethods
+from ..utils._seeding import seed_unseeded
 
 
 def _estimator_has(attr):
@@ -38,8 +40,18 @@ class BaseDefense(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     }
 
     def _validate_training_data(self, X, y):
-        """Record input metadata, check y; X goes to the estimator as given."""
+        """Record input metadata, check y; X goes to the estimator as given.
+
+        Only what row selection (``_rows``) cannot index is converted: sparse
+        formats other than CSR/CSC (COO, DIA, BSR, ...) to CSR, and
+        array-likes without ``__getitem__`` to ndarrays. Returns ``X, y``.
+        """
         validate_data(self, X, skip_check_array=True)
+        if sp.issparse(X):
+            if X.format not in ("csr", "csc"):
+                X = X.tocsr()
+        elif not hasattr(X, "__getitem__"):
+            X = np.asarray(X)
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but "
                              "the target y is None.")
@@ -48,20 +60,15 @@ class BaseDefense(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         if np.unique(y).shape[0] < 2:
             raise ValueError(
-                f"{type(self).__name__} needs at least two classes in y; got "
-                f"{np.unique(y).tolist()}."
+                f"{type(self).__name__} needs at least two classes in y; got 1 "
+                f"class: {np.unique(y).tolist()}."
             )
-        return y
+        return X, y
 
     def _make_estimator(self):
-        """A clone of ``estimator``, seeded from ``random_state`` when unseeded."""
-        estimator = clone(self.estimator)
-        params = estimator.get_params(deep=False)
-        if "random_state" in params and params["random_state"] is None \
-                and self.random_state is not None:
-            rng = check_random_state(self.random_state)
-            estimator.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
-        return estimator
+        """A clone of ``estimator`` whose unset random states, nested ones
+        included, are seeded from ``random_state``."""
+        return seed_unseeded(self.estimator, self.random_state)
 
     @staticmethod
     def _rows(X, mask):

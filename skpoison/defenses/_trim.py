@@ -1,11 +1,23 @@
 """TRIM / ILTM: iterative trimmed loss minimisation for any classifier."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.ensemble import (
+    BaseEnsemble,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+)
 
-from ..utils._compat import Interval, _fit_context
+from ..utils._compat import HasMethods, Interval, _fit_context
 from ._base import BaseDefense
+
+# warm_start=True on these grows the ensemble instead of refitting it: a warm
+# fit with unchanged n_estimators/max_iter is a no-op, so estimator_ would not
+# be trained on support_mask_.
+_GROWING_ENSEMBLES = (BaseEnsemble, HistGradientBoostingClassifier,
+                      HistGradientBoostingRegressor)
 
 
 def true_class_proba(estimator, X, y):
@@ -50,6 +62,9 @@ class TRIM(BaseDefense):
         Warm-start later rounds from the previous round's model when
         ``estimator`` has a ``warm_start`` parameter (scikit-learn linear
         models, MLPs, skorch nets): each round then costs a fraction of a fit.
+        Ensembles (random forests, bagging, gradient boosting) are never
+        warm-started: their ``warm_start`` only adds members, so a warm refit
+        with the same size would keep the previous round's model.
 
     random_state : int, RandomState instance or None, default=None
         Seeds ``estimator`` when it has an unset ``random_state``.
@@ -94,6 +109,10 @@ class TRIM(BaseDefense):
 
     _parameter_constraints = {
         **BaseDefense._parameter_constraints,
+        # TRIM scores rows by predict_proba: an estimator without it (LinearSVC,
+        # SVC(probability=False)) must fail at fit naming the parameter, not
+        # with an AttributeError after the first round's fit.
+        "estimator": [HasMethods(["fit", "predict_proba"])],
         "n_remove": [Interval(Integral, 0, None, closed="left"),
                      Interval(Real, 0, 1, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -135,16 +154,20 @@ class TRIM(BaseDefense):
         -------
         self : TRIM
         """
-        y = self._validate_training_data(X, y)
+        X, y = self._validate_training_data(X, y)
         n_samples = y.shape[0]
         n_remove = self._n_remove(n_samples)
         estimator = self._make_estimator()
-        can_warm = self.warm_start and "warm_start" in estimator.get_params(deep=False)
+        can_warm = (self.warm_start
+                    and "warm_start" in estimator.get_params(deep=False)
+                    and not isinstance(estimator, _GROWING_ENSEMBLES))
+        n_classes = np.unique(y).shape[0]
         keep = np.ones(n_samples, dtype=bool)
         self.converged_ = False
         self.n_iter_ = 0
         for _ in range(self.max_iter):
             estimator.fit(self._rows(X, keep), y[keep])
+            fitted_on = keep
             self.n_iter_ += 1
             if can_warm:
                 estimator.set_params(warm_start=True)
@@ -154,8 +177,15 @@ class TRIM(BaseDefense):
             if np.array_equal(new_keep, keep):
                 self.converged_ = True
                 break
+            if np.unique(y[new_keep]).shape[0] < n_classes:
+                warnings.warn(
+                    f"TRIM: removing the n_remove={n_remove} worst-fitted rows in "
+                    f"round {self.n_iter_} would drop every row of a class; "
+                    "trimming stopped with the previous kept set.", UserWarning,
+                )
+                break
             keep = new_keep
-        if not self.converged_:
+        if not np.array_equal(fitted_on, keep):
             estimator.fit(self._rows(X, keep), y[keep])
         self.estimator_ = estimator
         self.support_mask_ = keep

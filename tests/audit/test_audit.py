@@ -58,7 +58,7 @@ def test_alpha_zero_no_damage_and_trim_columns():
 def test_parallel_equals_serial():
     data = _blobs()
     kw = dict(finders={"cm": ClusterMatch(n_clusters=4, random_state=0)},
-              alphas=[0.5, 1], seeds=[0, 1], progress=False,
+              alphas=[0.5, 2], seeds=[0, 1], progress=False,
               defenses={"none": None, "trim": TRIM(None)})
     serial = SubpopulationAudit(LogisticRegression(), n_jobs=1, **kw).run(*data)
     parallel = SubpopulationAudit(LogisticRegression(), n_jobs=2, **kw).run(*data)

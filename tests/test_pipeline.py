@@ -1,0 +1,379 @@
+"""Composition: skpoison pipelines, PoisonedEstimator, model selection."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline as SkPipeline
+from sklearn.pipeline import make_pipeline as sk_make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from threadpoolctl import threadpool_limits
+
+from skpoison.attacks import LabelFlip
+from skpoison.defenses import TRIM
+from skpoison.metrics import (
+    clean_removal_scorer,
+    collateral_accuracy_scorer,
+    poison_removal_scorer,
+    target_accuracy_scorer,
+)
+from skpoison.pipeline import Pipeline, PoisonedEstimator, make_pipeline
+from skpoison.subpopulations import ClusterMatch
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    # Tiny problems: BLAS threads only spin against each other on a loaded
+    # 2-core machine (an lbfgs fit of 100 rows goes from ~3 ms to ~60 ms).
+    with threadpool_limits(1):
+        yield
+
+# Three well-separated blobs in convex position: any one blob, or any two,
+# can be given the other label by a single hyperplane, so a linear victim
+# must follow a 2:1 label-flip majority on whichever cluster is targeted.
+CENTERS = np.array([[-5.0, 0.0], [5.0, -5.0], [5.0, 5.0]])
+LABELS = np.array([0, 1, 1])
+
+SCORING = {"target": target_accuracy_scorer, "rest": collateral_accuracy_scorer}
+GRID = {
+    "labelflip__alpha": [0.5, 2],
+    "labelflip__subpopulation__target": [0, 1],
+    "labelflip__subpopulation__n_clusters": [2, 3],
+    "trim__n_remove": [5, 10],
+}
+
+
+def _blobs(seed, n=60):
+    rng = np.random.RandomState(seed)
+    blob = np.repeat(np.arange(3), n)
+    X = CENTERS[blob] + rng.normal(0, 0.8, (3 * n, 2))
+    y = LABELS[blob]
+    order = rng.permutation(3 * n)  # so that unshuffled CV folds mix the blobs
+    return X[order], y[order]
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = _blobs(0)
+    X_aux, y_aux = _blobs(1)
+    X_test, y_test = _blobs(2)
+    return X, y, X_aux, y_aux, X_test, y_test
+
+
+def _attack(X_aux, y_aux, alpha=1, **finder):
+    finder = {"n_clusters": 3, **finder}
+    return LabelFlip(ClusterMatch(**finder), alpha=alpha, aux=(X_aux, y_aux),
+                     random_state=0)
+
+
+def _trim_pipeline(X_aux, y_aux, alpha=1, n_remove=5):
+    return make_pipeline(_attack(X_aux, y_aux, alpha=alpha),
+                         TRIM(LogisticRegression(), n_remove=n_remove))
+
+
+def _search(data, n_jobs):
+    X, y, X_aux, y_aux, _, _ = data
+    search = GridSearchCV(_trim_pipeline(X_aux, y_aux), GRID, scoring=SCORING,
+                          refit="rest", cv=2, n_jobs=n_jobs)
+    return search.fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def search(data):
+    return _search(data, n_jobs=1)
+
+
+# --------------------------------------------------------------------- clone
+def test_clone_pipeline(data):
+    X, y, X_aux, y_aux, _, _ = data
+    pipe = _trim_pipeline(X_aux, y_aux)
+    pipe.fit(X, y)
+    cloned = clone(pipe)
+    assert type(cloned) is Pipeline
+    assert cloned is not pipe
+    assert cloned.get_params(deep=False).keys() == pipe.get_params(deep=False).keys()
+    assert repr(cloned) == repr(pipe)
+    finder = cloned.named_steps["labelflip"].subpopulation
+    assert finder is not pipe.named_steps["labelflip"].subpopulation
+    original = pipe.named_steps["labelflip"].subpopulation
+    assert finder.get_params() == original.get_params()
+    # the clone is unfitted, the original untouched
+    assert not hasattr(cloned.named_steps["labelflip"], "poison_mask_")
+    assert not hasattr(cloned.named_steps["trim"], "estimator_")
+    assert hasattr(pipe.named_steps["trim"], "estimator_")
+    # aux (attacker data) is a parameter: it is carried over, not sliced
+    X_aux_c, y_aux_c = cloned.named_steps["labelflip"].aux
+    np.testing.assert_array_equal(X_aux_c, X_aux)
+    np.testing.assert_array_equal(y_aux_c, y_aux)
+    # and the clone refits to the same model
+    np.testing.assert_array_equal(cloned.fit(X, y).predict(X), pipe.predict(X))
+
+
+def test_clone_poisoned_estimator(data):
+    X, y, X_aux, y_aux, _, _ = data
+    model = PoisonedEstimator(_attack(X_aux, y_aux, alpha=2), LogisticRegression())
+    model.fit(X, y)
+    cloned = clone(model)
+    assert repr(cloned) == repr(model)
+    assert cloned.attack is not model.attack
+    assert cloned.estimator is not model.estimator
+    assert not hasattr(cloned, "attack_") and not hasattr(cloned, "estimator_")
+    assert set(cloned.get_params()) >= {
+        "attack__alpha", "attack__subpopulation__n_clusters", "estimator__C"}
+    cloned.set_params(attack__alpha=0.5, attack__subpopulation__target=1)
+    assert model.attack.alpha == 2
+    assert model.attack.subpopulation.target is None
+    # fit never touches the given attack: the fitted one is a clone
+    assert model.attack_ is not model.attack
+    assert not hasattr(model.attack, "poison_mask_")
+
+
+# --------------------------------------------------------------- GridSearchCV
+def test_grid_search_direction_of_effect(search):
+    res = search.cv_results_
+    assert len(res["params"]) == 16
+    assert {"mean_test_target", "mean_test_rest", "rank_test_rest"} <= set(res)
+    alpha = np.asarray(res["param_labelflip__alpha"], dtype=float)
+    target = np.asarray(res["mean_test_target"])
+    rest = np.asarray(res["mean_test_rest"])
+    assert not np.isnan(target).any() and not np.isnan(rest).any()
+    # pair each alpha=2 candidate with the alpha=0.5 one of the same settings
+    others = ["param_labelflip__subpopulation__target",
+              "param_labelflip__subpopulation__n_clusters", "param_trim__n_remove"]
+    key = [tuple(res[k][i] for k in others) for i in range(len(alpha))]
+    low = {key[i]: target[i] for i in range(len(alpha)) if alpha[i] == 0.5}
+    high = {key[i]: target[i] for i in range(len(alpha)) if alpha[i] == 2}
+    assert low.keys() == high.keys() and len(low) == 8
+    for k in low:
+        assert high[k] < low[k] - 0.5, (k, high[k], low[k])
+    assert np.mean(list(low.values())) > 0.85
+    assert np.mean(list(high.values())) < 0.25
+    # the attack leaves the rest of the data alone on these blobs
+    assert rest.min() > 0.95
+
+
+def test_grid_search_refit(search, data):
+    _, _, _, _, X_test, y_test = data
+    res = search.cv_results_
+    assert search.best_index_ == int(np.argmin(res["rank_test_rest"]))
+    assert search.best_params_ == res["params"][search.best_index_]
+    best = search.best_estimator_
+    alpha = search.best_params_["labelflip__alpha"]
+    assert best.named_steps["labelflip"].alpha == alpha
+    assert hasattr(best.named_steps["trim"], "support_mask_")
+    assert search.predict(X_test).shape == (X_test.shape[0],)
+    assert target_accuracy_scorer(search, X_test, y_test) == \
+        target_accuracy_scorer(best, X_test, y_test)
+
+
+def test_grid_search_n_jobs_same_results(search, data):
+    parallel = _search(data, n_jobs=2)
+    keys = [k for k in search.cv_results_
+            if k.startswith(("split", "mean_test", "std_test", "rank_test"))]
+    assert len(keys) == 2 * 5  # 2 splits, mean, std, rank for 2 scorers
+    for k in keys:
+        np.testing.assert_array_equal(parallel.cv_results_[k], search.cv_results_[k],
+                                      err_msg=k)
+    assert parallel.cv_results_["params"] == search.cv_results_["params"]
+    assert parallel.best_index_ == search.best_index_
+
+
+# ------------------------------------------------------------ cross_validate
+def test_cross_validate_matches_manual_folds(data):
+    X, y, X_aux, y_aux, _, _ = data
+    pipe = _trim_pipeline(X_aux, y_aux, alpha=2, n_remove=10)
+    cv = KFold(3, shuffle=True, random_state=0)
+    scoring = {**SCORING, "poison_removed": poison_removal_scorer,
+               "clean_removed": clean_removal_scorer}
+    out = cross_validate(pipe, X, y, cv=cv, scoring=scoring, return_estimator=True)
+    for fold, (train, test) in enumerate(cv.split(X, y)):
+        model = clone(pipe).fit(X[train], y[train])
+        attack = model.named_steps["labelflip"]
+        mask = attack.subpopulation_.membership(X[test])
+        y_pred = model.predict(X[test])
+        assert out["test_target"][fold] == np.mean(y_pred[mask] == y[test][mask])
+        assert out["test_rest"][fold] == np.mean(y_pred[~mask] == y[test][~mask])
+        support = model.named_steps["trim"].support_mask_
+        poison = attack.poison_mask_
+        assert out["test_poison_removed"][fold] == np.mean(~support[poison])
+        assert out["test_clean_removed"][fold] == np.mean(~support[~poison])
+        # poison count follows the training fold, not the full data
+        fitted = out["estimator"][fold].named_steps["labelflip"]
+        assert fitted.poison_mask_.shape[0] == len(train) + fitted.n_poison_
+    assert np.all(out["test_target"] < 0.3)
+
+
+# -------------------------------------------------------------------- pickle
+def test_pickle_round_trip(data):
+    X, y, X_aux, y_aux, X_test, y_test = data
+    pipe = _trim_pipeline(X_aux, y_aux, alpha=2, n_remove=10).fit(X, y)
+    restored = pickle.loads(pickle.dumps(pipe))
+    np.testing.assert_array_equal(restored.predict(X_test), pipe.predict(X_test))
+    np.testing.assert_array_equal(restored.predict_proba(X_test),
+                                  pipe.predict_proba(X_test))
+    for scorer in SCORING.values():
+        assert scorer(restored, X_test, y_test) == scorer(pipe, X_test, y_test)
+    assert poison_removal_scorer(restored) == poison_removal_scorer(pipe)
+    assert clean_removal_scorer(restored) == clean_removal_scorer(pipe)
+
+    model = sk_make_pipeline(StandardScaler(), PoisonedEstimator(
+        LabelFlip(ClusterMatch(n_clusters=3), alpha=2, random_state=0),
+        LogisticRegression())).fit(X, y)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(X_test), model.predict(X_test))
+    assert target_accuracy_scorer(restored, X_test, y_test) == \
+        target_accuracy_scorer(model, X_test, y_test)
+
+
+# --------------------------------------------------- scikit-learn's Pipeline
+def test_poisoned_estimator_in_sklearn_pipeline(data):
+    X, y, _, _, X_test, y_test = data
+    attack = LabelFlip(ClusterMatch(n_clusters=3), alpha=2, random_state=0)
+    model = sk_make_pipeline(StandardScaler(),
+                             PoisonedEstimator(attack, TRIM(LogisticRegression(),
+                                                            n_remove=10)))
+    assert isinstance(model, SkPipeline)
+    model.fit(X, y)
+    poisoned = model[-1]
+    fitted_attack = poisoned.attack_
+    n_poison = fitted_attack.n_poison_
+    assert n_poison > 0
+    assert fitted_attack.poison_mask_.shape == (X.shape[0] + n_poison,)
+    assert poisoned.estimator_.support_mask_.shape == (X.shape[0] + n_poison,)
+    assert poisoned.n_features_in_ == 2
+    np.testing.assert_array_equal(model.classes_, [0, 1])
+    # the attack saw the scaled rows: its finder was fitted on them
+    scaled = model[0].transform(X)
+    np.testing.assert_array_equal(
+        fitted_attack.subpopulation_.membership(scaled).sum(),
+        fitted_attack.n_subpopulation_)
+    y_pred = model.predict(X_test)
+    assert y_pred.shape == (X_test.shape[0],)
+    assert model.predict_proba(X_test).shape == (X_test.shape[0], 2)
+    mask = fitted_attack.subpopulation_.membership(model[0].transform(X_test))
+    assert target_accuracy_scorer(model, X_test, y_test) == \
+        np.mean(y_pred[mask] == y_test[mask])
+    assert target_accuracy_scorer(model, X_test, y_test) < 0.3
+    assert poison_removal_scorer(model) == \
+        np.mean(~poisoned.estimator_.support_mask_[fitted_attack.poison_mask_])
+
+
+def test_poisoned_estimator_tags():
+    from sklearn.utils import get_tags
+
+    model = PoisonedEstimator(LabelFlip(ClusterMatch()), LogisticRegression())
+    tags = get_tags(model)
+    assert tags.estimator_type == "classifier"
+    # it lowers its own accuracy on purpose
+    assert tags.classifier_tags.poor_score is True
+
+
+# --------------------------------------------------------------------- guard
+def _finder_steps(X):
+    fitted = ClusterMatch(n_clusters=2, random_state=0).fit(X)
+    return {"plain": ClusterMatch(n_clusters=2), "frozen": FrozenEstimator(fitted)}
+
+
+@pytest.mark.parametrize("kind", ["plain", "frozen"])
+def test_guard_detached_finder_before_attack(data, kind):
+    X, y, *_ = data
+    finder = _finder_steps(X)[kind]
+    pipe = Pipeline([("f", finder),
+                     ("a", LabelFlip(ClusterMatch(n_clusters=2), random_state=0)),
+                     ("m", LogisticRegression())])
+    with pytest.raises(ValueError, match="'f'.*finder.*'a'"):
+        pipe.fit(X, y)
+    # also with other steps between them, and from make_pipeline
+    pipe = make_pipeline(finder, StandardScaler(),
+                         LabelFlip(ClusterMatch(n_clusters=2), random_state=0),
+                         LogisticRegression())
+    name = "frozenestimator" if kind == "frozen" else "clustermatch"
+    with pytest.raises(ValueError, match=f"'{name}'"):
+        pipe.fit(X, y)
+
+
+def test_guard_allows_finder_after_attack_or_without_attack(data):
+    X, y, _, _, X_test, _ = data
+    after = Pipeline([("a", LabelFlip(ClusterMatch(n_clusters=3), random_state=0)),
+                      ("f", ClusterMatch(n_clusters=3, random_state=0)),
+                      ("m", LogisticRegression())]).fit(X, y)
+    assert after.predict(X_test).shape == (X_test.shape[0],)
+    assert after.named_steps["f"].transform(X_test).shape == (X_test.shape[0], 3)
+    alone = Pipeline([("f", ClusterMatch(n_clusters=3, random_state=0)),
+                      ("m", LogisticRegression())]).fit(X, y)
+    assert alone.predict(X_test).shape == (X_test.shape[0],)
+    frozen_alone = make_pipeline(
+        FrozenEstimator(ClusterMatch(n_clusters=3, random_state=0).fit(X)),
+        LogisticRegression()).fit(X, y)
+    assert frozen_alone.predict(X_test).shape == (X_test.shape[0],)
+
+
+# ---------------------------------------------------- predict skips the attack
+class _CountingLabelFlip(LabelFlip):
+    calls = 0
+
+    def fit_resample(self, X, y, **params):
+        type(self).calls += 1
+        return super().fit_resample(X, y, **params)
+
+
+def test_predict_never_runs_the_attack(data):
+    X, y, _, _, X_test, y_test = data
+    _CountingLabelFlip.calls = 0
+    attack = _CountingLabelFlip(ClusterMatch(n_clusters=3), alpha=2, random_state=0)
+    for model in [make_pipeline(StandardScaler(), attack, KNeighborsClassifier()),
+                  sk_make_pipeline(StandardScaler(),
+                                   PoisonedEstimator(attack, KNeighborsClassifier()))]:
+        _CountingLabelFlip.calls = 0
+        model.fit(X, y)
+        assert _CountingLabelFlip.calls == 1
+        assert model.predict(X_test).shape == (X_test.shape[0],)
+        assert model.predict_proba(X_test).shape == (X_test.shape[0], 2)
+        model.score(X_test, y_test)
+        target_accuracy_scorer(model, X_test, y_test)
+        assert _CountingLabelFlip.calls == 1
+        # predicting on the training rows returns one label per row, no poison
+        assert model.predict(X).shape == (X.shape[0],)
+
+
+# ------------------------------------------------- the caller's data is safe
+@pytest.mark.parametrize("as_frame", [False, True])
+def test_caller_data_unchanged(data, as_frame):
+    X, y, X_aux, y_aux, X_test, y_test = data
+    X, y, X_aux, y_aux, X_test = (a.copy() for a in (X, y, X_aux, y_aux, X_test))
+    if as_frame:
+        X = pd.DataFrame(X, columns=["a", "b"], index=np.arange(len(X)) + 500)
+        X_test = pd.DataFrame(X_test, columns=["a", "b"])
+        y = pd.Series(y, index=X.index)
+        X_aux = pd.DataFrame(X_aux, columns=["a", "b"])
+    copies = [a.copy() for a in (X, y, X_aux, y_aux, X_test)]
+    models = [
+        _trim_pipeline(X_aux, y_aux, alpha=2, n_remove=10),
+        make_pipeline(StandardScaler(),
+                      LabelFlip(ClusterMatch(n_clusters=3), alpha=2, random_state=0),
+                      KNeighborsClassifier()),
+        sk_make_pipeline(StandardScaler(), PoisonedEstimator(
+            LabelFlip(ClusterMatch(n_clusters=3), alpha=2, random_state=0),
+            TRIM(LogisticRegression(), n_remove=10))),
+    ]
+    for model in models:
+        model.fit(X, y)
+        model.predict(X_test)
+        model.predict_proba(X_test)
+        target_accuracy_scorer(model, X_test, y_test)
+    for a, b in zip((X, y, X_aux, y_aux, X_test), copies):
+        if isinstance(a, pd.DataFrame):
+            pd.testing.assert_frame_equal(a, b)
+        elif isinstance(a, pd.Series):
+            pd.testing.assert_series_equal(a, b)
+        else:
+            np.testing.assert_array_equal(a, b)
+    # the aux arrays inside the attack are the caller's, unchanged
+    assert models[0].named_steps["labelflip"].aux[0] is X_aux
