@@ -24,7 +24,7 @@ import skpoison.attacks
 import skpoison.defenses
 import skpoison.pipeline
 import skpoison.subpopulations
-from skpoison.attacks import LabelFlip
+from skpoison.attacks import GradientPoison, InfluencePoison, LabelFlip
 from skpoison.defenses import TRIM
 from skpoison.pipeline import PoisonedEstimator
 from skpoison.nets import make_mlp_classifier
@@ -40,6 +40,10 @@ ESTIMATORS = [
         LogisticRegression(),
     ),
     make_mlp_classifier(hidden_layer_sizes=(10,), max_epochs=50, random_state=0),
+    GradientPoison(ClusterMatch(n_clusters=3), label="least_frequent", n_iter=3,
+                   random_state=0),
+    InfluencePoison(ClusterMatch(n_clusters=3), label="least_frequent", n_iter=3,
+                    refit_every=2, random_state=0),
 ]
 
 # class name -> {check name: reason}: the single table of checks known to fail,
@@ -51,6 +55,12 @@ EXPECTED_FAILED_CHECKS = {
             "tags.input_tags.sparse=False; a DataFrame of sparse columns is "
             "rejected with a clear TypeError asking for dense data."
         ),
+    },
+    "GradientPoison": {
+        "check_samplers_pandas_sparse": "Design: as LabelFlip (dense rows only).",
+    },
+    "InfluencePoison": {
+        "check_samplers_pandas_sparse": "Design: as LabelFlip (dense rows only).",
     },
     "SeededNeuralNetClassifier": {
         "check_no_attributes_set_in_init": (

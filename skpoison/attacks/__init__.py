@@ -6,6 +6,8 @@ aimed at the finder's target subpopulation.
 """
 
 from ._base import BasePoisoningAttack
+from ._gradient import GradientPoison
+from ._influence import InfluencePoison
 from ._label_flip import LabelFlip
 
-__all__ = ["BasePoisoningAttack", "LabelFlip"]
+__all__ = ["BasePoisoningAttack", "GradientPoison", "InfluencePoison", "LabelFlip"]

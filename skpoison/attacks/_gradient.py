@@ -1,0 +1,283 @@
+"""GradientPoison: the paper's gradient optimisation ("GO") of poison features."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+
+from ..utils._compat import HasMethods, Interval, StrOptions
+from . import _linear
+from ._base import _SHARED_ATTACK_ATTRS_DOC, _SHARED_ATTACK_PARAMS_DOC
+from ._label_flip import LabelFlip
+
+_OPTIMISED_PARAMS_DOC = """
+    label : {"flip", "least_frequent", "least_confident"} or a class label, \
+default="flip"
+        How poison rows are labelled, as in
+        :class:`~skpoison.attacks.LabelFlip` (the label-flipped seeds are
+        LabelFlip's poisons; only their features are then optimised).
+
+    estimator : LogisticRegression or SGDClassifier(loss="log_loss"), \
+default=None
+        The attacker's linear surrogate model. ``None`` uses
+        ``LogisticRegression(max_iter=1000)``. It is always cloned (seeded from
+        ``random_state`` when unseeded) and fitted on the attacker's rows,
+        standardised (see ``eps``). Any other model raises a TypeError:
+        the gradients are computed in closed form for logistic (binary,
+        sigmoid) and softmax (multiclass) linear models. With
+        ``label="least_confident"`` it also picks the label, as in LabelFlip.
+
+    eps : float, default=0.1
+        Radius of the l-infinity box around each poison's seed features that
+        the optimised features stay in. **Units:** ``eps`` and ``step_size``
+        are in standardised units: each feature is divided by its standard
+        deviation over the attacker's rows (1 for constant features), so
+        ``eps=0.1`` lets a feature move by a tenth of its spread. The
+        surrogate is fitted, and gradients taken, on the standardised rows.
+        ``eps=0`` returns LabelFlip's poisons exactly.
+
+    bounds : tuple (low, high) or None, default=None
+        Bounds on the poison features in the original units: scalars or
+        arrays of shape (n_features,). ``None`` leaves features unbounded
+        (only the ``eps`` box applies).
+
+    feature_mask : {"continuous", "all"} or array-like of bool, \
+default="continuous"
+        Features the attack may change; the others keep their seed values.
+        ``"continuous"``: features that take more than 2 distinct values
+        over the attacker's rows (one-hot and binary columns stay fixed);
+        ``"all"``; or a boolean mask of shape (n_features,).
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draw of poison rows, the finder and the surrogate, when
+        unseeded.
+"""
+
+_OPTIMISED_ATTRS_DOC = """
+    classes_ : ndarray
+        The class labels seen in the received and the attacker's rows.
+
+    estimator_ : estimator
+        The fitted surrogate (on the standardised attacker's rows; for
+        InfluencePoison, the last refit on those rows and the poisons).
+
+    feature_mask_ : ndarray of bool, shape (n_features,)
+        The features the attack was allowed to change.
+
+    n_iter_ : int
+        Number of optimisation steps taken (0 when there are no poisons or no
+        feature may move).
+
+    objective_ : ndarray of float
+        History of the objective (see the class description).
+"""
+
+
+class _OptimisedAttack(LabelFlip):
+    """Label-flipped seeds whose features are then optimised. Not for direct use."""
+
+    _parameter_constraints = {
+        **LabelFlip._parameter_constraints,
+        "estimator": [HasMethods(["fit", "predict_proba"]), None],
+        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "step_size": [Interval(Real, 0, None, closed="neither")],
+        "eps": [Interval(Real, 0, None, closed="left")],
+        "bounds": [tuple, None],
+        "feature_mask": [StrOptions({"continuous", "all"}), "array-like"],
+    }
+
+    # ---------------------------------------------------------- the protocol
+    def _attacker_rows(self, X_given, X, y):
+        rows = super()._attacker_rows(X_given, X, y)
+        self._attacker = rows  # read by _poison_features, deleted there
+        return rows
+
+    def _surrogate(self, rng):
+        estimator = (LogisticRegression(max_iter=1000) if self.estimator is None
+                     else self.estimator)
+        _linear.check_linear_estimator(estimator)
+        estimator = clone(estimator)
+        params = estimator.get_params(deep=False)
+        if "random_state" in params and params["random_state"] is None:
+            estimator.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
+        return estimator
+
+    def _feature_mask(self, X_src):
+        n_features = X_src.shape[1]
+        mask = self.feature_mask
+        if isinstance(mask, str) and mask == "all":
+            return np.ones(n_features, dtype=bool)
+        if isinstance(mask, str) and mask == "continuous":
+            return np.array([np.unique(X_src[:, j]).size > 2
+                             for j in range(n_features)], dtype=bool)
+        mask = np.asarray(mask)
+        if mask.dtype != bool or mask.shape != (n_features,):
+            raise ValueError(
+                "feature_mask must be 'continuous', 'all' or a boolean array of "
+                f"shape ({n_features},); got dtype {mask.dtype} and shape "
+                f"{mask.shape}."
+            )
+        return mask
+
+    def _bounds(self, n_features):
+        if self.bounds is None:
+            return None
+        if len(self.bounds) != 2:
+            raise ValueError(
+                f"bounds must be a tuple (low, high); got {len(self.bounds)} items."
+            )
+        low, high = (np.broadcast_to(np.asarray(v, dtype=np.float64), (n_features,))
+                     for v in self.bounds)
+        if np.any(low > high):
+            raise ValueError("bounds: low must not exceed high.")
+        return low, high
+
+    def _poison_features(self, X_seed, y_poison, X, y, finder, rng):
+        X_src_given, X_src, y_src = self._attacker
+        del self._attacker
+        # validate all parameters before the (possibly long) optimisation
+        estimator = self._surrogate(rng)
+        mask = self._feature_mask(X_src)
+        bounds = self._bounds(X_src.shape[1])
+        self.feature_mask_ = mask
+        X_src = np.asarray(X_src, dtype=np.float64)
+        mean = X_src.mean(axis=0)
+        scale = X_src.std(axis=0)
+        scale[scale == 0] = 1.0
+        Z_src = (X_src - mean) / scale
+        target = np.asarray(finder.membership(X_src_given), dtype=bool)
+        estimator.fit(Z_src, y_src)
+        classes = estimator.classes_
+        if not np.all(np.isin(y_poison, classes)):
+            raise ValueError(
+                "Poison labels must be classes of the attacker's rows "
+                f"{classes.tolist()}; got {np.unique(y_poison).tolist()}."
+            )
+        Y_src = np.searchsorted(classes, y_src)
+        Y_poison = np.searchsorted(classes, y_poison)
+        self.objective_ = np.array([])
+        self.n_iter_ = 0
+        if X_seed.shape[0] == 0 or self.n_iter == 0 or not mask.any():
+            self.estimator_ = estimator
+            return X_seed
+        x0 = np.asarray(X_seed, dtype=np.float64)
+        low = x0 - self.eps * scale
+        high = x0 + self.eps * scale
+        move = mask.astype(np.float64) * scale * self.step_size
+
+        def project(X_p):
+            X_p = np.clip(X_p, low, high)
+            if bounds is not None:
+                X_p = np.clip(X_p, bounds[0], bounds[1])
+            X_p[:, ~mask] = x0[:, ~mask]
+            return X_p
+
+        def standardise(X_p):
+            return (X_p - mean) / scale
+
+        X_p = self._optimise(
+            x0.copy(), Y_poison, Z_src, Y_src, target, estimator, standardise,
+            project, move,
+        )
+        return X_p
+
+    def _optimise(self, X_p, Y_poison, Z_src, Y_src, target, estimator,
+                  standardise, project, move):
+        raise NotImplementedError
+
+
+class GradientPoison(_OptimisedAttack):
+    __doc__ = """Gradient-optimised subpopulation poisons ("GO", Jagielski et al.).
+
+    Starts from :class:`~skpoison.attacks.LabelFlip`'s poisons (label-flipped
+    rows of the target subpopulation) and moves their features so that
+    training on them pushes a linear surrogate model against the target's
+    true labels (paper-spec §6.1, the authors' ``gradient_match``):
+
+    * ``g_t``: gradient, w.r.t. the surrogate's coefficients and intercepts,
+      of the mean cross-entropy of the attacker's target rows with their
+      **true** labels;
+    * ``J(X_p) = <g_p(X_p), g_t>`` with ``g_p`` the same gradient for the
+      poisons with their poison labels; one gradient step on the poisons
+      changes the target loss by about ``-lr * J``, so minimising ``J`` makes
+      the poisons raise the target loss;
+    * ``n_iter`` steps ``X_p <- X_p - step_size * grad_X J`` (in standardised
+      units), each followed by the projection onto the ``eps`` box around
+      the seed features, ``bounds`` and ``feature_mask``.
+
+    All gradients are in closed form (sigmoid model for binary
+    classifiers, softmax otherwise); the surrogate is fitted once, on the
+    attacker's rows.
+
+    Parameters
+    ----------""" + _SHARED_ATTACK_PARAMS_DOC + _OPTIMISED_PARAMS_DOC + """
+    n_iter : int, default=50
+        Number of gradient steps (the authors use 50).
+
+    step_size : float, default=0.2
+        Step length (the authors' learning rate), in standardised units.
+
+    Attributes
+    ----------""" + _SHARED_ATTACK_ATTRS_DOC + _OPTIMISED_ATTRS_DOC + """
+        Here ``J`` before each step and after the last one (``n_iter + 1``
+        values).
+
+    See Also
+    --------
+    LabelFlip : The seeds, without optimisation.
+    InfluencePoison : Influence-function optimisation (slower, stronger).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skpoison.attacks import GradientPoison
+    >>> from skpoison.subpopulations import ClusterMatch
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.normal(0, 1, (40, 2)), rng.normal(4, 1, (20, 2))])
+    >>> y = np.r_[np.zeros(40, int), np.ones(20, int)]
+    >>> attack = GradientPoison(ClusterMatch(n_clusters=2, target="smallest"),
+    ...                         eps=0.5, n_iter=20, random_state=0)
+    >>> X_res, y_res = attack.fit_resample(X, y)
+    >>> X_res.shape, attack.n_poison_
+    ((80, 2), 20)
+    >>> bool(attack.objective_[-1] < attack.objective_[0])
+    True
+    """
+
+    _parameter_constraints = {**_OptimisedAttack._parameter_constraints}
+
+    def __init__(self, subpopulation, *, alpha=1.0, label="flip", aux=None,
+                 count_on="train", estimator=None, n_iter=50, step_size=0.2,
+                 eps=0.1, bounds=None, feature_mask="continuous",
+                 random_state=None):
+        self.subpopulation = subpopulation
+        self.alpha = alpha
+        self.label = label
+        self.aux = aux
+        self.count_on = count_on
+        self.estimator = estimator
+        self.n_iter = n_iter
+        self.step_size = step_size
+        self.eps = eps
+        self.bounds = bounds
+        self.feature_mask = feature_mask
+        self.random_state = random_state
+
+    def _optimise(self, X_p, Y_poison, Z_src, Y_src, target, estimator,
+                  standardise, project, move):
+        self.estimator_ = estimator
+        W, b = _linear.model_params(estimator)
+        G_t = _linear.param_gradient(Z_src[target], Y_src[target], W, b)
+        n_p = X_p.shape[0]
+        history = []
+        for _ in range(self.n_iter):
+            J, grad = _linear.inner_product_and_grad(standardise(X_p), Y_poison,
+                                                     W, b, G_t)
+            history.append(J.sum() / n_p)
+            X_p = project(X_p - move * grad / n_p)
+        J, _ = _linear.inner_product_and_grad(standardise(X_p), Y_poison, W, b, G_t)
+        history.append(J.sum() / n_p)
+        self.objective_ = np.asarray(history)
+        self.n_iter_ = self.n_iter
+        return X_p
