@@ -15,12 +15,11 @@ accept samplers as steps.
 from imblearn import pipeline as _imb_pipeline
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
 
 from .attacks import BasePoisoningAttack
 from .subpopulations import BaseSubpopulationFinder
 from .utils._compat import HasMethods, _fit_context, _name_estimators
+from .utils._delegation import DelegatingClassifierMixin
 
 __all__ = ["Pipeline", "make_pipeline", "PoisonedEstimator"]
 
@@ -117,15 +116,8 @@ def make_pipeline(*steps, memory=None, transform_input=None, verbose=False):
                     transform_input=transform_input, verbose=verbose)
 
 
-def _final_has(attr):
-    def check(self):
-        getattr(self.estimator_ if hasattr(self, "estimator_") else self.estimator, attr)
-        return True
-
-    return check
-
-
-class PoisonedEstimator(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class PoisonedEstimator(DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin,
+                        BaseEstimator):
     """Fit ``estimator`` on data poisoned by ``attack``; predict as it does.
 
     For scikit-learn's :class:`~sklearn.pipeline.Pipeline`, which does not
@@ -207,54 +199,3 @@ class PoisonedEstimator(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             self.feature_names_in_ = self.attack_.feature_names_in_
         self.estimator_ = clone(self.estimator).fit(X_res, y_res)
         return self
-
-    @property
-    def classes_(self):
-        """Class labels of ``estimator_``."""
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.classes_
-
-    @available_if(_final_has("predict"))
-    def predict(self, X):
-        """Predict with the poisoned model.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict(X)
-
-    @available_if(_final_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities of the poisoned model.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_final_has("decision_function"))
-    def decision_function(self, X):
-        """Decision function of the poisoned model.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        scores : ndarray
-        """
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.decision_function(X)

@@ -10,28 +10,16 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
 from sklearn.utils import _safe_indexing, get_tags
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 
 from ..utils._compat import HasMethods
+from ..utils._delegation import DelegatingClassifierMixin
 from ..utils._seeding import seed_unseeded
 
 
-def _estimator_has(attr):
-    """Check ``attr`` on the fitted ``estimator_`` if present, else ``estimator``."""
-
-    def check(self):
-        if hasattr(self, "estimator_"):
-            getattr(self.estimator_, attr)
-        else:
-            getattr(self.estimator, attr)
-        return True
-
-    return check
-
-
-class BaseDefense(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class BaseDefense(DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin,
+                  BaseEstimator):
     """Base class of the defenses. Not for direct use."""
 
     _parameter_constraints = {
@@ -73,73 +61,6 @@ class BaseDefense(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     @staticmethod
     def _rows(X, mask):
         return _safe_indexing(X, np.flatnonzero(mask))
-
-    # ----------------------------------------------------------- delegation
-    @property
-    def classes_(self):
-        """Class labels, from ``estimator_``."""
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.classes_
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """Predict with the defended model ``estimator_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities from ``estimator_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X):
-        """Log class probabilities from ``estimator_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-        """
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict_log_proba(X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """Decision function of ``estimator_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        scores : ndarray
-        """
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.decision_function(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
