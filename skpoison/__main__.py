@@ -33,7 +33,7 @@ def _names(choices):
 
 
 def build_parser():
-    from .audit._adult import DEFENSES, MODELS
+    from .audit._adult import ATTACKS, DEFENSES, MODELS
 
     parser = argparse.ArgumentParser(
         prog="skpoison",
@@ -52,6 +52,9 @@ def build_parser():
     audit.add_argument("--model", choices=MODELS, default="lr",
                        help="victim model: lr (default), mlp (10 hidden units, "
                             "scikit-learn), torch-mlp (the same net in skorch)")
+    audit.add_argument("--attack", choices=ATTACKS, default="labelflip",
+                       help="poison generator: labelflip (default, the paper's Adult "
+                            "attack), gradient or influence (optimised poisons)")
     audit.add_argument("--filters", type=_names(("FeatureMatch", "ClusterMatch")),
                        default=["FeatureMatch", "ClusterMatch"],
                        help="comma-separated finders (default: both)")
@@ -81,7 +84,8 @@ def run_audit(args):
     from .audit import adult_audit, plot_summary
 
     start = time.perf_counter()
-    audit = adult_audit(model=args.model, filters=args.filters, alphas=args.alphas,
+    audit = adult_audit(model=args.model, attack=args.attack, filters=args.filters,
+                        alphas=args.alphas,
                         seeds=args.seeds, defenses=args.defenses,
                         n_clusters=args.n_clusters,
                         max_subpopulations=args.max_subpopulations,
@@ -95,7 +99,7 @@ def run_audit(args):
     summary.to_csv(args.out / "summary.csv")
     plot_summary(results, args.out / "damage.png")
 
-    print(f"\nskpoison audit: UCI Adult, victim={args.model}, "
+    print(f"\nskpoison audit: UCI Adult, attack={args.attack}, victim={args.model}, "
           f"alphas={args.alphas}, seeds={args.seeds}")
     for fname, finder in audit.fitted_finders_.items():
         print(f"  {fname}: {len(finder.subpopulations_)} subpopulations pass the size "

@@ -5,8 +5,8 @@ the main job on the bundled UCI Adult data (``skpoison audit`` on the command
 line).
 """
 
-from ._adult import adult_audit, make_victim
+from ._adult import adult_audit, make_attack, make_victim
 from ._audit import SubpopulationAudit, describe_subpopulation, plot_summary, summarize
 
 __all__ = ["SubpopulationAudit", "adult_audit", "describe_subpopulation",
-           "make_victim", "plot_summary", "summarize"]
+           "make_attack", "make_victim", "plot_summary", "summarize"]

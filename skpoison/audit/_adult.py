@@ -11,6 +11,19 @@ from ..subpopulations import ClusterMatch, FeatureMatch
 from ._audit import SubpopulationAudit
 
 MODELS = ("lr", "mlp", "torch-mlp")
+ATTACKS = ("labelflip", "gradient", "influence")
+
+
+def make_attack(attack="labelflip"):
+    """The attack template of the Adult audit: label flipping (the paper's
+    Adult attack), gradient optimisation or the influence attack."""
+    from ..attacks import GradientPoison, InfluencePoison, LabelFlip
+
+    attacks = {"labelflip": LabelFlip, "gradient": GradientPoison,
+               "influence": InfluencePoison}
+    if attack not in attacks:
+        raise ValueError(f"attack must be one of {ATTACKS}; got {attack!r}.")
+    return attacks[attack](None)
 DEFENSES = ("none", "trim")
 
 
@@ -36,7 +49,7 @@ def make_victim(model="lr"):
     raise ValueError(f"model must be one of {MODELS}; got {model!r}.")
 
 
-def adult_audit(*, model="lr", filters=("FeatureMatch", "ClusterMatch"),
+def adult_audit(*, model="lr", attack="labelflip", filters=("FeatureMatch", "ClusterMatch"),
                 alphas=(0.5, 1, 2), seeds=(0,), defenses=("none", "trim"),
                 n_clusters=100, min_size=10, max_size=100, max_subpopulations=None,
                 n_jobs=None, progress=True, random_state=0):
@@ -51,6 +64,7 @@ def adult_audit(*, model="lr", filters=("FeatureMatch", "ClusterMatch"),
     Parameters
     ----------
     model : {"lr", "mlp", "torch-mlp"}, default="lr"
+    attack : {"labelflip", "gradient", "influence"}, default="labelflip"
     filters : sequence of {"FeatureMatch", "ClusterMatch"}
     alphas : sequence of float, default=(0.5, 1, 2)
     seeds : sequence of int, default=(0,)
@@ -89,7 +103,8 @@ def adult_audit(*, model="lr", filters=("FeatureMatch", "ClusterMatch"),
             defense_map[name] = TRIM(None, max_iter=5)
         else:
             raise ValueError(f"Unknown defense {name!r}; use one of {DEFENSES}.")
-    audit = SubpopulationAudit(make_victim(model), finders=finders, alphas=alphas,
+    audit = SubpopulationAudit(make_victim(model), finders=finders,
+                               attack=make_attack(attack), alphas=alphas,
                                seeds=seeds, defenses=defense_map, n_jobs=n_jobs,
                                progress=progress,
                                max_subpopulations=max_subpopulations)

@@ -140,3 +140,14 @@ def test_cli_rejects_bad_option(capsys):
     with pytest.raises(SystemExit):
         main(["audit", "--defenses", "magic"])
     assert "choose from" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("attack", ["gradient", "influence"])
+def test_cli_optimised_attacks(tmp_path, attack):
+    code = main(["audit", "--attack", attack, "--filters", "ClusterMatch",
+                 "--alphas", "1", "--max-subpopulations", "2", "--defenses", "none",
+                 "--n-jobs", "1", "--quiet", "--out", str(tmp_path)])
+    assert code == 0
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert len(results) == 2
+    assert (results.n_poison == results.n_train).all()  # alpha = 1
