@@ -26,8 +26,8 @@ import skpoison.pipeline
 import skpoison.subpopulations
 from skpoison.attacks import GradientPoison, InfluencePoison, LabelFlip
 from skpoison.defenses import TRIM
-from skpoison.pipeline import PoisonedEstimator
 from skpoison.nets import make_mlp_classifier
+from skpoison.pipeline import PoisonedEstimator
 from skpoison.subpopulations import ClusterMatch, FeatureMatch
 
 ESTIMATORS = [

@@ -15,8 +15,28 @@ def test_example_runs(path, monkeypatch):
     import matplotlib.pyplot as plt
 
     monkeypatch.setattr(plt, "show", lambda *a, **k: None)
-    runpy.run_path(str(path), run_name="__main__")
     plt.close("all")
+    namespace = runpy.run_path(str(path), run_name="__main__")
+    # A gallery example must draw the figure it is shown with.
+    assert plt.get_fignums(), f"{path.name} produced no figure"
+    plt.close("all")
+    check = EXAMPLE_CHECKS.get(path.stem)
+    if check is not None:
+        check(namespace)
+
+
+def _check_quickstart(ns):
+    # The attack's direction of effect: at alpha=2 the targeted clusters lose
+    # accuracy, for both defense settings, while the rest stays within 2 points.
+    table = ns["table"]
+    for defense in ("none", "TRIM 1%"):
+        target = table.loc[defense, "target accuracy"]
+        rest = table.loc[defense, "rest accuracy"]
+        assert target.loc[2.0] < target.loc[0.0] - 0.1
+        assert abs(rest.loc[2.0] - rest.loc[0.0]) < 0.02
+
+
+EXAMPLE_CHECKS = {"plot_quickstart_adult": _check_quickstart}
 
 
 def test_examples_found():

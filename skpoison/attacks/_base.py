@@ -21,7 +21,6 @@ from numbers import Real
 
 import numpy as np
 from imblearn.base import BaseSampler
-from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -40,6 +39,7 @@ from ..utils._compat import (
     _fit_context,
     check_target_type,
 )
+from ..utils._seeding import seed_unseeded
 
 _SHARED_ATTACK_PARAMS_DOC = """
     subpopulation : subpopulation finder
@@ -204,11 +204,7 @@ class BasePoisoningAttack(BaseSampler):
         if isinstance(finder, FrozenEstimator):
             check_is_fitted(finder.estimator)
             return finder
-        finder = clone(finder)
-        params = finder.get_params(deep=False)
-        if "random_state" in params and params["random_state"] is None:
-            finder.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
-        return finder.fit(X_src_given)
+        return seed_unseeded(finder, rng).fit(X_src_given)
 
     def _resample(self, X_given, X, y):
         rng = check_random_state(self.random_state)

@@ -3,10 +3,10 @@
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
 from ..utils._compat import HasMethods, Interval, StrOptions
+from ..utils._seeding import seed_unseeded
 from . import _linear
 from ._base import _SHARED_ATTACK_ATTRS_DOC, _SHARED_ATTACK_PARAMS_DOC
 from ._label_flip import LabelFlip
@@ -97,11 +97,7 @@ class _OptimisedAttack(LabelFlip):
         estimator = (LogisticRegression(max_iter=1000) if self.estimator is None
                      else self.estimator)
         _linear.check_linear_estimator(estimator)
-        estimator = clone(estimator)
-        params = estimator.get_params(deep=False)
-        if "random_state" in params and params["random_state"] is None:
-            estimator.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
-        return estimator
+        return seed_unseeded(estimator, rng)
 
     def _feature_mask(self, X_src):
         n_features = X_src.shape[1]

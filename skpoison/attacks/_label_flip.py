@@ -2,11 +2,11 @@
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._compat import HasMethods
+from ..utils._seeding import seed_unseeded
 from ._base import (
     _SHARED_ATTACK_ATTRS_DOC,
     _SHARED_ATTACK_PARAMS_DOC,
@@ -124,13 +124,9 @@ default="flip"
         try:
             check_is_fitted(estimator)
         except NotFittedError:
-            estimator = clone(estimator)
             # Seed an unseeded attacker model from the attack's random_state
             # (house rule 3), so that the chosen label is reproducible.
-            params = estimator.get_params(deep=False)
-            if "random_state" in params and params["random_state"] is None:
-                estimator.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
-            estimator = estimator.fit(X_src, y_src)
+            estimator = seed_unseeded(estimator, rng).fit(X_src, y_src)
         X_sub = X_src[candidates]
         if (hasattr(estimator, "feature_names_in_")
                 and hasattr(self, "feature_names_in_")):

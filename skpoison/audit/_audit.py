@@ -15,11 +15,6 @@ from ..metrics import subpopulation_damage
 from ..utils._seeding import seed_unseeded
 
 
-def _seeded(estimator, seed):
-    """A clone of ``estimator`` with every unset ``random_state`` set from ``seed``."""
-    return seed_unseeded(estimator, seed)
-
-
 def describe_subpopulation(finder, subpopulation):
     """A short human-readable name for a subpopulation.
 
@@ -260,10 +255,10 @@ class SubpopulationAudit:
         data = (X_train, y_train, X_aux, y_aux, X_test, y_test)
         clean_pred = {}
         for seed in seeds:  # the clean model: once per seed
-            clean = _seeded(self.estimator, seed).fit(X_train, y_train)
+            clean = seed_unseeded(self.estimator, seed).fit(X_train, y_train)
             clean_pred[seed] = np.asarray(clean.predict(X_test))
         tasks = list(self._tasks(data, attack, alphas, seeds))
-        jobs = (delayed(_run_task)(att, _seeded(self.estimator, seed), defenses,
+        jobs = (delayed(_run_task)(att, seed_unseeded(self.estimator, seed), defenses,
                                    self.oracle_n_remove, data, clean_pred[seed],
                                    mask, key)
                 for att, seed, mask, key in tasks)

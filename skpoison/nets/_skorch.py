@@ -6,12 +6,12 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
-from skorch.callbacks import EpochScoring
-from skorch.utils import to_numpy
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from skorch import NeuralNetClassifier
+from skorch.callbacks import EpochScoring
+from skorch.utils import to_numpy
 
 from ._modules import MLPModule
 

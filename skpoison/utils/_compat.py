@@ -24,8 +24,8 @@ __all__ = [
 ]
 
 # imbalanced-learn keeps its output-type restoration and target checks private.
-from imblearn.utils._validation import ArraysTransformer  # noqa: E402
 from imblearn.utils import check_target_type  # noqa: E402
+from imblearn.utils._validation import ArraysTransformer  # noqa: E402
 
 __all__ += ["ArraysTransformer", "check_target_type"]
 

@@ -11,7 +11,6 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline as sk_make_pipeline
 from sklearn.preprocessing import StandardScaler
-
 from threadpoolctl import threadpool_limits
 
 from skpoison.attacks import LabelFlip
