@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.skpoison-setup-stamp
 
-.PHONY: setup audit test clean
+.PHONY: setup audit test docs clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt requirements-data.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,5 +24,16 @@ audit: setup
 test: setup
 	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
 
+# The documentation site: API reference, user guide and the gallery, executed
+# (DOCS_PLOT=0 builds without executing the examples; the tests execute them).
+DOCS_PLOT ?= 1
+DOCS_STAMP := $(VENV)/.skpoison-docs-stamp
+$(DOCS_STAMP): $(STAMP)
+	$(PIP) install -q -c constraints.txt -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	SKPOISON_DOCS_PLOT=$(DOCS_PLOT) $(VENV)/bin/sphinx-build -E -q -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) skpoison_audit
+	rm -rf $(VENV) skpoison_audit docs/_build docs/generated docs/auto_examples docs/api.rst

@@ -116,7 +116,7 @@ class SeededNeuralNetClassifier(NeuralNetClassifier):
         The original class labels.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of a DataFrame ``X``; only set when they are all strings.
     module_ : torch.nn.Module
         The trained network.
