@@ -11,6 +11,7 @@ from sklearn.ensemble import (
 )
 
 from ..utils._compat import HasMethods, Interval, _fit_context
+from ..utils._proba import true_class_proba  # re-exported: SEVER imports it here
 from ._base import BaseDefense
 
 # warm_start=True on these grows the ensemble instead of refitting it: a warm
@@ -18,19 +19,6 @@ from ._base import BaseDefense
 # be trained on support_mask_.
 _GROWING_ENSEMBLES = (BaseEnsemble, HistGradientBoostingClassifier,
                       HistGradientBoostingRegressor)
-
-
-def true_class_proba(estimator, X, y):
-    """Probability each row's model gives to its own label (0 if unknown)."""
-    proba = np.asarray(estimator.predict_proba(X))
-    classes = np.asarray(estimator.classes_)
-    order = np.argsort(classes)
-    pos = np.searchsorted(classes[order], y)
-    pos = np.clip(pos, 0, classes.shape[0] - 1)
-    found = classes[order][pos] == y
-    col = order[pos]
-    p = proba[np.arange(proba.shape[0]), col]
-    return np.where(found, p, 0.0)
 
 
 class TRIM(BaseDefense):

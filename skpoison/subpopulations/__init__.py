@@ -3,10 +3,14 @@
 A finder partitions rows into subpopulations (``predict``), keeps those whose
 size passes a filter (``subpopulations_``, ``sizes_``) and names one of them the
 target (``target_``); ``membership`` is the paper's filter function ``F``.
+:func:`rank_subpopulations` orders them by an attacker model's confidence, as
+the paper's image and text experiments do.
 """
 
 from ._base import BaseSubpopulationFinder
 from ._cluster_match import ClusterMatch
 from ._feature_match import FeatureMatch
+from ._ranking import rank_subpopulations
 
-__all__ = ["BaseSubpopulationFinder", "ClusterMatch", "FeatureMatch"]
+__all__ = ["BaseSubpopulationFinder", "ClusterMatch", "FeatureMatch",
+           "rank_subpopulations"]

@@ -3,12 +3,15 @@
 from numbers import Integral
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..utils._compat import Interval, StrOptions, _fit_context
+from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
+from ..utils._seeding import seed_unseeded
 from ._base import _SHARED_PARAMS_DOC, BaseSubpopulationFinder
 
 
@@ -18,7 +21,10 @@ class ClusterMatch(BaseSubpopulationFinder):
     The paper's ClusterMatch: optionally project ``X`` with PCA, then cluster
     it with k-means; each cluster is a subpopulation. ``X`` is whatever
     representation the attacker has: raw features (UCI Adult, no scaling, no
-    PCA), or activations of a model trained on the attacker's data.
+    PCA), or activations of a model trained on the attacker's data. When the
+    victim's input is not that representation (images or texts for a
+    fine-tuned victim), pass the mapping as ``representation``: a transformer
+    such as :class:`~skpoison.features.ImageEmbedder`, applied before PCA.
 
     The paper's settings (paper-spec §4.1):
 
@@ -60,6 +66,8 @@ class ClusterMatch(BaseSubpopulationFinder):
 
     Attributes
     ----------
+    representation_ : transformer or None
+        The fitted ``representation``.
     pca_ : PCA or None
         The fitted projection.
     kmeans_ : KMeans or MiniBatchKMeans
@@ -99,12 +107,13 @@ class ClusterMatch(BaseSubpopulationFinder):
         "n_components_kmeans": [Interval(Integral, 1, None, closed="left"), None],
         "algorithm": [StrOptions({"kmeans", "minibatch"})],
         "n_init": [Interval(Integral, 1, None, closed="left")],
+        "representation": [HasMethods(["fit", "transform"]), None],
         "random_state": ["random_state"],
     }
 
     def __init__(self, n_clusters=100, *, n_components=None, n_components_kmeans=None,
                  target=None, min_size=None, max_size=None, algorithm="kmeans",
-                 n_init=1, random_state=None):
+                 n_init=1, representation=None, random_state=None):
         self.n_clusters = n_clusters
         self.n_components = n_components
         self.n_components_kmeans = n_components_kmeans
@@ -113,9 +122,10 @@ class ClusterMatch(BaseSubpopulationFinder):
         self.max_size = max_size
         self.algorithm = algorithm
         self.n_init = n_init
+        self.representation = representation
         self.random_state = random_state
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Fit the projection and the clustering, and resolve the target.
 
@@ -130,7 +140,19 @@ class ClusterMatch(BaseSubpopulationFinder):
         -------
         self : ClusterMatch
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        rng = check_random_state(self.random_state)
+        if self.representation is None:
+            self.representation_ = None
+            X = validate_data(self, X, dtype=[np.float64, np.float32])
+        else:
+            validate_data(self, X, skip_check_array=True)
+            if (self.random_state is None
+                    or isinstance(self.representation, FrozenEstimator)):
+                self.representation_ = clone(self.representation)
+            else:
+                self.representation_ = seed_unseeded(
+                    self.representation, rng.randint(np.iinfo(np.int32).max))
+            X = self._represent(self.representation_.fit(X, y), X)
         n_samples = X.shape[0]
         if self.n_clusters > n_samples:
             raise ValueError(
@@ -148,7 +170,6 @@ class ClusterMatch(BaseSubpopulationFinder):
             raise ValueError(
                 f"n_components_kmeans={self.n_components_kmeans} must be <= {limit}."
             )
-        rng = check_random_state(self.random_state)
         seed = rng.randint(np.iinfo(np.int32).max)
         if self.n_components is not None:
             self.pca_ = PCA(n_components=self.n_components, random_state=seed).fit(X)
@@ -160,6 +181,21 @@ class ClusterMatch(BaseSubpopulationFinder):
                               random_state=seed).fit(Z)
         return self._finish_fit(self.kmeans_.labels_.astype(np.intp), rng)
 
+    @staticmethod
+    def _represent(representation, X):
+        Z = np.asarray(representation.transform(X), dtype=np.float64)
+        if Z.ndim != 2:
+            raise ValueError(
+                "representation must map X to a 2-D array; got shape "
+                f"{Z.shape} from {type(representation).__name__}."
+            )
+        if not np.all(np.isfinite(Z)):
+            raise ValueError(
+                f"representation {type(representation).__name__} produced NaN or "
+                "infinite values."
+            )
+        return Z
+
     def _project(self, X):
         Z = X if self.pca_ is None else self.pca_.transform(X)
         if self.n_components_kmeans is not None:
@@ -168,6 +204,10 @@ class ClusterMatch(BaseSubpopulationFinder):
 
     def _raw_ids(self, X):
         check_is_fitted(self, "kmeans_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        if getattr(self, "representation_", None) is None:
+            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        else:
+            validate_data(self, X, skip_check_array=True, reset=False)
+            X = self._represent(self.representation_, X)
         Z = self._project(X).astype(self.kmeans_.cluster_centers_.dtype, copy=False)
         return self.kmeans_.predict(Z).astype(np.intp)

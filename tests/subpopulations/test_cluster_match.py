@@ -190,3 +190,63 @@ def test_predict_checks_features():
         finder.predict(np.zeros((3, 3)))
     with pytest.raises(ValueError, match="NaN"):
         finder.predict(np.array([[np.nan, 0.0]]))
+
+
+# ------------------------------------------------------------ representation
+def test_representation_is_clustered_instead_of_X():
+    from sklearn.preprocessing import FunctionTransformer
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3))
+    # the representation keeps only the sign of column 0: two clusters
+    rep = FunctionTransformer(lambda Z: np.sign(Z[:, :1]))
+    finder = ClusterMatch(n_clusters=2, representation=rep, random_state=0).fit(X)
+    ids = finder.predict(X)
+    assert len(np.unique(ids)) == 2
+    for sign in (-1, 1):
+        assert len(np.unique(ids[np.sign(X[:, 0]) == sign])) == 1
+    # the caller's transformer is cloned, never fitted in place
+    assert not hasattr(rep, "n_features_in_")
+    assert finder.representation_ is not rep
+
+
+def test_representation_frozen_is_used_as_is():
+    from sklearn.decomposition import PCA
+    from sklearn.frozen import FrozenEstimator
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(80, 4))
+    pca = PCA(n_components=2, random_state=0).fit(X[:40])
+    finder = ClusterMatch(n_clusters=3, representation=FrozenEstimator(pca),
+                          random_state=0).fit(X[40:])
+    np.testing.assert_allclose(finder.representation_.transform(X), pca.transform(X))
+    reference = ClusterMatch(n_clusters=3, random_state=0).fit(pca.transform(X[40:]))
+    # same clustering as clustering the transformed rows directly
+    assert (finder.predict(X) >= 0).all()
+    np.testing.assert_array_equal(
+        np.unique(finder.predict(X), return_counts=True)[1],
+        np.unique(reference.predict(pca.transform(X)), return_counts=True)[1])
+
+
+def test_representation_accepts_non_numeric_input():
+    from sklearn.preprocessing import FunctionTransformer
+
+    texts = np.array(["a", "bb", "ccc", "dddd"] * 10, dtype=object)
+    rep = FunctionTransformer(lambda T: np.array([[len(t)] for t in np.ravel(T)], float))
+    finder = ClusterMatch(n_clusters=4, representation=rep, random_state=0)
+    ids = finder.fit(texts.reshape(-1, 1)).predict(texts.reshape(-1, 1))
+    assert len(np.unique(ids)) == 4
+    assert len(np.unique(ids[texts == "bb"])) == 1
+
+
+def test_representation_must_be_2d():
+    from sklearn.preprocessing import FunctionTransformer
+
+    rep = FunctionTransformer(lambda Z: Z[:, 0])
+    with pytest.raises(ValueError, match="representation must map X to a 2-D"):
+        ClusterMatch(n_clusters=2, representation=rep).fit(np.ones((10, 2)))
+
+
+def test_representation_without_transform_is_rejected():
+    with pytest.raises(ValueError, match="representation"):
+        ClusterMatch(n_clusters=2, representation=object()).fit(np.ones((10, 2)))

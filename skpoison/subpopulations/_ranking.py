@@ -1,0 +1,77 @@
+"""Ranking subpopulations by an attacker model's confidence."""
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ..utils._proba import true_class_proba
+
+
+def rank_subpopulations(finder, estimator, X, y):
+    """Subpopulations ordered by a model's mean true-class probability.
+
+    The paper's image experiments attack ClusterMatch clusters in increasing
+    order of the attacker model's confidence on them (paper-spec §4.2): the
+    confidence of a cluster is the mean probability the model assigns to the
+    true class of the attacker's auxiliary rows in it. Low-confidence groups
+    are the ones a small amount of poison can flip. For IMDB the authors took
+    the 10 lowest, 10 median and 10 highest clusters of this order.
+
+    Parameters
+    ----------
+    finder : fitted subpopulation finder
+        :class:`ClusterMatch` or :class:`FeatureMatch`, fitted; its kept
+        ``subpopulations_`` are ranked.
+    estimator : fitted classifier with ``predict_proba``
+        The attacker's model, trained on its auxiliary data (the paper averages
+        5 such models; pass an ensemble to do the same).
+    X : array-like of shape (n_samples, n_features)
+        The attacker's rows, in the finder's and the model's input space.
+    y : array-like of shape (n_samples,)
+        Their labels.
+
+    Returns
+    -------
+    confidence : pandas.Series
+        Mean true-class probability per subpopulation id, sorted ascending
+        (least confident first), named ``"confidence"``. Subpopulations with
+        no row in ``X`` are left out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skpoison.subpopulations import ClusterMatch, rank_subpopulations
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(0, .1, 20), rng.normal(5, .1, 20),
+    ...           rng.normal(10, .1, 20)].reshape(-1, 1)
+    >>> y = np.r_[np.zeros(20, int), np.arange(20) % 2, np.ones(20, int)]
+    >>> finder = ClusterMatch(n_clusters=3, random_state=0).fit(X)
+    >>> model = LogisticRegression().fit(X, y)
+    >>> confidence = rank_subpopulations(finder, model, X, y)
+    >>> len(confidence)
+    3
+    >>> # the mixed-label middle group is the least confident
+    >>> int(confidence.index[0]) == int(finder.predict([[5.0]])[0])
+    True
+    """
+    check_is_fitted(finder, "subpopulations_")
+    if not hasattr(estimator, "predict_proba"):
+        raise TypeError(
+            f"estimator must have predict_proba to rank by confidence; "
+            f"{type(estimator).__name__} does not."
+        )
+    y = column_or_1d(np.asarray(y))
+    ids = np.asarray(finder.predict(X))
+    if ids.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"X and y have inconsistent numbers of rows: {ids.shape[0]} and "
+            f"{y.shape[0]}."
+        )
+    proba = true_class_proba(estimator, X, y)
+    frame = pd.DataFrame({"id": ids, "p": proba})
+    frame = frame[np.isin(frame["id"], finder.subpopulations_)]
+    confidence = frame.groupby("id")["p"].mean().sort_values(kind="stable")
+    confidence.name = "confidence"
+    confidence.index.name = "subpopulation"
+    return confidence
