@@ -1,5 +1,6 @@
 """GradientPoison: the paper's gradient optimisation ("GO") of poison features."""
 
+import sys
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,15 +19,32 @@ default="flip"
         :class:`~skpoison.attacks.LabelFlip` (the label-flipped seeds are
         LabelFlip's poisons; only their features are then optimised).
 
-    estimator : LogisticRegression or SGDClassifier(loss="log_loss"), \
-default=None
-        The attacker's linear surrogate model. ``None`` uses
+    estimator : LogisticRegression, SGDClassifier(loss="log_loss") or skorch \
+NeuralNetClassifier, default=None
+        The attacker's surrogate model. ``None`` uses
         ``LogisticRegression(max_iter=1000)``. It is always cloned (seeded from
         ``random_state`` when unseeded) and fitted on the attacker's rows,
-        standardised (see ``eps``). Any other model raises a TypeError:
-        the gradients are computed in closed form for logistic (binary,
-        sigmoid) and softmax (multiclass) linear models. With
+        standardised (see ``eps``). Linear models get closed-form gradients
+        (sigmoid model for binary, softmax for multiclass problems). skorch
+        nets (e.g. :func:`~skpoison.nets.make_mlp_classifier`) get
+        :mod:`torch.autograd` gradients, on the parameters chosen by
+        ``mode``; their module must return what their criterion expects
+        (logits for ``CrossEntropyLoss``) with a mean loss, and a plain
+        skorch net needs labels ``0 .. n_classes - 1``
+        (:class:`~skpoison.nets.SeededNeuralNetClassifier` takes any).
+        Torch is seeded from ``random_state`` around every training call.
+        Any other model raises a TypeError. With
         ``label="least_confident"`` it also picks the label, as in LabelFlip.
+
+    mode : {"ll", "ft"}, default="ll"
+        Which parameters the loss gradients are taken with respect to, for
+        a skorch net: ``"ll"`` (last layer; the body is frozen): the
+        parameters of the module's last submodule that has any, in
+        registration order (``output`` for
+        :class:`~skpoison.nets.MLPModule`), as the paper's "LL" models;
+        ``"ft"``: all parameters (fully fine-tuned, "FT"). The poisons'
+        input features move in both modes, through the whole network.
+        Linear models have one layer, so both modes are the same there.
 
     eps : float, default=0.1
         Radius of the l-infinity box around each poison's seed features that
@@ -52,6 +70,11 @@ default="continuous"
     random_state : int, RandomState instance or None, default=None
         Seeds the draw of poison rows, the finder and the surrogate, when
         unseeded.
+
+    Notes on input: integer-typed features are cast to float64 (a NumPy
+    ``X`` as a whole, the integer columns of a DataFrame) before the
+    attack, so the optimised poisons are not truncated; the resampled ``X``
+    then has that float dtype.
 """
 
 _OPTIMISED_ATTRS_DOC = """
@@ -85,7 +108,32 @@ class _OptimisedAttack(LabelFlip):
         "eps": [Interval(Real, 0, None, closed="left")],
         "bounds": [tuple, None],
         "feature_mask": [StrOptions({"continuous", "all"}), "array-like"],
+        "mode": [StrOptions({"ll", "ft"})],
     }
+
+    def fit_resample(self, X, y, **params):
+        """Append optimised poison rows to the training data.
+
+        Integer-typed features are cast to float64 first (see the class
+        description); otherwise as in :class:`~skpoison.attacks.LabelFlip`.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            The victim's training rows.
+        y : array-like of shape (n_samples,)
+            Their labels.
+        **params : dict
+            Unused; kept for imbalanced-learn's signature.
+
+        Returns
+        -------
+        X_resampled : array-like or DataFrame of shape (n_samples + n_poison_, n_features)
+            The received rows, unchanged and in order, then the poison rows.
+        y_resampled : array-like of shape (n_samples + n_poison_,)
+            Their labels, then the poison labels.
+        """
+        return super().fit_resample(_float_features(X), y, **params)
 
     # ---------------------------------------------------------- the protocol
     def _attacker_rows(self, X_given, X, y):
@@ -96,8 +144,18 @@ class _OptimisedAttack(LabelFlip):
     def _surrogate(self, rng):
         estimator = (LogisticRegression(max_iter=1000) if self.estimator is None
                      else self.estimator)
+        if _is_skorch_net(estimator):
+            from . import _torch_surrogate  # imports torch only when needed
+
+            estimator = seed_unseeded(estimator, rng)
+            return _torch_surrogate.TorchSurrogate(
+                estimator, self.mode, seed=rng.randint(np.iinfo(np.int32).max),
+                **self._torch_options())
         _linear.check_linear_estimator(estimator)
-        return seed_unseeded(estimator, rng)
+        return _linear.LinearSurrogate(seed_unseeded(estimator, rng))
+
+    def _torch_options(self):
+        return {}
 
     def _feature_mask(self, X_src):
         n_features = X_src.shape[1]
@@ -133,7 +191,7 @@ class _OptimisedAttack(LabelFlip):
         X_src_given, X_src, y_src = self._attacker
         del self._attacker
         # validate all parameters before the (possibly long) optimisation
-        estimator = self._surrogate(rng)
+        surrogate = self._surrogate(rng)
         mask = self._feature_mask(X_src)
         bounds = self._bounds(X_src.shape[1])
         self.feature_mask_ = mask
@@ -143,8 +201,8 @@ class _OptimisedAttack(LabelFlip):
         scale[scale == 0] = 1.0
         Z_src = (X_src - mean) / scale
         target = np.asarray(finder.membership(X_src_given), dtype=bool)
-        estimator.fit(Z_src, y_src)
-        classes = estimator.classes_
+        surrogate.fit(Z_src, y_src)
+        classes = surrogate.classes_
         if not np.all(np.isin(y_poison, classes)):
             raise ValueError(
                 "Poison labels must be classes of the attacker's rows "
@@ -155,7 +213,7 @@ class _OptimisedAttack(LabelFlip):
         self.objective_ = np.array([])
         self.n_iter_ = 0
         if X_seed.shape[0] == 0 or self.n_iter == 0 or not mask.any():
-            self.estimator_ = estimator
+            self.estimator_ = surrogate.finalize()
             return X_seed
         x0 = np.asarray(X_seed, dtype=np.float64)
         low = x0 - self.eps * scale
@@ -173,12 +231,13 @@ class _OptimisedAttack(LabelFlip):
             return (X_p - mean) / scale
 
         X_p = self._optimise(
-            x0.copy(), Y_poison, Z_src, Y_src, target, estimator, standardise,
+            x0.copy(), Y_poison, Z_src, Y_src, target, surrogate, standardise,
             project, move,
         )
+        self.estimator_ = surrogate.finalize()
         return X_p
 
-    def _optimise(self, X_p, Y_poison, Z_src, Y_src, target, estimator,
+    def _optimise(self, X_p, Y_poison, Z_src, Y_src, target, surrogate,
                   standardise, project, move):
         raise NotImplementedError
 
@@ -244,8 +303,8 @@ class GradientPoison(_OptimisedAttack):
     _parameter_constraints = {**_OptimisedAttack._parameter_constraints}
 
     def __init__(self, subpopulation, *, alpha=1.0, label="flip", aux=None,
-                 count_on="train", estimator=None, n_iter=50, step_size=0.2,
-                 eps=0.1, bounds=None, feature_mask="continuous",
+                 count_on="train", estimator=None, mode="ll", n_iter=50,
+                 step_size=0.2, eps=0.1, bounds=None, feature_mask="continuous",
                  random_state=None):
         self.subpopulation = subpopulation
         self.alpha = alpha
@@ -253,6 +312,7 @@ class GradientPoison(_OptimisedAttack):
         self.aux = aux
         self.count_on = count_on
         self.estimator = estimator
+        self.mode = mode
         self.n_iter = n_iter
         self.step_size = step_size
         self.eps = eps
@@ -260,20 +320,35 @@ class GradientPoison(_OptimisedAttack):
         self.feature_mask = feature_mask
         self.random_state = random_state
 
-    def _optimise(self, X_p, Y_poison, Z_src, Y_src, target, estimator,
+    def _optimise(self, X_p, Y_poison, Z_src, Y_src, target, surrogate,
                   standardise, project, move):
-        self.estimator_ = estimator
-        W, b = _linear.model_params(estimator)
-        G_t = _linear.param_gradient(Z_src[target], Y_src[target], W, b)
+        G_t = surrogate.target_gradient(Z_src[target], Y_src[target])
         n_p = X_p.shape[0]
         history = []
         for _ in range(self.n_iter):
-            J, grad = _linear.inner_product_and_grad(standardise(X_p), Y_poison,
-                                                     W, b, G_t)
-            history.append(J.sum() / n_p)
+            J, grad = surrogate.alignment(standardise(X_p), Y_poison, G_t)
+            history.append(J / n_p)
             X_p = project(X_p - move * grad / n_p)
-        J, _ = _linear.inner_product_and_grad(standardise(X_p), Y_poison, W, b, G_t)
-        history.append(J.sum() / n_p)
+        J, _ = surrogate.alignment(standardise(X_p), Y_poison, G_t)
+        history.append(J / n_p)
         self.objective_ = np.asarray(history)
         self.n_iter_ = self.n_iter
         return X_p
+
+
+def _is_skorch_net(estimator):
+    skorch = sys.modules.get("skorch")  # a skorch net implies skorch is imported
+    return skorch is not None and isinstance(estimator, skorch.NeuralNet)
+
+
+def _float_features(X):
+    """``X`` with integer (and boolean) features cast to float64; never in place."""
+    if hasattr(X, "dtypes") and hasattr(X, "columns"):  # a DataFrame
+        import pandas as pd
+
+        cols = [c for c, dt in X.dtypes.items()
+                if pd.api.types.is_integer_dtype(dt) or pd.api.types.is_bool_dtype(dt)]
+        return X.astype({c: np.float64 for c in cols}) if cols else X
+    if isinstance(X, np.ndarray) and X.dtype.kind in "iub":
+        return X.astype(np.float64)
+    return X

@@ -11,7 +11,9 @@ into the model's ``classes_``. Parameter gradients are matrices of shape
 """
 
 import numpy as np
+from scipy.linalg import cho_factor, cho_solve
 from scipy.special import expit, softmax
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 
 
@@ -23,8 +25,9 @@ def check_linear_estimator(estimator):
         return
     raise TypeError(
         "estimator must be a linear probabilistic classifier whose gradients "
-        "have a closed form: LogisticRegression or "
-        f"SGDClassifier(loss='log_loss'); got {estimator!r}."
+        "have a closed form (LogisticRegression or "
+        "SGDClassifier(loss='log_loss')) or a skorch NeuralNetClassifier "
+        f"(torch autograd); got {estimator!r}."
     )
 
 
@@ -127,6 +130,35 @@ def inner_product_and_grad(Z, Y, W, b, G):
     return J, grad
 
 
+def data_hessian(Zt, P):
+    """Hessian of the mean cross-entropy w.r.t. ``vec([W, b])`` (row-major).
+
+    ``Zt = [Z, 1]`` are the augmented rows and ``P`` the model's
+    probabilities on them. Binary: ``(1/n) sum s_i (1 - s_i) z~_i z~_i^T``;
+    softmax: the Kronecker form
+    ``(1/n) sum (diag(p_i) - p_i p_i^T) (x) z~_i z~_i^T``, computed as a
+    block diagonal of weighted Gram matrices minus one Gram matrix of the
+    rows ``p_i (x) z~_i`` (three BLAS products, no loop over rows).
+    """
+    n, D = Zt.shape
+    K = P.shape[1]
+    if K == 1:
+        A = Zt * np.sqrt(P[:, 0] * (1.0 - P[:, 0]))[:, None]
+        return A.T @ A / n
+    H = np.zeros((K * D, K * D))
+    for k in range(K):
+        A = Zt * np.sqrt(P[:, k])[:, None]
+        H[k * D:(k + 1) * D, k * D:(k + 1) * D] = A.T @ A
+    B = (P[:, :, None] * Zt[:, None, :]).reshape(n, K * D)
+    H -= B.T @ B
+    return H / n
+
+
+def penalty_diagonal(d, K, lam, jitter=1e-10):
+    """Diagonal of the ridge term: ``lam`` on coefficients, 0 on intercepts."""
+    return np.tile(np.r_[np.full(d, lam), 0.0], K) + jitter
+
+
 def hessian(Z, W, b, lam, jitter=1e-10):
     """Hessian of ``mean CE + lam ||W||^2 / 2`` w.r.t. ``vec([W, b])`` (row-major).
 
@@ -136,20 +168,243 @@ def hessian(Z, W, b, lam, jitter=1e-10):
     (the softmax intercepts have a flat direction).
     """
     n, d = Z.shape
-    K = W.shape[0]
-    P = probabilities(Z, W, b)
     Zt = np.hstack([Z, np.ones((n, 1))])
-    D = d + 1
-    H = np.empty((K * D, K * D))
-    for k in range(K):
-        for m in range(k, K):
-            if K == 1:
-                s = P[:, 0] * (1.0 - P[:, 0])
-            else:
-                s = P[:, k] * ((k == m) - P[:, m])
-            block = (Zt * s[:, None]).T @ Zt / n
-            H[k * D:(k + 1) * D, m * D:(m + 1) * D] = block
-            H[m * D:(m + 1) * D, k * D:(k + 1) * D] = block.T
-    penalty = np.tile(np.r_[np.full(d, lam), 0.0], K) + jitter
-    H[np.diag_indices_from(H)] += penalty
+    H = data_hessian(Zt, probabilities(Z, W, b))
+    H[np.diag_indices_from(H)] += penalty_diagonal(d, W.shape[0], lam, jitter)
     return H
+
+
+def _objective(Zt, Y, theta, lam):
+    """Mean cross-entropy + ``lam ||W||^2 / 2`` and the probabilities."""
+    W, b = theta[:, :-1], theta[:, -1]
+    P = probabilities(Zt[:, :-1], W, b)
+    tiny = np.finfo(np.float64).tiny
+    if P.shape[1] == 1:
+        p = np.where(Y == 1, P[:, 0], 1.0 - P[:, 0])
+    else:
+        p = P[np.arange(P.shape[0]), Y]
+    return float(-np.mean(np.log(np.maximum(p, tiny))) + lam * np.sum(W ** 2) / 2), P
+
+
+def newton_fit(Zt, Y, theta, lam, *, factor=None, max_iter=50, tol=1e-6):
+    """Minimise ``mean CE + lam ||W||^2 / 2`` by Newton steps from ``theta``.
+
+    The objective is the one scikit-learn's ``LogisticRegression`` (L2 or no
+    penalty) and binary ``SGDClassifier(loss="log_loss")`` minimise, so
+    warm-started from a nearby solution a few Newton steps replace a full
+    refit. ``factor`` is a Cholesky factorisation of the (penalised)
+    Hessian at a nearby point, such as the previous refit's solution: it is
+    reused for the steps (the simplified, or chord, Newton method: one
+    gradient per step, no new Hessian) while they contract fast; otherwise
+    the exact Hessian is recomputed. Backtracking (Armijo) line search keeps
+    every step a descent step.
+
+    Parameters
+    ----------
+    Zt : ndarray of shape (n, d + 1)
+        Augmented rows ``[Z, 1]``.
+    Y : ndarray of int, shape (n,)
+        Class indices (0/1 for ``K == 1``).
+    theta : ndarray of shape (K, d + 1)
+        Starting coefficients and intercepts.
+    lam : float
+        Ridge strength on the coefficients.
+    factor : tuple or None, default=None
+        ``scipy.linalg.cho_factor`` of a Hessian to reuse.
+    max_iter : int, default=50
+    tol : float, default=1e-6
+        Stop after a step below ``tol`` (relative to ``theta``): with an
+        exact or nearly exact Hessian the remaining error is then far below
+        ``tol``.
+
+    Returns
+    -------
+    theta : ndarray of shape (K, d + 1)
+    converged : bool
+        Whether the last step was below ``tol``.
+    """
+    n, D = Zt.shape
+    K = theta.shape[0]
+    pen = penalty_diagonal(D - 1, K, lam)
+    reg = np.tile(np.r_[np.ones(D - 1), 0.0], (K, 1))
+    f, P = _objective(Zt, Y, theta, lam)
+    last = np.inf
+    for _ in range(max_iter):
+        grad = residuals(P, Y).T @ Zt / n + lam * reg * theta
+        step = None
+        if factor is not None:
+            step = cho_solve(factor, grad.ravel()).reshape(K, D)
+            size = np.max(np.abs(step))
+            if size > 0.25 * last:  # not contracting fast: exact Hessian
+                factor = step = None
+        if step is None:
+            H = data_hessian(Zt, P)
+            H[np.diag_indices_from(H)] += pen
+            try:
+                factor = cho_factor(H)
+            except np.linalg.LinAlgError:
+                return theta, False
+            step = cho_solve(factor, grad.ravel()).reshape(K, D)
+            size = np.max(np.abs(step))
+        if size <= tol * (1.0 + np.max(np.abs(theta))):
+            # converged: take the (tiny) step without a line search, whose
+            # objective differences would be at rounding level
+            return theta - step, True
+        last = size
+        decrease = float(np.sum(grad * step))
+        t = 1.0
+        while True:
+            new = theta - t * step
+            f_new, P_new = _objective(Zt, Y, new, lam)
+            if f_new <= f - 1e-4 * t * decrease or t < 1e-8:
+                break
+            t /= 2
+        if t < 1.0:
+            factor = None
+        theta, f, P = new, f_new, P_new
+    return theta, False
+
+
+def newton_supported(estimator, n_classes):
+    """Whether ``newton_fit`` minimises exactly the estimator's own objective."""
+    if getattr(estimator, "class_weight", None) is not None:
+        return False
+    if not getattr(estimator, "fit_intercept", True):
+        return False
+    if isinstance(estimator, SGDClassifier):
+        # multiclass SGDClassifier is one-vs-rest, not softmax
+        return n_classes == 2 and estimator.penalty in ("l2", None)
+    penalty = getattr(estimator, "penalty", "deprecated")
+    if penalty == "deprecated":  # the l1_ratio-only API of scikit-learn >= 1.8
+        penalty = "l2" if not getattr(estimator, "l1_ratio", 0.0) else "l1"
+    if penalty not in ("l2", None, "none"):
+        return False
+    # liblinear fits one-vs-rest for multiclass problems
+    return not (estimator.solver == "liblinear" and n_classes > 2)
+
+
+class LinearSurrogate:
+    """Closed-form surrogate for the optimised attacks (one fitted linear model).
+
+    The attacks talk to their surrogate through this small protocol (also
+    implemented for torch nets in :mod:`skpoison.attacks._torch_surrogate`):
+    ``fit``, ``target_gradient``, ``alignment``, ``loss``, ``refit``,
+    ``influence_direction`` and ``finalize``. ``Z`` are standardised rows,
+    ``Y`` class indices into ``classes_``.
+    """
+
+    def __init__(self, estimator):
+        check_linear_estimator(estimator)
+        self.estimator = estimator
+
+    def fit(self, Z, y):
+        self.estimator.fit(Z, y)
+        self.classes_ = np.asarray(self.estimator.classes_)
+        W, b = model_params(self.estimator)
+        self.theta = np.hstack([W, b[:, None]])
+        self._newton = newton_supported(self.estimator, len(self.classes_))
+        self._model = None
+        self._H = self._factor = None
+        return self
+
+    @property
+    def W(self):
+        return self.theta[:, :-1]
+
+    @property
+    def b(self):
+        return self.theta[:, -1]
+
+    def target_gradient(self, Z, Y):
+        """Gradient of the mean CE of ``(Z, Y)`` w.r.t. the parameters."""
+        return param_gradient(Z, Y, self.W, self.b)
+
+    def alignment(self, Z, Y, G):
+        """``sum_i <grad_theta l(z_i, y_i), G>`` and its gradient w.r.t. each ``z_i``."""
+        J, grad = inner_product_and_grad(Z, Y, self.W, self.b, G)
+        return float(J.sum()), grad
+
+    def loss(self, Z, Y):
+        """Mean cross-entropy of ``(Z, Y)``."""
+        return cross_entropy(Z, Y, self.W, self.b)
+
+    def default_reg(self, n):
+        return l2_strength(self.estimator, n)
+
+    def start_refits(self, Z_src, Y_all):
+        """Keep the fixed rows; ``refit`` then only receives the poisons."""
+        n_src, d = Z_src.shape
+        self._Zt = np.ones((Y_all.shape[0], d + 1))
+        self._Zt[:n_src, :d] = Z_src
+        self._n_src = n_src
+        self._Y = Y_all
+
+    def refit(self, Z_p):
+        """Refit on the fixed rows and the poisons ``Z_p``, warm-started.
+
+        Exact Newton steps on the estimator's own objective when
+        :func:`newton_supported`, else the estimator's ``fit`` with
+        ``warm_start=True`` when it has one.
+        """
+        Zt, Y = self._Zt, self._Y
+        Zt[self._n_src:, :-1] = Z_p
+        if self._newton:
+            lam = l2_strength(self.estimator, Zt.shape[0])
+            theta, ok = newton_fit(Zt, Y, self.theta, lam, factor=self._factor)
+            if ok:
+                # the exact Hessian at the solution: for the influence solve
+                # and, factorised, for the next refit's Newton steps
+                self.theta = theta
+                self._H = data_hessian(Zt, probabilities(Zt[:, :-1], self.W,
+                                                         self.b))
+                H = self._H.copy()
+                H[np.diag_indices_from(H)] += penalty_diagonal(
+                    Zt.shape[1] - 1, theta.shape[0], lam)
+                self._factor = cho_factor(H)
+                return
+            self._newton = False  # e.g. separable data without a penalty
+        if self._model is None:
+            self._model = clone(self.estimator)
+            if "warm_start" in self._model.get_params(deep=False):
+                self._model.set_params(warm_start=True)
+        self._model.fit(Zt[:, :-1], self.classes_[Y])
+        W, b = model_params(self._model)
+        self.theta = np.hstack([W, b[:, None]])
+        self._H = None
+
+    def influence_direction(self, Z_t, Y_t, lam):
+        """``H^{-1} grad_theta L_t``, ``H`` on the last refit's rows (one Cholesky).
+
+        ``H`` is the exact Hessian of the mean training loss plus ``lam`` on
+        the coefficients; its factorisation serves all poisons at once.
+        """
+        Zt = self._Zt
+        if self._H is not None:
+            H = self._H.copy()
+        else:
+            H = data_hessian(Zt, probabilities(Zt[:, :-1], self.W, self.b))
+        H[np.diag_indices_from(H)] += penalty_diagonal(Zt.shape[1] - 1,
+                                                       self.theta.shape[0], lam)
+        g_t = self.target_gradient(Z_t, Y_t)
+        return cho_solve(cho_factor(H), g_t.ravel()).reshape(g_t.shape)
+
+    def finalize(self):
+        """The fitted estimator of the last (re)fit."""
+        if not hasattr(self, "_Zt"):
+            return self.estimator
+        if not self._newton:
+            return self._model
+        # Newton refits: one scikit-learn fit warm-started from the Newton
+        # solution gives a genuine fitted estimator (it converges at once).
+        Z, y = self._Zt[:, :-1], self.classes_[self._Y]
+        model = clone(self.estimator)
+        if "warm_start" in model.get_params(deep=False):
+            warm = model.get_params(deep=False)["warm_start"]
+            model.set_params(warm_start=True)
+            model.coef_ = self.W.copy()
+            model.intercept_ = self.b.copy()
+            model.fit(Z, y)
+            model.set_params(warm_start=warm)
+        else:
+            model.fit(Z, y)
+        return model

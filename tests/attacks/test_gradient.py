@@ -201,6 +201,33 @@ def test_sgd_surrogate_and_multiclass():
     assert attack.objective_[-1] < attack.objective_[0]
 
 
+@pytest.mark.parametrize("Attack", [GradientPoison, InfluencePoison])
+def test_integer_features_are_cast_to_float(Attack, fitted_finder):
+    import pandas as pd
+
+    X, y, _finder = fitted_finder
+    X_int = np.round(X * 10).astype(np.int64)
+    kwargs = {"alpha": 0.5, "eps": 1.0, "n_iter": 5, "random_state": 0}
+    attack = Attack(ClusterMatch(n_clusters=4, target="smallest"), **kwargs)
+    X_res, _ = attack.fit_resample(X_int, y)
+    assert X_res.dtype == np.float64
+    assert_array_equal(X_res[:len(X)], X_int)
+    poisons = X_res[attack.poison_mask_]
+    assert not np.allclose(poisons, np.round(poisons))  # not truncated
+    # the same attack on float input gives the same poisons
+    ref = Attack(ClusterMatch(n_clusters=4, target="smallest"), **kwargs)
+    assert_allclose(ref.fit_resample(X_int.astype(float), y)[0], X_res)
+
+    df = pd.DataFrame(X_int, columns=["a", "b", "c"]).assign(
+        d=np.linspace(0, 1, len(X)))
+    df0 = df.copy()
+    df_res, _ = Attack(ClusterMatch(n_clusters=4, target="smallest"),
+                       **kwargs).fit_resample(df, y)
+    assert (df_res.dtypes == np.float64).all()
+    assert not np.allclose(df_res["a"], np.round(df_res["a"]))
+    pd.testing.assert_frame_equal(df, df0)  # the caller's frame is unchanged
+
+
 # ------------------------------------------------------------ bad input
 @pytest.mark.parametrize("Attack", [GradientPoison, InfluencePoison])
 def test_bad_input(Attack, fitted_finder):

@@ -1,0 +1,108 @@
+"""
+=====================================================================
+Optimised poisons: label flipping, gradient and influence (Table 8)
+=====================================================================
+
+The paper's Table 8 compares three ways to make subpopulation poisons on a
+model with frozen features ("LL"): label flipping (LF), gradient optimisation
+of the flipped rows' features (GO, :class:`~skpoison.attacks.GradientPoison`)
+and the influence attack (INF, :class:`~skpoison.attacks.InfluencePoison`).
+On UTKFace with a VGG-LL model its mean target damage over 10 subpopulations
+at alpha = 1 was LF 0.084 < GO 0.155 < INF 0.386, with influence taking 5.4 h
+per attack against 40 s for GO.
+
+Here the same comparison runs on UCI Adult's continuous representation (57
+features, of which only the 4 non-binary ones may move; one-hot columns stay
+fixed) with a logistic-regression victim, over 5 ClusterMatch subpopulations
+so that it runs in seconds. ``eps=1`` lets each continuous feature move by
+one standard deviation.
+"""
+
+# %%
+# Data, finder and targets: the attacker clusters its auxiliary rows
+# (k-means, k = 100) and we draw 5 clusters with at least 5 test rows.
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skpoison.attacks import GradientPoison, InfluencePoison, LabelFlip
+from skpoison.datasets import load_adult
+from skpoison.metrics import subpopulation_damage
+from skpoison.subpopulations import ClusterMatch
+
+adult = load_adult(form="paper", as_frame=False)
+X, y = adult.X_train, adult.y_train
+X_aux, y_aux = adult.X_aux, adult.y_aux
+X_test, y_test = adult.X_test, adult.y_test
+finder = ClusterMatch(n_clusters=100, min_size=10, max_size=100,
+                      random_state=0).fit(X_aux)
+test_ids = finder.predict(X_test)
+ok = [int(s) for s in finder.subpopulations_ if np.sum(test_ids == s) >= 5]
+targets = sorted(int(t) for t in np.random.RandomState(0).choice(
+    ok, size=10, replace=False))[:5]
+print("targets:", targets)
+
+
+def victim():
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
+clean = victim().fit(X, y)
+
+# %%
+# The three attacks share LabelFlip's seeds (the same drawn rows and flipped
+# labels); GO and INF then move the continuous features inside a box of
+# ``eps = 1`` standard deviation. The surrogate is the attacker's own logistic
+# regression, fitted on ``D_aux``. INF uses 100 steps here (250 in the paper).
+
+
+def attacks(target, alpha):
+    common = {"subpopulation": FrozenEstimator(finder.retarget(target)),
+              "alpha": alpha, "aux": (X_aux, y_aux), "random_state": 0}
+    return {
+        "LF": LabelFlip(**common),
+        "GO": GradientPoison(n_iter=50, eps=1.0, step_size=20.0, **common),
+        "INF": InfluencePoison(n_iter=100, eps=1.0, step_size=1.0, **common),
+    }
+
+
+rows = []
+seconds = {"LF": 0.0, "GO": 0.0, "INF": 0.0}
+for target in targets:
+    mask = test_ids == target
+    for alpha in (0.5, 1.0, 2.0):
+        for name, attack in attacks(target, alpha).items():
+            start = time.perf_counter()
+            X_res, y_res = attack.fit_resample(X, y)
+            seconds[name] += time.perf_counter() - start
+            poisoned = victim().fit(X_res, y_res)
+            damage = subpopulation_damage(clean, poisoned, X_test, y_test, mask)
+            rows.append({"target": target, "alpha": alpha, "attack": name,
+                         "target damage": damage.target_damage})
+
+results = pd.DataFrame(rows)
+table = results.pivot_table(index="alpha", columns="attack",
+                            values="target damage", aggfunc="mean")[["LF", "GO", "INF"]]
+print(table.round(3))
+print({name: round(s, 1) for name, s in seconds.items()}, "seconds in total")
+
+# %%
+# Mean target damage per attack and alpha. The direction matches the paper on
+# its LL model (LF <= GO <= INF); the size does not: only 4 of Adult's 57
+# features can move and a linear victim is hard to bend with them. The
+# full-size run (``python benchmarks/table8_optimised.py``: 10 subpopulations,
+# GO 50 and INF 250 steps) measured, at alpha 0.5 / 1 / 2,
+# with eps = 1: LF 0.014 / 0.021 / 0.039, GO 0.024 / 0.051 / 0.095,
+# INF 0.024 / 0.055 / 0.107 (steps GO 20, INF 1); with eps = 0.1: LF 0.014 / 0.021 / 0.039,
+# GO 0.017 / 0.022 / 0.044, INF 0.017 / 0.026 / 0.045.
+ax = table.plot.bar(rot=0, figsize=(6, 3.5))
+ax.set_ylabel("mean target damage")
+ax.set_title(f"Adult, LR victim, {len(targets)} ClusterMatch subpopulations")
+plt.tight_layout()
+plt.show()
