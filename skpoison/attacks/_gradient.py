@@ -67,6 +67,9 @@ default="continuous"
         over the attacker's rows (one-hot and binary columns stay fixed);
         ``"all"``; or a boolean mask of shape (n_features,).
 
+    progress : bool, default=False
+        Show a progress bar (tqdm) over the optimisation steps.
+
     random_state : int, RandomState instance or None, default=None
         Seeds the draw of poison rows, the finder and the surrogate, when
         unseeded.
@@ -109,6 +112,7 @@ class _OptimisedAttack(LabelFlip):
         "bounds": [tuple, None],
         "feature_mask": [StrOptions({"continuous", "all"}), "array-like"],
         "mode": [StrOptions({"ll", "ft"})],
+        "progress": ["boolean"],
     }
 
     def fit_resample(self, X, y, **params):
@@ -305,7 +309,7 @@ class GradientPoison(_OptimisedAttack):
     def __init__(self, subpopulation, *, alpha=1.0, label="flip", aux=None,
                  count_on="train", estimator=None, mode="ll", n_iter=50,
                  step_size=0.2, eps=0.1, bounds=None, feature_mask="continuous",
-                 random_state=None):
+                 progress=False, random_state=None):
         self.subpopulation = subpopulation
         self.alpha = alpha
         self.label = label
@@ -318,6 +322,7 @@ class GradientPoison(_OptimisedAttack):
         self.eps = eps
         self.bounds = bounds
         self.feature_mask = feature_mask
+        self.progress = progress
         self.random_state = random_state
 
     def _optimise(self, X_p, Y_poison, Z_src, Y_src, target, surrogate,
@@ -325,7 +330,7 @@ class GradientPoison(_OptimisedAttack):
         G_t = surrogate.target_gradient(Z_src[target], Y_src[target])
         n_p = X_p.shape[0]
         history = []
-        for _ in range(self.n_iter):
+        for _ in _steps(self.n_iter, self.progress, type(self).__name__):
             J, grad = surrogate.alignment(standardise(X_p), Y_poison, G_t)
             history.append(J / n_p)
             X_p = project(X_p - move * grad / n_p)
@@ -334,6 +339,15 @@ class GradientPoison(_OptimisedAttack):
         self.objective_ = np.asarray(history)
         self.n_iter_ = self.n_iter
         return X_p
+
+
+def _steps(n_iter, progress, name):
+    """``range(n_iter)``, wrapped in a tqdm progress bar when asked."""
+    if not progress:
+        return range(n_iter)
+    from tqdm.auto import tqdm
+
+    return tqdm(range(n_iter), desc=name, unit="step", leave=False)
 
 
 def _is_skorch_net(estimator):

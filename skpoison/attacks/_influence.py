@@ -8,7 +8,12 @@ from scipy.linalg import cho_factor, cho_solve
 from ..utils._compat import Interval, StrOptions
 from . import _linear
 from ._base import _SHARED_ATTACK_ATTRS_DOC, _SHARED_ATTACK_PARAMS_DOC
-from ._gradient import _OPTIMISED_ATTRS_DOC, _OPTIMISED_PARAMS_DOC, _OptimisedAttack
+from ._gradient import (
+    _OPTIMISED_ATTRS_DOC,
+    _OPTIMISED_PARAMS_DOC,
+    _OptimisedAttack,
+    _steps,
+)
 
 
 def influence_direction(Z, Y, W, b, lam, Z_target, Y_target):
@@ -131,7 +136,8 @@ class InfluencePoison(_OptimisedAttack):
     def __init__(self, subpopulation, *, alpha=1.0, label="flip", aux=None,
                  count_on="train", estimator=None, mode="ll", n_iter=250,
                  step_size=0.1, eps=0.1, bounds=None, feature_mask="continuous",
-                 reg=None, refit_every=10, solver="auto", random_state=None):
+                 reg=None, refit_every=10, solver="auto", progress=False,
+                 random_state=None):
         self.subpopulation = subpopulation
         self.alpha = alpha
         self.label = label
@@ -147,6 +153,7 @@ class InfluencePoison(_OptimisedAttack):
         self.reg = reg
         self.refit_every = refit_every
         self.solver = solver
+        self.progress = progress
         self.random_state = random_state
 
     def _torch_options(self):
@@ -165,7 +172,7 @@ class InfluencePoison(_OptimisedAttack):
             surrogate.refit(standardise(X_p))
             history.append(surrogate.loss(Z_t, Y_t))
 
-        for it in range(self.n_iter):
+        for it in _steps(self.n_iter, self.progress, type(self).__name__):
             if it % self.refit_every == 0:
                 refit(X_p)
                 V = surrogate.influence_direction(Z_t, Y_t, lam)

@@ -275,3 +275,21 @@ def test_sklearn_compatible(estimator, check):
                              expected_failed_checks=lambda e: EXPECTED_FAILED)
 def test_imblearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_progress_bar_does_not_change_the_result(capsys):
+    import numpy as np
+
+    from skpoison.attacks import GradientPoison, InfluencePoison
+    from skpoison.subpopulations import ClusterMatch
+
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(0, 1, (40, 2)), rng.normal(4, 1, (20, 2))])
+    y = np.r_[np.zeros(40, int), np.ones(20, int)]
+    for cls in (GradientPoison, InfluencePoison):
+        kw = dict(eps=0.5, n_iter=5, random_state=0)
+        quiet = cls(ClusterMatch(n_clusters=2, target="smallest"), **kw)
+        loud = cls(ClusterMatch(n_clusters=2, target="smallest"), progress=True, **kw)
+        np.testing.assert_array_equal(quiet.fit_resample(X, y)[0],
+                                      loud.fit_resample(X, y)[0])
+        assert cls.__name__ in capsys.readouterr().err
