@@ -22,6 +22,7 @@ audit: setup
 	$(VENV)/bin/skpoison audit $(ARGS)
 
 test: setup
+	sh tools/install_chromium.sh
 	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
 
 # The documentation site: API reference, user guide and the gallery, executed

@@ -74,6 +74,21 @@ def build_parser():
                        help="seed of the data split and clustering (default: 0)")
     audit.add_argument("--out", type=Path, default=Path("skpoison_audit"),
                        help="output folder for results.csv, summary.csv, damage.png")
+    audit.add_argument("--store", type=Path, default=None,
+                       help="SQLite result store that makes the audit resumable: each "
+                            "finished unit is committed at once, and a re-run skips "
+                            "what it holds (default: OUT/audit.sqlite)")
+    audit.add_argument("--no-store", action="store_true",
+                       help="keep no result store")
+    audit.add_argument("--fresh", action="store_true",
+                       help="recompute everything, overwriting stored rows")
+    audit.add_argument("--report", type=Path, default=None, metavar="DIR",
+                       help="write a self-contained HTML report, DIR/report.html")
+    audit.add_argument("--backend", default=None,
+                       help="joblib backend (default: loky processes; e.g. threading)")
+    audit.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on the Dask distributed cluster whose scheduler is at "
+                            "ADDRESS (e.g. tcp://10.0.0.5:8786); needs dask[distributed]")
     audit.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -83,14 +98,29 @@ def run_audit(args):
 
     from .audit import adult_audit, plot_summary
 
+    store = None if args.no_store else (args.store or args.out / "audit.sqlite")
+    backend, client = args.backend, None
+    if args.scheduler is not None:
+        try:
+            from distributed import Client
+        except ImportError:
+            sys.exit("skpoison: --scheduler needs dask's distributed package "
+                     "(pip install 'dask[distributed]').")
+        client = Client(args.scheduler)
+        backend = "dask"
     start = time.perf_counter()
-    audit = adult_audit(model=args.model, attack=args.attack, filters=args.filters,
-                        alphas=args.alphas,
-                        seeds=args.seeds, defenses=args.defenses,
-                        n_clusters=args.n_clusters,
-                        max_subpopulations=args.max_subpopulations,
-                        n_jobs=args.n_jobs, progress=not args.quiet,
-                        random_state=args.random_state)
+    try:
+        audit = adult_audit(model=args.model, attack=args.attack, filters=args.filters,
+                            alphas=args.alphas,
+                            seeds=args.seeds, defenses=args.defenses,
+                            n_clusters=args.n_clusters,
+                            max_subpopulations=args.max_subpopulations,
+                            n_jobs=args.n_jobs, progress=not args.quiet,
+                            random_state=args.random_state, backend=backend,
+                            store=store, resume=not args.fresh)
+    finally:
+        if client is not None:
+            client.close()
     elapsed = time.perf_counter() - start
     results = audit.results_
     summary = audit.summary()
@@ -110,10 +140,19 @@ def run_audit(args):
     with pd.option_context("display.width", 160, "display.max_columns", 20,
                            "display.max_colwidth", 60, "display.float_format", "{:.3f}".format):
         print(summary.to_string())
-    print(f"\n{len(results)} poisoned fits in {elapsed:.1f} s "
-          f"(n_jobs={args.n_jobs}, {os.cpu_count()} CPUs).")
-    print(f"Wrote {args.out / 'results.csv'}, {args.out / 'summary.csv'}, "
-          f"{args.out / 'damage.png'}")
+    where = (f"Dask cluster at {args.scheduler}" if args.scheduler
+             else f"n_jobs={args.n_jobs}, {os.cpu_count()} CPUs")
+    print(f"\n{audit.n_computed_} poisoned fits in {elapsed:.1f} s ({where}); "
+          f"{audit.n_reused_} loaded from the store.")
+    written = [args.out / "results.csv", args.out / "summary.csv",
+               args.out / "damage.png"]
+    if store is not None:
+        written.append(store)
+    if args.report is not None:
+        written.append(audit.report(
+            args.report,
+            title=f"skpoison audit: UCI Adult, {args.attack} attack, {args.model} victim"))
+    print("Wrote " + ", ".join(str(p) for p in written))
     return 0
 
 

@@ -52,7 +52,8 @@ def make_victim(model="lr"):
 def adult_audit(*, model="lr", attack="labelflip", filters=("FeatureMatch", "ClusterMatch"),
                 alphas=(0.5, 1, 2), seeds=(0,), defenses=("none", "trim"),
                 n_clusters=100, min_size=10, max_size=100, max_subpopulations=None,
-                n_jobs=None, progress=True, random_state=0):
+                n_jobs=None, progress=True, random_state=0, backend=None, store=None,
+                resume=True):
     """Run the paper's UCI Adult audit on the bundled data.
 
     FeatureMatch over (education x race x sex) and ClusterMatch (k-means with
@@ -78,6 +79,10 @@ def adult_audit(*, model="lr", attack="labelflip", filters=("FeatureMatch", "Clu
     progress : bool, default=True
     random_state : int, default=0
         Seeds the data split and the clustering.
+    backend, store, resume
+        As in :class:`SubpopulationAudit`: the joblib backend (``"dask"`` for
+        a Dask cluster), the SQLite result store that makes the audit
+        resumable, and whether to reuse its rows.
 
     Returns
     -------
@@ -107,7 +112,8 @@ def adult_audit(*, model="lr", attack="labelflip", filters=("FeatureMatch", "Clu
                                attack=make_attack(attack), alphas=alphas,
                                seeds=seeds, defenses=defense_map, n_jobs=n_jobs,
                                progress=progress,
-                               max_subpopulations=max_subpopulations)
+                               max_subpopulations=max_subpopulations,
+                               backend=backend, store=store, resume=resume)
     audit.run(data.X_train, data.y_train, data.X_aux, data.y_aux,
               data.X_test, data.y_test)
     return audit

@@ -1,18 +1,22 @@
 """SubpopulationAudit: every subpopulation x alpha x seed x defense, in parallel."""
 
+import os
 import time
+from contextlib import nullcontext
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, parallel_config
 from sklearn.base import clone
+from sklearn.decomposition import PCA
 from sklearn.frozen import FrozenEstimator
 from tqdm.auto import tqdm
 
 from ..attacks import BasePoisoningAttack, LabelFlip
 from ..metrics import subpopulation_damage
 from ..utils._seeding import seed_unseeded
+from ._store import ResultStore, canonical, new_run_id, normalize_row, setting_hash
 
 
 def describe_subpopulation(finder, subpopulation):
@@ -32,15 +36,45 @@ def describe_subpopulation(finder, subpopulation):
     return f"cluster {subpopulation}"
 
 
-def _run_task(attack, estimator, defenses, oracle_n_remove, data, clean_pred,
+class _AuditData:
+    """The audit's six arrays in one weakrefable object.
+
+    joblib's Dask backend scatters weakrefable arguments larger than 1 kB to
+    the workers once, instead of embedding them in every task, and Dask
+    measures them with ``sys.getsizeof``, hence ``__sizeof__``.
+    """
+
+    def __init__(self, *arrays):
+        self.arrays = arrays
+
+    def __sizeof__(self):
+        total = 0
+        for a in self.arrays:
+            if isinstance(a, (pd.DataFrame, pd.Series)):
+                total += int(np.sum(a.memory_usage(index=False)))
+            else:
+                total += int(getattr(a, "nbytes", getattr(getattr(a, "data", None),
+                                                          "nbytes", 0)))
+        return object.__sizeof__(self) + total
+
+
+def _run_task(attack, finder, estimator, defenses, oracle_n_remove, data, clean_pred,
               test_mask, key):
-    """Poison once, then fit the victim behind each defense; one row each."""
-    X_train, y_train, X_aux, y_aux, X_test, y_test = data
+    """Poison once, then fit the victim behind each defense; one row each.
+
+    Every row records ``attack_seconds`` (the attack's ``fit_resample``, the
+    same for all rows of one poisoning) and ``fit_seconds`` (that row's
+    ``fit``), so the harness's overhead can be measured against the fits.
+    """
+    X_train, y_train, X_aux, y_aux, X_test, y_test = data.arrays
+    attack = clone(attack).set_params(subpopulation=finder, alpha=key["alpha"],
+                                      aux=(X_aux, y_aux), random_state=key["seed"])
     start = time.perf_counter()
     X_res, y_res = attack.fit_resample(X_train, y_train)
+    attack_seconds = time.perf_counter() - start
+    poison = attack.poison_mask_
     rows = []
     for name, defense in defenses.items():
-        t0 = time.perf_counter()
         model = clone(estimator)
         if defense is not None:
             model = clone(defense).set_params(estimator=model)
@@ -48,7 +82,9 @@ def _run_task(attack, estimator, defenses, oracle_n_remove, data, clean_pred,
                 model.set_params(n_remove=int(attack.n_poison_))
             if "random_state" in model.get_params(deep=False):
                 model.set_params(random_state=key["seed"])
+        t0 = time.perf_counter()
         model.fit(X_res, y_res)
+        fit_seconds = time.perf_counter() - t0
         pred = model.predict(X_test)
         dmg = subpopulation_damage(clean_pred, pred, None, y_test, test_mask)
         row = dict(key, defense=name, n_poison=int(attack.n_poison_),
@@ -61,15 +97,53 @@ def _run_task(attack, estimator, defenses, oracle_n_remove, data, clean_pred,
                    collateral_damage=dmg.collateral_damage,
                    n_test=dmg.n_target)
         support = getattr(model, "support_mask_", None)
-        poison = attack.poison_mask_
         if support is not None:
+            # the fraction of the poison rows, and of the clean rows, it removed
             row["poison_removed"] = (float(np.mean(~support[poison]))
                                      if poison.any() else float("nan"))
             row["clean_removed"] = float(np.mean(~support[~poison]))
-        row["fit_seconds"] = time.perf_counter() - t0
+        row["fit_seconds"] = fit_seconds
+        row["attack_seconds"] = attack_seconds
         rows.append(row)
-    rows[0]["attack_seconds"] = time.perf_counter() - start
     return rows
+
+
+def _task_id(row):
+    return (row["filter"], row["subpopulation"], row["alpha"], row["seed"])
+
+
+def _parallel(n_jobs):
+    """joblib.Parallel yielding results as they finish, where the backend can."""
+    try:
+        return Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    except ValueError:  # e.g. "multiprocessing": results arrive all at once
+        return Parallel(n_jobs=n_jobs)
+
+
+def _subpopulation_map(fname, finder, X_aux):
+    """2-D coordinates of the kept subpopulations: PCA of their centroids."""
+    ids = np.asarray(finder.predict(X_aux))
+    if isinstance(X_aux, pd.DataFrame):
+        num = X_aux.select_dtypes(include=["number", "bool"]).to_numpy(dtype=float)
+    else:
+        num = np.asarray(X_aux.toarray() if hasattr(X_aux, "toarray") else X_aux,
+                         dtype=float)
+    sub = np.asarray(finder.subpopulations_)
+    out = pd.DataFrame({"filter": fname, "subpopulation": sub.astype(int),
+                        "description": [describe_subpopulation(finder, s) for s in sub],
+                        "n_aux": np.asarray(finder.sizes_, dtype=int),
+                        "x": 0.0, "y": 0.0})
+    if num.ndim != 2 or num.shape[1] == 0 or len(sub) < 2:
+        return out
+    scale = num.std(axis=0)
+    num = (num - num.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    centroids = np.vstack([num[ids == s].mean(axis=0) for s in sub])
+    n_comp = min(2, centroids.shape[1], len(sub))
+    coords = PCA(n_components=n_comp, random_state=0).fit_transform(centroids)
+    out["x"] = coords[:, 0]
+    if n_comp > 1:
+        out["y"] = coords[:, 1]
+    return out
 
 
 class SubpopulationAudit:
@@ -117,8 +191,11 @@ class SubpopulationAudit:
         Parallel jobs (joblib's convention: -1 uses all cores).
 
     backend : str, default=None
-        joblib backend (e.g. ``"loky"``, ``"threading"``, or ``"dask"`` within
-        a :func:`joblib.parallel_config` context).
+        Any joblib backend: ``None`` (joblib's default, or the one set by an
+        enclosing :func:`joblib.parallel_config`), ``"loky"``,
+        ``"threading"``, or ``"dask"`` to run on a Dask distributed cluster
+        (create a ``dask.distributed.Client`` first; ``n_jobs`` is then
+        ignored and every worker thread of the cluster is used).
 
     progress : bool, default=True
         Show a progress bar.
@@ -127,10 +204,31 @@ class SubpopulationAudit:
         Attack only the first this many kept subpopulations of each finder
         (for a quick look); ``None`` attacks all of them.
 
+    store : str or Path, default=None
+        A SQLite file (created when missing) that keeps one row per finished
+        (setting, filter, subpopulation, alpha, seed, defense), committed as
+        each unit finishes. Running an audit again with the same store loads
+        the stored rows of the same setting and computes only the rest, so an
+        interrupted audit resumes where it stopped and returns the same
+        results as an uninterrupted one (timing columns excepted). The
+        setting is a hash of everything that determines a row: the victim,
+        attack, finder and defense parameters, ``oracle_n_remove``, the
+        skpoison version and fingerprints of the six data arrays. ``None``
+        keeps nothing.
+
+    resume : bool, default=True
+        Use the rows already in ``store``. ``False`` recomputes every unit
+        and overwrites its stored row.
+
     Attributes
     ----------
     results_ : DataFrame
-        One row per (filter, subpopulation, alpha, seed, defense).
+        One row per (filter, subpopulation, alpha, seed, defense), in task
+        order whatever the backend and whatever was resumed. Besides the
+        damage columns: ``poison_removed`` and ``clean_removed`` (fractions
+        of the poison and of the clean training rows a defense with a
+        ``support_mask_`` removed), ``fit_seconds`` (the row's fit) and
+        ``attack_seconds`` (its poisoning).
 
     fitted_finders_ : dict
         The finders fitted on the auxiliary rows.
@@ -138,6 +236,22 @@ class SubpopulationAudit:
     skipped_ : dict
         Per filter, the kept subpopulations skipped because they have no test
         rows (their damage is undefined).
+
+    subpopulation_map_ : DataFrame
+        Per filter and kept subpopulation: ``description``, ``n_aux`` and 2-D
+        coordinates ``x``, ``y`` (PCA of the standardised centroids of its
+        auxiliary rows), for the report's map.
+
+    setting_ : str
+        Hash of the audit-wide part of the setting (victim, attack, options,
+        data).
+
+    n_computed_, n_reused_ : int
+        Result rows computed by this ``run`` and loaded from ``store``.
+
+    timings_ : dict
+        Seconds spent fitting the finders (``"finders"``), the clean models
+        (``"clean"``) and in the whole ``run`` (``"total"``).
 
     Examples
     --------
@@ -165,7 +279,8 @@ class SubpopulationAudit:
 
     def __init__(self, estimator, *, finders, attack=None, alphas=(0.5, 1, 2),
                  seeds=(0,), defenses=None, oracle_n_remove=True, n_jobs=None,
-                 backend=None, progress=True, max_subpopulations=None):
+                 backend=None, progress=True, max_subpopulations=None, store=None,
+                 resume=True):
         self.estimator = estimator
         self.finders = finders
         self.attack = attack
@@ -177,6 +292,8 @@ class SubpopulationAudit:
         self.backend = backend
         self.progress = progress
         self.max_subpopulations = max_subpopulations
+        self.store = store
+        self.resume = resume
 
     def _check_params(self):
         if not isinstance(self.finders, dict) or not self.finders:
@@ -196,18 +313,27 @@ class SubpopulationAudit:
         defenses = {"none": None} if self.defenses is None else dict(self.defenses)
         if not defenses:
             raise ValueError("defenses must name at least one entry.")
+        if any(not isinstance(name, str) for name in defenses):
+            raise TypeError("defenses must be keyed by name (str).")
+        if self.store is not None and not isinstance(self.store, (str, os.PathLike)):
+            raise TypeError(f"store must be a path or None; got {self.store!r}.")
         return alphas, seeds, attack, defenses
 
-    def _tasks(self, data, attack, alphas, seeds):
-        X_train, y_train, X_aux, y_aux, X_test, y_test = data
+    def _tasks(self, data, alphas, seeds):
+        _, _, X_aux, _, X_test, _ = data
         self.fitted_finders_, self.skipped_ = {}, {}
+        self._finder_settings, maps = {}, []
         for fname, finder in self.finders.items():
             finder = clone(finder)
             if "random_state" in finder.get_params(deep=False) \
                     and finder.get_params()["random_state"] is None:
                 finder.set_params(random_state=seeds[0])
+            self._finder_settings[fname] = canonical(finder)
+            t0 = time.perf_counter()
             finder.fit(X_aux)
+            self.timings_["finders"] += time.perf_counter() - t0
             self.fitted_finders_[fname] = finder
+            maps.append(_subpopulation_map(fname, finder, X_aux))
             test_ids = finder.predict(X_test)
             self.skipped_[fname] = []
             n_done = 0
@@ -224,16 +350,31 @@ class SubpopulationAudit:
                 label = describe_subpopulation(finder, sid)
                 for alpha in alphas:
                     for seed in seeds:
-                        att = clone(attack).set_params(
-                            subpopulation=frozen, alpha=alpha, aux=(X_aux, y_aux),
-                            random_state=seed)
-                        key = dict(filter=fname, subpopulation=int(sid),
-                                   description=label, n_aux=int(size),
-                                   alpha=float(alpha), seed=int(seed))
-                        yield att, seed, test_mask, key
+                        key = {"filter": fname, "subpopulation": int(sid),
+                               "description": label, "n_aux": int(size),
+                               "alpha": float(alpha), "seed": int(seed)}
+                        yield frozen, seed, test_mask, key
+        self.subpopulation_map_ = pd.concat(maps, ignore_index=True)
+
+    def _settings(self, data, attack, defenses):
+        """Per (filter, defense), the hash of everything that determines a row."""
+        from .. import __version__
+
+        base = {"skpoison": __version__, "estimator": canonical(self.estimator),
+                "attack": canonical(attack),
+                "oracle_n_remove": bool(self.oracle_n_remove),
+                "data": [canonical(d) for d in data]}
+        self.setting_ = setting_hash(base)
+        described = {}
+        for fname, finder in self._finder_settings.items():
+            for dname, defense in defenses.items():
+                setting = dict(base, filter=fname, finder=finder, defense=dname,
+                               defense_params=canonical(defense))
+                described[fname, dname] = (setting_hash(setting), setting)
+        return described
 
     def run(self, X_train, y_train, X_aux, y_aux, X_test, y_test):
-        """Run the sweep.
+        """Run the sweep (or finish it, when ``store`` holds part of it).
 
         Parameters
         ----------
@@ -250,26 +391,104 @@ class SubpopulationAudit:
         results : DataFrame
             Also stored as ``results_``.
         """
+        start = time.perf_counter()
         alphas, seeds, attack, defenses = self._check_params()
+        self.timings_ = {"finders": 0.0, "clean": 0.0, "total": 0.0}
         y_train, y_aux, y_test = (np.asarray(v) for v in (y_train, y_aux, y_test))
         data = (X_train, y_train, X_aux, y_aux, X_test, y_test)
-        clean_pred = {}
-        for seed in seeds:  # the clean model: once per seed
-            clean = seed_unseeded(self.estimator, seed).fit(X_train, y_train)
-            clean_pred[seed] = np.asarray(clean.predict(X_test))
-        tasks = list(self._tasks(data, attack, alphas, seeds))
-        jobs = (delayed(_run_task)(att, seed_unseeded(self.estimator, seed), defenses,
-                                   self.oracle_n_remove, data, clean_pred[seed],
-                                   mask, key)
-                for att, seed, mask, key in tasks)
-        parallel = Parallel(n_jobs=self.n_jobs, backend=self.backend,
-                            return_as="generator")
-        rows = []
-        for task_rows in tqdm(parallel(jobs), total=len(tasks), disable=not self.progress,
-                              desc="audit", unit="attack"):
-            rows.extend(task_rows)
-        self.results_ = pd.DataFrame(rows)
+        shared = _AuditData(*data)
+        tasks = list(self._tasks(data, alphas, seeds))
+        settings = self._settings(data, attack, defenses)
+        store = None if self.store is None else ResultStore(self.store)
+        try:
+            done = {}
+            if store is not None:
+                for setting, description in settings.values():
+                    store.describe(setting, description)
+                if self.resume:
+                    done = store.load(s for s, _ in settings.values())
+            unit = {}  # (task index, defense) -> store key
+            pending = []
+            for i, (_, _, _, key) in enumerate(tasks):
+                need = {}
+                for dname, defense in defenses.items():
+                    row = dict(key, defense=dname)
+                    unit[i, dname] = ResultStore.unit(settings[key["filter"], dname][0],
+                                                      row)
+                    if unit[i, dname] not in done:
+                        need[dname] = defense
+                if need:
+                    pending.append((i, need))
+            rows = {task: done[key] for task, key in unit.items() if key in done}
+            self.n_reused_ = len(rows)
+            self.n_computed_ = 0
+            self.run_id_ = new_run_id()
+
+            clean_pred = {}
+            for seed in sorted({tasks[i][1] for i, _ in pending}):
+                t0 = time.perf_counter()  # the clean model: once per seed
+                clean = seed_unseeded(self.estimator, seed).fit(X_train, y_train)
+                clean_pred[seed] = np.asarray(clean.predict(X_test))
+                self.timings_["clean"] += time.perf_counter() - t0
+
+            def jobs():
+                for i, need in pending:
+                    finder, seed, mask, key = tasks[i]
+                    if store is not None:
+                        store.log_attempt(self.run_id_, self.setting_, key, need)
+                    yield delayed(_run_task)(attack, finder,
+                                             seed_unseeded(self.estimator, seed),
+                                             need, self.oracle_n_remove, shared,
+                                             clean_pred[seed], mask, key)
+
+            index = {_task_id(key): i for i, (_, _, _, key) in enumerate(tasks)}
+            bar = tqdm(total=len(tasks), initial=len(tasks) - len(pending),
+                       disable=not self.progress, desc="audit", unit="attack")
+            config = (nullcontext() if self.backend is None
+                      else parallel_config(backend=self.backend))
+            with bar, config:  # parallel_config also registers "dask" on first use
+                for task_rows in _parallel(self.n_jobs)(jobs()):
+                    for row in task_rows:
+                        row = normalize_row(row)
+                        i = index[_task_id(row)]
+                        if store is not None:
+                            store.put(unit[i, row["defense"]][0], row)
+                        rows[i, row["defense"]] = row
+                        self.n_computed_ += 1
+                    bar.update()
+        finally:
+            if store is not None:
+                store.close()
+        self.results_ = pd.DataFrame(
+            [rows[i, dname] for i in range(len(tasks)) for dname in defenses])
+        self.timings_["total"] = time.perf_counter() - start
         return self.results_
+
+    def report(self, path, *, title="skpoison audit"):
+        """Write the audit's report: one self-contained HTML page.
+
+        The page holds the run's settings, the Top-k tables and figures
+        (embedded PNGs): target damage by alpha and filter, damage per
+        subpopulation, a 2-D map of the subpopulations with the attacked
+        ones coloured by damage, and what each defense removed.
+
+        Parameters
+        ----------
+        path : str or Path
+            A ``.html`` file, or a folder (``report.html`` is written in it).
+        title : str, default="skpoison audit"
+            The page's heading.
+
+        Returns
+        -------
+        path : Path
+            The file written.
+        """
+        if not hasattr(self, "results_"):
+            raise RuntimeError("Call run() before report().")
+        from ._report import write_report
+
+        return write_report(self, path, title=title)
 
     def summary(self, top=(1, 5, 10)):
         """The paper's reporting: Top-k mean target damage per filter and alpha.

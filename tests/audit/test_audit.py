@@ -57,9 +57,9 @@ def test_alpha_zero_no_damage_and_trim_columns():
 
 def test_parallel_equals_serial():
     data = _blobs()
-    kw = dict(finders={"cm": ClusterMatch(n_clusters=4, random_state=0)},
-              alphas=[0.5, 2], seeds=[0, 1], progress=False,
-              defenses={"none": None, "trim": TRIM(None)})
+    kw = {"finders": {"cm": ClusterMatch(n_clusters=4, random_state=0)},
+          "alphas": [0.5, 2], "seeds": [0, 1], "progress": False,
+          "defenses": {"none": None, "trim": TRIM(None)}}
     serial = SubpopulationAudit(LogisticRegression(), n_jobs=1, **kw).run(*data)
     parallel = SubpopulationAudit(LogisticRegression(), n_jobs=2, **kw).run(*data)
     cols = ["filter", "subpopulation", "alpha", "seed", "defense", "n_poison",
@@ -87,14 +87,14 @@ def test_summary_top_k_against_manual():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(finders={}), "finders"),
-    (dict(alphas=[-1]), "alphas"),
-    (dict(seeds=["a"]), "seeds"),
-    (dict(defenses={}), "defenses"),
-    (dict(attack="labelflip"), "attack"),
+    ({"finders": {}}, "finders"),
+    ({"alphas": [-1]}, "alphas"),
+    ({"seeds": ["a"]}, "seeds"),
+    ({"defenses": {}}, "defenses"),
+    ({"attack": "labelflip"}, "attack"),
 ])
 def test_bad_parameters(kwargs, match):
-    params = dict(finders={"cm": ClusterMatch(n_clusters=4)}, progress=False)
+    params = {"finders": {"cm": ClusterMatch(n_clusters=4)}, "progress": False}
     params.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=match):
         SubpopulationAudit(LogisticRegression(), **params).run(*_blobs())

@@ -1,0 +1,42 @@
+"""The command line's store, resume and report options."""
+
+import pandas as pd
+
+from skpoison.__main__ import main
+from skpoison.audit._store import ResultStore
+
+from .test_store import TIMING
+
+ARGS = ["audit", "--filters", "ClusterMatch", "--alphas", "2", "--defenses", "none,trim",
+        "--max-subpopulations", "2", "--n-jobs", "1", "--quiet"]
+
+
+def test_cli_store_resume_fresh_and_report(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main([*ARGS, "--out", str(out), "--report", str(tmp_path / "report")]) == 0
+    first = capsys.readouterr().out
+    assert "4 poisoned fits" in first and "0 loaded from the store" in first
+    with ResultStore(out / "audit.sqlite") as store:  # the default store
+        assert store.count() == 4  # 2 subpopulations x (none, trim)
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 4 and "UCI Adult" in page
+    results = pd.read_csv(out / "results.csv")
+
+    assert main([*ARGS, "--out", str(out)]) == 0
+    assert "0 poisoned fits" in capsys.readouterr().out  # all 4 loaded
+    pd.testing.assert_frame_equal(results, pd.read_csv(out / "results.csv"))
+
+    assert main([*ARGS, "--out", str(out), "--fresh"]) == 0
+    assert "4 poisoned fits" in capsys.readouterr().out
+    fresh = pd.read_csv(out / "results.csv")
+    pd.testing.assert_frame_equal(results.drop(columns=TIMING), fresh.drop(columns=TIMING))
+    with ResultStore(out / "audit.sqlite") as store:
+        assert store.count() == 4
+
+
+def test_cli_no_store(tmp_path, capsys):
+    store = tmp_path / "elsewhere.sqlite"
+    assert main([*ARGS, "--defenses", "none", "--out", str(tmp_path),
+                 "--store", str(store), "--no-store"]) == 0
+    assert not store.exists() and not (tmp_path / "audit.sqlite").exists()
+    assert "2 poisoned fits" in capsys.readouterr().out

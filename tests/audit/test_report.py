@@ -1,0 +1,110 @@
+"""The audit's HTML report: self-contained, and it renders in headless Chromium."""
+
+import base64
+import re
+import shutil
+import subprocess
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from skpoison.audit import SubpopulationAudit
+from skpoison.defenses import TRIM
+from skpoison.subpopulations import ClusterMatch
+
+from .test_audit import _blobs
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser",
+                                            "google-chrome") if shutil.which(n)), None)
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="headless Chromium not installed (Debian: apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def audit():
+    audit = SubpopulationAudit(
+        LogisticRegression(), finders={"cm": ClusterMatch(n_clusters=4, random_state=0)},
+        alphas=[0.5, 2], defenses={"none": None, "trim": TRIM(None, max_iter=3)},
+        progress=False)
+    with warnings.catch_warnings():  # TRIM stopping early on a tiny class
+        warnings.simplefilter("ignore", UserWarning)
+        audit.run(*_blobs())
+    return audit
+
+
+@pytest.fixture(scope="module")
+def page(audit, tmp_path_factory):
+    path = audit.report(tmp_path_factory.mktemp("report"))
+    return path, path.read_text(encoding="utf-8")
+
+
+def test_removal_columns_add_up(audit):
+    # TRIM keeps all but n_remove = n_poison rows (oracle), so the poison and
+    # clean rows it removed add up to n_poison.
+    trim = audit.results_[audit.results_.defense == "trim"]
+    n_clean = len(_blobs()[1])
+    removed = trim.poison_removed * trim.n_poison + trim.clean_removed * n_clean
+    np.testing.assert_allclose(removed, trim.n_poison)
+    assert audit.results_.loc[audit.results_.defense == "none",
+                              "poison_removed"].isna().all()
+
+
+def test_page_is_self_contained(page):
+    path, text = page
+    assert path.name == "report.html"
+    sources = re.findall(r'(?:src|href)="([^"]*)"', text)
+    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "http://" not in text and "https://" not in text
+    for src in sources:
+        png = base64.b64decode(src.split(",", 1)[1])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(sources) == 4  # by alpha, per subpopulation, map, removal
+    assert text.count("<table") == 4  # settings, top-k, most damaged, removal
+    assert "Top-k target damage" in text and "cluster " in text
+
+
+def test_report_needs_run(tmp_path):
+    audit = SubpopulationAudit(LogisticRegression(),
+                               finders={"cm": ClusterMatch(n_clusters=4)})
+    with pytest.raises(RuntimeError, match="run"):
+        audit.report(tmp_path)
+
+
+def _chromium(path, tmp_path):
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+           "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+           "--enable-logging=stderr", "--v=0", "--dump-dom", path.resolve().as_uri()]
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
+    root = re.search(r"<html[^>]*>", proc.stdout).group(0)
+    marks = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', root))
+    return proc.stdout, marks, console
+
+
+@needs_chromium
+def test_chromium_check_catches_errors(tmp_path):
+    """Control: the same check does see a broken image and a script error."""
+    from skpoison.audit._report import _CHECK
+
+    bad = tmp_path / "bad.html"
+    bad.write_text(f"<!DOCTYPE html><html><head><script>{_CHECK}</script></head><body>"
+                   '<img src="data:image/png;base64,AAAA"/><table></table>'
+                   "<script>notDefined();</script></body></html>")
+    _, marks, console = _chromium(bad, tmp_path)
+    assert marks == {"images": "1", "broken-images": "1", "tables": "1", "errors": "2"}
+    assert any("notDefined" in line for line in console)
+
+
+@needs_chromium
+def test_report_renders_in_chromium(page, tmp_path):
+    path, _ = page
+    dom, marks, console = _chromium(path, tmp_path)
+    assert marks == {"images": "4", "broken-images": "0", "tables": "4", "errors": "0"}
+    assert console == []
+    assert "Top-k target damage" in dom and "What each defense removed" in dom

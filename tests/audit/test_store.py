@@ -1,0 +1,172 @@
+"""Resumable audits: the SQLite result store, SIGKILL included."""
+
+import importlib.util
+import os
+import pickle
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from skpoison.audit import SubpopulationAudit
+from skpoison.audit._store import ResultStore, setting_hash
+from skpoison.defenses import TRIM
+from skpoison.subpopulations import ClusterMatch
+
+JOB = Path(__file__).with_name("_resume_job.py")
+TIMING = ["fit_seconds", "attack_seconds"]
+
+
+def _job_module():
+    spec = importlib.util.spec_from_file_location("_resume_job", JOB)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+job = _job_module()
+
+
+def _audit(store=None, **kw):
+    params = {"finders": {"cm": ClusterMatch(n_clusters=8, random_state=0)},
+              "alphas": [0.5, 2], "seeds": [0], "progress": False, "store": store}
+    params.update(kw)
+    return SubpopulationAudit(LogisticRegression(), **params)
+
+
+def _rows(path):
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            return con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+def test_second_run_loads_everything(tmp_path):
+    data = job.data()
+    store = tmp_path / "audit.sqlite"
+    first = _audit(store)
+    res1 = first.run(*data)
+    assert (first.n_reused_, first.n_computed_) == (0, len(res1))
+    second = _audit(store)
+    res2 = second.run(*data)
+    assert (second.n_reused_, second.n_computed_) == (len(res1), 0)
+    pd.testing.assert_frame_equal(res1, res2)  # timings included: they are stored
+    plain = _audit().run(*data)
+    pd.testing.assert_frame_equal(plain.drop(columns=TIMING), res2.drop(columns=TIMING))
+    with ResultStore(store) as db:
+        assert db.count() == len(res1)
+
+
+def test_added_defense_computes_only_its_rows(tmp_path):
+    data = job.data()
+    store = tmp_path / "audit.sqlite"
+    _audit(store, defenses={"none": None}).run(*data)
+    both = _audit(store, defenses={"none": None, "trim": TRIM(None, max_iter=2)})
+    res = both.run(*data)
+    n_tasks = len(res) // 2
+    assert (both.n_reused_, both.n_computed_) == (n_tasks, n_tasks)
+    ref = _audit(defenses={"none": None, "trim": TRIM(None, max_iter=2)}).run(*data)
+    pd.testing.assert_frame_equal(ref.drop(columns=TIMING), res.drop(columns=TIMING))
+
+
+@pytest.mark.parametrize("change", ["estimator", "data", "finder", "defense"])
+def test_changed_setting_is_not_reused(tmp_path, change):
+    data = list(job.data())
+    store = tmp_path / "audit.sqlite"
+    _audit(store, defenses={"d": TRIM(None, max_iter=2)}).run(*data)
+    kw = {"defenses": {"d": TRIM(None, max_iter=2)}}
+    if change == "data":
+        data[1] = data[1].copy()
+        data[1][0] = 1 - data[1][0]
+    elif change == "finder":
+        kw["finders"] = {"cm": ClusterMatch(n_clusters=8, random_state=1)}
+    elif change == "defense":
+        kw["defenses"] = {"d": TRIM(None, max_iter=3)}
+    audit = _audit(store, **kw)
+    if change == "estimator":
+        audit.estimator = LogisticRegression(C=0.5)
+    audit.run(*data)
+    assert audit.n_reused_ == 0
+
+
+def test_resume_false_recomputes(tmp_path):
+    data = job.data()
+    store = tmp_path / "audit.sqlite"
+    _audit(store).run(*data)
+    again = _audit(store, resume=False)
+    res = again.run(*data)
+    assert (again.n_reused_, again.n_computed_) == (0, len(res))
+    with ResultStore(store) as db:
+        assert db.count() == len(res)  # overwritten, not duplicated
+
+
+def test_setting_hash_reads_dataframes_by_content():
+    df = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
+    assert setting_hash(df) == setting_hash(df.copy())
+    changed = df.copy()
+    changed.loc[1, "a"] = 3.0
+    assert setting_hash(df) != setting_hash(changed)
+    assert setting_hash(np.arange(3)) != setting_hash(np.arange(3) + 1)
+
+
+def test_bad_store_type():
+    with pytest.raises(TypeError, match="store"):
+        _audit(store=3).run(*job.data())
+
+
+def _launch(store, out):
+    env = dict(os.environ, SKPOISON_TEST_SLEEP="0.05", OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, str(JOB), str(store), str(out)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_sigkill_midway_then_resume(tmp_path):
+    store = tmp_path / "audit.sqlite"
+    proc = _launch(store, tmp_path / "killed.pkl")
+    deadline = time.monotonic() + 120
+    while _rows(store) < 3:  # let some units finish...
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "the audit stored nothing in 120 s"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)  # ...then kill it without warning
+    proc.wait()
+    proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    stored = _rows(store)
+    assert 3 <= stored < job.N_UNITS, "the audit finished before it was killed"
+    with ResultStore(store) as db:
+        first = db.attempts()
+    assert len(first) <= stored + 1  # n_jobs=1: at most one unit was in flight
+
+    proc = _launch(store, tmp_path / "resumed.pkl")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()
+    with open(tmp_path / "resumed.pkl", "rb") as fh:
+        resumed, n_reused, n_computed = pickle.load(fh)
+    assert n_reused == stored
+    assert n_computed == job.N_UNITS - stored
+    with ResultStore(store) as db:
+        log = db.attempts()
+        assert db.count() == job.N_UNITS
+    keys = ["filter", "subpopulation", "alpha", "seed"]
+    runs = list(dict.fromkeys(log.run))
+    assert len(runs) == 2
+    tried = [set(map(tuple, log[log.run == r][keys].to_numpy().tolist())) for r in runs]
+    repeated = tried[0] & tried[1]
+    assert len(repeated) == len(first) - stored <= 1  # only in-flight work repeated
+
+    job.SLEEP = 0.0  # the same audit, uninterrupted and without a store
+    reference = job.make_audit(job.SlowLogisticRegression()).run(*job.data())
+    pd.testing.assert_frame_equal(reference.drop(columns=TIMING),
+                                  resumed.drop(columns=TIMING))
