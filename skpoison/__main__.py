@@ -1,10 +1,16 @@
-"""Command line: ``skpoison audit`` runs the subpopulation audit on UCI Adult."""
+"""Command line: ``skpoison audit`` runs the subpopulation audit (UCI Adult by
+default; ``--dataset`` picks another of the paper's settings)."""
 
 import argparse
 import os
 import sys
 import time
 from pathlib import Path
+
+
+TITLES = {"adult": "UCI Adult", "fashion-mnist": "Fashion-MNIST",
+          "rotten-tomatoes": "Rotten Tomatoes", "german": "German credit",
+          "compas": "COMPAS"}
 
 
 def _floats(text):
@@ -33,7 +39,8 @@ def _names(choices):
 
 
 def build_parser():
-    from .audit._adult import ATTACKS, DEFENSES, MODELS
+    from .audit._adult import ATTACKS, MODELS
+    from .audit._settings import DEFENSES, SETTINGS
 
     parser = argparse.ArgumentParser(
         prog="skpoison",
@@ -49,9 +56,26 @@ def build_parser():
             "flipping, train the victim without and with TRIM, and report Top-k "
             "target damage and collateral damage per filter and alpha."),
     )
-    audit.add_argument("--model", choices=MODELS, default="lr",
-                       help="victim model: lr (default), mlp (10 hidden units, "
-                            "scikit-learn), torch-mlp (the same net in skorch)")
+    audit.add_argument("--dataset", choices=list(SETTINGS), default="adult",
+                       help="the setting: adult (default; the bundled UCI data), "
+                            "fashion-mnist (images), rotten-tomatoes (text), german, "
+                            "compas")
+    models = sorted({m for ms in SETTINGS.values() for m in ms} | set(MODELS))
+    audit.add_argument("--model", choices=models, default=None,
+                       help="victim model; adult/german/compas: lr (default), mlp (10 "
+                            "hidden units, scikit-learn), torch-mlp (adult: the same "
+                            "net in skorch); fashion-mnist: ll (default; linear head "
+                            "on frozen EfficientNet-Lite0 features), ft (fine-tuned), "
+                            "cnn (the paper's small CNN), lr (pixels); "
+                            "rotten-tomatoes: ll (default; MiniLM features), ft")
+    audit.add_argument("--n-samples", default=None,
+                       help="rows in each of D, D_aux and test (default: a CPU-sized "
+                            "subset for images and text, all rows otherwise; 'full' "
+                            "for every row)")
+    audit.add_argument("--order", choices=["confidence", "id"], default=None,
+                       help="which subpopulations first: confidence (least confident "
+                            "attacker model first, the paper's images and text; default "
+                            "except adult) or id")
     audit.add_argument("--attack", choices=ATTACKS, default="labelflip",
                        help="poison generator: labelflip (default, the paper's Adult "
                             "attack), gradient or influence (optimised poisons)")
@@ -62,10 +86,13 @@ def build_parser():
                        help="poisoning rates (default: 0.5,1,2)")
     audit.add_argument("--seeds", type=_ints, default=[0],
                        help="seeds; each seeds one run of every attack (default: 0)")
-    audit.add_argument("--defenses", type=_names(DEFENSES), default=list(DEFENSES),
-                       help="comma-separated defenses (default: none,trim)")
+    audit.add_argument("--defenses", "--defense", type=_names(DEFENSES),
+                       default=["none", "trim"],
+                       help="comma-separated defenses: none, trim, sever, ac "
+                            "(activation clustering), ss (spectral signatures), "
+                            "fine-pruning (torch nets) (default: none,trim)")
     audit.add_argument("--n-clusters", type=int, default=100,
-                       help="ClusterMatch clusters (default: 100, as the paper)")
+                       help="ClusterMatch clusters on adult (default: 100, as the paper)")
     audit.add_argument("--max-subpopulations", type=int, default=None,
                        help="attack only this many subpopulations per filter")
     audit.add_argument("--n-jobs", type=int, default=-1,
@@ -96,7 +123,7 @@ def build_parser():
 def run_audit(args):
     import pandas as pd
 
-    from .audit import adult_audit, plot_summary
+    from .audit import adult_audit, plot_summary, setting_audit
 
     store = None if args.no_store else (args.store or args.out / "audit.sqlite")
     backend, client = args.backend, None
@@ -110,14 +137,23 @@ def run_audit(args):
         backend = "dask"
     start = time.perf_counter()
     try:
-        audit = adult_audit(model=args.model, attack=args.attack, filters=args.filters,
-                            alphas=args.alphas,
-                            seeds=args.seeds, defenses=args.defenses,
-                            n_clusters=args.n_clusters,
-                            max_subpopulations=args.max_subpopulations,
-                            n_jobs=args.n_jobs, progress=not args.quiet,
-                            random_state=args.random_state, backend=backend,
-                            store=store, resume=not args.fresh)
+        common = {"attack": args.attack, "filters": args.filters,
+                  "alphas": args.alphas, "seeds": args.seeds,
+                  "defenses": args.defenses,
+                  "max_subpopulations": args.max_subpopulations,
+                  "n_jobs": args.n_jobs, "progress": not args.quiet,
+                  "random_state": args.random_state, "backend": backend,
+                  "store": store, "resume": not args.fresh}
+        if args.dataset == "adult" and args.order in (None, "id") \
+                and args.n_samples is None:
+            audit = adult_audit(model=args.model or "lr", n_clusters=args.n_clusters,
+                                **common)
+        else:
+            n_samples = args.n_samples
+            if n_samples is not None and n_samples != "full":
+                n_samples = int(n_samples)
+            audit = setting_audit(args.dataset, args.model, n_samples=n_samples,
+                                  order=args.order or "confidence", **common)
     finally:
         if client is not None:
             client.close()
@@ -129,8 +165,11 @@ def run_audit(args):
     summary.to_csv(args.out / "summary.csv")
     plot_summary(results, args.out / "damage.png")
 
-    print(f"\nskpoison audit: UCI Adult, attack={args.attack}, victim={args.model}, "
+    model = audit.setting_name_.split(" / ")[1]
+    print(f"\nskpoison audit: {TITLES[args.dataset]}, attack={args.attack}, victim={model}, "
           f"alphas={args.alphas}, seeds={args.seeds}")
+    for seed, accuracy in audit.clean_accuracy_.items():
+        print(f"  clean victim (seed {seed}): test accuracy {accuracy:.3f}")
     for fname, finder in audit.fitted_finders_.items():
         print(f"  {fname}: {len(finder.subpopulations_)} subpopulations pass the size "
               f"filter, {len(audit.skipped_[fname])} skipped (no test rows)")
@@ -151,7 +190,7 @@ def run_audit(args):
     if args.report is not None:
         written.append(audit.report(
             args.report,
-            title=f"skpoison audit: UCI Adult, {args.attack} attack, {args.model} victim"))
+            title=f"skpoison audit: {TITLES[args.dataset]}, {args.attack} attack, {model} victim"))
     print("Wrote " + ", ".join(str(p) for p in written))
     return 0
 

@@ -6,9 +6,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..datasets import load_adult
-from ..defenses import TRIM
 from ..subpopulations import ClusterMatch, FeatureMatch
-from ._audit import SubpopulationAudit
 
 MODELS = ("lr", "mlp", "torch-mlp")
 ATTACKS = ("labelflip", "gradient", "influence")
@@ -24,7 +22,6 @@ def make_attack(attack="labelflip"):
     if attack not in attacks:
         raise ValueError(f"attack must be one of {ATTACKS}; got {attack!r}.")
     return attacks[attack](None)
-DEFENSES = ("none", "trim")
 
 
 def make_victim(model="lr"):
@@ -69,7 +66,8 @@ def adult_audit(*, model="lr", attack="labelflip", filters=("FeatureMatch", "Clu
     filters : sequence of {"FeatureMatch", "ClusterMatch"}
     alphas : sequence of float, default=(0.5, 1, 2)
     seeds : sequence of int, default=(0,)
-    defenses : sequence of {"none", "trim"}, default=("none", "trim")
+    defenses : sequence of str, default=("none", "trim")
+        Names understood by :func:`~skpoison.audit.make_defense`.
     n_clusters : int, default=100
     min_size, max_size : int, default=10, 100
     max_subpopulations : int, default=None
@@ -89,31 +87,22 @@ def adult_audit(*, model="lr", attack="labelflip", filters=("FeatureMatch", "Clu
     audit : SubpopulationAudit
         Run, with ``results_``.
     """
-    data = load_adult(form="paper", random_state=random_state)
+    from ._settings import setting_audit
+
     finders = {}
     for name in filters:
         if name == "FeatureMatch":
-            finders[name] = FeatureMatch(data.annotation_columns, min_size=min_size,
+            # the one-hot columns of education x race x sex
+            annotations = load_adult(form="paper").annotation_columns
+            finders[name] = FeatureMatch(annotations, min_size=min_size,
                                          max_size=max_size)
         elif name == "ClusterMatch":
             finders[name] = ClusterMatch(n_clusters=n_clusters, min_size=min_size,
                                          max_size=max_size, random_state=random_state)
         else:
             raise ValueError(f"Unknown filter {name!r}; use FeatureMatch or ClusterMatch.")
-    defense_map = {}
-    for name in defenses:
-        if name == "none":
-            defense_map[name] = None
-        elif name == "trim":
-            defense_map[name] = TRIM(None, max_iter=5)
-        else:
-            raise ValueError(f"Unknown defense {name!r}; use one of {DEFENSES}.")
-    audit = SubpopulationAudit(make_victim(model), finders=finders,
-                               attack=make_attack(attack), alphas=alphas,
-                               seeds=seeds, defenses=defense_map, n_jobs=n_jobs,
-                               progress=progress,
-                               max_subpopulations=max_subpopulations,
-                               backend=backend, store=store, resume=resume)
-    audit.run(data.X_train, data.y_train, data.X_aux, data.y_aux,
-              data.X_test, data.y_test)
-    return audit
+    return setting_audit("adult", model, attack=attack, alphas=alphas, seeds=seeds,
+                         defenses=defenses, max_subpopulations=max_subpopulations,
+                         order="id", n_jobs=n_jobs, progress=progress,
+                         random_state=random_state, backend=backend, store=store,
+                         resume=resume, finders=finders)

@@ -204,6 +204,15 @@ class SubpopulationAudit:
         Attack only the first this many kept subpopulations of each finder
         (for a quick look); ``None`` attacks all of them.
 
+    subpopulation_order : dict, callable or None, default=None
+        Which kept subpopulations to attack, in which order (with
+        ``max_subpopulations``, the first ones are attacked). A dict maps a
+        finder name to a sequence of ids (finders not in it keep their own
+        order); a callable ``order(name, fitted_finder, X_aux, y_aux)``
+        returns the ids, e.g. :func:`~skpoison.audit.by_confidence`, the
+        paper's least-confident-first order. ``None``: every kept
+        subpopulation, in id order.
+
     store : str or Path, default=None
         A SQLite file (created when missing) that keeps one row per finished
         (setting, filter, subpopulation, alpha, seed, defense), committed as
@@ -249,6 +258,10 @@ class SubpopulationAudit:
     n_computed_, n_reused_ : int
         Result rows computed by this ``run`` and loaded from ``store``.
 
+    clean_accuracy_ : dict
+        Test accuracy of the clean victim per seed (seeds whose every row came
+        from ``store`` fit no clean model and are absent).
+
     timings_ : dict
         Seconds spent fitting the finders (``"finders"``), the clean models
         (``"clean"``) and in the whole ``run`` (``"total"``).
@@ -279,8 +292,8 @@ class SubpopulationAudit:
 
     def __init__(self, estimator, *, finders, attack=None, alphas=(0.5, 1, 2),
                  seeds=(0,), defenses=None, oracle_n_remove=True, n_jobs=None,
-                 backend=None, progress=True, max_subpopulations=None, store=None,
-                 resume=True):
+                 backend=None, progress=True, max_subpopulations=None,
+                 subpopulation_order=None, store=None, resume=True):
         self.estimator = estimator
         self.finders = finders
         self.attack = attack
@@ -290,6 +303,7 @@ class SubpopulationAudit:
         self.oracle_n_remove = oracle_n_remove
         self.n_jobs = n_jobs
         self.backend = backend
+        self.subpopulation_order = subpopulation_order
         self.progress = progress
         self.max_subpopulations = max_subpopulations
         self.store = store
@@ -319,6 +333,26 @@ class SubpopulationAudit:
             raise TypeError(f"store must be a path or None; got {self.store!r}.")
         return alphas, seeds, attack, defenses
 
+    def _ordered(self, fname, finder, data):
+        """Kept (id, size) pairs in the order ``subpopulation_order`` gives."""
+        sizes = dict(zip(finder.subpopulations_.tolist(), finder.sizes_.tolist()))
+        order = self.subpopulation_order
+        if order is None:
+            return list(sizes.items())
+        if callable(order):
+            ids = order(fname, finder, data[2], data[3])
+        else:
+            ids = order.get(fname)
+            if ids is None:
+                return list(sizes.items())
+        ids = [int(i) for i in ids]
+        unknown = [i for i in ids if i not in sizes]
+        if unknown:
+            raise ValueError(
+                f"subpopulation_order for {fname!r} names ids that are not kept "
+                f"subpopulations of the fitted finder: {unknown[:10]}.")
+        return [(i, sizes[i]) for i in ids]
+
     def _tasks(self, data, alphas, seeds):
         _, _, X_aux, _, X_test, _ = data
         self.fitted_finders_, self.skipped_ = {}, {}
@@ -337,7 +371,7 @@ class SubpopulationAudit:
             test_ids = finder.predict(X_test)
             self.skipped_[fname] = []
             n_done = 0
-            for sid, size in zip(finder.subpopulations_, finder.sizes_):
+            for sid, size in self._ordered(fname, finder, data):
                 if self.max_subpopulations is not None \
                         and n_done >= self.max_subpopulations:
                     break
@@ -424,12 +458,13 @@ class SubpopulationAudit:
             self.n_computed_ = 0
             self.run_id_ = new_run_id()
 
-            clean_pred = {}
+            clean_pred, self.clean_accuracy_ = {}, {}
             for seed in sorted({tasks[i][1] for i, _ in pending}):
                 t0 = time.perf_counter()  # the clean model: once per seed
                 clean = seed_unseeded(self.estimator, seed).fit(X_train, y_train)
                 clean_pred[seed] = np.asarray(clean.predict(X_test))
                 self.timings_["clean"] += time.perf_counter() - t0
+                self.clean_accuracy_[seed] = float(np.mean(clean_pred[seed] == y_test))
 
             def jobs():
                 for i, need in pending:

@@ -1,0 +1,237 @@
+"""Activation clustering (Chen et al. 2018) for any classifier."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA, FastICA
+from sklearn.metrics import silhouette_score
+from sklearn.utils import check_random_state
+
+from ..utils._compat import Interval, StrOptions, _fit_context
+from ._base import BaseDefense
+from ._representation import class_rows, representation_for_fit
+
+# Rows of a class beyond which the silhouette score is estimated on a seeded
+# random sample of this many rows: the exact score costs O(n^2) distances.
+_SILHOUETTE_MAX_ROWS = 5000
+
+# The authors' FastICA settings (utk_small_activation_clustering.ipynb).
+_ICA_MAX_ITER = 1000
+_ICA_TOL = 0.005
+
+_DEFAULT_COMPONENTS = {"ica": 15, "pca": 10}
+
+
+class ActivationClustering(BaseDefense):
+    """Activation clustering: per class, split the representations in two and
+    drop the smaller cluster.
+
+    The backdoor defense of Chen et al. (arXiv 1811.03728) as the
+    subpopulation paper runs it (paper-spec §9.3): fit ``estimator`` on all
+    rows; for each class, take the rows' representation at ``layer``, reduce
+    it (FastICA with 15 components as the paper's authors, or PCA with 10 as
+    the original paper and IBM ART), split it with 2-means and remove the
+    smaller cluster, optionally only when the clustering's silhouette score
+    reaches ``silhouette_threshold``; refit ``estimator`` on the kept rows.
+
+    Parameters
+    ----------
+    estimator : classifier
+        Any classifier: scikit-learn models, pipelines, skorch nets.
+
+    layer : str, int or None, default=None
+        Where the representation is taken; see
+        :func:`skpoison.defenses._representation.representation`. ``None`` (or
+        ``"input"``): the input features, e.g. embeddings from a pretrained
+        network with a linear model on top; the first fit is then skipped, as
+        the representation does not depend on the model. A submodule name of a
+        skorch net (``"hidden"`` is the last hidden layer of
+        :func:`~skpoison.nets.make_mlp_classifier`'s nets, the authors'
+        penultimate layer), or a hidden-layer index of a scikit-learn
+        ``MLPClassifier`` (``-1`` for the last).
+
+    reduction : {"ica", "pca"}, default="ica"
+        Dimensionality reduction before clustering:
+        :class:`~sklearn.decomposition.FastICA` (``max_iter=1000, tol=0.005``,
+        the authors' settings) or :class:`~sklearn.decomposition.PCA`.
+
+    n_components : int or None, default=None
+        Components kept by the reduction; ``None`` means 15 for ``"ica"`` (the
+        authors) and 10 for ``"pca"`` (Chen et al.). Capped per class at the
+        number of rows and of representation dimensions.
+
+    silhouette_threshold : float or None, default=None
+        Remove a class's smaller cluster only when the silhouette score of the
+        2-means clustering is at least this value (the authors used 0.1 on
+        UTKFace and no threshold on IMDB). ``None`` always removes it.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the reduction, k-means, the silhouette sample and ``estimator``
+        when it has an unset ``random_state``.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The model trained on the kept rows.
+
+    support_mask_ : ndarray of bool, shape (n_samples,)
+        The rows ``estimator_`` was trained on.
+
+    n_iter_ : int
+        Always 1: one detection round.
+
+    cluster_sizes_ : ndarray of int, shape (n_classes, 2)
+        Per class (in the order of ``classes_``): sizes of the smaller and the
+        larger cluster.
+
+    silhouette_scores_ : ndarray of float, shape (n_classes,)
+        Per class: silhouette score of the 2-means clustering on the reduced
+        representation (NaN when a class could not be split).
+
+    cluster_removed_ : ndarray of bool, shape (n_classes,)
+        Per class: whether its smaller cluster was removed.
+
+    n_components_ : ndarray of int, shape (n_classes,)
+        Per class: components actually used after the cap.
+
+    classes_ : ndarray
+        Class labels of ``estimator_``.
+
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    See Also
+    --------
+    SpectralSignatures : The other representation-based backdoor defense.
+
+    Notes
+    -----
+    A class with fewer than 3 rows, or whose representations are all equal, is
+    not split. Ties in cluster size remove the cluster k-means labelled 0.
+    The silhouette score of a class with more than 5,000 rows is estimated on
+    a seeded random sample of 5,000 of its rows (the exact score needs all
+    pairwise distances).
+
+    FastICA scales every component to unit variance: with many components
+    relative to a class's rows, a handful of outlying rows can form the
+    smaller cluster, and on near-Gaussian representations FastICA runs all
+    its 1,000 iterations, most of the cost on large classes (see
+    ``benchmarks/bench_representation_defenses.py``). PCA keeps each
+    component's variance and is several times faster.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skpoison.defenses import ActivationClustering
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.normal(0, 1, (60, 4)), rng.normal(6, 1, (60, 4)),
+    ...                rng.normal(0, 0.1, (6, 4)) + [0, 0, 0, 12]])
+    >>> y = np.array([0] * 60 + [1] * 60 + [1] * 6)  # 6 triggered rows labelled 1
+    >>> ac = ActivationClustering(LogisticRegression(), reduction="pca",
+    ...                           silhouette_threshold=0.3, random_state=0)
+    >>> ac = ac.fit(X, y)
+    >>> np.flatnonzero(~ac.support_mask_)
+    array([120, 121, 122, 123, 124, 125])
+    >>> ac.cluster_removed_
+    array([False,  True])
+    """
+
+    _parameter_constraints = {  # noqa: RUF012 (scikit-learn's convention)
+        **BaseDefense._parameter_constraints,
+        "layer": [None, str, Integral],
+        "reduction": [StrOptions({"ica", "pca"})],
+        "n_components": [None, Interval(Integral, 1, None, closed="left")],
+        "silhouette_threshold": [None, Interval(Real, -1, 1, closed="both")],
+    }
+
+    def __init__(self, estimator, *, layer=None, reduction="ica", n_components=None,
+                 silhouette_threshold=None, random_state=None):
+        self.estimator = estimator
+        self.layer = layer
+        self.reduction = reduction
+        self.n_components = n_components
+        self.silhouette_threshold = silhouette_threshold
+        self.random_state = random_state
+
+    def _reduce(self, R, n_components, seed):
+        if self.reduction == "pca":
+            reducer = PCA(n_components=n_components, random_state=seed)
+        else:
+            # the eigh whitening is faster when rows outnumber dimensions
+            solver = "eigh" if R.shape[0] >= R.shape[1] else "svd"
+            reducer = FastICA(n_components=n_components, max_iter=_ICA_MAX_ITER,
+                              tol=_ICA_TOL, whiten="unit-variance",
+                              whiten_solver=solver, random_state=seed)
+        return reducer.fit_transform(R)
+
+    def _split_class(self, R, rng):
+        """2-means on the reduced ``R``: (labels of the smaller cluster, sizes,
+        silhouette, n_components); ``None`` labels when it cannot be split."""
+        # Constant dimensions (dead ReLU units) carry no information and make
+        # ICA's whitening singular: drop them before reducing.
+        R = R[:, np.ptp(R, axis=0) > 0]
+        n, d = R.shape
+        n_components = self.n_components or _DEFAULT_COMPONENTS[self.reduction]
+        n_components = int(max(1, min(n_components, n - 1, d)))
+        seeds = rng.randint(np.iinfo(np.int32).max, size=3)
+        if n < 3 or d == 0:
+            return None, (0, n), np.nan, n_components
+        Z = self._reduce(R, n_components, int(seeds[0]))
+        labels = KMeans(n_clusters=2, n_init=10,
+                        random_state=int(seeds[1])).fit_predict(Z)
+        sizes = np.bincount(labels, minlength=2)
+        if sizes.min() == 0:
+            return None, (0, n), np.nan, n_components
+        sample_size = _SILHOUETTE_MAX_ROWS if n > _SILHOUETTE_MAX_ROWS else None
+        silhouette = float(silhouette_score(Z, labels, sample_size=sample_size,
+                                            random_state=int(seeds[2])))
+        smaller = int(np.argmin(sizes))
+        return labels == smaller, (int(sizes.min()), int(sizes.max())), \
+            silhouette, n_components
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y):
+        """Fit ``estimator``, remove each class's smaller activation cluster, refit.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Training rows, possibly poisoned.
+        y : array-like of shape (n_samples,)
+            Their labels.
+
+        Returns
+        -------
+        self : ActivationClustering
+        """
+        X, y = self._validate_training_data(X, y)
+        estimator, R, fitted = representation_for_fit(self, X, y)
+        rng = check_random_state(self.random_state)
+        classes, y_codes = np.unique(y, return_inverse=True)
+        n_classes = classes.shape[0]
+        keep = np.ones(y.shape[0], dtype=bool)
+        self.cluster_sizes_ = np.zeros((n_classes, 2), dtype=np.intp)
+        self.silhouette_scores_ = np.full(n_classes, np.nan)
+        self.cluster_removed_ = np.zeros(n_classes, dtype=bool)
+        self.n_components_ = np.zeros(n_classes, dtype=np.intp)
+        for k in range(n_classes):
+            rows = np.flatnonzero(y_codes == k)
+            in_smaller, sizes, silhouette, n_comp = self._split_class(
+                class_rows(R, rows), rng)
+            self.cluster_sizes_[k] = sizes
+            self.silhouette_scores_[k] = silhouette
+            self.n_components_[k] = n_comp
+            if in_smaller is None:
+                continue
+            if (self.silhouette_threshold is None
+                    or silhouette >= self.silhouette_threshold):
+                keep[rows[in_smaller]] = False
+                self.cluster_removed_[k] = True
+        if not (fitted and keep.all()):
+            estimator.fit(self._rows(X, keep), y[keep])
+        self.estimator_ = estimator
+        self.support_mask_ = keep
+        self.n_iter_ = 1
+        return self
