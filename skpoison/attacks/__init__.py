@@ -9,5 +9,8 @@ from ._base import BasePoisoningAttack
 from ._gradient import GradientPoison
 from ._influence import InfluencePoison
 from ._label_flip import LabelFlip
+from ._targets import select_targets
+from ._witches_brew import WitchesBrew
 
-__all__ = ["BasePoisoningAttack", "GradientPoison", "InfluencePoison", "LabelFlip"]
+__all__ = ["BasePoisoningAttack", "GradientPoison", "InfluencePoison", "LabelFlip",
+           "WitchesBrew", "select_targets"]
