@@ -15,7 +15,7 @@ from imblearn.utils.estimator_checks import (
     parametrize_with_checks as imb_parametrize_with_checks,
 )
 from numpy.testing import assert_array_equal
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
@@ -156,19 +156,36 @@ def test_expected_failures_name_known_estimators():
         assert all(reason.strip() for reason in checks.values())
 
 
+# Public estimators that take strings, not numeric arrays: scikit-learn yields
+# no checks for them and the numeric tests below cannot feed them; the
+# reason, and where they are tested instead, is the value.
+STRING_INPUT_ESTIMATORS = {
+    "TextEmbedder": "tests/features/test_text.py (clone, pickle, caching, input)",
+    "SeededTextClassifier": "tests/nets/test_pretrained.py (clone, seeding, input)",
+}
+
+
 def _public_estimator_classes():
+    """Every public estimator class, found by walking each subpackage's __all__."""
+    import skpoison.audit
+    import skpoison.features
+    import skpoison.nets
+
     for module in (skpoison.subpopulations, skpoison.attacks, skpoison.defenses,
-                   skpoison.pipeline):
+                   skpoison.pipeline, skpoison.nets, skpoison.features,
+                   skpoison.audit):
         for name in module.__all__:
             obj = getattr(module, name)
-            if (not inspect.isclass(obj) or name.startswith("Base")
-                    or name in ("Pipeline", "make_pipeline")):
+            if (not inspect.isclass(obj) or not issubclass(obj, BaseEstimator)
+                    or name.startswith("Base") or name == "Pipeline"):
                 continue
             yield name, obj
 
 
 @pytest.mark.parametrize("name, cls", list(_public_estimator_classes()))
 def test_every_public_estimator_is_checked(name, cls):
+    if name in STRING_INPUT_ESTIMATORS:
+        pytest.skip(f"string input; tested in {STRING_INPUT_ESTIMATORS[name]}")
     assert any(type(est) is cls for est in ESTIMATORS), (
         f"{name} is public but has no instance in tests/test_common.py::ESTIMATORS"
     )

@@ -47,7 +47,25 @@ def _check_optimised_poisons(ns):
     assert table["INF"].mean() >= table["GO"].mean()
 
 
-EXAMPLE_CHECKS = {"plot_quickstart_adult": _check_quickstart,
+def _check_impossibility(ns):
+    # Theorem 7.1: the locally dependent learner loses the whole target once
+    # alpha > 1 with exactly zero collateral damage, and TRIM, told the exact
+    # poison count, removes the target's clean rows instead of the poisons.
+    r = ns["results"]
+    local = r[(r.learner == "local majority") & (r.alpha > 1)]
+    assert (local["target damage"] == 1).all()
+    assert (local["collateral damage"] == 0).all()
+    trim = local[local.defense == "TRIM"]
+    assert (trim["target clean rows removed"] == 1).all()
+    assert (trim["poisons removed"] == 0).all()
+    knn = r[r.learner == "5-NN"]
+    assert (knn["collateral damage"] == 0).all()
+    logistic = r[(r.learner == "logistic regression") & (r.defense == "none")]
+    assert (logistic["target damage"] < 0.5).all()
+
+
+EXAMPLE_CHECKS = {"plot_impossibility": _check_impossibility,
+                  "plot_quickstart_adult": _check_quickstart,
                   "plot_optimised_poisons": _check_optimised_poisons}
 
 
