@@ -132,9 +132,9 @@ class _OptimisedAttack(LabelFlip):
 
         Returns
         -------
-        X_resampled : array-like or DataFrame of shape (n_samples + n_poison_, n_features)
+        X_resampled : array-like or DataFrame of shape (n_samples + n_poison, n_features)
             The received rows, unchanged and in order, then the poison rows.
-        y_resampled : array-like of shape (n_samples + n_poison_,)
+        y_resampled : array-like of shape (n_samples + n_poison,)
             Their labels, then the poison labels.
         """
         return super().fit_resample(_float_features(X), y, **params)

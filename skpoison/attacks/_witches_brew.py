@@ -182,7 +182,7 @@ class WitchesBrew(BaseSampler):
         target inputs were given.
     intended_class_ : label
         The class the targets should be given.
-    poison_indices_ : ndarray of int, shape (n_poison_,)
+    poison_indices_ : ndarray of int, shape (`n_poison_`,)
         Sorted indices of the perturbed rows.
     poison_mask_ : ndarray of bool, shape (n_samples,)
         ``True`` on the perturbed rows.
@@ -190,7 +190,7 @@ class WitchesBrew(BaseSampler):
         ``arange(n_samples)``: every returned row is the received row.
     n_poison_ : int
         Number of perturbed rows.
-    perturbation_ : ndarray of shape (n_poison_, n_features)
+    perturbation_ : ndarray of shape (`n_poison_`, n_features)
         The perturbation added to each perturbed row.
     losses_ : ndarray of shape (n_iter,)
         The gradient-matching loss at each iteration of the best restart.

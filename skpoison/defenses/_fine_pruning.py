@@ -165,7 +165,7 @@ class FinePruning(BaseDefense):
     n_units_ : int
         Output units (or channels) of ``layer``.
 
-    unit_scores_ : ndarray of shape (n_units_,)
+    unit_scores_ : ndarray of shape (`n_units_`,)
         Each unit's mean activation (``"mean"``) or APoZ (``"apoz"``).
 
     pruned_units_ : ndarray of int

@@ -141,7 +141,7 @@ class ImageEmbedder(TransformerMixin, BaseEstimator):
     ----------
     n_features_in_ : int
         Number of values per row; only set when ``fit`` received 2-D input.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of a DataFrame ``X`` (all strings).
 
     See Also
