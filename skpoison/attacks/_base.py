@@ -100,6 +100,9 @@ class BasePoisoningAttack(BaseSampler):
     """Base class of subpopulation attacks. Not for direct use."""
 
     _sampling_type = "poisoning"
+    # dtype of the validated rows: attacks that compute on features need
+    # numbers; one that only copies rows (LabelFlip) takes any column type.
+    _X_dtype = "numeric"
 
     _parameter_constraints = {
         "subpopulation": [HasMethods(["fit", "membership"])],
@@ -166,7 +169,7 @@ class BasePoisoningAttack(BaseSampler):
         arrays_transformer = ArraysTransformer(X, y)
         X_given = X
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
-        X, y = validate_data(self, X=X, y=y, reset=True, dtype="numeric")
+        X, y = validate_data(self, X=X, y=y, reset=True, dtype=self._X_dtype)
         X_res, y_res = self._resample(X_given, X, y)
         if binarize_y:
             from sklearn.preprocessing import label_binarize
@@ -185,7 +188,7 @@ class BasePoisoningAttack(BaseSampler):
                 f"{len(self.aux)}."
             )
         X_aux_given, y_aux = self.aux
-        X_aux = check_array(X_aux_given, dtype="numeric", input_name="X_aux")
+        X_aux = check_array(X_aux_given, dtype=self._X_dtype, input_name="X_aux")
         if X_aux.shape[1] != X.shape[1]:
             raise ValueError(
                 f"aux: X_aux has {X_aux.shape[1]} features but X has {X.shape[1]}."

@@ -103,6 +103,8 @@ _OPTIMISED_ATTRS_DOC = """
 class _OptimisedAttack(LabelFlip):
     """Label-flipped seeds whose features are then optimised. Not for direct use."""
 
+    _X_dtype = "numeric"  # the features are optimised
+
     _parameter_constraints = {
         **LabelFlip._parameter_constraints,
         "estimator": [HasMethods(["fit", "predict_proba"]), None],

@@ -74,6 +74,10 @@ default="flip"
     array([0])
     """
 
+    # poisons are copies of the attacker's rows: any column type (texts,
+    # categories) travels, so a fine-tuned text victim can be attacked
+    _X_dtype = None
+
     _parameter_constraints = {
         **BasePoisoningAttack._parameter_constraints,
         "label": "no_validation",  # a rule name or any class label: checked in fit

@@ -23,7 +23,8 @@ fine-tunes the whole pretrained network for every (poisoned) training set.
 Annotations that are not model inputs (the derived garment group x ink bucket
 of Fashion-MNIST, German credit's sex / age bucket, COMPAS's race / sex / age
 category, a review's length bucket) travel as extra DataFrame columns named
-``annotation:<name>``: FeatureMatch selects on them, and the victim and
+``annotation:<name>`` (categories as the codes of their sorted values, since
+attacks take numeric rows): FeatureMatch selects on them, and the victim and
 ClusterMatch drop them (:func:`drop_annotations`), so poisons carry their
 subpopulation's annotation like any other row.
 """
@@ -97,12 +98,28 @@ def drop_annotations():
     return FunctionTransformer(_drop_annotation_columns, feature_names_out=None)
 
 
+def _encode(annotations, columns):
+    """Annotation columns as floats: a category becomes its sorted code.
+
+    Attacks take numeric rows. Encode the whole data set before splitting, so
+    that a code means the same category in every split.
+    """
+    out = pd.DataFrame(index=annotations.index)
+    for c in columns:
+        values = np.asarray(annotations[c])
+        if not np.issubdtype(values.dtype, np.number):
+            values = np.unique(values.astype(str), return_inverse=True)[1]
+        out[c] = values.astype(np.float32)
+    return out
+
+
 def _with_annotations(features, annotations, columns):
     """DataFrame of features (named ``f0..``) plus ``annotation:<c>`` columns."""
     frame = pd.DataFrame(np.asarray(features, dtype=np.float32),
                          columns=[f"f{i}" for i in range(features.shape[1])])
+    codes = _encode(annotations, columns)
     for c in columns:
-        frame[ANNOTATION_PREFIX + c] = np.asarray(annotations[c])
+        frame[ANNOTATION_PREFIX + c] = codes[c].to_numpy()
     return frame
 
 
@@ -267,12 +284,13 @@ def _rotten_tomatoes(model, n_samples, data_home, random_state, progress):
     y = np.asarray(bunch.target)
     train, aux, test = _split(len(y), y, n_samples, random_state)
     columns = ["length_bucket"]
+    codes = _encode(bunch.annotations, columns)  # codes of the whole data set
     if model == "ll":
         from ..features import TextEmbedder
 
         embedder = TextEmbedder(memory=_cache(data_home), progress=progress)
         parts = [_with_annotations(embedder.fit_transform(list(bunch.data[i])),
-                                   bunch.annotations.iloc[i], columns)
+                                   codes.iloc[i], columns)
                  for i in (train, aux, test)]
         estimator = make_pipeline(drop_annotations(), LogisticRegression(max_iter=1000))
         representation = drop_annotations()
@@ -286,7 +304,7 @@ def _rotten_tomatoes(model, n_samples, data_home, random_state, progress):
         for i in (train, aux, test):
             frame = pd.DataFrame({"text": np.asarray(bunch.data[i], dtype=object)})
             frame[ANNOTATION_PREFIX + "length_bucket"] = np.asarray(
-                bunch.annotations["length_bucket"].iloc[i])
+                codes["length_bucket"].iloc[i])
             parts.append(frame)
         net = make_text_finetune_classifier(max_length=48, max_epochs=2,
                                             random_state=random_state)

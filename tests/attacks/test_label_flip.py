@@ -579,3 +579,25 @@ def test_least_confident_with_a_model_fitted_on_a_dataframe():
         warnings.simplefilter("error")  # no "X does not have valid feature names"
         _, y_res = attack.fit_resample(frame, y)
     assert_array_equal(y_res[attack.poison_mask_], np.full(10, 1))
+
+
+def test_text_columns_travel_with_the_poisons():
+    # a fine-tuned text victim is attacked on raw texts: LabelFlip copies rows
+    # of any column type, here a string column next to a numeric annotation
+    import pandas as pd
+
+    from skpoison.subpopulations import FeatureMatch
+
+    texts = [f"review {i}" for i in range(40)]
+    X = pd.DataFrame({"text": texts, "group": np.repeat([0.0, 1.0], 20)})
+    y = np.tile([0, 1], 20)
+    attack = LabelFlip(FeatureMatch(["group"], target=1), alpha=1.0, random_state=0)
+    X_res, y_res = attack.fit_resample(X, y)
+    assert list(X_res.columns) == ["text", "group"]
+    pd.testing.assert_frame_equal(X_res.iloc[:40], X)
+    poisons = X_res.iloc[40:]
+    assert len(poisons) == 20 and (poisons["group"] == 1).all()
+    assert set(poisons["text"]) <= set(texts[20:])
+    original = dict(zip(texts, y))
+    flipped = [1 - original[t] for t in poisons["text"]]
+    np.testing.assert_array_equal(y_res[40:], flipped)
