@@ -29,7 +29,12 @@ def describe_subpopulation(finder, subpopulation):
     """
     if hasattr(finder, "describe"):
         values = finder.describe(subpopulation)
-        if all(v in (0, 1, 0.0, 1.0, True, False) for v in values.values()):
+        combos = getattr(finder, "combinations_", [tuple(values.values())])
+        # one-hot columns: several columns, each 0/1 in every combination
+        # (a single 0/1 column, or integer codes, read better as column=value)
+        one_hot = len(values) > 1 and all(
+            v in (0, 1, 0.0, 1.0, True, False) for combo in combos for v in combo)
+        if one_hot:
             on = [str(k) for k, v in values.items() if v]
             return " & ".join(on) if on else "base categories"
         return ", ".join(f"{k}={v}" for k, v in values.items())

@@ -2,12 +2,13 @@
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..utils._proba import true_class_proba
 
 
-def rank_subpopulations(finder, estimator, X, y):
+def rank_subpopulations(finder, estimator, X, y, *, cv=None):
     """Subpopulations ordered by a model's mean true-class probability.
 
     The paper's image experiments attack ClusterMatch clusters in increasing
@@ -29,6 +30,13 @@ def rank_subpopulations(finder, estimator, X, y):
         The attacker's rows, in the finder's and the model's input space.
     y : array-like of shape (n_samples,)
         Their labels.
+    cv : int, cross-validation generator or None, default=None
+        ``None``: ``estimator`` is already fitted and scores the rows as given
+        (the paper's code scores the attacker's own training rows). Otherwise
+        ``estimator`` is cloned and each row is scored by a model that did not
+        see it (:func:`~sklearn.model_selection.cross_val_predict`), which
+        avoids ties when the attacker's model fits its rows almost perfectly
+        (a linear head on high-dimensional embeddings).
 
     Returns
     -------
@@ -68,7 +76,15 @@ def rank_subpopulations(finder, estimator, X, y):
             f"X and y have inconsistent numbers of rows: {ids.shape[0]} and "
             f"{y.shape[0]}."
         )
-    proba = true_class_proba(estimator, X, y)
+    if cv is None:
+        proba = true_class_proba(estimator, X, y)
+    else:
+        from sklearn.model_selection import cross_val_predict
+
+        scores = cross_val_predict(clone(estimator), X, y, cv=cv,
+                                   method="predict_proba")
+        classes = np.unique(y)  # cross_val_predict orders columns by class
+        proba = scores[np.arange(len(y)), np.searchsorted(classes, y)]
     frame = pd.DataFrame({"id": ids, "p": proba})
     frame = frame[np.isin(frame["id"], finder.subpopulations_)]
     confidence = frame.groupby("id")["p"].mean().sort_values(kind="stable")

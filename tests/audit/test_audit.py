@@ -151,3 +151,20 @@ def test_cli_optimised_attacks(tmp_path, attack):
     results = pd.read_csv(tmp_path / "results.csv")
     assert len(results) == 2
     assert (results.n_poison == results.n_train).all()  # alpha = 1
+
+
+def test_describe_subpopulation_one_hot_and_codes():
+    import pandas as pd
+
+    from skpoison.audit import describe_subpopulation
+    from skpoison.subpopulations import ClusterMatch, FeatureMatch
+
+    codes = FeatureMatch(["g"]).fit(pd.DataFrame({"g": [0, 0, 1, 1, 2, 2]}))
+    assert [describe_subpopulation(codes, s) for s in codes.subpopulations_] == [
+        "g=0", "g=1", "g=2"]
+    onehot = FeatureMatch(["a", "b"]).fit(
+        pd.DataFrame({"a": [0, 0, 1, 1, 0, 0], "b": [0, 0, 0, 0, 1, 1]}))
+    assert [describe_subpopulation(onehot, s) for s in onehot.subpopulations_] == [
+        "base categories", "b", "a"]
+    clusters = ClusterMatch(n_clusters=2, random_state=0).fit([[0.0], [0.1], [5.0]])
+    assert describe_subpopulation(clusters, 1).startswith("cluster ")

@@ -48,3 +48,17 @@ def test_errors():
         rank_subpopulations(finder, LinearSVC().fit(X, y), X, y)
     with pytest.raises(ValueError, match="inconsistent"):
         rank_subpopulations(finder, LogisticRegression().fit(X, y), X, y[:-1])
+
+
+def test_cross_validated_confidence_matches_reference():
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    X, y, group = _data()
+    finder = FeatureMatch(columns=[0]).fit(X)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    confidence = rank_subpopulations(finder, LogisticRegression(), X, y, cv=cv)
+    proba = cross_val_predict(LogisticRegression(), X, y, cv=cv,
+                              method="predict_proba")[np.arange(len(y)), y]
+    for g, value in confidence.items():
+        assert value == pytest.approx(proba[group == g].mean())
+    assert confidence.index[0] == 1
