@@ -43,9 +43,11 @@ class ActivationClustering(BaseDefense):
     layer : str, int or None, default=None
         Where the representation is taken; see
         :func:`skpoison.defenses._representation.representation`. ``None`` (or
-        ``"input"``): the input features, e.g. embeddings from a pretrained
-        network with a linear model on top; the first fit is then skipped, as
-        the representation does not depend on the model. A submodule name of a
+        ``"input"``): the model's input features, e.g. embeddings from a
+        pretrained network with a linear model on top; for a
+        :class:`~sklearn.pipeline.Pipeline`, the input of its final step (after
+        the scaler or embedder before it). The first fit of the model is then
+        skipped, as the representation does not depend on it. A submodule name of a
         skorch net (``"hidden"`` is the last hidden layer of
         :func:`~skpoison.nets.make_mlp_classifier`'s nets, the authors'
         penultimate layer), or a hidden-layer index of a scikit-learn

@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from scipy.special import expit
+from sklearn.base import clone
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_array, check_is_fitted
@@ -240,11 +241,19 @@ def representation_for_fit(defense, X, y):
     Returns ``(estimator, R, fitted)``: a fresh (seeded) clone of
     ``defense.estimator``; the representation of every row at
     ``defense.layer``; whether the clone was fitted on all rows to get it.
-    With ``layer=None`` the representation is the input and nothing is fitted.
+    With ``layer=None`` the representation is the input of the model and
+    nothing but the preprocessing is fitted: for a
+    :class:`~sklearn.pipeline.Pipeline`, the input of its final step, after
+    its other steps (fitted on all rows).
     """
     estimator = defense._make_estimator()
     layer = defense.layer
     if layer is None or (isinstance(layer, str) and layer == "input"):
+        if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
+            # the linear model's input is what its preprocessing (a scaler,
+            # an embedder) gives, not the raw columns
+            preprocessing = clone(estimator[:-1])
+            X = preprocessing.fit_transform(X, y)
         return estimator, representation(None, X, None), False
     estimator.fit(X, y)
     return estimator, representation(estimator, X, layer), True

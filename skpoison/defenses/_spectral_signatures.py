@@ -86,8 +86,10 @@ class SpectralSignatures(BaseDefense):
     layer : str, int or None, default=None
         Where the representation is taken; see
         :func:`skpoison.defenses._representation.representation`. ``None`` (or
-        ``"input"``): the input features (the first fit is then skipped, as the
-        representation does not depend on the model). A submodule name of a
+        ``"input"``): the model's input features; for a
+        :class:`~sklearn.pipeline.Pipeline`, the input of its final step (after
+        the scaler or embedder before it). The first fit of the model is then
+        skipped, as the representation does not depend on it. A submodule name of a
         skorch net (``"hidden"`` for :func:`~skpoison.nets.make_mlp_classifier`'s
         last hidden layer), or a hidden-layer index of a scikit-learn
         ``MLPClassifier`` (``-1`` for the last).

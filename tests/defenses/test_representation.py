@@ -177,3 +177,23 @@ def test_unfitted_net_raises(data):
     X, _ = data
     with pytest.raises(NotFittedError):
         representation(make_mlp_classifier(), X, "hidden")
+
+
+def test_pipeline_input_is_the_final_step_input():
+    # A defense around make_pipeline(StandardScaler(), LogisticRegression())
+    # with layer=None inspects what the linear model sees: standardised rows.
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skpoison.defenses import SpectralSignatures
+    from skpoison.defenses._representation import representation_for_fit
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3)) * np.array([1.0, 1e4, 1.0])
+    y = (X[:, 0] > 0).astype(int)
+    defense = SpectralSignatures(make_pipeline(StandardScaler(), LogisticRegression()))
+    _, R, fitted = representation_for_fit(defense, X, y)
+    assert not fitted
+    np.testing.assert_allclose(R, StandardScaler().fit_transform(X))
