@@ -1,7 +1,7 @@
 """
-=====================================================================
+======================================================================
 Which demographic groups are most damageable? German credit and COMPAS
-=====================================================================
+======================================================================
 
 The paper's FeatureMatch attacks a subpopulation defined by annotated
 features (on UCI Adult: education x race x sex). Here the same audit runs on
