@@ -6,9 +6,16 @@ as ``estimator_`` and marks the rows it was trained on in ``support_mask_``.
 Prediction methods delegate to ``estimator_``.
 """
 
+from numbers import Integral
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
+from sklearn.ensemble import (
+    BaseEnsemble,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+)
 from sklearn.utils import _safe_indexing, get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -20,6 +27,12 @@ from sklearn.utils.validation import (
 from ..utils._compat import HasMethods
 from ..utils._delegation import DelegatingClassifierMixin
 from ..utils._seeding import seed_unseeded
+
+# warm_start=True on these grows the ensemble instead of refitting it: a warm
+# fit with unchanged n_estimators/max_iter is a no-op, so estimator_ would not
+# be trained on support_mask_.
+_GROWING_ENSEMBLES = (BaseEnsemble, HistGradientBoostingClassifier,
+                      HistGradientBoostingRegressor)
 
 
 class BaseDefense(DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin,
@@ -56,6 +69,25 @@ class BaseDefense(DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin
                 f"class: {np.unique(y).tolist()}."
             )
         return X, y
+
+    def _resolve_n_remove(self, n_samples):
+        """``n_remove`` (a count, or a fraction of ``n_samples``) as a count."""
+        if isinstance(self.n_remove, Integral) and not isinstance(self.n_remove, bool):
+            n_remove = int(self.n_remove)
+        else:
+            n_remove = int(self.n_remove * n_samples)
+        if n_remove >= n_samples - 1:
+            raise ValueError(
+                f"n_remove={self.n_remove} removes {n_remove} of {n_samples} rows; "
+                "at least two rows must remain."
+            )
+        return n_remove
+
+    def _can_warm_start(self, estimator):
+        """Whether refits of ``estimator`` may warm-start from the last round."""
+        return (getattr(self, "warm_start", False)
+                and "warm_start" in estimator.get_params(deep=False)
+                and not isinstance(estimator, _GROWING_ENSEMBLES))
 
     def _make_estimator(self):
         """A clone of ``estimator`` whose unset random states, nested ones

@@ -9,9 +9,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd
 
 from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
+from ..utils._proba import true_class_proba
 from ._base import BaseDefense
 from ._gradients import head_inputs, per_sample_gradients
-from ._trim import _GROWING_ENSEMBLES, true_class_proba
 
 # Exact top singular vector (eigenvector of the smaller Gram matrix) when the
 # smaller side of a class's gradient matrix is at most this; randomized SVD
@@ -252,18 +252,6 @@ class SEVER(BaseDefense):
         self.warm_start = warm_start
         self.random_state = random_state
 
-    def _n_remove(self, n_samples):
-        if isinstance(self.n_remove, Integral) and not isinstance(self.n_remove, bool):
-            n_remove = int(self.n_remove)
-        else:
-            n_remove = int(self.n_remove * n_samples)
-        if n_remove >= n_samples - 1:
-            raise ValueError(
-                f"n_remove={self.n_remove} removes {n_remove} of {n_samples} rows; "
-                "at least two rows must remain."
-            )
-        return n_remove
-
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
         """Fit ``estimator`` with SEVER filtering.
@@ -281,13 +269,11 @@ class SEVER(BaseDefense):
         """
         X, y = self._validate_training_data(X, y)
         n_samples = y.shape[0]
-        n_remove = self._n_remove(n_samples)
+        n_remove = self._resolve_n_remove(n_samples)
         rng = check_random_state(self.random_state)
         svd_seed = rng.randint(np.iinfo(np.int32).max)
         estimator = self._make_estimator()
-        can_warm = (self.warm_start
-                    and "warm_start" in estimator.get_params(deep=False)
-                    and not isinstance(estimator, _GROWING_ENSEMBLES))
+        can_warm = self._can_warm_start(estimator)
 
         def fit_round(keep):
             estimator.fit(self._rows(X, keep), y[keep])

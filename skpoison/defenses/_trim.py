@@ -4,21 +4,10 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.ensemble import (
-    BaseEnsemble,
-    HistGradientBoostingClassifier,
-    HistGradientBoostingRegressor,
-)
 
 from ..utils._compat import HasMethods, Interval, _fit_context
-from ..utils._proba import true_class_proba  # re-exported: SEVER imports it here
+from ..utils._proba import true_class_proba
 from ._base import BaseDefense
-
-# warm_start=True on these grows the ensemble instead of refitting it: a warm
-# fit with unchanged n_estimators/max_iter is a no-op, so estimator_ would not
-# be trained on support_mask_.
-_GROWING_ENSEMBLES = (BaseEnsemble, HistGradientBoostingClassifier,
-                      HistGradientBoostingRegressor)
 
 
 class TRIM(BaseDefense):
@@ -115,18 +104,6 @@ class TRIM(BaseDefense):
         self.warm_start = warm_start
         self.random_state = random_state
 
-    def _n_remove(self, n_samples):
-        if isinstance(self.n_remove, Integral) and not isinstance(self.n_remove, bool):
-            n_remove = int(self.n_remove)
-        else:
-            n_remove = int(self.n_remove * n_samples)
-        if n_remove >= n_samples - 1:
-            raise ValueError(
-                f"n_remove={self.n_remove} removes {n_remove} of {n_samples} rows; "
-                "at least two rows must remain."
-            )
-        return n_remove
-
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
         """Fit ``estimator`` with trimming.
@@ -144,11 +121,9 @@ class TRIM(BaseDefense):
         """
         X, y = self._validate_training_data(X, y)
         n_samples = y.shape[0]
-        n_remove = self._n_remove(n_samples)
+        n_remove = self._resolve_n_remove(n_samples)
         estimator = self._make_estimator()
-        can_warm = (self.warm_start
-                    and "warm_start" in estimator.get_params(deep=False)
-                    and not isinstance(estimator, _GROWING_ENSEMBLES))
+        can_warm = self._can_warm_start(estimator)
         n_classes = np.unique(y).shape[0]
         keep = np.ones(n_samples, dtype=bool)
         self.converged_ = False
