@@ -284,16 +284,17 @@ def _read_german():
     return frame.rename(columns=GERMAN_RENAMES)
 
 
-@validate_params(
-    {
-        "form": [StrOptions({"frame", "onehot"})],
-        "n_samples": [Interval(Integral, 1, None, closed="left"), None],
-        "random_state": ["random_state"],
-        "return_X_y": ["boolean"],
-        "as_frame": ["boolean"],
-    },
-    prefer_skip_nested_validation=True,
-)
+# the parameters both loaders share, validated the same way
+_LOADER_PARAMS = {
+    "form": [StrOptions({"frame", "onehot"})],
+    "n_samples": [Interval(Integral, 1, None, closed="left"), None],
+    "random_state": ["random_state"],
+    "return_X_y": ["boolean"],
+    "as_frame": ["boolean"],
+}
+
+
+@validate_params(_LOADER_PARAMS, prefer_skip_nested_validation=True)
 def load_german_credit(
     *,
     form="onehot",
@@ -434,16 +435,7 @@ def load_german_credit(
     )
 
 
-@validate_params(
-    {
-        "form": [StrOptions({"frame", "onehot"})],
-        "n_samples": [Interval(Integral, 1, None, closed="left"), None],
-        "random_state": ["random_state"],
-        "return_X_y": ["boolean"],
-        "as_frame": ["boolean"],
-    },
-    prefer_skip_nested_validation=True,
-)
+@validate_params(_LOADER_PARAMS, prefer_skip_nested_validation=True)
 def load_compas(
     *,
     form="onehot",
