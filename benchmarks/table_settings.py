@@ -24,8 +24,8 @@ SETTINGS = [
     ("adult", "mlp", None, None),
     ("rotten-tomatoes", "ll", 30, None),
     ("fashion-mnist", "ll", 30, None),
-    ("rotten-tomatoes", "ft", 10, None),
-    ("fashion-mnist", "ft", 10, None),
+    ("rotten-tomatoes", "ft", 5, None),
+    ("fashion-mnist", "ft", 5, None),
 ]
 
 

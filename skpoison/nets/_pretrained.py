@@ -154,7 +154,22 @@ class EfficientNetModule(nn.Module):
         elif X.ndim == 3:
             X = X.unsqueeze(1)
         X = preprocess_images(X * self.scale, self.image_size)
+        if self.training and X.shape[0] == 1:
+            # batch norm cannot estimate batch statistics from one image (the
+            # last batch of an epoch can hold one row): use the running ones
+            return self._forward_with_frozen_batch_norm(X)
         return self.output(self.backbone(X))
+
+    def _forward_with_frozen_batch_norm(self, X):
+        norms = [m for m in self.backbone.modules()
+                 if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training]
+        for m in norms:
+            m.eval()
+        try:
+            return self.output(self.backbone(X))
+        finally:
+            for m in norms:
+                m.train()
 
 
 class _Pooling(nn.Module):

@@ -184,3 +184,20 @@ def test_lastlayer_pipeline_on_cached_embeddings(images, tmp_path):
     assert head.module_.output.in_features == 1280
     mlp = make_lastlayer_classifier(TextEmbedder(), hidden_layer_sizes=(16,))
     assert mlp.named_steps["head"].get_params()["module__hidden_layer_sizes"] == (16,)
+
+
+def test_image_finetune_trains_on_a_last_batch_of_one():
+    # 5 rows with batch_size=4: the last training batch holds one image, which
+    # batch norm cannot normalise with batch statistics
+    import numpy as np
+
+    from skpoison.nets import make_image_finetune_classifier
+
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, size=(5, 28 * 28)).astype(np.float32)
+    y = np.array([0, 1, 0, 1, 0])
+    net = make_image_finetune_classifier(image_size=32, image_shape=(1, 28, 28),
+                                         scale=1 / 255, max_epochs=1, batch_size=4,
+                                         random_state=0)
+    net.fit(X, y)
+    assert net.predict(X).shape == (5,)
