@@ -5,6 +5,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils import check_array
 
 from ..utils._compat import HasMethods, Interval, StrOptions
 from ..utils._seeding import seed_unseeded
@@ -54,6 +55,14 @@ NeuralNetClassifier, default=None
         ``eps=0.1`` lets a feature move by a tenth of its spread. The
         surrogate is fitted, and gradients taken, on the standardised rows.
         ``eps=0`` returns LabelFlip's poisons exactly.
+
+    targets : tuple (X_target, y_target) or None, default=None
+        The rows whose loss the poisons raise. ``None``: the attacker's rows
+        of the target subpopulation, with their true labels (the
+        subpopulation attack). A tuple makes a **targeted** attack on those
+        rows, e.g. the ones :func:`~skpoison.attacks.select_targets` picks,
+        with the labels the victim should get right; the poisons are still
+        seeded from the target subpopulation (the targets' cluster).
 
     bounds : tuple (low, high) or None, default=None
         Bounds on the poison features in the original units: scalars or
@@ -111,6 +120,7 @@ class _OptimisedAttack(LabelFlip):
         "n_iter": [Interval(Integral, 0, None, closed="left")],
         "step_size": [Interval(Real, 0, None, closed="neither")],
         "eps": [Interval(Real, 0, None, closed="left")],
+        "targets": [tuple, None],
         "bounds": [tuple, None],
         "feature_mask": [StrOptions({"continuous", "all"}), "array-like"],
         "mode": [StrOptions({"ll", "ft"})],
@@ -180,6 +190,23 @@ class _OptimisedAttack(LabelFlip):
             )
         return mask
 
+    def _check_targets(self, n_features, classes):
+        if len(self.targets) != 2:
+            raise ValueError(
+                "targets must be a tuple (X_target, y_target); got "
+                f"{len(self.targets)} items.")
+        X_t = check_array(self.targets[0], dtype=np.float64, input_name="targets")
+        y_t = np.asarray(self.targets[1])
+        if X_t.shape[1] != n_features or y_t.shape != (X_t.shape[0],):
+            raise ValueError(
+                f"targets: X_target must have {n_features} features and y_target "
+                f"one label per row; got {X_t.shape} and {y_t.shape}.")
+        if not np.all(np.isin(y_t, classes)):
+            raise ValueError(
+                f"targets: y_target must hold classes of the attacker's rows "
+                f"{classes.tolist()}; got {np.unique(y_t).tolist()}.")
+        return X_t, y_t
+
     def _bounds(self, n_features):
         if self.bounds is None:
             return None
@@ -206,7 +233,6 @@ class _OptimisedAttack(LabelFlip):
         scale = X_src.std(axis=0)
         scale[scale == 0] = 1.0
         Z_src = (X_src - mean) / scale
-        target = np.asarray(finder.membership(X_src_given), dtype=bool)
         surrogate.fit(Z_src, y_src)
         classes = surrogate.classes_
         if not np.all(np.isin(y_poison, classes)):
@@ -216,6 +242,12 @@ class _OptimisedAttack(LabelFlip):
             )
         Y_src = np.searchsorted(classes, y_src)
         Y_poison = np.searchsorted(classes, y_poison)
+        if self.targets is None:
+            target = np.asarray(finder.membership(X_src_given), dtype=bool)
+            Z_t, Y_t = Z_src[target], Y_src[target]
+        else:
+            X_t, y_t = self._check_targets(X_src.shape[1], classes)
+            Z_t, Y_t = (X_t - mean) / scale, np.searchsorted(classes, y_t)
         self.objective_ = np.array([])
         self.n_iter_ = 0
         if X_seed.shape[0] == 0 or self.n_iter == 0 or not mask.any():
@@ -237,14 +269,15 @@ class _OptimisedAttack(LabelFlip):
             return (X_p - mean) / scale
 
         X_p = self._optimise(
-            x0.copy(), Y_poison, Z_src, Y_src, target, surrogate, standardise,
+            x0.copy(), Y_poison, Z_src, Y_src, Z_t, Y_t, surrogate, standardise,
             project, move,
         )
         self.estimator_ = surrogate.finalize()
         return X_p
 
-    def _optimise(self, X_p, Y_poison, Z_src, Y_src, target, surrogate,
+    def _optimise(self, X_p, Y_poison, Z_src, Y_src, Z_t, Y_t, surrogate,
                   standardise, project, move):
+        """Optimised poison features; ``Z_t, Y_t`` are the targets' rows."""
         raise NotImplementedError
 
 
@@ -310,7 +343,8 @@ class GradientPoison(_OptimisedAttack):
 
     def __init__(self, subpopulation, *, alpha=1.0, label="flip", aux=None,
                  count_on="train", estimator=None, mode="ll", n_iter=50,
-                 step_size=0.2, eps=0.1, bounds=None, feature_mask="continuous",
+                 step_size=0.2, eps=0.1, targets=None, bounds=None,
+                 feature_mask="continuous",
                  progress=False, random_state=None):
         self.subpopulation = subpopulation
         self.alpha = alpha
@@ -322,14 +356,15 @@ class GradientPoison(_OptimisedAttack):
         self.n_iter = n_iter
         self.step_size = step_size
         self.eps = eps
+        self.targets = targets
         self.bounds = bounds
         self.feature_mask = feature_mask
         self.progress = progress
         self.random_state = random_state
 
-    def _optimise(self, X_p, Y_poison, Z_src, Y_src, target, surrogate,
+    def _optimise(self, X_p, Y_poison, Z_src, Y_src, Z_t, Y_t, surrogate,
                   standardise, project, move):
-        G_t = surrogate.target_gradient(Z_src[target], Y_src[target])
+        G_t = surrogate.target_gradient(Z_t, Y_t)
         n_p = X_p.shape[0]
         history = []
         for _ in _steps(self.n_iter, self.progress, type(self).__name__):

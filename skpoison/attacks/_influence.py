@@ -135,7 +135,8 @@ class InfluencePoison(_OptimisedAttack):
 
     def __init__(self, subpopulation, *, alpha=1.0, label="flip", aux=None,
                  count_on="train", estimator=None, mode="ll", n_iter=250,
-                 step_size=0.1, eps=0.1, bounds=None, feature_mask="continuous",
+                 step_size=0.1, eps=0.1, targets=None, bounds=None,
+                 feature_mask="continuous",
                  reg=None, refit_every=10, solver="auto", progress=False,
                  random_state=None):
         self.subpopulation = subpopulation
@@ -148,6 +149,7 @@ class InfluencePoison(_OptimisedAttack):
         self.n_iter = n_iter
         self.step_size = step_size
         self.eps = eps
+        self.targets = targets
         self.bounds = bounds
         self.feature_mask = feature_mask
         self.reg = reg
@@ -159,10 +161,9 @@ class InfluencePoison(_OptimisedAttack):
     def _torch_options(self):
         return {"solver": self.solver}
 
-    def _optimise(self, X_p, Y_poison, Z_src, Y_src, target, surrogate,
+    def _optimise(self, X_p, Y_poison, Z_src, Y_src, Z_t, Y_t, surrogate,
                   standardise, project, move):
         Y_all = np.concatenate([Y_src, Y_poison])
-        Z_t, Y_t = Z_src[target], Y_src[target]
         n = Y_all.shape[0]
         lam = surrogate.default_reg(n) if self.reg is None else float(self.reg)
         surrogate.start_refits(Z_src, Y_all)

@@ -108,6 +108,9 @@ def select_targets(X, y, *, n=30, mode="subpopulation", subpopulation=None,
     --------
     skpoison.subpopulations.ClusterMatch : The paper's finder.
     skpoison.attacks.WitchesBrew : A targeted attack that uses them.
+    skpoison.attacks.InfluencePoison : With ``targets=(X[idx], y[idx])``, the
+        influence attack aimed at the selected rows (the targeted variant),
+        its poisons seeded from the targets' cluster.
 
     Examples
     --------

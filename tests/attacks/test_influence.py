@@ -156,3 +156,77 @@ def test_reg_and_refit_every_validated():
     attack = InfluencePoison(finder, reg=1e-2, n_iter=4, refit_every=1,
                              random_state=0).fit(X, y)
     assert attack.objective_.shape == (5,)
+
+
+# ------------------------------------------------------------ targeted variant
+def _targeted_problem():
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(0, 1, (60, 2)), rng.normal(3, 1, (40, 2))])
+    y = np.r_[np.zeros(60, int), np.ones(40, int)]
+    return X, y
+
+
+@pytest.mark.parametrize("cls", ["GradientPoison", "InfluencePoison"])
+def test_targets_default_equals_the_subpopulation_rows(cls):
+    # targets=None means the attacker's rows of the target subpopulation with
+    # their true labels: passing exactly those rows gives the same poisons
+    import skpoison.attacks as attacks
+    from skpoison.subpopulations import ClusterMatch
+
+    X, y = _targeted_problem()
+    Attack = getattr(attacks, cls)
+    finder = ClusterMatch(n_clusters=2, target="smallest", random_state=0).fit(X)
+    from sklearn.frozen import FrozenEstimator
+
+    members = finder.membership(X)
+    kw = dict(eps=0.5, n_iter=10, random_state=0)
+    default = Attack(FrozenEstimator(finder), **kw).fit_resample(X, y)[0]
+    explicit = Attack(FrozenEstimator(finder), targets=(X[members], y[members]),
+                      **kw).fit_resample(X, y)[0]
+    np.testing.assert_allclose(default, explicit)
+
+
+def test_targeted_influence_raises_the_targets_loss():
+    # select_targets picks 5 rows of one cluster; the influence attack aimed at
+    # them raises the refitted surrogate's loss on them above label flipping's
+    from sklearn.frozen import FrozenEstimator
+
+    from skpoison.attacks import LabelFlip, select_targets
+    from skpoison.subpopulations import ClusterMatch
+
+    X, y = _targeted_problem()
+    finder = ClusterMatch(n_clusters=3, random_state=0).fit(X[y == 1])
+    idx = select_targets(X, y, n=5, mode="subpopulation", subpopulation=finder,
+                         target_class=1, random_state=0)
+    cluster = finder.predict(X[idx])[0]
+    seeds = FrozenEstimator(finder.retarget(int(cluster)))
+    attack = InfluencePoison(seeds, alpha=2, eps=1.0, n_iter=30,
+                             targets=(X[idx], y[idx]), random_state=0)
+    X_res, y_res = attack.fit_resample(X, y)
+    flip = LabelFlip(seeds, alpha=2, random_state=0)
+    X_lf, y_lf = flip.fit_resample(X, y)
+
+    def target_loss(Xr, yr):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
+        scaler = StandardScaler().fit(X)
+        model = LogisticRegression(max_iter=1000).fit(scaler.transform(Xr), yr)
+        p = model.predict_proba(scaler.transform(X[idx]))[np.arange(5), y[idx]]
+        return -np.mean(np.log(p))
+
+    assert attack.objective_[-1] > attack.objective_[0]
+    assert target_loss(X_res, y_res) > target_loss(X_lf, y_lf)
+
+
+def test_targets_are_checked():
+    from skpoison.subpopulations import ClusterMatch
+
+    X, y = _targeted_problem()
+    finder = ClusterMatch(n_clusters=2, random_state=0)
+    with pytest.raises(ValueError, match="targets"):
+        InfluencePoison(finder, targets=(X[:3, :1], y[:3]), n_iter=2,
+                        random_state=0).fit_resample(X, y)
+    with pytest.raises(ValueError, match="targets"):
+        InfluencePoison(finder, targets=(X[:3], np.array([0, 1, 7])), n_iter=2,
+                        random_state=0).fit_resample(X, y)
