@@ -96,21 +96,9 @@ _SHARED_ATTACK_ATTRS_DOC = """
 """
 
 
-class BasePoisoningAttack(BaseSampler):
-    """Base class of subpopulation attacks. Not for direct use."""
-
-    _sampling_type = "poisoning"
-    # dtype of the validated rows: attacks that compute on features need
-    # numbers; one that only copies rows (LabelFlip) takes any column type.
-    _X_dtype = "numeric"
-
-    _parameter_constraints = {
-        "subpopulation": [HasMethods(["fit", "membership"])],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "aux": [tuple, None],
-        "count_on": [StrOptions({"train", "aux"})],
-        "random_state": ["random_state"],
-    }
+class _AttackSamplerMixin:
+    """Tags and ``fit`` shared by every attack: dense rows or DataFrames in,
+    ``sample_indices_`` out; ``fit`` runs ``fit_resample`` for its attributes."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -137,6 +125,23 @@ class BasePoisoningAttack(BaseSampler):
         """
         self.fit_resample(X, y, **params)
         return self
+
+
+class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
+    """Base class of subpopulation attacks. Not for direct use."""
+
+    _sampling_type = "poisoning"
+    # dtype of the validated rows: attacks that compute on features need
+    # numbers; one that only copies rows (LabelFlip) takes any column type.
+    _X_dtype = "numeric"
+
+    _parameter_constraints = {
+        "subpopulation": [HasMethods(["fit", "membership"])],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "aux": [tuple, None],
+        "count_on": [StrOptions({"train", "aux"})],
+        "random_state": ["random_state"],
+    }
 
     # Nested parameters are validated (imbalanced-learn's fit_resample skips
     # nested validation, so a bad finder parameter would pass silently).

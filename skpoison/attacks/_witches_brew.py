@@ -24,6 +24,7 @@ from ..utils._compat import (
     check_target_type,
 )
 from ..utils._seeding import seed_unseeded
+from ._base import _AttackSamplerMixin
 from ._targets import select_targets
 
 __all__ = ["WitchesBrew"]
@@ -63,7 +64,7 @@ def _augment(x, image_shape, max_shift, generator):
     return out.reshape(n, -1)
 
 
-class WitchesBrew(BaseSampler):
+class WitchesBrew(_AttackSamplerMixin, BaseSampler):
     """Witches' Brew: clean-label targeted poisoning by gradient matching.
 
     Geiping et al., "Witches' Brew: Industrial Scale Data Poisoning via
@@ -281,32 +282,6 @@ class WitchesBrew(BaseSampler):
         self.poison_selection = poison_selection
         self.batch_size = batch_size
         self.random_state = random_state
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.dataframe = True
-        tags.input_tags.sparse = False
-        tags.sampler_tags.sample_indices = True
-        return tags
-
-    def fit(self, X, y, **params):
-        """Craft the poisons and keep the fitted attributes; see ``fit_resample``.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-            The victim's training rows.
-        y : array-like of shape (n_samples,)
-            Their labels.
-        **params : dict
-            Unused.
-
-        Returns
-        -------
-        self : object
-        """
-        self.fit_resample(X, y, **params)
-        return self
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit_resample(self, X, y, **params):
