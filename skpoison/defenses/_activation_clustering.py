@@ -10,7 +10,7 @@ from sklearn.utils import check_random_state
 
 from ..utils._compat import Interval, StrOptions, _fit_context
 from ._base import BaseDefense
-from ._representation import class_rows, representation_for_fit
+from ._representation import class_rows, refit_on_kept, representation_for_fit
 
 # Rows of a class beyond which the silhouette score is estimated on a seeded
 # random sample of this many rows: the exact score costs O(n^2) distances.
@@ -231,9 +231,4 @@ class ActivationClustering(BaseDefense):
                     or silhouette >= self.silhouette_threshold):
                 keep[rows[in_smaller]] = False
                 self.cluster_removed_[k] = True
-        if not (fitted and keep.all()):
-            estimator.fit(self._rows(X, keep), y[keep])
-        self.estimator_ = estimator
-        self.support_mask_ = keep
-        self.n_iter_ = 1
-        return self
+        return refit_on_kept(self, estimator, X, y, keep, fitted)

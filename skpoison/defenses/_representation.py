@@ -259,6 +259,18 @@ def representation_for_fit(defense, X, y):
     return estimator, representation(estimator, X, layer), True
 
 
+def refit_on_kept(defense, estimator, X, y, keep, fitted):
+    """Last step shared by the representation defenses: fit ``estimator`` on
+    the kept rows (unless it was already fitted on all of them and none was
+    removed) and set ``estimator_``, ``support_mask_`` and ``n_iter_``."""
+    if not (fitted and keep.all()):
+        estimator.fit(defense._rows(X, keep), y[keep])
+    defense.estimator_ = estimator
+    defense.support_mask_ = keep
+    defense.n_iter_ = 1
+    return defense
+
+
 def class_rows(R, rows):
     """Dense ``float`` rows ``rows`` of ``R`` (densified per class if sparse)."""
     Rc = R[rows]

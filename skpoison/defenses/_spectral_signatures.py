@@ -10,7 +10,7 @@ from sklearn.utils.extmath import randomized_svd
 
 from ..utils._compat import Interval, _fit_context
 from ._base import BaseDefense
-from ._representation import class_rows, representation_for_fit
+from ._representation import class_rows, refit_on_kept, representation_for_fit
 
 # Above this many rows *and* dimensions the exact eigendecomposition of the
 # smaller Gram matrix is replaced by a seeded randomized SVD.
@@ -234,9 +234,4 @@ class SpectralSignatures(BaseDefense):
                 f"row of class(es) {classes[capped].tolist()}; one row of each was "
                 "kept.", UserWarning,
             )
-        if not (fitted and keep.all()):
-            estimator.fit(self._rows(X, keep), y[keep])
-        self.estimator_ = estimator
-        self.support_mask_ = keep
-        self.n_iter_ = 1
-        return self
+        return refit_on_kept(self, estimator, X, y, keep, fitted)
