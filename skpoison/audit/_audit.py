@@ -19,6 +19,15 @@ from ..utils._seeding import seed_unseeded
 from ._store import ResultStore, canonical, new_run_id, normalize_row, setting_hash
 
 
+def _short(value):
+    """``annotation:sex`` -> ``sex``; ``2.0`` -> ``2``: names that read well."""
+    if isinstance(value, str):
+        return value.removeprefix("annotation:")
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def describe_subpopulation(finder, subpopulation):
     """A short human-readable name for a subpopulation.
 
@@ -35,9 +44,9 @@ def describe_subpopulation(finder, subpopulation):
         one_hot = len(values) > 1 and all(
             v in (0, 1, 0.0, 1.0, True, False) for combo in combos for v in combo)
         if one_hot:
-            on = [str(k) for k, v in values.items() if v]
+            on = [_short(k) for k, v in values.items() if v]
             return " & ".join(on) if on else "base categories"
-        return ", ".join(f"{k}={v}" for k, v in values.items())
+        return ", ".join(f"{_short(k)}={_short(v)}" for k, v in values.items())
     return f"cluster {subpopulation}"
 
 
