@@ -48,7 +48,8 @@ def train():
 
 
 @pytest.fixture(scope="module")
-def test():
+def t10k():
+    """The test subset (named after its files, not to look like a test)."""
     return load_fashion_mnist(subset="test")
 
 
@@ -125,24 +126,24 @@ def test_train_shapes_and_balance(train):
     assert len(train.target_names) == 10
 
 
-def test_test_shapes_and_balance(test):
-    assert test.images.shape == (10_000, 28, 28)
-    assert np.bincount(test.target).tolist() == [1_000] * 10
-    assert test.target[:5].tolist() == [9, 2, 1, 1, 6]
-    assert int(test.images.sum()) == 573_469_082
+def test_test_shapes_and_balance(t10k):
+    assert t10k.images.shape == (10_000, 28, 28)
+    assert np.bincount(t10k.target).tolist() == [1_000] * 10
+    assert t10k.target[:5].tolist() == [9, 2, 1, 1, 6]
+    assert int(t10k.images.sum()) == 573_469_082
     # The arrays own their memory and can be written to.
-    assert test.images.flags.writeable
+    assert t10k.images.flags.writeable
 
 
-def test_derived_annotation_is_consistent(test):
-    ann = test.annotations
+def test_derived_annotation_is_consistent(t10k):
+    ann = t10k.annotations
     assert list(ann.columns) == [
         "garment_group",
         "ink_pixels",
         "ink_bucket",
         "subgroup",
     ]
-    assert test.annotation_columns == ["subgroup"]
+    assert t10k.annotation_columns == ["subgroup"]
     np.testing.assert_array_equal(ann.index, np.arange(10_000))
     groups = {
         "tops": [0, 2, 4, 6],
@@ -153,10 +154,10 @@ def test_derived_annotation_is_consistent(test):
     }
     for group, classes in groups.items():
         np.testing.assert_array_equal(
-            ann["garment_group"] == group, np.isin(test.target, classes)
+            ann["garment_group"] == group, np.isin(t10k.target, classes)
         )
     np.testing.assert_array_equal(
-        ann["ink_pixels"], (test.images >= 128).reshape(10_000, -1).sum(axis=1)
+        ann["ink_pixels"], (t10k.images >= 128).reshape(10_000, -1).sum(axis=1)
     )
     assert set(ann["ink_bucket"]) == {"low", "medium", "high"}
     group_id = ann["garment_group"].map({g: i for i, g in enumerate(groups)})
@@ -171,7 +172,7 @@ def test_derived_annotation_is_consistent(test):
     )
     np.testing.assert_array_equal(footwear["ink_bucket"], expected)
     assert np.bincount(ann["subgroup"]).tolist() == TEST_SUBGROUPS
-    assert [test.subgroup_names[i] for i in (0, 5, 14)] == [
+    assert [t10k.subgroup_names[i] for i in (0, 5, 14)] == [
         "tops/low",
         "bottoms/high",
         "bags/high",
@@ -187,8 +188,8 @@ def test_ink_buckets_are_tertiles_of_the_training_set(train):
         np.testing.assert_allclose(thirds, 1 / 3, atol=0.015)
 
 
-def test_descr_documents_source_licence_and_derived_annotation(test):
-    descr = test.DESCR
+def test_descr_documents_source_licence_and_derived_annotation(t10k):
+    descr = t10k.DESCR
     for text in ["MIT", "Zalando", "dataset-fashion-mnist", "arXiv:1708.07747"]:
         assert text in descr
     assert "Derived annotation (synthetic" in descr
@@ -215,12 +216,12 @@ def test_all_subset_stratified_subsample():
     assert not np.array_equal(other.annotations.index, index)
 
 
-def test_subsample_matches_the_full_data(test):
+def test_subsample_matches_the_full_data(t10k):
     fm = load_fashion_mnist(subset="test", n_samples=50, random_state=3)
     rows = fm.annotations.index.to_numpy()
-    np.testing.assert_array_equal(fm.images, test.images[rows])
-    np.testing.assert_array_equal(fm.target, test.target[rows])
-    pd.testing.assert_frame_equal(fm.annotations, test.annotations.loc[rows])
+    np.testing.assert_array_equal(fm.images, t10k.images[rows])
+    np.testing.assert_array_equal(fm.target, t10k.target[rows])
+    pd.testing.assert_frame_equal(fm.annotations, t10k.annotations.loc[rows])
 
 
 def test_as_frame_and_return_X_y():
