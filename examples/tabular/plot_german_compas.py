@@ -44,7 +44,6 @@ import pandas as pd
 
 from skpoison.audit import setting_audit
 from skpoison.datasets import load_compas, load_german_credit
-from skpoison.subpopulations import FeatureMatch
 
 GROUPS = {
     "german": (load_german_credit, ["sex", "age_bucket"]),
@@ -66,7 +65,9 @@ for dataset, (loader, names) in GROUPS.items():
     categories = {f"annotation:{c}": sorted(annotations[c].astype(str).unique())
                   for c in names}
     audit = setting_audit(
-        dataset, "lr", finders={"FeatureMatch": FeatureMatch(columns, min_size=10)},
+        dataset, "lr", filters=("FeatureMatch",),
+        finder_params={"FeatureMatch": {"columns": columns, "min_size": 10,
+                                        "max_size": None}},
         alphas=ALPHAS, defenses=("none",), order="id", progress=False,
         random_state=0)
     finder = audit.fitted_finders_["FeatureMatch"]

@@ -5,9 +5,6 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..datasets import load_adult
-from ..subpopulations import ClusterMatch, FeatureMatch
-
 MODELS = ("lr", "mlp", "torch-mlp")
 ATTACKS = ("labelflip", "gradient", "influence")
 
@@ -89,20 +86,13 @@ def adult_audit(*, model="lr", attack="labelflip", filters=("FeatureMatch", "Clu
     """
     from ._settings import setting_audit
 
-    finders = {}
-    for name in filters:
-        if name == "FeatureMatch":
-            # the one-hot columns of education x race x sex
-            annotations = load_adult(form="paper").annotation_columns
-            finders[name] = FeatureMatch(annotations, min_size=min_size,
-                                         max_size=max_size)
-        elif name == "ClusterMatch":
-            finders[name] = ClusterMatch(n_clusters=n_clusters, min_size=min_size,
-                                         max_size=max_size, random_state=random_state)
-        else:
-            raise ValueError(f"Unknown filter {name!r}; use FeatureMatch or ClusterMatch.")
-    return setting_audit("adult", model, attack=attack, alphas=alphas, seeds=seeds,
+    sizes = {"min_size": min_size, "max_size": max_size}
+    return setting_audit("adult", model, attack=attack, filters=filters,
+                         alphas=alphas, seeds=seeds,
                          defenses=defenses, max_subpopulations=max_subpopulations,
                          order="id", n_jobs=n_jobs, progress=progress,
                          random_state=random_state, backend=backend, store=store,
-                         resume=resume, finders=finders)
+                         resume=resume,
+                         finder_params={"FeatureMatch": sizes,
+                                        "ClusterMatch": {**sizes,
+                                                         "n_clusters": n_clusters}})

@@ -113,10 +113,13 @@ def _encode(annotations, columns):
     return out
 
 
-def _with_annotations(features, annotations, columns):
-    """DataFrame of features (named ``f0..``) plus ``annotation:<c>`` columns."""
+def _with_annotations(features, annotations, columns, feature_names=None):
+    """DataFrame of features (``feature_names``, or ``f0..``) plus
+    ``annotation:<c>`` columns."""
+    if feature_names is None:
+        feature_names = [f"f{i}" for i in range(features.shape[1])]
     frame = pd.DataFrame(np.asarray(features, dtype=np.float32),
-                         columns=[f"f{i}" for i in range(features.shape[1])])
+                         columns=list(feature_names))
     codes = _encode(annotations, columns)
     for c in columns:
         frame[ANNOTATION_PREFIX + c] = codes[c].to_numpy()
@@ -165,8 +168,8 @@ def _tabular(dataset, model, n_samples, random_state):
     bunch = loader()
     y = np.asarray(bunch.target)
     train, aux, test = _split(len(y), y, n_samples, random_state)
-    frame = _with_annotations(bunch.data, bunch.annotations, bunch.annotation_columns)
-    frame.columns = list(bunch.feature_names) + list(frame.columns[len(bunch.feature_names):])
+    frame = _with_annotations(bunch.data, bunch.annotations, bunch.annotation_columns,
+                              bunch.feature_names)
     n_aux = len(aux)
     # the paper's Adult filter (10 < n < 100 of 7,841 aux rows) scaled to the size
     min_size = max(3, n_aux // 800)
@@ -476,7 +479,7 @@ def setting_audit(dataset="adult", model=None, *, attack="labelflip",
                   seeds=(0,), defenses=("none", "trim"), n_samples=None,
                   max_subpopulations=None, order="confidence", data_home=None,
                   n_jobs=None, progress=True, random_state=0, backend=None,
-                  store=None, resume=True, finders=None):
+                  store=None, resume=True, finder_params=None):
     """Run the subpopulation audit on one of the paper's settings.
 
     Parameters
@@ -501,8 +504,9 @@ def setting_audit(dataset="adult", model=None, *, attack="labelflip",
         As in :class:`SubpopulationAudit`.
     random_state : int, default=0
         Seeds the split, finders and victim.
-    finders : dict, default=None
-        Replace the setting's finders (name -> finder).
+    finder_params : dict, default=None
+        Parameters to set on the setting's finders, per finder name, e.g.
+        ``{"ClusterMatch": {"n_clusters": 50}}``.
 
     Returns
     -------
@@ -515,12 +519,14 @@ def setting_audit(dataset="adult", model=None, *, attack="labelflip",
 
     setting = load_setting(dataset, model, n_samples=n_samples, data_home=data_home,
                            random_state=random_state, progress=progress)
-    if finders is None:
-        unknown = [f for f in filters if f not in setting.finders]
-        if unknown:
-            raise ValueError(f"Unknown filters {unknown}; use FeatureMatch or "
-                             "ClusterMatch.")
-        finders = {name: setting.finders[name] for name in filters}
+    unknown = [f for f in filters if f not in setting.finders]
+    if unknown:
+        raise ValueError(f"Unknown filters {unknown}; use FeatureMatch or "
+                         "ClusterMatch.")
+    finders = {name: setting.finders[name] for name in filters}
+    for name, params in (finder_params or {}).items():
+        if name in finders:
+            finders[name].set_params(**params)
     template = make_attack(attack)
     if "label" in template.get_params(deep=False):
         template.set_params(label=setting.label)
