@@ -5,12 +5,19 @@ Each attack takes a subpopulation finder as its first parameter and, in
 aimed at the finder's target subpopulation.
 """
 
+from ..utils._lazy import lazy_attributes
 from ._base import BasePoisoningAttack
 from ._gradient import GradientPoison
 from ._influence import InfluencePoison
 from ._label_flip import LabelFlip
 from ._targets import select_targets
-from ._witches_brew import WitchesBrew
 
 __all__ = ["BasePoisoningAttack", "GradientPoison", "InfluencePoison", "LabelFlip",
            "WitchesBrew", "select_targets"]
+
+# WitchesBrew needs torch; import it on first access so that workers running a
+# scikit-learn victim do not pay for importing torch.
+__getattr__, __dir__ = lazy_attributes(
+    __name__, eager=[n for n in __all__ if n != "WitchesBrew"],
+    lazy={"WitchesBrew": "._witches_brew"},
+)

@@ -4,10 +4,10 @@ Each defense exposes ``estimator_`` (the defended model), ``support_mask_``
 (the training rows it kept) and delegates prediction to ``estimator_``.
 """
 
+from ..utils._lazy import lazy_attributes
 from ._activation_clustering import ActivationClustering
 from ._base import BaseDefense
 from ._certify import LabelFlipCertifier, certified_radius_vs_poison
-from ._fine_pruning import FinePruning
 from ._sever import SEVER
 from ._spectral_signatures import SpectralSignatures
 from ._trim import TRIM
@@ -22,3 +22,10 @@ __all__ = [
     "SpectralSignatures",
     "certified_radius_vs_poison",
 ]
+
+# FinePruning needs torch; import it on first access so that workers running a
+# scikit-learn victim do not pay for importing torch.
+__getattr__, __dir__ = lazy_attributes(
+    __name__, eager=[n for n in __all__ if n != "FinePruning"],
+    lazy={"FinePruning": "._fine_pruning"},
+)

@@ -19,7 +19,6 @@ from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 from scipy.special import expit
 from sklearn.base import clone
 from sklearn.neural_network import MLPClassifier
@@ -86,6 +85,8 @@ def _skorch_layer_output(net, X, layer):
         # skpoison's SeededNeuralNetClassifier: validated float32 input,
         # batched, eval mode, no_grad.
         return np.asarray(net.activations(X, layer=layer))
+
+    import torch  # only nets reach here; scikit-learn victims never import torch
 
     captured = []
 

@@ -168,3 +168,26 @@ def test_describe_subpopulation_one_hot_and_codes():
         "base categories", "b", "a"]
     clusters = ClusterMatch(n_clusters=2, random_state=0).fit([[0.0], [0.1], [5.0]])
     assert describe_subpopulation(clusters, 1).startswith("cluster ")
+
+
+def test_process_workers_get_the_data_memory_mapped_once():
+    from contextlib import ExitStack
+
+    import numpy as np
+    from joblib import parallel_config
+
+    from skpoison.audit._audit import _AuditData, _shared_once
+
+    X = pd.DataFrame(np.arange(12.0).reshape(6, 2), columns=["a", "b"])
+    y = np.arange(6)
+    data = _AuditData(X, y)
+    with ExitStack() as stack:
+        shared = _shared_once(data, 2, stack)  # loky, 2 jobs: one file
+        X_m, y_m = shared.arrays
+        pd.testing.assert_frame_equal(X_m, X)
+        np.testing.assert_array_equal(y_m, y)
+        assert isinstance(y_m, np.memmap) and not y_m.flags.writeable
+        assert isinstance(X_m._mgr.blocks[0].values, np.memmap)
+    for n_jobs, backend in [(1, "loky"), (2, "threading")]:
+        with ExitStack() as stack, parallel_config(backend=backend):
+            assert _shared_once(data, n_jobs, stack) is data
