@@ -173,6 +173,10 @@ class _OptimisedAttack(LabelFlip):
     def _torch_options(self):
         return {}
 
+    # whether ``_optimise`` refits the surrogate on the attacker's rows and the
+    # poisons before it first uses the model
+    _refits_surrogate = False
+
     def _feature_mask(self, X_src):
         n_features = X_src.shape[1]
         mask = self.feature_mask
@@ -233,7 +237,7 @@ class _OptimisedAttack(LabelFlip):
         scale = X_src.std(axis=0)
         scale[scale == 0] = 1.0
         Z_src = (X_src - mean) / scale
-        surrogate.fit(Z_src, y_src)
+        surrogate.fit(Z_src, y_src, refit_next=self._refits_surrogate)
         classes = surrogate.classes_
         if not np.all(np.isin(y_poison, classes)):
             raise ValueError(
@@ -254,16 +258,18 @@ class _OptimisedAttack(LabelFlip):
             self.estimator_ = surrogate.finalize()
             return X_seed
         x0 = np.asarray(X_seed, dtype=np.float64)
+        # the feasible set per entry: the eps box around the seed, clipped to
+        # the bounds (clipping to the box, then to the bounds, is clipping to
+        # the clipped box), and the seed itself where features are fixed
         low = x0 - self.eps * scale
         high = x0 + self.eps * scale
+        if bounds is not None:
+            low, high = (np.clip(v, bounds[0], bounds[1]) for v in (low, high))
+        low[:, ~mask] = high[:, ~mask] = x0[:, ~mask]
         move = mask.astype(np.float64) * scale * self.step_size
 
         def project(X_p):
-            X_p = np.clip(X_p, low, high)
-            if bounds is not None:
-                X_p = np.clip(X_p, bounds[0], bounds[1])
-            X_p[:, ~mask] = x0[:, ~mask]
-            return X_p
+            return np.clip(X_p, low, high)
 
         def standardise(X_p):
             return (X_p - mean) / scale

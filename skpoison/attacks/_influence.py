@@ -89,7 +89,10 @@ class InfluencePoison(_OptimisedAttack):
 
     refit_every : int, default=10
         Refit the model on the attacker's rows and the current poisons every
-        this many steps.
+        this many steps (the reference implementation refits after every
+        step). On UCI Adult with ``eps=1``, 10 keeps 99% of the mean target
+        damage of refitting every step, 25 keeps 93%; with ``eps=0.1`` all
+        give the same damage.
 
     solver : {"auto", "exact", "cg"}, default="auto"
         How ``H v = grad_theta L_t`` is solved for a skorch net: ``"exact"``
@@ -103,6 +106,12 @@ class InfluencePoison(_OptimisedAttack):
     ----------""" + _SHARED_ATTACK_ATTRS_DOC + _OPTIMISED_ATTRS_DOC + """
         Here the target loss ``L_t`` of each refitted model: before the first
         step, after every ``refit_every`` steps and after the last step.
+
+    n_refits_ : int
+        Refits actually computed. A refit is skipped when the poisons have
+        not moved since the last one (pinned to corners of their ``eps`` box,
+        say): the model, its Hessian and the influence direction would be the
+        same.
 
     See Also
     --------
@@ -158,6 +167,8 @@ class InfluencePoison(_OptimisedAttack):
         self.progress = progress
         self.random_state = random_state
 
+    _refits_surrogate = True  # the first step refits on the rows and the poisons
+
     def _torch_options(self):
         return {"solver": self.solver}
 
@@ -168,14 +179,27 @@ class InfluencePoison(_OptimisedAttack):
         lam = surrogate.default_reg(n) if self.reg is None else float(self.reg)
         surrogate.start_refits(Z_src, Y_all)
         history = []
+        fitted_on = None  # the poisons of the last refit
+        self.n_refits_ = 0
 
         def refit(X_p):
-            surrogate.refit(standardise(X_p))
-            history.append(surrogate.loss(Z_t, Y_t))
+            # Poisons pinned at corners of their box stop moving: refitting on
+            # the same rows would only repeat the last solution, so it is
+            # skipped (the model, its Hessian and V stay exactly the same).
+            nonlocal fitted_on
+            changed = fitted_on is None or not np.array_equal(X_p, fitted_on)
+            if changed:
+                surrogate.refit(standardise(X_p))
+                fitted_on = X_p
+                self.n_refits_ += 1
+                history.append(surrogate.loss(Z_t, Y_t))
+            else:
+                history.append(history[-1])
+            return changed
 
+        V = None
         for it in _steps(self.n_iter, self.progress, type(self).__name__):
-            if it % self.refit_every == 0:
-                refit(X_p)
+            if it % self.refit_every == 0 and refit(X_p):
                 V = surrogate.influence_direction(Z_t, Y_t, lam)
             # grad_x L_t = -(1/n) grad_x <V, grad_theta l(x_i, y_i)>
             _, grad = surrogate.alignment(standardise(X_p), Y_poison, V)

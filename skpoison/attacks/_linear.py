@@ -72,6 +72,24 @@ def probabilities(Z, W, b):
     return softmax(scores, axis=1)
 
 
+def augmented_probabilities(Zt, theta):
+    """``P`` from augmented rows ``Zt = [Z, 1]`` and ``theta = [W, b]``.
+
+    The same as ``probabilities(Zt[:, :-1], W, b)`` in one contiguous
+    product (slicing off the ones column would make BLAS copy ``Zt``).
+    """
+    scores = Zt @ theta.T
+    if theta.shape[0] == 1:
+        return expit(scores)
+    return softmax(scores, axis=1)
+
+
+def add_to_diagonal(H, values):
+    """``H[i, i] += values[i]`` in place; returns ``H``."""
+    H.flat[::H.shape[0] + 1] += values
+    return H
+
+
 def residuals(P, Y):
     """``p - onehot(y)`` (K >= 3) or ``sigma - y`` (K == 1), shape (n, K)."""
     R = P.copy()
@@ -170,23 +188,28 @@ def hessian(Z, W, b, lam, jitter=1e-10):
     n, d = Z.shape
     Zt = np.hstack([Z, np.ones((n, 1))])
     H = data_hessian(Zt, probabilities(Z, W, b))
-    H[np.diag_indices_from(H)] += penalty_diagonal(d, W.shape[0], lam, jitter)
+    add_to_diagonal(H, penalty_diagonal(d, W.shape[0], lam, jitter))
     return H
 
 
-def _objective(Zt, Y, theta, lam):
-    """Mean cross-entropy + ``lam ||W||^2 / 2`` and the probabilities."""
-    W, b = theta[:, :-1], theta[:, -1]
-    P = probabilities(Zt[:, :-1], W, b)
+def _objective_from(P, Y, theta, lam):
+    """Mean cross-entropy of the probabilities ``P`` + ``lam ||W||^2 / 2``."""
     tiny = np.finfo(np.float64).tiny
     if P.shape[1] == 1:
         p = np.where(Y == 1, P[:, 0], 1.0 - P[:, 0])
     else:
         p = P[np.arange(P.shape[0]), Y]
-    return float(-np.mean(np.log(np.maximum(p, tiny))) + lam * np.sum(W ** 2) / 2), P
+    penalty = lam * np.sum(theta[:, :-1] ** 2) / 2
+    return float(-np.mean(np.log(np.maximum(p, tiny))) + penalty)
 
 
-def newton_fit(Zt, Y, theta, lam, *, factor=None, max_iter=50, tol=1e-6):
+def _objective(Zt, Y, theta, lam):
+    """Mean cross-entropy + ``lam ||W||^2 / 2`` and the probabilities."""
+    P = augmented_probabilities(Zt, theta)
+    return _objective_from(P, Y, theta, lam), P
+
+
+def newton_fit(Zt, Y, theta, lam, *, factor=None, P=None, max_iter=50, tol=1e-6):
     """Minimise ``mean CE + lam ||W||^2 / 2`` by Newton steps from ``theta``.
 
     The objective is the one scikit-learn's ``LogisticRegression`` (L2 or no
@@ -211,6 +234,9 @@ def newton_fit(Zt, Y, theta, lam, *, factor=None, max_iter=50, tol=1e-6):
         Ridge strength on the coefficients.
     factor : tuple or None, default=None
         ``scipy.linalg.cho_factor`` of a Hessian to reuse.
+    P : ndarray of shape (n, K) or None, default=None
+        The model's probabilities on ``Zt`` at ``theta``, when the caller
+        has them (a refit that moved a few rows); else computed.
     max_iter : int, default=50
     tol : float, default=1e-6
         Stop after a step below ``tol`` (relative to ``theta``): with an
@@ -227,24 +253,26 @@ def newton_fit(Zt, Y, theta, lam, *, factor=None, max_iter=50, tol=1e-6):
     K = theta.shape[0]
     pen = penalty_diagonal(D - 1, K, lam)
     reg = np.tile(np.r_[np.ones(D - 1), 0.0], (K, 1))
-    f, P = _objective(Zt, Y, theta, lam)
+    if P is None:
+        f, P = _objective(Zt, Y, theta, lam)
+    else:
+        f = _objective_from(P, Y, theta, lam)
     last = np.inf
     for _ in range(max_iter):
         grad = residuals(P, Y).T @ Zt / n + lam * reg * theta
         step = None
         if factor is not None:
-            step = cho_solve(factor, grad.ravel()).reshape(K, D)
+            step = cho_solve(factor, grad.ravel(), check_finite=False).reshape(K, D)
             size = np.max(np.abs(step))
             if size > 0.25 * last:  # not contracting fast: exact Hessian
                 factor = step = None
         if step is None:
-            H = data_hessian(Zt, P)
-            H[np.diag_indices_from(H)] += pen
+            H = add_to_diagonal(data_hessian(Zt, P), pen)
             try:
                 factor = cho_factor(H)
             except np.linalg.LinAlgError:
                 return theta, False
-            step = cho_solve(factor, grad.ravel()).reshape(K, D)
+            step = cho_solve(factor, grad.ravel(), check_finite=False).reshape(K, D)
             size = np.max(np.abs(step))
         if size <= tol * (1.0 + np.max(np.abs(theta))):
             # converged: take the (tiny) step without a line search, whose
@@ -297,14 +325,33 @@ class LinearSurrogate:
         check_linear_estimator(estimator)
         self.estimator = estimator
 
-    def fit(self, Z, y):
+    def fit(self, Z, y, *, refit_next=False):
+        """Fit the estimator on ``(Z, y)``.
+
+        ``refit_next=True`` says the caller refits on these rows plus the
+        poisons before using the model. When that refit is an exact Newton
+        solve (:func:`newton_supported`, with a ridge, so the minimiser is
+        unique), fitting on ``(Z, y)`` alone first would not change its
+        result; it is skipped and the refit starts from zero. ``finalize``
+        fits then if no refit came.
+        """
+        self._model = None
+        self._H = self._factor = self._deferred = None
+        classes = np.unique(y)
+        if (refit_next and len(classes) >= 2
+                and newton_supported(self.estimator, len(classes))
+                and l2_strength(self.estimator, len(y)) > 0):
+            self.classes_ = classes
+            self._newton = True
+            K = 1 if len(classes) == 2 else len(classes)
+            self.theta = np.zeros((K, Z.shape[1] + 1))
+            self._deferred = (Z, y)
+            return self
         self.estimator.fit(Z, y)
         self.classes_ = np.asarray(self.estimator.classes_)
         W, b = model_params(self.estimator)
         self.theta = np.hstack([W, b[:, None]])
         self._newton = newton_supported(self.estimator, len(self.classes_))
-        self._model = None
-        self._H = self._factor = None
         return self
 
     @property
@@ -338,6 +385,8 @@ class LinearSurrogate:
         self._Zt[:n_src, :d] = Z_src
         self._n_src = n_src
         self._Y = Y_all
+        self._P = None  # probabilities at ``theta`` after a Newton refit
+        self._lam = l2_strength(self.estimator, Y_all.shape[0])
 
     def refit(self, Z_p):
         """Refit on the fixed rows and the poisons ``Z_p``, warm-started.
@@ -346,21 +395,24 @@ class LinearSurrogate:
         :func:`newton_supported`, else the estimator's ``fit`` with
         ``warm_start=True`` when it has one.
         """
-        Zt, Y = self._Zt, self._Y
-        Zt[self._n_src:, :-1] = Z_p
+        Zt, Y, n_src = self._Zt, self._Y, self._n_src
+        Zt[n_src:, :-1] = Z_p
         if self._newton:
-            lam = l2_strength(self.estimator, Zt.shape[0])
-            theta, ok = newton_fit(Zt, Y, self.theta, lam, factor=self._factor)
+            lam = self._lam
+            P = self._P
+            if P is not None:
+                # theta is the last refit's solution and only the poisons
+                # moved: the fixed rows keep their probabilities
+                P[n_src:] = augmented_probabilities(Zt[n_src:], self.theta)
+            theta, ok = newton_fit(Zt, Y, self.theta, lam, factor=self._factor, P=P)
             if ok:
                 # the exact Hessian at the solution: for the influence solve
                 # and, factorised, for the next refit's Newton steps
                 self.theta = theta
-                self._H = data_hessian(Zt, probabilities(Zt[:, :-1], self.W,
-                                                         self.b))
-                H = self._H.copy()
-                H[np.diag_indices_from(H)] += penalty_diagonal(
-                    Zt.shape[1] - 1, theta.shape[0], lam)
-                self._factor = cho_factor(H)
+                self._P = augmented_probabilities(Zt, theta)
+                self._H = data_hessian(Zt, self._P)
+                self._factor = cho_factor(add_to_diagonal(
+                    self._H.copy(), penalty_diagonal(Zt.shape[1] - 1, theta.shape[0], lam)))
                 return
             self._newton = False  # e.g. separable data without a penalty
         if self._model is None:
@@ -370,27 +422,32 @@ class LinearSurrogate:
         self._model.fit(Zt[:, :-1], self.classes_[Y])
         W, b = model_params(self._model)
         self.theta = np.hstack([W, b[:, None]])
-        self._H = None
+        self._H = self._P = None
 
     def influence_direction(self, Z_t, Y_t, lam):
         """``H^{-1} grad_theta L_t``, ``H`` on the last refit's rows (one Cholesky).
 
         ``H`` is the exact Hessian of the mean training loss plus ``lam`` on
-        the coefficients; its factorisation serves all poisons at once.
+        the coefficients; its factorisation serves all poisons at once (and,
+        when ``lam`` is the estimator's own ridge, is the last Newton
+        refit's).
         """
-        Zt = self._Zt
-        if self._H is not None:
-            H = self._H.copy()
+        g_t = self.target_gradient(Z_t, Y_t).ravel()
+        if self._H is not None and lam == self._lam:
+            factor = self._factor
         else:
-            H = data_hessian(Zt, probabilities(Zt[:, :-1], self.W, self.b))
-        H[np.diag_indices_from(H)] += penalty_diagonal(Zt.shape[1] - 1,
-                                                       self.theta.shape[0], lam)
-        g_t = self.target_gradient(Z_t, Y_t)
-        return cho_solve(cho_factor(H), g_t.ravel()).reshape(g_t.shape)
+            Zt = self._Zt
+            H = (self._H.copy() if self._H is not None
+                 else data_hessian(Zt, augmented_probabilities(Zt, self.theta)))
+            factor = cho_factor(add_to_diagonal(H, penalty_diagonal(
+                Zt.shape[1] - 1, self.theta.shape[0], lam)))
+        return cho_solve(factor, g_t, check_finite=False).reshape(self.theta.shape)
 
     def finalize(self):
         """The fitted estimator of the last (re)fit."""
         if not hasattr(self, "_Zt"):
+            if self._deferred is not None:  # no refit came after all
+                self.fit(*self._deferred)
             return self.estimator
         if not self._newton:
             return self._model

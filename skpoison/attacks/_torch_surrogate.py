@@ -129,7 +129,9 @@ class TorchSurrogate:
         return torch.as_tensor(np.asarray(Y), dtype=torch.long)
 
     # ------------------------------------------------------------ protocol
-    def fit(self, Z, y):
+    def fit(self, Z, y, *, refit_next=False):
+        # ``refit_next`` is for linear surrogates: a net's refits are
+        # partial trainings from where it is, so it always trains first
         self._train(self.estimator.fit, Z, y)
         self.classes_ = np.asarray(self.estimator.classes_)
         self._sync()

@@ -6,9 +6,9 @@ import time
 from contextlib import ExitStack
 from numbers import Integral, Real
 
+import joblib
 import numpy as np
 import pandas as pd
-import joblib
 from joblib import Parallel, delayed, parallel_config
 from joblib.parallel import BACKENDS, get_active_backend
 from sklearn.base import clone

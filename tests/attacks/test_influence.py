@@ -230,3 +230,80 @@ def test_targets_are_checked():
     with pytest.raises(ValueError, match="targets"):
         InfluencePoison(finder, targets=(X[:3], np.array([0, 1, 7])), n_iter=2,
                         random_state=0).fit_resample(X, y)
+
+
+def test_refits_on_unchanged_poisons_are_skipped_without_changing_the_result(
+        monkeypatch):
+    # With a small box the poisons pin to its corners within a few steps;
+    # later refits would see the same rows. Skipping them must give the
+    # result of refitting anyway (up to the refit's own tolerance).
+    X, y = problem()
+    frozen = FrozenEstimator(
+        ClusterMatch(n_clusters=4, target="smallest", random_state=0).fit(X))
+
+    def run():
+        attack = InfluencePoison(frozen, alpha=1.0, eps=0.05, n_iter=100,
+                                 refit_every=5, random_state=0)
+        return attack, attack.fit_resample(X, y)[0]
+
+    skipping, X_skip = run()
+    assert skipping.n_refits_ < 21  # 20 refits in the loop + 1 after it
+    import skpoison.attacks._influence as influence_module
+
+    class _NeverEqual:
+        @staticmethod
+        def array_equal(*_):
+            return False
+
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+    monkeypatch.setattr(influence_module, "np", _NeverEqual())
+    always, X_always = run()
+    assert always.n_refits_ == 21
+    assert_allclose(X_skip, X_always, rtol=1e-6, atol=1e-9)
+    assert_allclose(skipping.objective_, always.objective_, rtol=1e-6)
+    assert_allclose(skipping.estimator_.coef_, always.estimator_.coef_, rtol=1e-5)
+
+
+def test_no_movement_means_one_refit():
+    X, y = problem()
+    attack = InfluencePoison(ClusterMatch(n_clusters=4, target="smallest"),
+                             eps=0.0, n_iter=30, random_state=0)
+    X_res, _ = attack.fit_resample(X, y)
+    seeds, _ = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"),
+                         random_state=0).fit_resample(X, y)
+    assert_allclose(X_res, seeds)
+    assert attack.n_refits_ == 1
+    assert np.ptp(attack.objective_) == 0  # the same model throughout
+
+
+def test_skipping_the_attacker_only_fit_does_not_change_the_result(monkeypatch):
+    # The first refit solves the attacker's rows plus the poisons exactly
+    # (a unique minimiser), so where it starts from does not matter.
+    X, y = problem()
+    frozen = FrozenEstimator(
+        ClusterMatch(n_clusters=4, target="smallest", random_state=0).fit(X))
+
+    def run():
+        attack = InfluencePoison(frozen, alpha=1.0, eps=1.0, n_iter=40,
+                                 random_state=0)
+        return attack, attack.fit_resample(X, y)[0]
+
+    lazy, X_lazy = run()
+    monkeypatch.setattr(InfluencePoison, "_refits_surrogate", False)
+    eager, X_eager = run()
+    assert_allclose(X_lazy, X_eager, rtol=1e-6, atol=1e-8)
+    assert_allclose(lazy.objective_, eager.objective_, rtol=1e-6)
+    assert_allclose(lazy.estimator_.coef_, eager.estimator_.coef_, rtol=1e-5)
+
+
+def test_without_steps_the_surrogate_is_still_fitted_on_the_attacker_rows():
+    X, y = problem()
+    attack = InfluencePoison(ClusterMatch(n_clusters=4, target="smallest"),
+                             n_iter=0, random_state=0)
+    attack.fit_resample(X, y)
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    reference = LogisticRegression(max_iter=1000).fit(Z, y)
+    assert_allclose(attack.estimator_.coef_, reference.coef_)
+    assert_allclose(attack.estimator_.intercept_, reference.intercept_)
