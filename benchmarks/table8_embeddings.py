@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/table8_embeddings.py [--dataset rotten-tomatoes]
-        [--n-subpops 10] [--eps 0.1 1.0] [--pca 64]
+        [--n-subpops 10] [--eps 0.1 1.0] [--pca 64] [--n-clusters 100]
 
 The companion of ``table8_optimised.py`` (UCI Adult) for the paper's own
 kind of Table 8 model: a linear head on frozen pretrained features (the
@@ -86,12 +86,16 @@ def main():
     parser.add_argument("--n-subpops", type=int, default=10)
     parser.add_argument("--eps", type=float, nargs="+", default=[0.1, 1.0])
     parser.add_argument("--pca", type=int, default=64)
+    parser.add_argument("--n-clusters", type=int, default=100,
+                        help="ClusterMatch's k; fewer clusters give larger "
+                             "subpopulations (max_size grows with them)")
     args = parser.parse_args()
 
     X, y, X_aux, y_aux, X_test, y_test, label, n_components = load_features(
         args.dataset, args.pca)
-    finder = ClusterMatch(n_clusters=100, n_components=n_components, min_size=10,
-                          max_size=100, random_state=0).fit(X_aux)
+    finder = ClusterMatch(n_clusters=args.n_clusters, n_components=n_components,
+                          min_size=10, max_size=max(100, 10000 // args.n_clusters),
+                          random_state=0).fit(X_aux)
     test_ids = finder.predict(X_test)
     ok = [int(s) for s in finder.subpopulations_ if np.sum(test_ids == s) >= 5]
     targets = sorted(np.random.RandomState(0).choice(

@@ -94,6 +94,17 @@ class InfluencePoison(_OptimisedAttack):
         damage of refitting every step, 25 keeps 93%; with ``eps=0.1`` all
         give the same damage.
 
+    backtrack : bool, default=True
+        Keep the surrogate's target loss from falling between refits. The
+        steps are raw gradient steps, ``refit_every`` of them on a model that
+        stays fixed, so a ``step_size`` that is too large for the data can
+        overshoot and lower the loss the attack is raising. With ``True``, a
+        refit whose target loss is below the last kept one is undone: the
+        poisons go back to the last kept refit and the step is halved.
+        ``objective_`` is then non-decreasing (up to a relative 1e-9), and
+        the poisons returned are the kept ones. ``False`` takes every step, as the reference
+        implementation does with its fixed step.
+
     solver : {"auto", "exact", "cg"}, default="auto"
         How ``H v = grad_theta L_t`` is solved for a skorch net: ``"exact"``
         builds the Hessian (batched Hessian-vector products) and factorises
@@ -104,14 +115,18 @@ class InfluencePoison(_OptimisedAttack):
 
     Attributes
     ----------""" + _SHARED_ATTACK_ATTRS_DOC + _OPTIMISED_ATTRS_DOC + """
-        Here the target loss ``L_t`` of each refitted model: before the first
-        step, after every ``refit_every`` steps and after the last step.
+        Here the target loss ``L_t`` of the kept model at each refit: before
+        the first step, after every ``refit_every`` steps and after the last
+        step (non-decreasing with ``backtrack=True``).
+
+    n_backtracks_ : int
+        Refits undone because the target loss fell (see ``backtrack``).
 
     n_refits_ : int
         Refits actually computed. A refit is skipped when the poisons have
         not moved since the last one (pinned to corners of their ``eps`` box,
         say): the model, its Hessian and the influence direction would be the
-        same.
+        same. Undoing a refit costs one more, on the kept poisons.
 
     See Also
     --------
@@ -139,6 +154,7 @@ class InfluencePoison(_OptimisedAttack):
         **_OptimisedAttack._parameter_constraints,
         "reg": [Interval(Real, 0, None, closed="left"), None],
         "refit_every": [Interval(Integral, 1, None, closed="left")],
+        "backtrack": ["boolean"],
         "solver": [StrOptions({"auto", "exact", "cg"})],
     }
 
@@ -146,8 +162,8 @@ class InfluencePoison(_OptimisedAttack):
                  count_on="train", estimator=None, mode="ll", n_iter=250,
                  step_size=0.1, eps=0.1, targets=None, bounds=None,
                  feature_mask="continuous",
-                 reg=None, refit_every=10, solver="auto", progress=False,
-                 random_state=None):
+                 reg=None, refit_every=10, backtrack=True, solver="auto",
+                 progress=False, random_state=None):
         self.subpopulation = subpopulation
         self.alpha = alpha
         self.label = label
@@ -163,6 +179,7 @@ class InfluencePoison(_OptimisedAttack):
         self.feature_mask = feature_mask
         self.reg = reg
         self.refit_every = refit_every
+        self.backtrack = backtrack
         self.solver = solver
         self.progress = progress
         self.random_state = random_state
@@ -179,32 +196,49 @@ class InfluencePoison(_OptimisedAttack):
         lam = surrogate.default_reg(n) if self.reg is None else float(self.reg)
         surrogate.start_refits(Z_src, Y_all)
         history = []
-        fitted_on = None  # the poisons of the last refit
-        self.n_refits_ = 0
+        fitted_on = None  # the poisons of the surrogate's last refit
+        accepted = None  # (poisons, target loss) at the last kept checkpoint
+        shrink = 1.0
+        self.n_refits_ = self.n_backtracks_ = 0
 
-        def refit(X_p):
+        def fit_model(X_p):
             # Poisons pinned at corners of their box stop moving: refitting on
             # the same rows would only repeat the last solution, so it is
             # skipped (the model, its Hessian and V stay exactly the same).
             nonlocal fitted_on
-            changed = fitted_on is None or not np.array_equal(X_p, fitted_on)
-            if changed:
-                surrogate.refit(standardise(X_p))
-                fitted_on = X_p
-                self.n_refits_ += 1
-                history.append(surrogate.loss(Z_t, Y_t))
-            else:
-                history.append(history[-1])
-            return changed
+            if fitted_on is not None and np.array_equal(X_p, fitted_on):
+                return False
+            surrogate.refit(standardise(X_p))
+            fitted_on = X_p
+            self.n_refits_ += 1
+            return True
+
+        def checkpoint(X_p):
+            # refit on the current poisons; if the target loss fell since the
+            # last checkpoint, the steps overshot: go back, halve the step
+            nonlocal accepted, shrink
+            changed = fit_model(X_p)
+            loss = surrogate.loss(Z_t, Y_t) if changed else accepted[1]
+            if (self.backtrack and accepted is not None
+                    and loss < accepted[1] - 1e-9 * (1 + abs(accepted[1]))):
+                X_p, loss = accepted
+                shrink /= 2
+                self.n_backtracks_ += 1
+                fit_model(X_p)
+            accepted = (X_p, loss)
+            history.append(loss)
+            return X_p, changed
 
         V = None
         for it in _steps(self.n_iter, self.progress, type(self).__name__):
-            if it % self.refit_every == 0 and refit(X_p):
-                V = surrogate.influence_direction(Z_t, Y_t, lam)
+            if it % self.refit_every == 0:
+                X_p, changed = checkpoint(X_p)
+                if changed:
+                    V = surrogate.influence_direction(Z_t, Y_t, lam)
             # grad_x L_t = -(1/n) grad_x <V, grad_theta l(x_i, y_i)>
             _, grad = surrogate.alignment(standardise(X_p), Y_poison, V)
-            X_p = project(X_p - move * grad)
-        refit(X_p)
+            X_p = project(X_p - shrink * move * grad)
+        X_p, _ = checkpoint(X_p)
         self.objective_ = np.asarray(history)
         self.n_iter_ = self.n_iter
         return X_p

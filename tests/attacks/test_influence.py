@@ -243,7 +243,7 @@ def test_refits_on_unchanged_poisons_are_skipped_without_changing_the_result(
 
     def run():
         attack = InfluencePoison(frozen, alpha=1.0, eps=0.05, n_iter=100,
-                                 refit_every=5, random_state=0)
+                                 refit_every=5, backtrack=False, random_state=0)
         return attack, attack.fit_resample(X, y)[0]
 
     skipping, X_skip = run()
@@ -307,3 +307,28 @@ def test_without_steps_the_surrogate_is_still_fitted_on_the_attacker_rows():
     reference = LogisticRegression(max_iter=1000).fit(Z, y)
     assert_allclose(attack.estimator_.coef_, reference.coef_)
     assert_allclose(attack.estimator_.intercept_, reference.intercept_)
+
+
+def test_backtracking_keeps_the_target_loss_from_falling():
+    # A step far too large for the data overshoots between refits: without
+    # backtracking the surrogate's target loss ends below where it started;
+    # with it, objective_ never falls and the step is halved each time.
+    X, y = problem()
+    frozen = FrozenEstimator(
+        ClusterMatch(n_clusters=4, target="smallest", random_state=0).fit(X))
+    kw = {"alpha": 1.0, "eps": 3.0, "n_iter": 60, "step_size": 50.0,
+          "random_state": 0}
+    free = InfluencePoison(frozen, backtrack=False, **kw)
+    free.fit_resample(X, y)
+    assert np.any(np.diff(free.objective_) < -1e-3)  # it does overshoot here
+    kept = InfluencePoison(frozen, **kw)
+    X_res, _ = kept.fit_resample(X, y)
+    assert kept.n_backtracks_ > 0
+    assert np.all(np.diff(kept.objective_) >= -1e-9)
+    assert kept.objective_[-1] >= free.objective_[-1]
+    # the poisons returned are the kept ones: the model fitted on them has
+    # the last kept target loss
+    mask = frozen.membership(X)
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    loss = log_loss(y[mask], kept.estimator_.predict_proba(Z[mask]), labels=[0, 1])
+    assert_allclose(loss, kept.objective_[-1], rtol=1e-4)
