@@ -142,7 +142,9 @@ def _shared_once(data, n_jobs, stack):
     them. Other backends (threads, Dask, which scatters ``data`` once) get
     ``data`` as it is.
     """
-    backend, _ = get_active_backend()
+    backend, default_n_jobs = get_active_backend()
+    if n_jobs is None:  # as joblib.Parallel: parallel_config's n_jobs, else 1
+        n_jobs = default_n_jobs
     processes = tuple(BACKENDS[name] for name in ("loky", "multiprocessing")
                       if name in BACKENDS)
     if not isinstance(backend, processes) or backend.effective_n_jobs(n_jobs) == 1:

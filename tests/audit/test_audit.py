@@ -188,6 +188,8 @@ def test_process_workers_get_the_data_memory_mapped_once():
         np.testing.assert_array_equal(y_m, y)
         assert isinstance(y_m, np.memmap) and not y_m.flags.writeable
         assert isinstance(X_m._mgr.blocks[0].values, np.memmap)
-    for n_jobs, backend in [(1, "loky"), (2, "threading")]:
+    with ExitStack() as stack, parallel_config(n_jobs=2):  # n_jobs=None: 2 here
+        assert isinstance(_shared_once(data, None, stack).arrays[1], np.memmap)
+    for n_jobs, backend in [(1, "loky"), (None, "loky"), (2, "threading")]:
         with ExitStack() as stack, parallel_config(backend=backend):
             assert _shared_once(data, n_jobs, stack) is data
