@@ -90,8 +90,8 @@ def main():
     t_go, t_inf, refits = [], [], []
     for target in targets:
         one = attacks(target, 1.0)
-        t_go.append(timed(lambda: one["GO"].fit_resample(X, y), args.repeat)[1])
-        t_inf.append(timed(lambda: one["INF"].fit_resample(X, y), args.repeat)[1])
+        for name, times in (("GO", t_go), ("INF", t_inf)):
+            times.append(timed(lambda a=one[name]: a.fit_resample(X, y), args.repeat)[1])
         refits.append(one["INF"].n_refits_)
     t_go, t_inf = np.array(t_go), np.array(t_inf)
     per = t_inf / t_go

@@ -102,8 +102,8 @@ class InfluencePoison(_OptimisedAttack):
         refit whose target loss is below the last kept one is undone: the
         poisons go back to the last kept refit and the step is halved.
         ``objective_`` is then non-decreasing (up to a relative 1e-9), and
-        the poisons returned are the kept ones. ``False`` takes every step, as the reference
-        implementation does with its fixed step.
+        the poisons returned are the kept ones. ``False`` takes every step,
+        as the reference implementation does with its fixed step.
 
     solver : {"auto", "exact", "cg"}, default="auto"
         How ``H v = grad_theta L_t`` is solved for a skorch net: ``"exact"``
