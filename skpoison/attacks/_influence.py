@@ -103,7 +103,10 @@ class InfluencePoison(_OptimisedAttack):
         poisons go back to the last kept refit and the step is halved.
         ``objective_`` is then non-decreasing (up to a relative 1e-9), and
         the poisons returned are the kept ones. ``False`` takes every step,
-        as the reference implementation does with its fixed step.
+        as the reference implementation does with its fixed step. With a
+        skorch net in ``mode="ft"`` a refit trains the net further rather
+        than solving for it, so there is nothing to go back to: every step
+        is taken and every refit computed.
 
     solver : {"auto", "exact", "cg"}, default="auto"
         How ``H v = grad_theta L_t`` is solved for a skorch net: ``"exact"``
@@ -126,7 +129,8 @@ class InfluencePoison(_OptimisedAttack):
         Refits actually computed. A refit is skipped when the poisons have
         not moved since the last one (pinned to corners of their ``eps`` box,
         say): the model, its Hessian and the influence direction would be the
-        same. Undoing a refit costs one more, on the kept poisons.
+        same (not with ``mode="ft"``, whose refits train further). Undoing a
+        refit costs one more, on the kept poisons.
 
     See Also
     --------
@@ -186,6 +190,10 @@ class InfluencePoison(_OptimisedAttack):
 
     _refits_surrogate = True  # the first step refits on the rows and the poisons
 
+    def _poison_features(self, *args, **kwargs):
+        self.n_refits_ = self.n_backtracks_ = 0  # also when no step is taken
+        return super()._poison_features(*args, **kwargs)
+
     def _torch_options(self):
         return {"solver": self.solver}
 
@@ -199,14 +207,17 @@ class InfluencePoison(_OptimisedAttack):
         fitted_on = None  # the poisons of the surrogate's last refit
         accepted = None  # (poisons, target loss) at the last kept checkpoint
         shrink = 1.0
-        self.n_refits_ = self.n_backtracks_ = 0
+        # Skipping and undoing refits need a refit that solves for the model
+        # on its rows; a fine-tuned net's refit trains it further instead.
+        solves = surrogate.refit_is_solve
+        backtrack = self.backtrack and solves
 
         def fit_model(X_p):
             # Poisons pinned at corners of their box stop moving: refitting on
             # the same rows would only repeat the last solution, so it is
             # skipped (the model, its Hessian and V stay exactly the same).
             nonlocal fitted_on
-            if fitted_on is not None and np.array_equal(X_p, fitted_on):
+            if solves and fitted_on is not None and np.array_equal(X_p, fitted_on):
                 return False
             surrogate.refit(standardise(X_p))
             fitted_on = X_p
@@ -219,7 +230,7 @@ class InfluencePoison(_OptimisedAttack):
             nonlocal accepted, shrink
             changed = fit_model(X_p)
             loss = surrogate.loss(Z_t, Y_t) if changed else accepted[1]
-            if (self.backtrack and accepted is not None
+            if (backtrack and accepted is not None
                     and loss < accepted[1] - 1e-9 * (1 + abs(accepted[1]))):
                 X_p, loss = accepted
                 shrink /= 2

@@ -378,6 +378,9 @@ class LinearSurrogate:
     def default_reg(self, n):
         return l2_strength(self.estimator, n)
 
+    # a refit finds the minimiser on its rows (Newton, or the estimator's fit)
+    refit_is_solve = True
+
     def start_refits(self, Z_src, Y_all):
         """Keep the fixed rows; ``refit`` then only receives the poisons."""
         n_src, d = Z_src.shape

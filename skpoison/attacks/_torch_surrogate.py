@@ -233,6 +233,12 @@ class TorchSurrogate:
         return x
 
     # -------------------------------------------------------------- refits
+    @property
+    def refit_is_solve(self):
+        """Whether ``refit`` solves for the model (``"ll"``: Newton to
+        convergence) rather than training further (``"ft"``: ``partial_fit``)."""
+        return self.mode != "ft"
+
     def start_refits(self, Z_src, Y_all):
         n_src, d = Z_src.shape
         Z = np.empty((Y_all.shape[0], d))

@@ -149,9 +149,11 @@ def _shared_once(data, n_jobs, stack):
                       if name in BACKENDS)
     if not isinstance(backend, processes) or backend.effective_n_jobs(n_jobs) == 1:
         return data
+    base = os.environ.get("JOBLIB_TEMP_FOLDER")
+    if base:
+        os.makedirs(base, exist_ok=True)  # as joblib does for its own files
     folder = stack.enter_context(tempfile.TemporaryDirectory(
-        prefix="skpoison-audit-", dir=os.environ.get("JOBLIB_TEMP_FOLDER"),
-        ignore_cleanup_errors=True))
+        prefix="skpoison-audit-", dir=base or None, ignore_cleanup_errors=True))
     path = os.path.join(folder, "data.pkl")
     joblib.dump(data.arrays, path)
     return _AuditData(*joblib.load(path, mmap_mode="r"))

@@ -332,3 +332,14 @@ def test_backtracking_keeps_the_target_loss_from_falling():
     Z = (X - X.mean(axis=0)) / X.std(axis=0)
     loss = log_loss(y[mask], kept.estimator_.predict_proba(Z[mask]), labels=[0, 1])
     assert_allclose(loss, kept.objective_[-1], rtol=1e-4)
+
+
+def test_counts_are_reset_when_no_step_is_taken():
+    X, y = problem()
+    attack = InfluencePoison(ClusterMatch(n_clusters=4, target="smallest"),
+                             eps=1.0, n_iter=20, random_state=0)
+    attack.fit_resample(X, y)
+    assert attack.n_refits_ > 0
+    attack.set_params(n_iter=0).fit_resample(X, y)
+    assert (attack.n_refits_, attack.n_backtracks_) == (0, 0)
+    assert attack.objective_.shape == (0,)

@@ -213,3 +213,23 @@ def test_bad_mode_and_solver(attack_setup):
         GradientPoison(finder, mode="last").fit_resample(X, y)
     with pytest.raises(ValueError, match="'solver' parameter"):
         InfluencePoison(finder, solver="lu").fit_resample(X, y)
+
+
+def test_fine_tuned_refits_are_neither_skipped_nor_undone():
+    # In mode="ft" a refit trains the net further (partial_fit): there is no
+    # earlier model to go back to, so InfluencePoison takes every step and
+    # computes every refit, and objective_ is the target loss of the net it
+    # returns (a step size far too large would otherwise trigger backtracking).
+    X, y = problem()
+    finder = FrozenEstimator(
+        ClusterMatch(n_clusters=4, target="smallest", random_state=0).fit(X))
+    attack = InfluencePoison(finder, alpha=1.0, n_iter=12, refit_every=3, mode="ft",
+                             estimator=make_mlp_classifier((4,), max_epochs=5),
+                             eps=3.0, step_size=50.0, random_state=0)
+    attack.fit_resample(X, y)
+    assert attack.n_backtracks_ == 0
+    assert attack.n_refits_ == 5  # at steps 0, 3, 6, 9 and after the last
+    mask = finder.membership(X)
+    Z = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(np.float32)
+    loss = log_loss(y[mask], attack.estimator_.predict_proba(Z[mask]), labels=[0, 1])
+    assert_allclose(loss, attack.objective_[-1], rtol=1e-4)

@@ -170,6 +170,22 @@ def test_describe_subpopulation_one_hot_and_codes():
     assert describe_subpopulation(clusters, 1).startswith("cluster ")
 
 
+def test_memory_mapped_data_goes_to_a_joblib_temp_folder_not_yet_made(
+        tmp_path, monkeypatch):
+    from contextlib import ExitStack
+
+    import numpy as np
+
+    from skpoison.audit._audit import _AuditData, _shared_once
+
+    folder = tmp_path / "not" / "yet"
+    monkeypatch.setenv("JOBLIB_TEMP_FOLDER", str(folder))
+    with ExitStack() as stack:
+        shared = _shared_once(_AuditData(np.arange(6.0)), 2, stack)
+        assert str(shared.arrays[0].filename).startswith(str(folder))
+    assert folder.is_dir() and not any(folder.iterdir())  # cleaned up
+
+
 def test_process_workers_get_the_data_memory_mapped_once():
     from contextlib import ExitStack
 
