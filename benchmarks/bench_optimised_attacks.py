@@ -26,19 +26,10 @@ import argparse
 import time
 
 import numpy as np
-from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from _table8 import draw_targets, lr_victim, optimised_attacks, print_damage_table
 
-from skpoison.attacks import GradientPoison, InfluencePoison, LabelFlip
 from skpoison.datasets import load_adult
-from skpoison.metrics import subpopulation_damage
 from skpoison.subpopulations import ClusterMatch
-
-
-def victim():
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
 
 
 def timed(f, repeat=1):
@@ -68,25 +59,12 @@ def main():
     X_test, y_test = data.X_test, data.y_test
     finder = ClusterMatch(n_clusters=100, min_size=10, max_size=100,
                           random_state=0).fit(X_aux)
-    test_ids = finder.predict(X_test)
-    ok = [int(s) for s in finder.subpopulations_ if np.sum(test_ids == s) >= 5]
-    rng = np.random.RandomState(0)
-    targets = sorted(rng.choice(ok, size=min(args.n_subpops, len(ok)),
-                                replace=False).tolist())
-
-    def attacks(target, alpha):
-        frozen = FrozenEstimator(finder.retarget(target))
-        common = {"alpha": alpha, "aux": (X_aux, y_aux), "random_state": 0}
-        return {
-            "LF": LabelFlip(frozen, **common),
-            "GO": GradientPoison(frozen, n_iter=50, eps=args.eps,
-                                 step_size=args.go_step, **common),
-            "INF": InfluencePoison(frozen, n_iter=250, eps=args.eps,
-                                   step_size=args.inf_step, **common),
-        }
+    targets, test_ids, _ = draw_targets(finder, X_test, args.n_subpops)
+    attacks = optimised_attacks(finder, (X_aux, y_aux), args.eps, args.go_step,
+                                args.inf_step)
 
     # ---------------------------------------------------------- runtimes
-    clean, t_clean = timed(lambda: victim().fit(X, y), args.repeat)
+    _, t_clean = timed(lambda: lr_victim().fit(X, y), args.repeat)
     t_go, t_inf, refits = [], [], []
     for target in targets:
         one = attacks(target, 1.0)
@@ -112,23 +90,9 @@ def main():
         return
 
     # ------------------------------------------------------ Table 8 shape
-    alphas = (0.5, 1.0, 2.0)
-    damage = {(a, name): [] for a in alphas for name in ("LF", "GO", "INF")}
-    t0 = time.perf_counter()
-    for target in targets:
-        mask = test_ids == target
-        for alpha in alphas:
-            for name, attack in attacks(target, alpha).items():
-                X_res, y_res = attack.fit_resample(X, y)
-                poisoned = victim().fit(X_res, y_res)
-                res = subpopulation_damage(clean, poisoned, X_test, y_test, mask)
-                damage[alpha, name].append(res.target_damage)
-    print(f"\nMean target damage over {len(targets)} ClusterMatch subpopulations "
-          f"{targets} ({time.perf_counter() - t0:.0f} s)")
-    print(f"{'alpha':>6} {'LF':>8} {'GO':>8} {'INF':>8}")
-    for alpha in alphas:
-        print(f"{alpha:>6} " + " ".join(
-            f"{np.mean(damage[alpha, name]):8.3f}" for name in ("LF", "GO", "INF")))
+    print_damage_table(f"Mean target damage over {len(targets)} ClusterMatch "
+                       f"subpopulations {targets}", lr_victim, attacks,
+                       (X, y, X_test, y_test), test_ids, targets)
 
 
 if __name__ == "__main__":

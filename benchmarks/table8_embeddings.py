@@ -42,23 +42,19 @@ are), so that ``finder.retarget(t)`` selects the target.
 """
 
 import argparse
-import time
 
 import numpy as np
+from _table8 import (
+    draw_targets,
+    lr_victim,
+    optimised_attacks,
+    print_damage_table,
+    step_sizes,
+)
 from sklearn.decomposition import PCA
-from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-from skpoison.attacks import GradientPoison, InfluencePoison, LabelFlip
 from skpoison.audit import drop_annotations, load_setting
-from skpoison.metrics import subpopulation_damage
 from skpoison.subpopulations import ClusterMatch
-
-
-def lr_victim():
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
 
 
 def load_features(dataset, n_pca):
@@ -96,55 +92,21 @@ def main():
     finder = ClusterMatch(n_clusters=args.n_clusters, n_components=n_components,
                           min_size=10, max_size=max(100, 10000 // args.n_clusters),
                           random_state=0).fit(X_aux)
-    test_ids = finder.predict(X_test)
-    ok = [int(s) for s in finder.subpopulations_ if np.sum(test_ids == s) >= 5]
-    targets = sorted(np.random.RandomState(0).choice(
-        ok, size=min(args.n_subpops, len(ok)), replace=False).tolist())
-    alphas = (0.5, 1.0, 2.0)
+    targets, test_ids, n_ok = draw_targets(finder, X_test, args.n_subpops)
     clean_acc = lr_victim().fit(X, y).score(X_test, y_test)
     print(f"{args.dataset} LL, X {X.shape}, {len(np.unique(y))} classes, "
           f"label={label!r}, clean test accuracy {clean_acc:.3f}")
     print(f"{len(targets)} ClusterMatch subpopulations {targets} "
-          f"(of {len(ok)} with >= 5 test rows)")
-
-    def table(victim, attacks, title):
-        clean = victim().fit(X, y)
-        names = list(attacks(targets[0], 1.0))
-        damage = {(a, n): [] for a in alphas for n in names}
-        t0 = time.perf_counter()
-        for target in targets:
-            mask = test_ids == target
-            for alpha in alphas:
-                for name, attack in attacks(target, alpha).items():
-                    X_res, y_res = attack.fit_resample(X, y)
-                    poisoned = victim().fit(X_res, y_res)
-                    res = subpopulation_damage(clean, poisoned, X_test, y_test, mask)
-                    damage[alpha, name].append(res.target_damage)
-        print(f"\n{title} ({time.perf_counter() - t0:.0f} s)")
-        print(f"{'alpha':>6} " + " ".join(f"{n:>8}" for n in names))
-        for alpha in alphas:
-            print(f"{alpha:>6} " + " ".join(
-                f"{np.mean(damage[alpha, n]):8.3f}" for n in names))
-
-    def common(target, alpha):
-        return {"subpopulation": FrozenEstimator(finder.retarget(target)),
-                "alpha": alpha, "label": label, "aux": (X_aux, y_aux),
-                "random_state": 0}
+          f"(of {n_ok} with >= 5 test rows)")
 
     for eps in args.eps:
-        go_step, inf_step = (0.2, 0.1) if eps <= 0.1 else (20 * eps, eps)
-
-        def attacks(target, alpha, eps=eps, go_step=go_step, inf_step=inf_step):
-            c = common(target, alpha)
-            return {
-                "LF": LabelFlip(**c),
-                "GO": GradientPoison(n_iter=50, eps=eps, step_size=go_step, **c),
-                "INF": InfluencePoison(n_iter=250, eps=eps, step_size=inf_step, **c),
-            }
-
-        table(lr_victim, attacks,
-              f"LR victim, eps={eps}, steps GO={go_step} INF={inf_step}: "
-              "mean target damage")
+        go_step, inf_step = step_sizes(eps)
+        print_damage_table(
+            f"LR victim, eps={eps}, steps GO={go_step} INF={inf_step}: "
+            "mean target damage", lr_victim,
+            optimised_attacks(finder, (X_aux, y_aux), eps, go_step, inf_step,
+                              label=label),
+            (X, y, X_test, y_test), test_ids, targets)
 
 
 if __name__ == "__main__":
