@@ -16,15 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skpoison.attacks import GradientPoison, InfluencePoison, LabelFlip, _linear
 from skpoison.subpopulations import ClusterMatch
 
-
-def problem(seed=0):
-    """Binary task: three big blobs and a small one (the target)."""
-    rng = np.random.RandomState(seed)
-    centers = np.array([[0, 0, 0], [3, 0, 0], [0, 3, 0], [3, 3, 0]], float)
-    sizes = [150, 150, 150, 40]
-    X = np.vstack([rng.normal(c, 1.0, (n, 3)) for c, n in zip(centers, sizes)])
-    y = (X[:, 0] + X[:, 1] + 0.5 * rng.normal(size=len(X)) > 3).astype(int)
-    return X, y
+from ._problems import central_difference, problem
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +31,6 @@ def target_loss(finder, X, y, X_res, y_res):
     victim = LogisticRegression(max_iter=1000).fit(X_res, y_res)
     return log_loss(y[mask], victim.predict_proba(X[mask]), labels=[0, 1])
 
-
-def central_difference(f, Z, h=1e-6):
-    grad = np.zeros_like(Z)
-    for idx in np.ndindex(*Z.shape):
-        Zp, Zm = Z.copy(), Z.copy()
-        Zp[idx] += h
-        Zm[idx] -= h
-        grad[idx] = (f(Zp) - f(Zm)) / (2 * h)
-    return grad
 
 
 # ------------------------------------------------------- closed-form math

@@ -11,6 +11,8 @@ from skpoison.attacks import InfluencePoison, LabelFlip, _linear
 from skpoison.attacks._influence import influence_direction
 from skpoison.subpopulations import ClusterMatch
 
+from ._problems import central_difference, problem
+
 C = 1.0
 
 
@@ -31,15 +33,6 @@ def target_loss_of(model, Z_t, y_t):
     W, b = _linear.model_params(model)
     return _linear.cross_entropy(Z_t, y_t, W, b)
 
-
-def central_difference(f, Z, h=1e-6):
-    grad = np.zeros_like(Z)
-    for idx in np.ndindex(*Z.shape):
-        Zp, Zm = Z.copy(), Z.copy()
-        Zp[idx] += h
-        Zm[idx] -= h
-        grad[idx] = (f(Zp) - f(Zm)) / (2 * h)
-    return grad
 
 
 @pytest.mark.parametrize("K", [1, 3])
@@ -103,14 +96,6 @@ def test_feature_gradient_matches_retraining():
 
 
 # --------------------------------------------------------------- attack
-def problem(seed=0):
-    rng = np.random.RandomState(seed)
-    centers = np.array([[0, 0, 0], [3, 0, 0], [0, 3, 0], [3, 3, 0]], float)
-    sizes = [150, 150, 150, 40]
-    X = np.vstack([rng.normal(c, 1.0, (n, 3)) for c, n in zip(centers, sizes)])
-    y = (X[:, 0] + X[:, 1] + 0.5 * rng.normal(size=len(X)) > 3).astype(int)
-    return X, y
-
 
 def test_influence_poisons_raise_target_loss_over_label_flip():
     X, y = problem()

@@ -14,6 +14,8 @@ from skpoison.attacks._torch_surrogate import TorchSurrogate, last_layer_paramet
 from skpoison.nets import MLPModule, make_linear_classifier, make_mlp_classifier
 from skpoison.subpopulations import ClusterMatch
 
+from ._problems import central_difference, problem
+
 
 def small(seed=0, n=40, d=3):
     rng = np.random.RandomState(seed)
@@ -21,15 +23,6 @@ def small(seed=0, n=40, d=3):
     y = (Z[:, 0] - 0.5 * Z[:, 1] + rng.normal(size=n) > 0).astype(int)
     return Z, y
 
-
-def central_difference(f, Z, h=1e-6):
-    grad = np.zeros_like(Z)
-    for idx in np.ndindex(*Z.shape):
-        Zp, Zm = Z.copy(), Z.copy()
-        Zp[idx] += h
-        Zm[idx] -= h
-        grad[idx] = (f(Zp) - f(Zm)) / (2 * h)
-    return grad
 
 
 def theta_matrix(tensors):
@@ -144,14 +137,6 @@ def test_last_layer_is_the_last_parametrised_submodule():
 
 
 # ------------------------------------------------------------ the attacks
-def problem(seed=0):
-    rng = np.random.RandomState(seed)
-    centers = np.array([[0, 0, 0], [3, 0, 0], [0, 3, 0], [3, 3, 0]], float)
-    sizes = [150, 150, 150, 40]
-    X = np.vstack([rng.normal(c, 1.0, (n, 3)) for c, n in zip(centers, sizes)])
-    y = (X[:, 0] + X[:, 1] + 0.5 * rng.normal(size=len(X)) > 3).astype(int)
-    return X, y
-
 
 @pytest.fixture(scope="module")
 def attack_setup():
