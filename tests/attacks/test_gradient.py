@@ -32,7 +32,6 @@ def target_loss(finder, X, y, X_res, y_res):
     return log_loss(y[mask], victim.predict_proba(X[mask]), labels=[0, 1])
 
 
-
 # ------------------------------------------------------- closed-form math
 @pytest.mark.parametrize("K", [1, 3])
 def test_inner_product_gradient_matches_finite_differences(K):

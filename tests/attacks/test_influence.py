@@ -34,7 +34,6 @@ def target_loss_of(model, Z_t, y_t):
     return _linear.cross_entropy(Z_t, y_t, W, b)
 
 
-
 @pytest.mark.parametrize("K", [1, 3])
 def test_influence_gradient_matches_finite_differences(K):
     # the influence score -<H^-1 g_t, grad_theta l(x, y)> with theta, H fixed

@@ -24,7 +24,6 @@ def small(seed=0, n=40, d=3):
     return Z, y
 
 
-
 def theta_matrix(tensors):
     W, b = (t.detach().numpy() for t in tensors)
     return np.hstack([W, b[:, None]])
