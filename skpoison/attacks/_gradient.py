@@ -1,6 +1,5 @@
 """GradientPoison: the paper's gradient optimisation ("GO") of poison features."""
 
-import sys
 from numbers import Integral, Real
 
 import numpy as np
@@ -8,7 +7,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_array
 
 from ..utils._compat import HasMethods, Interval, StrOptions
+from ..utils._labels import encode_labels
 from ..utils._seeding import seed_unseeded
+from ..utils._torch import is_skorch_net
 from . import _linear
 from ._base import _SHARED_ATTACK_ATTRS_DOC, _SHARED_ATTACK_PARAMS_DOC
 from ._label_flip import LabelFlip
@@ -160,7 +161,7 @@ class _OptimisedAttack(LabelFlip):
     def _surrogate(self, rng):
         estimator = (LogisticRegression(max_iter=1000) if self.estimator is None
                      else self.estimator)
-        if _is_skorch_net(estimator):
+        if is_skorch_net(estimator):
             from . import _torch_surrogate  # imports torch only when needed
 
             estimator = seed_unseeded(estimator, rng)
@@ -244,14 +245,14 @@ class _OptimisedAttack(LabelFlip):
                 "Poison labels must be classes of the attacker's rows "
                 f"{classes.tolist()}; got {np.unique(y_poison).tolist()}."
             )
-        Y_src = np.searchsorted(classes, y_src)
-        Y_poison = np.searchsorted(classes, y_poison)
+        Y_src = encode_labels(classes, y_src)
+        Y_poison = encode_labels(classes, y_poison)
         if self.targets is None:
             target = np.asarray(finder.membership(X_src_given), dtype=bool)
             Z_t, Y_t = Z_src[target], Y_src[target]
         else:
             X_t, y_t = self._check_targets(X_src.shape[1], classes)
-            Z_t, Y_t = (X_t - mean) / scale, np.searchsorted(classes, y_t)
+            Z_t, Y_t = (X_t - mean) / scale, encode_labels(classes, y_t, name="targets")
         self.objective_ = np.array([])
         self.n_iter_ = 0
         if X_seed.shape[0] == 0 or self.n_iter == 0 or not mask.any():
@@ -391,11 +392,6 @@ def _steps(n_iter, progress, name):
     from tqdm.auto import tqdm
 
     return tqdm(range(n_iter), desc=name, unit="step", leave=False)
-
-
-def _is_skorch_net(estimator):
-    skorch = sys.modules.get("skorch")  # a skorch net implies skorch is imported
-    return skorch is not None and isinstance(estimator, skorch.NeuralNet)
 
 
 def _float_features(X):

@@ -35,27 +35,17 @@ import torch
 from scipy.linalg import cho_factor, cho_solve
 from scipy.sparse.linalg import LinearOperator, cg
 
+from ..utils import _torch
+
 _DTYPE = torch.float64
-
-
-def is_torch_estimator(estimator):
-    """Whether ``estimator`` is a skorch net (imports skorch lazily)."""
-    try:
-        from skorch import NeuralNet
-    except ImportError:  # pragma: no cover - skorch is a dependency
-        return False
-    return isinstance(estimator, NeuralNet)
 
 
 def last_layer_parameters(module):
     """Parameters of the last submodule (registration order) that owns any."""
-    last = None
-    for _name, sub in module.named_modules():
-        if next(sub.parameters(recurse=False), None) is not None:
-            last = sub
-    if last is None:
+    if next(module.parameters(), None) is None:
         raise ValueError("The estimator's module has no parameters.")
-    return list(last.parameters(recurse=False))
+    name = _torch.last_parametrised_name(module)
+    return list(module.get_submodule(name).parameters(recurse=False))
 
 
 def _flat(tensors):
@@ -103,8 +93,8 @@ class TorchSurrogate:
     # ------------------------------------------------------------- helpers
     def _train(self, method, Z, y):
         self._calls += 1
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed + self._calls)
+        with _torch.forked_rng(self.seed + self._calls,
+                               getattr(self.estimator, "device", None)):
             method(np.asarray(Z, dtype=np.float32), y)
 
     def _sync(self):
@@ -116,17 +106,17 @@ class TorchSurrogate:
         for p in params:
             p.requires_grad_(True)
         self.module, self.params = module, params
+        self.device = _torch.module_device(module)
         self.n_params = sum(p.numel() for p in params)
 
     def _mean_loss(self, Z, Y):
         return self.estimator.get_loss(self.module(Z), Y, X=Z, training=False)
 
-    @staticmethod
-    def _tensor(a, dtype=_DTYPE):
-        return torch.as_tensor(np.asarray(a), dtype=dtype)
+    def _tensor(self, a, dtype=_DTYPE):
+        return _torch.as_tensor(a, device=self.device, dtype=dtype)
 
     def _targets(self, Y):
-        return torch.as_tensor(np.asarray(Y), dtype=torch.long)
+        return _torch.as_tensor(Y, device=self.device, dtype=torch.long)
 
     # ------------------------------------------------------------ protocol
     def fit(self, Z, y, *, refit_next=False):
@@ -156,7 +146,7 @@ class TorchSurrogate:
         J = sum(torch.sum(g * v) for g, v in zip(grads, G))
         if J.requires_grad:
             (gz,) = torch.autograd.grad(J, Zt)
-            gz = gz.numpy()
+            gz = _torch.to_numpy(gz)
         else:  # e.g. a piecewise-linear path with zero second derivative
             gz = np.zeros(Z.shape)
         return n * float(J.detach()), n * gz
@@ -190,7 +180,7 @@ class TorchSurrogate:
         _, g = self._objective_grad(0.0)
         P = g.numel()
         rows = []
-        eye = torch.eye(P, dtype=_DTYPE)
+        eye = torch.eye(P, dtype=_DTYPE, device=self.device)
         for start in range(0, P, chunk):
             block = eye[start:start + chunk]
             try:
@@ -204,7 +194,7 @@ class TorchSurrogate:
                     parts = torch.autograd.grad(g, self.params, grad_outputs=v,
                                                 retain_graph=True)
                     rows.append(_flat(parts)[None])
-        H = torch.cat(rows).numpy()
+        H = _torch.to_numpy(torch.cat(rows))
         H = (H + H.T) / 2
         H[np.diag_indices_from(H)] += lam
         return H
@@ -215,10 +205,10 @@ class TorchSurrogate:
         P = g.numel()
 
         def matvec(v):
-            v = torch.as_tensor(np.ravel(v), dtype=_DTYPE)
-            parts = torch.autograd.grad(g, self.params, grad_outputs=v,
+            vt = self._tensor(np.ravel(v))
+            parts = torch.autograd.grad(g, self.params, grad_outputs=vt,
                                         retain_graph=True)
-            return _flat(parts).numpy() + lam * np.ravel(v)
+            return _torch.to_numpy(_flat(parts)) + lam * np.ravel(v)
 
         return LinearOperator((P, P), matvec=matvec, dtype=np.float64)
 
@@ -265,14 +255,15 @@ class TorchSurrogate:
         for _ in range(20):
             loss, g = self._objective_grad(lam)
             H = self.hessian(lam)
-            step = cho_solve(cho_factor(H), g.detach().numpy())
-            decrease = float(g.detach().numpy() @ step)
+            g_host = _torch.to_numpy(g)
+            step = cho_solve(cho_factor(H), g_host)
+            decrease = float(g_host @ step)
             old = [p.detach().clone() for p in self.params]
             t = 1.0
             while True:
                 with torch.no_grad():
                     for p, p0, s in zip(self.params, old,
-                                        _unflat(torch.as_tensor(step), old)):
+                                        _unflat(self._tensor(step), old)):
                         p.copy_(p0 - t * s)
                     new = self._mean_loss(self._Z_all, self._Y_all)
                     new = new + lam / 2 * sum(torch.sum(p ** 2) for p in self.params)
@@ -285,9 +276,9 @@ class TorchSurrogate:
 
     def influence_direction(self, Z_t, Y_t, lam):
         """``(H + lam I)^{-1} grad_theta L_t`` on the last refit's rows."""
-        g_t = _flat(self.target_gradient(Z_t, Y_t)).numpy()
+        g_t = _torch.to_numpy(_flat(self.target_gradient(Z_t, Y_t)))
         v = self.solve(g_t, lam, self.solver)
-        return _unflat(torch.as_tensor(v, dtype=_DTYPE), self.params)
+        return _unflat(self._tensor(v), self.params)
 
     def finalize(self):
         """The fitted net; in ``"ll"`` mode with the refitted last layer copied in."""

@@ -8,7 +8,6 @@ import numpy as np
 import torch
 from imblearn.base import BaseSampler
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
@@ -23,22 +22,13 @@ from ..utils._compat import (
     _fit_context,
     check_target_type,
 )
+from ..utils import _torch
+from ..utils._labels import encode_labels
 from ..utils._seeding import seed_unseeded
 from ._base import _AttackSamplerMixin
 from ._targets import select_targets
 
 __all__ = ["WitchesBrew"]
-
-
-def _is_fitted_net(estimator):
-    try:
-        if hasattr(estimator, "module_") and hasattr(estimator, "check_is_fitted"):
-            estimator.check_is_fitted()
-        else:
-            check_is_fitted(estimator, "module_")
-        return True
-    except (NotFittedError, AttributeError):
-        return False
 
 
 def _augment(x, image_shape, max_shift, generator):
@@ -49,9 +39,10 @@ def _augment(x, image_shape, max_shift, generator):
     if squeeze:
         img = img.unsqueeze(1)
     h, w = img.shape[-2:]
-    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
-    shift = (torch.rand(n, 2, generator=generator) * 2 - 1) * max_shift
-    theta = torch.zeros(n, 2, 3, dtype=x.dtype)
+    draws = torch.rand(n, 3, generator=generator, device=x.device, dtype=x.dtype)
+    flip = torch.where(draws[:, 0] < 0.5, -1.0, 1.0)
+    shift = (draws[:, 1:] * 2 - 1) * max_shift
+    theta = torch.zeros(n, 2, 3, dtype=x.dtype, device=x.device)
     theta[:, 0, 0] = flip
     theta[:, 1, 1] = 1.0
     theta[:, 0, 2] = shift[:, 0] * 2 / w
@@ -168,6 +159,16 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
     batch_size : int, default=512
         Poisons per gradient-matching batch (the reference's ``pbatch``).
 
+    device : str, torch.device or None, default=None
+        Where the surrogate is trained and the poisons are crafted. ``None``
+        uses the net's own ``device`` (skorch's parameter; the default net's
+        is the CPU). A device is set on the unfitted surrogate (and on the
+        victims :meth:`validate` trains); a fitted net used as is must
+        already be on it. Crafting keeps every tensor and the random
+        generator on that device; only the final perturbation comes back to
+        the host. The same ``random_state`` gives the same poisons on a given
+        device (different devices draw different random numbers).
+
     random_state : int, RandomState instance or None, default=None
         Seeds target selection, the surrogate (when unseeded), the poison
         draw, the initial perturbations and the augmentation.
@@ -257,6 +258,7 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
         "image_shape": [tuple, None],
         "poison_selection": [StrOptions({"random", "max_gradient"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device, None],
         "random_state": ["random_state"],
     }
 
@@ -264,7 +266,7 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
                  intended_class=None, estimator=None, budget=0.01, eps=16,
                  scale=None, bounds="auto", n_iter=250, restarts=8, lr=0.4,
                  augment=True, image_shape=None, poison_selection="random",
-                 batch_size=512, random_state=None):
+                 batch_size=512, device=None, random_state=None):
         self.subpopulation = subpopulation
         self.targets = targets
         self.n_targets = n_targets
@@ -281,6 +283,7 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
         self.image_shape = image_shape
         self.poison_selection = poison_selection
         self.batch_size = batch_size
+        self.device = device
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -341,17 +344,33 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
         estimator = self.estimator
         if estimator is None:
             estimator = make_mlp_classifier((64,), max_epochs=20)
-        if _is_fitted_net(estimator):
-            net = estimator
-        else:
-            net = seed_unseeded(estimator, rng).fit(X, y)
-        if not hasattr(net, "module_"):
+        if not _torch.is_skorch_net(estimator):
             raise TypeError(
                 "estimator must be a skorch classifier with a torch module_ "
                 f"(e.g. skpoison.nets.make_mlp_classifier); got "
-                f"{type(net).__name__}."
+                f"{type(estimator).__name__}."
             )
+        if _torch.is_fitted_net(estimator):
+            net = estimator
+            if self.device is not None:
+                want = _torch.resolve_device(self.device)
+                have = _torch.module_device(net.module_)
+                if (want.type, want.index or 0) != (have.type, have.index or 0):
+                    raise ValueError(
+                        f"device={self.device!r}, but the fitted estimator's "
+                        f"module is on {str(have)!r}; a fitted net is used as is: "
+                        "move it (net.set_params(device=...)) or leave device=None."
+                    )
+        else:
+            net = seed_unseeded(self._on_device(estimator), rng).fit(X, y)
         return net
+
+    def _on_device(self, net):
+        """An unfitted clone of ``net`` on ``device`` (``net`` when None)."""
+        if self.device is None:
+            return net
+        _torch.resolve_device(self.device)  # a clear error for a bad device
+        return clone(net).set_params(device=self.device)
 
     def _resolve_targets(self, X, y, rng):
         """Target inputs and their indices (None for explicit inputs)."""
@@ -413,30 +432,20 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
     def _choose_poisons(self, candidates, n_poison, module, params, X, y_code, rng):
         if self.poison_selection == "random" or n_poison == candidates.size:
             return np.sort(rng.choice(candidates, size=n_poison, replace=False))
-        # largest per-row gradient norm, with torch.func (one vmapped pass)
-        names = [n for n, p in module.named_parameters() if p.requires_grad]
-        detached = {n: p.detach() for n, p in module.named_parameters()}
-
-        def loss_one(p, x, t):
-            out = torch.func.functional_call(module, {**detached, **p}, (x[None],))
-            return F.cross_entropy(out, t[None])
-
-        grad_one = torch.func.vmap(torch.func.grad(loss_one), in_dims=(None, 0, 0))
-        sub = {n: detached[n] for n in names}
-        norms = []
-        for start in range(0, candidates.size, self.batch_size):
-            rows = candidates[start:start + self.batch_size]
-            g = grad_one(sub, torch.as_tensor(X[rows], dtype=torch.float32),
-                         torch.as_tensor(y_code[rows]))
-            norms.append(torch.sqrt(sum((v.flatten(1) ** 2).sum(1)
-                                        for v in g.values())).numpy())
-        order = np.argsort(-np.concatenate(norms), kind="stable")
+        # largest per-row gradient norm (vmapped, norms reduced on the device)
+        named = {n: p for n, p in module.named_parameters() if p.requires_grad}
+        norms = _torch.per_sample_gradients(
+            module, F.cross_entropy, named, X[candidates], y_code[candidates],
+            batch_size=self.batch_size, device=_torch.module_device(module),
+            reduce="norm")
+        order = np.argsort(-norms, kind="stable")
         return np.sort(candidates[order[:n_poison]])
 
     def _brew(self, module, params, x_p, y_p, target_grad, target_norm, eps,
               low, high, generator):
         """One restart: signed Adam on delta; returns (delta, losses)."""
-        delta = torch.randn(x_p.shape, generator=generator, dtype=x_p.dtype) * eps
+        delta = torch.randn(x_p.shape, generator=generator, dtype=x_p.dtype,
+                            device=x_p.device) * eps
         delta = delta.clamp(-eps, eps)
         delta = (torch.clamp(x_p + delta, low, high) - x_p).requires_grad_(True)
         optimizer = torch.optim.Adam([delta], lr=self.lr * eps)
@@ -446,7 +455,8 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
             gamma=0.1)
         use_aug = self.augment and self.image_shape is not None
         max_shift = max(1.0, self.image_shape[-1] / 8) if use_aug else 0.0
-        losses = np.empty(n)
+        # losses stay on the device: one host copy per restart, not per step
+        losses = torch.empty(n, dtype=x_p.dtype, device=x_p.device)
         for it in range(n):
             optimizer.zero_grad()
             total, n_batches = 0.0, 0
@@ -460,7 +470,7 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
                 norm = torch.sqrt(sum((gp ** 2).sum() for gp in grads))
                 loss = 1 - dot / (target_norm * norm.clamp_min(1e-12))
                 loss.backward()
-                total += float(loss.detach())
+                total = total + loss.detach()
                 n_batches += 1
             delta.grad.sign_()
             optimizer.step()
@@ -469,7 +479,7 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
                 delta.clamp_(-eps, eps)
                 delta.copy_(torch.clamp(x_p + delta, low, high) - x_p)
             losses[it] = total / n_batches
-        return delta.detach(), losses
+        return delta.detach(), _torch.to_numpy(losses, np.float64)
 
     def _fit_resample(self, X, y, **params):
         rng = check_random_state(self.random_state)
@@ -533,25 +543,23 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
 
     def _craft(self, net, X, y, X_t, code, candidates, n_poison, low, high, rng):
         module = net.module_
-        was_training = module.training
-        module.eval()
+        device = _torch.module_device(module)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        generator = torch.Generator().manual_seed(seed)
-        try:
+        generator = _torch.generator(seed, device)
+        with _torch.eval_mode(module):
             params = [p for p in module.parameters() if p.requires_grad]
-            x_t = torch.as_tensor(X_t, dtype=torch.float32)
-            t_t = torch.full((x_t.shape[0],), code, dtype=torch.long)
+            x_t = _torch.as_tensor(X_t, device=device, dtype=torch.float32)
+            t_t = torch.full((x_t.shape[0],), code, dtype=torch.long, device=device)
             target_grad = [g.detach() for g in self._grads(module, params, x_t, t_t)]
             target_norm = torch.sqrt(sum((g ** 2).sum() for g in target_grad))
-            classes = np.asarray(net.classes_)
-            sorter = np.argsort(classes, kind="stable")
-            y_code = sorter[np.searchsorted(classes, y, sorter=sorter)]
+            y_code = encode_labels(net.classes_, y)
             poison_idx = self._choose_poisons(candidates, n_poison, module, params,
                                               X, y_code, rng)
-            x_p = torch.as_tensor(X[poison_idx], dtype=torch.float32)
-            y_p = torch.as_tensor(y_code[poison_idx], dtype=torch.long)
-            low_t = torch.as_tensor(low, dtype=torch.float32)
-            high_t = torch.as_tensor(high, dtype=torch.float32)
+            x_p = _torch.as_tensor(X[poison_idx], device=device, dtype=torch.float32)
+            y_p = torch.as_tensor(y_code[poison_idx], dtype=torch.long,
+                                  device=device)
+            low_t = _torch.as_tensor(low, device=device, dtype=torch.float32)
+            high_t = _torch.as_tensor(high, device=device, dtype=torch.float32)
             best = None
             for r in range(self.restarts):
                 delta, losses = self._brew(module, params, x_p, y_p, target_grad,
@@ -560,10 +568,8 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
                 self.restart_losses_[r] = losses[-1]
                 if best is None or losses[-1] < best[1][-1]:
                     best = (delta, losses)
-        finally:
-            module.train(was_training)
         self.losses_ = best[1]
-        return poison_idx, best[0].numpy().astype(np.float64)
+        return poison_idx, _torch.to_numpy(best[0], np.float64)
 
     # ------------------------------------------------------------ validation
     def validate(self, X, y, X_target=None, *, n_models=1, estimator=None):
@@ -598,7 +604,7 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
         if not isinstance(n_models, Integral) or n_models < 1:
             raise ValueError(f"n_models must be a positive int; got {n_models!r}.")
         X_target = self.targets_ if X_target is None else X_target
-        template = estimator if estimator is not None else (
+        template = estimator if estimator is not None else self._on_device(
             self.estimator if self.estimator is not None
             else make_mlp_classifier((64,), max_epochs=20))
         rng = check_random_state(self.random_state)

@@ -14,7 +14,8 @@ from torch.nn.utils import prune
 
 from ..utils._compat import Interval, StrOptions, _fit_context
 from ._base import BaseDefense
-from ._representation import _final_net, _named_modules, layer_output
+from ..utils import _torch
+from ._representation import _final_net, layer_output
 
 # Layers whose output units (dim 1 of the output, dim 0 of the weight) can be
 # pruned by zeroing their weights and bias.
@@ -32,13 +33,13 @@ _TOL = 1e-12
 
 
 def _prunable_layers(module):
-    return [name for name, m in _named_modules(module).items()
+    return [name for name, m in _torch.named_submodules(module).items()
             if isinstance(m, _PRUNABLE)]
 
 
 def _check_layer(module, layer):
     """The module named ``layer``, which must be a Linear or Conv layer."""
-    modules = _named_modules(module)
+    modules = _torch.named_submodules(module)
     prunable = ", ".join(repr(n) for n in _prunable_layers(module)) or "none"
     if not isinstance(layer, str) or layer not in modules:
         raise ValueError(
@@ -252,8 +253,8 @@ class FinePruning(BaseDefense):
         # data (a throw-away initialisation with torch's RNG forked).
         probe = clone(net)
         try:
-            with torch.random.fork_rng(devices=[]):
-                probe.initialize()
+            with _torch.forked_rng(0, "cpu"):
+                probe.set_params(device="cpu").initialize()
         except Exception:  # noqa: BLE001 - some modules need data: checked after fit
             return
         _check_layer(probe.module_, self.layer)
@@ -317,9 +318,7 @@ class FinePruning(BaseDefense):
 
         seed = None if self.random_state is None else \
             int(rng.randint(np.iinfo(np.int32).max))
-        with torch.random.fork_rng(devices=[], enabled=seed is not None):
-            if seed is not None:
-                torch.manual_seed(seed)
+        with _torch.forked_rng(seed, getattr(net, "device", None)):
             model.fit(X_train, y_train)
             module = net.module_
             target = _check_layer(module, self.layer)
@@ -355,7 +354,7 @@ class FinePruning(BaseDefense):
             pruned = np.asarray(order[:n_pruned], dtype=np.intp)
             if n_pruned:
                 weight_mask = torch.ones_like(target.weight)
-                weight_mask[torch.as_tensor(pruned)] = 0
+                weight_mask[torch.as_tensor(pruned, device=weight_mask.device)] = 0
                 prune.custom_from_mask(target, "weight", weight_mask)
                 if getattr(target, "bias", None) is not None:
                     prune.custom_from_mask(target, "bias", mask.clone())

@@ -39,21 +39,13 @@ from scipy.special import expit, softmax
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils import _torch
+from ..utils._labels import encode_labels
+from ..utils._pipeline import final_step
+
 __all__ = ["class_indices", "head_inputs", "per_sample_gradients"]
 
 _LAYERS_DOC = '"all", "last" or the name of a submodule'
-
-
-def _unwrap(estimator, X):
-    """Final step of a (nested) pipeline and ``X`` transformed up to it."""
-    while hasattr(estimator, "steps"):
-        steps = [s for _, s in estimator.steps]
-        for step in steps[:-1]:
-            if step is None or step == "passthrough" or hasattr(step, "fit_resample"):
-                continue
-            X = step.transform(X)
-        estimator = steps[-1]
-    return estimator, X
 
 
 def _is_linear(estimator):
@@ -62,31 +54,12 @@ def _is_linear(estimator):
     return isinstance(estimator, SGDClassifier) and estimator.loss == "log_loss"
 
 
-def _is_skorch(estimator):
-    try:
-        from skorch import NeuralNet
-    except ImportError:  # pragma: no cover - skorch is a dependency
-        return False
-    return isinstance(estimator, NeuralNet)
-
-
 def class_indices(estimator, y):
     """Positions of the labels ``y`` in ``estimator.classes_``.
 
     Raises a ValueError naming the unknown labels.
     """
-    classes = np.asarray(estimator.classes_)
-    y = np.asarray(y)
-    order = np.argsort(classes, kind="stable")
-    pos = np.clip(np.searchsorted(classes[order], y), 0, classes.shape[0] - 1)
-    idx = order[pos]
-    unknown = classes[idx] != y
-    if np.any(unknown):
-        raise ValueError(
-            f"y contains labels the estimator was not fitted on: "
-            f"{np.unique(y[unknown]).tolist()!r}; classes_ = {classes.tolist()!r}."
-        )
-    return idx
+    return encode_labels(estimator.classes_, y)
 
 
 def _dense(X, dtype=np.float64):
@@ -127,31 +100,14 @@ def _torch_X(net, X):
     return np.asarray(_dense(X, np.float32))
 
 
-def _parametrised_modules(module):
-    """Names of submodules with parameters of their own, in order."""
-    return [name for name, m in module.named_modules()
-            if any(True for _ in m.parameters(recurse=False))]
-
-
 def _resolve_layer(module, layer):
     """``(prefix, submodule)`` whose parameters are differentiated."""
     if layer == "all":
         return "", module
-    names = _parametrised_modules(module)
     if layer == "last":
-        if not names:
-            raise ValueError(f"{type(module).__name__} has no parameters.")
-        name = names[-1]
+        name = _torch.last_parametrised_name(module)
         return name, module.get_submodule(name)
-    modules = dict(module.named_modules())
-    modules.pop("", None)
-    if not isinstance(layer, str) or layer not in modules:
-        available = ", ".join(repr(n) for n in modules) or "none"
-        raise ValueError(
-            f"Unknown layer {layer!r}; expected {_LAYERS_DOC}. The submodules of "
-            f"{type(module).__name__} are: {available}."
-        )
-    sub = modules[layer]
+    sub = _torch.named_submodule(module, layer)
     if not any(True for _ in sub.parameters()):
         raise ValueError(f"Layer {layer!r} has no parameters to differentiate.")
     return layer, sub
@@ -167,118 +123,80 @@ def _can_use_closed_form_head(net, head):
             and getattr(crit, "label_smoothing", 0.0) == 0.0)
 
 
-def _batches(n, batch_size):
-    for start in range(0, n, batch_size):
-        yield slice(start, min(start + batch_size, n))
+def _batch_size(net, batch_size):
+    batch_size = int(batch_size or getattr(net, "batch_size", 128) or 128)
+    return batch_size if batch_size >= 1 else 128
 
 
 def _skorch_gradients(net, X, yi, layer, batch_size, closed_form=True):
-    import torch
-    from torch.func import functional_call, grad, vmap
-
     module = net.module_
     Xt = _torch_X(net, X)
     prefix, sub = _resolve_layer(module, layer)
-    device = next(module.parameters()).device
-    batch_size = int(batch_size or getattr(net, "batch_size", 128) or 128)
-    if batch_size < 1:
-        batch_size = Xt.shape[0] or 1
-
-    was_training = module.training
-    module.eval()
-    try:
+    device = _torch.module_device(module)
+    batch_size = _batch_size(net, batch_size)
+    with _torch.eval_mode(module):
         if closed_form and layer == "last" and _can_use_closed_form_head(net, sub):
-            G = _closed_form_head(net, module, sub, Xt, yi, batch_size, device)
+            G = _closed_form_head(module, sub, Xt, yi, batch_size, device)
             if G is not None:
                 return G
-        full = dict(module.named_parameters())
-        full.update(dict(module.named_buffers()))
-        wrt = {(f"{prefix}.{k}" if prefix else k): v.detach()
+        wrt = {(f"{prefix}.{k}" if prefix else k): v
                for k, v in sub.named_parameters()}
-        fixed = {k: v.detach() for k, v in full.items() if k not in wrt}
-        names = list(wrt)
-
-        def loss(params, x, t):
-            out = functional_call(module, {**fixed, **params}, (x.unsqueeze(0),))
-            return net.get_loss(out, t.unsqueeze(0), X=x.unsqueeze(0), training=False)
-
-        per_row = vmap(grad(loss), in_dims=(None, 0, 0))
-        pieces = []
-        for rows in _batches(Xt.shape[0], batch_size):
-            xb = torch.as_tensor(Xt[rows], device=device)
-            tb = torch.as_tensor(yi[rows], dtype=torch.long, device=device)
-            g = per_row(wrt, xb, tb)
-            pieces.append(torch.cat([g[k].reshape(xb.shape[0], -1) for k in names],
-                                    dim=1).to("cpu", torch.float64))
-        if not pieces:
-            n_params = sum(v.numel() for v in wrt.values())
-            return np.zeros((0, n_params))
-        return torch.cat(pieces).numpy()
-    finally:
-        module.train(was_training)
+        return _torch.per_sample_gradients(
+            module, lambda out, t: net.get_loss(out, t, training=False), wrt, Xt,
+            yi, batch_size=batch_size, device=device)
 
 
-def _closed_form_head(net, module, head, Xt, yi, batch_size, device):
-    """``(softmax(z) - onehot) (x) [h, 1]`` for a Linear head producing the logits."""
+def _closed_form_head(module, head, Xt, yi, batch_size, device):
+    """``(softmax(z) - onehot) (x) [h, 1]`` for a Linear head producing the logits.
+
+    Computed on the module's device; one host copy per batch.
+    """
     import torch
 
-    captured = {}
-
-    def hook(_m, inputs, output):
-        captured["h"] = inputs[0]
-        captured["out"] = output
-
-    handle = head.register_forward_hook(hook)
     pieces = []
-    try:
-        with torch.no_grad():
-            for rows in _batches(Xt.shape[0], batch_size):
-                xb = torch.as_tensor(Xt[rows], device=device)
-                out = module(xb)
-                if captured.get("out") is not out:
-                    return None  # the head's output is post-processed: use autograd
-                h = captured["h"].reshape(xb.shape[0], -1).to("cpu", torch.float64)
-                R = torch.softmax(out.to("cpu", torch.float64), dim=1)
-                R[torch.arange(R.shape[0]), torch.as_tensor(yi[rows])] -= 1.0
-                parts = [(R[:, :, None] * h[:, None, :]).reshape(R.shape[0], -1)]
-                if head.bias is not None:
-                    parts.append(R)
-                pieces.append(torch.cat(parts, dim=1))
-    finally:
-        handle.remove()
+    with torch.no_grad(), _torch.capture_layer(head, what="input") as inputs, \
+            _torch.capture_layer(head) as outputs:
+        for rows in _batches(Xt.shape[0], batch_size):
+            xb = _torch.as_tensor(Xt[rows], device=device,
+                                  dtype=_torch.module_dtype(module))
+            out = module(xb)
+            if outputs[-1] is not out:
+                return None  # the head's output is post-processed: use autograd
+            h = inputs[-1].reshape(xb.shape[0], -1).to(torch.float64)
+            R = torch.softmax(out.to(torch.float64), dim=1)
+            codes = torch.as_tensor(yi[rows], dtype=torch.long, device=device)
+            R[torch.arange(R.shape[0], device=device), codes] -= 1.0
+            parts = [(R[:, :, None] * h[:, None, :]).reshape(R.shape[0], -1)]
+            if head.bias is not None:
+                parts.append(R)
+            pieces.append(_torch.to_numpy(torch.cat(parts, dim=1)))
+            inputs.clear()
+            outputs.clear()
     if not pieces:
         n_params = sum(p.numel() for p in head.parameters())
         return np.zeros((0, n_params))
-    return torch.cat(pieces).numpy()
+    return np.concatenate(pieces)
+
+
+def _batches(n, batch_size):
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))
 
 
 def _skorch_head_inputs(net, X, batch_size=None):
     import torch
 
     module = net.module_
-    _, head = _resolve_layer(module, "last")
-    Xt = _torch_X(net, X)
-    device = next(module.parameters()).device
-    batch_size = int(batch_size or getattr(net, "batch_size", 128) or 128)
-    captured = []
-    handle = head.register_forward_hook(
-        lambda _m, inputs, _o: captured.append(inputs[0].detach()))
-    was_training = module.training
-    module.eval()
-    out = []
-    try:
-        with torch.no_grad():
-            for rows in _batches(Xt.shape[0], max(batch_size, 1)):
-                module(torch.as_tensor(Xt[rows], device=device))
-                out.append(captured[-1].reshape(captured[-1].shape[0], -1)
-                           .to("cpu", torch.float64))
-                captured.clear()
-    finally:
-        handle.remove()
-        module.train(was_training)
+    head = _torch.last_parametrised_name(module)
+    Xt = _torch.as_tensor(_torch_X(net, X), device=_torch.module_device(module),
+                          dtype=_torch.module_dtype(module))
+    size = _batch_size(net, batch_size)
+    batches = (Xt[rows] for rows in _batches(Xt.shape[0], size))
+    out = _torch.layer_outputs(module, head, batches, what="input")
     if not out:
         return np.zeros((0, 0))
-    return torch.cat(out).numpy()
+    return _torch.to_numpy(torch.cat([o.reshape(o.shape[0], -1) for o in out]),
+                           np.float64)
 
 
 # ----------------------------------------------------------------- public
@@ -326,7 +244,7 @@ def per_sample_gradients(estimator, X, y, *, layer="all", batch_size=None):
     """
     check_is_fitted(estimator)
     y = np.asarray(y)
-    final, Z = _unwrap(estimator, X)
+    final, Z = final_step(estimator, X)
     if not (isinstance(layer, str)):
         raise TypeError(f"layer must be a string ({_LAYERS_DOC}), got {layer!r}.")
     if batch_size is not None and (not isinstance(batch_size, Integral)
@@ -336,7 +254,7 @@ def per_sample_gradients(estimator, X, y, *, layer="all", batch_size=None):
     if _is_linear(final):
         R, Zt = _linear_residuals_and_features(final, Z, yi)
         return _outer_rows(R, Zt)
-    if _is_skorch(final):
+    if _torch.is_skorch_net(final):
         return _skorch_gradients(final, Z, yi, layer, batch_size)
     if not hasattr(final, "predict_proba"):
         raise TypeError(
@@ -356,8 +274,8 @@ def head_inputs(estimator, X):
     parameters for skorch nets. Returns a float64 ndarray of shape
     (n_samples, n_dims), or None when ``X`` is not numeric.
     """
-    final, Z = _unwrap(estimator, X)
-    if _is_skorch(final):
+    final, Z = final_step(estimator, X)
+    if _torch.is_skorch_net(final):
         return _skorch_head_inputs(final, Z)
     try:
         Z = _dense(Z)

@@ -25,6 +25,9 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ..utils import _torch
+from ..utils._pipeline import final_step, is_pipeline
+
 __all__ = ["representation"]
 
 # Rows per batch for the forward passes of scikit-learn MLPs: bounds the
@@ -32,19 +35,10 @@ __all__ = ["representation"]
 _MLP_BATCH = 4096
 
 
-def _is_skorch_net(estimator):
-    try:
-        from skorch import NeuralNet
-    except ImportError:  # pragma: no cover - skorch is a dependency
-        return False
-    return isinstance(estimator, NeuralNet)
-
-
 def _final_net(estimator):
-    """The skorch net of ``estimator`` (itself or a Pipeline's last step)."""
-    if isinstance(estimator, Pipeline):
-        return _final_net(estimator[-1])
-    return estimator if _is_skorch_net(estimator) else None
+    """The skorch net of ``estimator`` (itself or a pipeline's last step)."""
+    final, _ = final_step(estimator)
+    return final if _torch.is_skorch_net(final) else None
 
 
 def _input(X):
@@ -60,27 +54,10 @@ def _input(X):
     return X
 
 
-def _named_modules(module):
-    modules = dict(module.named_modules())
-    modules.pop("", None)
-    return modules
-
-
-def _unknown_layer(layer, module, modules):
-    available = ", ".join(repr(name) for name in modules) or "none"
-    return ValueError(
-        f"Unknown layer {layer!r}; the available layers of "
-        f"{type(module).__name__} are: {available}."
-    )
-
-
 def _skorch_layer_output(net, X, layer):
     """Output of ``net.module_``'s submodule ``layer`` (raw shape), batched."""
     check_is_fitted(net, "module_")
-    module = net.module_
-    modules = _named_modules(module)
-    if not isinstance(layer, str) or layer not in modules:
-        raise _unknown_layer(layer, module, modules)
+    _torch.named_submodule(net.module_, layer)  # the error names the layer
     if hasattr(net, "activations"):
         # skpoison's SeededNeuralNetClassifier: validated float32 input,
         # batched, eval mode, no_grad.
@@ -88,27 +65,11 @@ def _skorch_layer_output(net, X, layer):
 
     import torch  # only nets reach here; scikit-learn victims never import torch
 
-    captured = []
-
-    def hook(_module, _inputs, output):
-        if isinstance(output, (tuple, list)):
-            output = output[0]
-        captured.append(output.detach())
-
-    outputs = []
-    handle = module.get_submodule(layer).register_forward_hook(hook)
-    try:
-        with torch.no_grad():
-            for _ in net.forward_iter(X, training=False):
-                if not captured:
-                    raise RuntimeError(
-                        f"Layer {layer!r} was not called in the forward pass."
-                    )
-                outputs.append(captured[-1].to("cpu"))
-                captured.clear()
-    finally:
-        handle.remove()
-    return torch.cat(outputs).numpy()
+    # skorch's iterator and ``infer`` move each batch to the net's device
+    batches = (Xi for Xi, _ in net.get_iterator(net.get_dataset(X),
+                                                 training=False))
+    return _torch.to_numpy(torch.cat(_torch.layer_outputs(
+        net.module_, layer, batches, forward=net.infer)))
 
 
 def _mlp_activation(name):
@@ -155,12 +116,11 @@ def layer_output(estimator, X, layer):
     """
     if layer is None or (isinstance(layer, str) and layer == "input"):
         return _input(X)
-    if isinstance(estimator, Pipeline):
+    if is_pipeline(estimator):
         check_is_fitted(estimator)
-        if len(estimator) > 1:
-            X = estimator[:-1].transform(X)
-        return layer_output(estimator[-1], X, layer)
-    if _is_skorch_net(estimator):
+        final, X = final_step(estimator, X)
+        return layer_output(final, X, layer)
+    if _torch.is_skorch_net(estimator):
         return _skorch_layer_output(estimator, X, layer)
     if isinstance(estimator, MLPClassifier) or (
         hasattr(estimator, "coefs_") and hasattr(estimator, "intercepts_")

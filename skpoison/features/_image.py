@@ -1,5 +1,6 @@
 """EfficientNet-Lite0 image embeddings as a scikit-learn transformer."""
 
+import contextlib
 import os
 from numbers import Integral, Real
 
@@ -10,24 +11,20 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
 from tqdm.auto import tqdm
 
-from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
-from ._backbones import (
+from ..utils import _torch
+from ..utils._backbones import (
     EFFICIENTNET_N_FEATURES,
     _check_memory,
     efficientnet_inference_model,
 )
-from ._images import pixel_scale, preprocess_images, to_nchw
+from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
+from ..utils._images import pixel_scale, preprocess_images, to_nchw
 
 __all__ = ["ImageEmbedder"]
 
 
-class _LayerReached(Exception):
-    """Raised by the forward hook to stop the pass once the layer has run."""
-
-
 def _named_layer(model, layer):
-    modules = dict(model.named_modules())
-    modules.pop("", None)
+    modules = _torch.named_submodules(model)
     if layer not in modules or layer in ("_avg_pooling", "_dropout", "_fc"):
         names = [n for n in modules if not n.startswith(("_avg_pooling", "_dropout", "_fc"))]
         blocks = sorted({n.split(".")[1] for n in names if n.startswith("_blocks.")},
@@ -45,44 +42,36 @@ def _embed_images(images, *, factor, image_size, layer, batch_size, device, prog
     """Pooled EfficientNet-Lite0 features of ``(n, C, H, W)`` images (cacheable)."""
     model = efficientnet_inference_model(device)
     module = None if layer is None else _named_layer(model, layer)
-    captured = []
-
-    def hook(_module, _inputs, output):
-        captured.append(output[0] if isinstance(output, (tuple, list)) else output)
-        raise _LayerReached
-
-    handle = None if module is None else module.register_forward_hook(hook)
     outputs = []
-    try:
-        with torch.no_grad(), tqdm(total=len(images), disable=not progress,
-                                   desc="ImageEmbedder", unit="img") as bar:
-            for start in range(0, len(images), batch_size):
-                batch = np.asarray(images[start:start + batch_size], dtype=np.float32)
-                x = torch.from_numpy(batch).to(device) * factor
-                x = preprocess_images(x, image_size)
-                if module is None:
-                    out = model.extract_features(x)
-                else:
-                    captured.clear()
-                    try:
-                        model.extract_features(x)
-                    except _LayerReached:
-                        pass
-                    if not captured:
-                        raise RuntimeError(
-                            f"Layer {layer!r} is not called by extract_features."
-                        )
-                    out = captured[-1]
-                if out.ndim == 4:  # (n, C, h, w) -> average pool
-                    out = out.mean(dim=(2, 3))
-                outputs.append(out.reshape(len(out), -1).to("cpu", torch.float32))
-                bar.update(len(batch))
-    finally:
-        if handle is not None:
-            handle.remove()
+    capture = (contextlib.nullcontext([]) if module is None
+               else _torch.capture_layer(module, stop=True))
+    with capture as captured, torch.no_grad(), tqdm(
+            total=len(images), disable=not progress, desc="ImageEmbedder",
+            unit="img") as bar:
+        for start in range(0, len(images), batch_size):
+            batch = np.asarray(images[start:start + batch_size], dtype=np.float32)
+            x = _torch.as_tensor(batch, device=device) * factor
+            x = preprocess_images(x, image_size)
+            if module is None:
+                out = model.extract_features(x)
+            else:
+                captured.clear()
+                try:
+                    model.extract_features(x)
+                except _torch.LayerReached:
+                    pass
+                if not captured:
+                    raise RuntimeError(
+                        f"Layer {layer!r} is not called by extract_features."
+                    )
+                out = captured[-1]
+            if out.ndim == 4:  # (n, C, h, w) -> average pool
+                out = out.mean(dim=(2, 3))
+            outputs.append(out.reshape(len(out), -1).to("cpu", torch.float32))
+            bar.update(len(batch))
     if not outputs:
         return np.empty((0, EFFICIENTNET_N_FEATURES), dtype=np.float32)
-    return torch.cat(outputs).numpy()
+    return _torch.to_numpy(torch.cat(outputs))
 
 
 class ImageEmbedder(TransformerMixin, BaseEstimator):

@@ -9,60 +9,17 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, TransformerMixin
 from tqdm.auto import tqdm
 
-from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
-from ._backbones import (
+from ..utils import _torch
+from ..utils._backbones import (
     MINILM_N_FEATURES,
     _check_memory,
     minilm_inference_model,
     minilm_tokenizer,
 )
+from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
+from ..utils._texts import check_texts, mean_pool
 
-__all__ = ["TextEmbedder", "check_texts"]
-
-
-def check_texts(X, *, param="X"):
-    """``X`` as a list of Python strings (list, tuple, 1-D array, Series, one column).
-
-    Raises
-    ------
-    TypeError
-        For a single string or elements that are not strings.
-    ValueError
-        For input that is not one-dimensional.
-    """
-    if isinstance(X, (str, bytes)):
-        raise TypeError(
-            f"{param} must be an iterable of strings (one text per sample), got a "
-            "single string; wrap it in a list."
-        )
-    if hasattr(X, "to_numpy"):  # pandas Series / one-column DataFrame
-        arr = X.to_numpy(dtype=object)
-    else:
-        try:
-            arr = np.asarray(X, dtype=object)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{param} must be an iterable of strings.") from exc
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(
-            f"{param} must be one-dimensional (one string per sample), got shape "
-            f"{arr.shape}."
-        )
-    texts = arr.tolist()
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(
-                f"{param} must contain only strings; element {i} is "
-                f"{type(text).__name__} {text!r}."
-            )
-    return [str(text) for text in texts]
-
-
-def mean_pool(hidden, attention_mask):
-    """Average of the token vectors that the attention mask keeps."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+__all__ = ["TextEmbedder"]
 
 
 def _embed_texts(texts, *, layer, batch_size, max_length, device, progress):
@@ -90,7 +47,7 @@ def _embed_texts(texts, *, layer, batch_size, max_length, device, progress):
             emb = mean_pool(hidden, enc["attention_mask"])
             if layer is None:
                 emb = F.normalize(emb, p=2, dim=1)
-            out[idx] = emb.to("cpu", torch.float32).numpy()
+            out[idx] = _torch.to_numpy(emb, np.float32)
             bar.update(len(idx))
     return out
 

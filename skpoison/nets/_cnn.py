@@ -5,7 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 from torch import nn
 
-from ..features._images import resolve_image_shape, to_nchw
+from ..utils._images import resolve_image_shape, to_nchw
 from ._skorch import SeededNeuralNetClassifier, _init_param_names
 
 __all__ = ["SeededImageClassifier", "SmallCNN", "make_cnn_classifier"]

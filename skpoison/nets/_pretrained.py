@@ -29,15 +29,15 @@ import torch
 from sklearn.pipeline import Pipeline
 from torch import nn
 
-from ..features._backbones import (
+from ..utils._backbones import (
     EFFICIENTNET_N_FEATURES,
     MINILM_N_FEATURES,
     minilm_tokenizer,
     new_efficientnet,
     new_minilm,
 )
-from ..features._images import preprocess_images, resolve_image_shape
-from ..features._text import check_texts, mean_pool
+from ..utils._images import preprocess_images, resolve_image_shape
+from ..utils._texts import check_texts, mean_pool
 from ._cnn import SeededImageClassifier
 from ._skorch import SeededNeuralNetClassifier, make_mlp_classifier
 

@@ -13,6 +13,8 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochScoring
 from skorch.utils import to_numpy
 
+from ..utils import _torch
+from ..utils._labels import encode_labels
 from ._modules import MLPModule
 
 __all__ = [
@@ -250,17 +252,8 @@ class SeededNeuralNetClassifier(NeuralNetClassifier):
             if seed is None:
                 yield True
                 return
-            device = torch.device(self.device if self.device is not None else "cpu")
-            if device.type == "cpu":
-                with torch.random.fork_rng(devices=[]):
-                    torch.default_generator.manual_seed(seed)
-                    yield True
-            else:
-                device_mod = torch.get_device_module(device.type)
-                devices = range(device_mod.device_count())
-                with torch.random.fork_rng(devices=devices, device_type=device.type):
-                    torch.manual_seed(seed)
-                    yield True
+            with _torch.forked_rng(seed, self.device):
+                yield True
         finally:
             _ACTIVE_NETS.reset(token)
 
@@ -296,17 +289,7 @@ class SeededNeuralNetClassifier(NeuralNetClassifier):
         return X, self._encode(y)
 
     def _encode(self, y):
-        classes = self.classes_
-        sorter = np.argsort(classes, kind="stable")
-        pos = np.searchsorted(classes, y, sorter=sorter)
-        codes = sorter[np.clip(pos, 0, len(classes) - 1)]
-        unseen = classes[codes] != y
-        if np.any(unseen):
-            raise ValueError(
-                f"y contains labels not in classes_ {classes.tolist()!r}: "
-                f"{np.unique(y[unseen]).tolist()!r}."
-            )
-        return codes.astype(np.int64)
+        return encode_labels(self.classes_, y)
 
     def check_data(self, X, y):
         # fit/partial_fit validated X and y and set ``classes_`` from the
@@ -488,37 +471,14 @@ class SeededNeuralNetClassifier(NeuralNetClassifier):
             If ``module_`` has no submodule called ``layer``.
         """
         check_is_fitted(self)
-        modules = dict(self.module_.named_modules())
-        modules.pop("", None)
-        if not isinstance(layer, str) or layer not in modules:
-            available = ", ".join(repr(name) for name in modules) or "none"
-            raise ValueError(
-                f"Unknown layer {layer!r}; the available layers of "
-                f"{type(self.module_).__name__} are: {available}."
-            )
+        _torch.named_submodule(self.module_, layer)  # the error names the layer
         X = self._validate_X(X, reset=False)
-
-        captured = []
-
-        def hook(_module, _inputs, output):
-            if isinstance(output, (tuple, list)):
-                output = output[0]
-            captured.append(output.detach())
-
-        outputs = []
-        handle = modules[layer].register_forward_hook(hook)
-        try:
-            with torch.no_grad():
-                for _ in self.forward_iter(X, training=False):
-                    if not captured:
-                        raise RuntimeError(
-                            f"Layer {layer!r} was not called in the forward pass."
-                        )
-                    outputs.append(captured[-1].to("cpu"))
-                    captured.clear()
-        finally:
-            handle.remove()
-        return torch.cat(outputs).numpy()
+        # skorch's iterator and ``infer`` move each batch to the net's device
+        batches = (Xi for Xi, _ in self.get_iterator(self.get_dataset(X),
+                                                      training=False))
+        outputs = _torch.layer_outputs(self.module_, layer, batches,
+                                       forward=self.infer)
+        return _torch.to_numpy(torch.cat(outputs))
 
 
 def make_mlp_classifier(

@@ -14,7 +14,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 import skpoison.features._image as image_module
 from skpoison.features import ImageEmbedder
-from skpoison.features._backbones import efficientnet_inference_model
+from skpoison.utils._backbones import efficientnet_inference_model
 
 from .conftest import NetworkAccessError
 
@@ -135,7 +135,7 @@ def test_intermediate_layer_is_pooled_and_stops_early(grey):
     handle = model._blocks[15].register_forward_hook(
         lambda m, i, o: captured.append(o.mean(dim=(2, 3))))
     try:
-        from skpoison.features._images import preprocess_images
+        from skpoison.utils._images import preprocess_images
         x = torch.from_numpy(grey[:, None].astype(np.float32) / 255)
         with torch.no_grad():
             model.extract_features(preprocess_images(x, 32))

@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_limits
 
 import skpoison.features._text as text_module
 from skpoison.features import TextEmbedder
-from skpoison.features._backbones import minilm_inference_model, minilm_tokenizer
+from skpoison.utils._backbones import minilm_inference_model, minilm_tokenizer
 
 TEXTS = [
     "A superb film with wonderful acting.",
