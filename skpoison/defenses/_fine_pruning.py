@@ -7,7 +7,6 @@ import torch
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from torch import nn
 from torch.nn.utils import prune
@@ -15,6 +14,7 @@ from torch.nn.utils import prune
 from ..utils._compat import Interval, StrOptions, _fit_context
 from ._base import BaseDefense
 from ..utils import _torch
+from ..utils._pipeline import final_step
 from ._representation import _final_net, layer_output
 
 # Layers whose output units (dim 1 of the output, dim 0 of the weight) can be
@@ -378,8 +378,7 @@ class FinePruning(BaseDefense):
         return self
 
     def _fine_tune(self, model, net, X_val, y_val):
-        if isinstance(model, Pipeline) and len(model) > 1:
-            X_val = model[:-1].transform(X_val)
+        _, X_val = final_step(model, X_val)
         old = {"max_epochs": net.max_epochs, "lr": net.lr}
         new = {"max_epochs": self.fine_tune_epochs}
         if self.fine_tune_lr is not None:

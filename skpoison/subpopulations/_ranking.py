@@ -5,6 +5,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from ..utils._labels import encode_labels
 from ..utils._proba import true_class_proba
 
 
@@ -84,7 +85,7 @@ def rank_subpopulations(finder, estimator, X, y, *, cv=None):
         scores = cross_val_predict(clone(estimator), X, y, cv=cv,
                                    method="predict_proba")
         classes = np.unique(y)  # cross_val_predict orders columns by class
-        proba = scores[np.arange(len(y)), np.searchsorted(classes, y)]
+        proba = scores[np.arange(len(y)), encode_labels(classes, y)]
     frame = pd.DataFrame({"id": ids, "p": proba})
     frame = frame[np.isin(frame["id"], finder.subpopulations_)]
     confidence = frame.groupby("id")["p"].mean().sort_values(kind="stable")

@@ -26,7 +26,6 @@ from torch.overrides import TorchFunctionMode
 import skpoison
 
 _PACKAGE = os.path.dirname(os.path.abspath(skpoison.__file__)) + os.sep
-_TORCH = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
 _ALLOWED = {os.path.join(_PACKAGE, "utils", "_torch.py")}
 _HERE = os.path.abspath(__file__)
 
@@ -54,31 +53,36 @@ def _caller():
 
 
 class _Guard(TorchFunctionMode):
-    def __init__(self):
+    def __init__(self, package):
         super().__init__()
+        self.package = package
         self.violations = []
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func in FACTORIES and kwargs.get("device") is None:
             name, line = _caller()
-            if name.startswith(_PACKAGE) and name not in _ALLOWED:
+            if name.startswith(self.package) and name not in _ALLOWED:
                 self.violations.append(
-                    f"{os.path.relpath(name, _PACKAGE)}:{line}: "
+                    f"{os.path.relpath(name, self.package)}:{line}: "
                     f"torch.{func.__name__} without device=")
         elif func is torch.Tensor.numpy:
             name, line = _caller()
-            if name.startswith(_PACKAGE) and name not in _ALLOWED:
+            if name.startswith(self.package) and name not in _ALLOWED:
                 self.violations.append(
-                    f"{os.path.relpath(name, _PACKAGE)}:{line}: Tensor.numpy() "
+                    f"{os.path.relpath(name, self.package)}:{line}: Tensor.numpy() "
                     "outside utils._torch.to_numpy")
         return func(*args, **kwargs)
 
 
 @contextmanager
-def device_guard():
-    """Run the block; fail listing skpoison's tensors made without a device."""
-    guard = _Guard()
+def device_guard(package=_PACKAGE):
+    """Run the block; fail listing the tensors ``package`` made without a device.
+
+    ``package`` is a directory (default: skpoison's); calls made by code in
+    files under it are checked.
+    """
+    guard = _Guard(os.path.join(os.path.abspath(package), ""))
     try:
         with guard:
             yield guard.violations
