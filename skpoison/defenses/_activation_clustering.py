@@ -9,8 +9,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.utils import check_random_state
 
 from ..utils._compat import Interval, StrOptions, _fit_context
-from ._base import BaseDefense
-from ._representation import class_rows, refit_on_kept, representation_for_fit
+from ._representation import RepresentationDefense, class_rows
 
 # Rows of a class beyond which the silhouette score is estimated on a seeded
 # random sample of this many rows: the exact score costs O(n^2) distances.
@@ -23,7 +22,7 @@ _ICA_TOL = 0.005
 _DEFAULT_COMPONENTS = {"ica": 15, "pca": 10}
 
 
-class ActivationClustering(BaseDefense):
+class ActivationClustering(RepresentationDefense):
     """Activation clustering: per class, split the representations in two and
     drop the smaller cluster.
 
@@ -141,7 +140,7 @@ class ActivationClustering(BaseDefense):
     """
 
     _parameter_constraints = {  # noqa: RUF012 (scikit-learn's convention)
-        **BaseDefense._parameter_constraints,
+        **RepresentationDefense._parameter_constraints,
         "layer": [None, str, Integral],
         "reduction": [StrOptions({"ica", "pca"})],
         "n_components": [None, Interval(Integral, 1, None, closed="left")],
@@ -209,7 +208,7 @@ class ActivationClustering(BaseDefense):
         self : ActivationClustering
         """
         X, y = self._validate_training_data(X, y)
-        estimator, R, fitted = representation_for_fit(self, X, y)
+        estimator, R, fitted = self._representation_for_fit(X, y)
         rng = check_random_state(self.random_state)
         classes, y_codes = np.unique(y, return_inverse=True)
         n_classes = classes.shape[0]
@@ -231,4 +230,4 @@ class ActivationClustering(BaseDefense):
                     or silhouette >= self.silhouette_threshold):
                 keep[rows[in_smaller]] = False
                 self.cluster_removed_[k] = True
-        return refit_on_kept(self, estimator, X, y, keep, fitted)
+        return self._finish_on_kept(estimator, X, y, keep, fitted)

@@ -4,8 +4,15 @@ Modelled on :class:`sklearn.linear_model.RANSACRegressor`: the defense fits
 clones of ``estimator`` on subsets of the rows it receives, keeps the final one
 as ``estimator_`` and marks the rows it was trained on in ``support_mask_``.
 Prediction methods delegate to ``estimator_``.
+
+:class:`BaseDefense` owns what the filtering defenses share: the rounds of
+"fit on the kept rows, score every row, drop the highest scores"
+(:meth:`~BaseDefense._score_and_trim`, TRIM and SEVER's norm filter), the
+guard against dropping a whole class, and the closing refit
+(:meth:`~BaseDefense._finish`).
 """
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -97,6 +104,67 @@ class BaseDefense(DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin
     @staticmethod
     def _rows(X, mask):
         return _safe_indexing(X, np.flatnonzero(mask))
+
+    # ------------------------------------------------------------ rounds
+    def _fit_round(self, estimator, X, y, keep, can_warm):
+        """Fit ``estimator`` on the kept rows (one round); return the rows used."""
+        estimator.fit(self._rows(X, keep), y[keep])
+        self.n_iter_ += 1
+        if can_warm:
+            estimator.set_params(warm_start=True)
+        return keep.copy()
+
+    def _wipes_a_class(self, y, new_keep, n_remove):
+        """Warn and return True when ``new_keep`` loses every row of a class."""
+        if np.unique(y[new_keep]).shape[0] < np.unique(y).shape[0]:
+            warnings.warn(
+                f"{type(self).__name__}: removing the n_remove={n_remove} "
+                f"highest-scoring rows in round {self.n_iter_} would drop every row "
+                "of a class; filtering stopped with the previous kept set.",
+                UserWarning,
+            )
+            return True
+        return False
+
+    def _score_and_trim(self, estimator, X, y, n_remove, score):
+        """Rounds of: fit on the kept rows, score all rows, drop the ``n_remove`` highest.
+
+        Stops when the kept set no longer changes (converged), after
+        ``max_iter`` rounds, or before a round that would drop a whole class.
+        ``score(estimator)`` returns one score per row of ``X`` (higher: more
+        suspicious; ties broken by row order).
+
+        Returns
+        -------
+        keep : ndarray of bool
+        fitted_on : ndarray of bool
+            The rows ``estimator`` was last fitted on.
+        converged : bool
+        """
+        n_samples = y.shape[0]
+        can_warm = self._can_warm_start(estimator)
+        keep = np.ones(n_samples, dtype=bool)
+        for _ in range(self.max_iter):
+            fitted_on = self._fit_round(estimator, X, y, keep, can_warm)
+            scores = score(estimator)
+            new_keep = np.ones(n_samples, dtype=bool)
+            if n_remove:
+                new_keep[np.argsort(-scores, kind="stable")[:n_remove]] = False
+            if np.array_equal(new_keep, keep):
+                return keep, fitted_on, True
+            if self._wipes_a_class(y, new_keep, n_remove):
+                break
+            keep = new_keep
+        return keep, fitted_on, False
+
+    def _finish(self, estimator, X, y, keep, fitted_on=None):
+        """Refit on the kept rows unless ``estimator`` was last fitted on exactly
+        them (``fitted_on``); set ``estimator_`` and ``support_mask_``."""
+        if fitted_on is None or not np.array_equal(fitted_on, keep):
+            estimator.fit(self._rows(X, keep), y[keep])
+        self.estimator_ = estimator
+        self.support_mask_ = keep
+        return self
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

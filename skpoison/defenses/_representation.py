@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..utils import _torch
 from ..utils._pipeline import final_step, is_pipeline
+from ._base import BaseDefense
 
 __all__ = ["representation"]
 
@@ -196,40 +197,42 @@ def representation(estimator, X, layer=None):
     return R
 
 
-def representation_for_fit(defense, X, y):
-    """Fit step shared by the representation defenses.
+class RepresentationDefense(BaseDefense):
+    """Base of the defenses that inspect one layer's representation. Not for
+    direct use.
 
-    Returns ``(estimator, R, fitted)``: a fresh (seeded) clone of
-    ``defense.estimator``; the representation of every row at
-    ``defense.layer``; whether the clone was fitted on all rows to get it.
-    With ``layer=None`` the representation is the input of the model and
-    nothing but the preprocessing is fitted: for a
-    :class:`~sklearn.pipeline.Pipeline`, the input of its final step, after
-    its other steps (fitted on all rows).
+    Activation clustering and spectral signatures fit the model once,
+    represent every training row at ``layer``, decide which rows to drop
+    from that, and refit on the rest.
     """
-    estimator = defense._make_estimator()
-    layer = defense.layer
-    if layer is None or (isinstance(layer, str) and layer == "input"):
-        if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
-            # the linear model's input is what its preprocessing (a scaler,
-            # an embedder) gives, not the raw columns
-            preprocessing = clone(estimator[:-1])
-            X = preprocessing.fit_transform(X, y)
-        return estimator, representation(None, X, None), False
-    estimator.fit(X, y)
-    return estimator, representation(estimator, X, layer), True
 
+    def _representation_for_fit(self, X, y):
+        """A fresh (seeded) clone of ``estimator`` and every row's representation.
 
-def refit_on_kept(defense, estimator, X, y, keep, fitted):
-    """Last step shared by the representation defenses: fit ``estimator`` on
-    the kept rows (unless it was already fitted on all of them and none was
-    removed) and set ``estimator_``, ``support_mask_`` and ``n_iter_``."""
-    if not (fitted and keep.all()):
-        estimator.fit(defense._rows(X, keep), y[keep])
-    defense.estimator_ = estimator
-    defense.support_mask_ = keep
-    defense.n_iter_ = 1
-    return defense
+        Returns ``(estimator, R, fitted)``: ``fitted`` says whether the clone
+        was fitted on all rows to get ``R``. With ``layer=None`` the
+        representation is the input of the model and nothing but the
+        preprocessing is fitted: for a :class:`~sklearn.pipeline.Pipeline`,
+        the input of its final step, after its other steps (fitted on all
+        rows).
+        """
+        estimator = self._make_estimator()
+        layer = self.layer
+        if layer is None or (isinstance(layer, str) and layer == "input"):
+            if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
+                # the linear model's input is what its preprocessing (a scaler,
+                # an embedder) gives, not the raw columns
+                preprocessing = clone(estimator[:-1])
+                X = preprocessing.fit_transform(X, y)
+            return estimator, representation(None, X, None), False
+        estimator.fit(X, y)
+        return estimator, representation(estimator, X, layer), True
+
+    def _finish_on_kept(self, estimator, X, y, keep, fitted):
+        """Refit on the kept rows (unless fitted on all and none was removed)."""
+        self.n_iter_ = 1
+        all_rows = np.ones(y.shape[0], dtype=bool)
+        return self._finish(estimator, X, y, keep, all_rows if fitted else None)
 
 
 def class_rows(R, rows):

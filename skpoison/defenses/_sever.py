@@ -1,39 +1,15 @@
 """SEVER: filter rows whose loss gradients stand out along the top direction."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from scipy import linalg
 from sklearn.utils import check_random_state
-from sklearn.utils.extmath import randomized_svd
 
 from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ..utils._proba import true_class_proba
 from ._base import BaseDefense
 from ._gradients import head_inputs, per_sample_gradients
-
-# Exact top singular vector (eigenvector of the smaller Gram matrix) when the
-# smaller side of a class's gradient matrix is at most this; randomized SVD
-# otherwise.
-_EXACT_MAX = 1000
-
-
-def _top_direction(G, rng):
-    """Top right singular vector of ``G`` (rows already centred)."""
-    n, p = G.shape
-    if min(n, p) <= _EXACT_MAX:
-        if p <= n:
-            C = G.T @ G
-            _, V = linalg.eigh(C, subset_by_index=[p - 1, p - 1], check_finite=False)
-            return V[:, 0]
-        C = G @ G.T
-        _, U = linalg.eigh(C, subset_by_index=[n - 1, n - 1], check_finite=False)
-        v = G.T @ U[:, 0]
-        return v / np.linalg.norm(v)
-    _, _, Vt = randomized_svd(G, 1, n_iter=7, random_state=rng)
-    return Vt[0]
-
+from ._spectral import projection_scores
 
 def svd_scores(G, groups=None, random_state=None):
     """SEVER outlier scores: squared projection on the top singular vector.
@@ -70,13 +46,7 @@ def svd_scores(G, groups=None, random_state=None):
     groups = np.asarray(groups)
     for g in np.unique(groups):
         rows = np.flatnonzero(groups == g)
-        if rows.shape[0] < 2 or G.shape[1] == 0:
-            continue
-        Gc = G[rows] - G[rows].mean(axis=0)
-        if not np.any(Gc):
-            continue
-        v = _top_direction(Gc, rng)
-        scores[rows] = (Gc @ v) ** 2
+        scores[rows] = projection_scores(G[rows], rng)
     return scores
 
 
@@ -273,45 +243,26 @@ class SEVER(BaseDefense):
         rng = check_random_state(self.random_state)
         svd_seed = rng.randint(np.iinfo(np.int32).max)
         estimator = self._make_estimator()
-        can_warm = self._can_warm_start(estimator)
-
-        def fit_round(keep):
-            estimator.fit(self._rows(X, keep), y[keep])
-            self.n_iter_ += 1
-            if can_warm:
-                estimator.set_params(warm_start=True)
-            return keep.copy()
-
         self.n_iter_ = 0
         if self.method == "svd":
-            keep, fitted_on = self._fit_svd(fit_round, estimator, X, y, n_remove,
-                                            svd_seed)
+            keep, fitted_on = self._fit_svd(estimator, X, y, n_remove, svd_seed)
         else:
-            keep, fitted_on = self._fit_norm(fit_round, estimator, X, y, n_remove)
-        if not np.array_equal(fitted_on, keep):
-            estimator.fit(self._rows(X, keep), y[keep])
-        self.estimator_ = estimator
-        self.support_mask_ = keep
-        return self
+            def score(est):
+                self.scores_ = norm_scores(est, X, y)
+                return self.scores_
 
-    def _wipes_a_class(self, y, new_keep, n_classes, n_remove):
-        if np.unique(y[new_keep]).shape[0] < n_classes:
-            warnings.warn(
-                f"SEVER: removing the highest-scoring rows in round {self.n_iter_} "
-                f"(n_remove={n_remove}) would drop every row of a class; filtering "
-                "stopped with the previous kept set.", UserWarning,
-            )
-            return True
-        return False
+            keep, fitted_on, _ = self._score_and_trim(estimator, X, y, n_remove,
+                                                      score)
+        return self._finish(estimator, X, y, keep, fitted_on)
 
-    def _fit_svd(self, fit_round, estimator, X, y, n_remove, svd_seed):
+    def _fit_svd(self, estimator, X, y, n_remove, svd_seed):
         n_samples = y.shape[0]
-        n_classes = np.unique(y).shape[0]
+        can_warm = self._can_warm_start(estimator)
         base, extra = divmod(n_remove, self.max_iter)
         keep = np.ones(n_samples, dtype=bool)
         for t in range(self.max_iter):
             quota = base + (t < extra)
-            fitted_on = fit_round(keep)
+            fitted_on = self._fit_round(estimator, X, y, keep, can_warm)
             active = np.flatnonzero(keep)
             X_active = self._rows(X, keep)
             G = per_sample_gradients(estimator, X_active, y[active], layer=self.layer)
@@ -327,25 +278,7 @@ class SEVER(BaseDefense):
                 break
             new_keep = keep.copy()
             new_keep[active[order]] = False
-            if self._wipes_a_class(y, new_keep, n_classes, n_remove):
-                break
-            keep = new_keep
-        return keep, fitted_on
-
-    def _fit_norm(self, fit_round, estimator, X, y, n_remove):
-        n_samples = y.shape[0]
-        n_classes = np.unique(y).shape[0]
-        keep = np.ones(n_samples, dtype=bool)
-        for _ in range(self.max_iter):
-            fitted_on = fit_round(keep)
-            scores = norm_scores(estimator, X, y)
-            self.scores_ = scores
-            new_keep = np.ones(n_samples, dtype=bool)
-            if n_remove:
-                new_keep[np.argsort(-scores, kind="stable")[:n_remove]] = False
-            if np.array_equal(new_keep, keep):
-                break
-            if self._wipes_a_class(y, new_keep, n_classes, n_remove):
+            if self._wipes_a_class(y, new_keep, n_remove):
                 break
             keep = new_keep
         return keep, fitted_on

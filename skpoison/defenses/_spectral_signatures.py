@@ -4,64 +4,13 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.linalg
 from sklearn.utils import check_random_state
-from sklearn.utils.extmath import randomized_svd
 
 from ..utils._compat import Interval, _fit_context
-from ._base import BaseDefense
-from ._representation import class_rows, refit_on_kept, representation_for_fit
+from ._representation import RepresentationDefense, class_rows
+from ._spectral import projection_scores
 
-# Above this many rows *and* dimensions the exact eigendecomposition of the
-# smaller Gram matrix is replaced by a seeded randomized SVD.
-_EXACT_MAX_SIDE = 4096
-
-
-def top_singular_vector(Rc, random_state=None):
-    """Top right singular vector of the (centred) matrix ``Rc``.
-
-    Exact from the eigendecomposition of the smaller Gram matrix
-    (``Rc.T @ Rc`` or ``Rc @ Rc.T``) when one side is at most 4,096; a seeded
-    :func:`~sklearn.utils.extmath.randomized_svd` otherwise. The sign is
-    arbitrary.
-    """
-    n, d = Rc.shape
-    if d <= _EXACT_MAX_SIDE and d <= n:
-        G = (Rc.T @ Rc).astype(np.float64, copy=False)
-        _, vecs = scipy.linalg.eigh(G, subset_by_index=[d - 1, d - 1])
-        return vecs[:, 0]
-    if n <= _EXACT_MAX_SIDE:
-        K = (Rc @ Rc.T).astype(np.float64, copy=False)
-        _, vecs = scipy.linalg.eigh(K, subset_by_index=[n - 1, n - 1])
-        v = Rc.T.astype(np.float64, copy=False) @ vecs[:, 0]
-        norm = np.linalg.norm(v)
-        return v / norm if norm > 0 else v
-    _, _, Vt = randomized_svd(Rc, 1, random_state=random_state)
-    return Vt[0].astype(np.float64, copy=False)
-
-
-def spectral_scores(R, random_state=None):
-    """Squared projection of each centred row of ``R`` on its top singular vector.
-
-    Parameters
-    ----------
-    R : ndarray of shape (n_samples, n_dims)
-        Representations of one class.
-    random_state : int, RandomState instance or None, default=None
-        Used only by the randomized SVD of very large matrices.
-
-    Returns
-    -------
-    scores : ndarray of shape (n_samples,)
-    """
-    Rc = R - R.mean(axis=0, dtype=np.float64).astype(R.dtype, copy=False)
-    if Rc.shape[0] < 2 or not np.any(Rc):
-        return np.zeros(Rc.shape[0])
-    v = top_singular_vector(Rc, random_state)
-    return (Rc @ v.astype(Rc.dtype, copy=False)).astype(np.float64) ** 2
-
-
-class SpectralSignatures(BaseDefense):
+class SpectralSignatures(RepresentationDefense):
     """Spectral signatures: per class, drop the rows that project most on the
     top singular vector of the centred representations.
 
@@ -165,7 +114,7 @@ class SpectralSignatures(BaseDefense):
     """
 
     _parameter_constraints = {  # noqa: RUF012 (scikit-learn's convention)
-        **BaseDefense._parameter_constraints,
+        **RepresentationDefense._parameter_constraints,
         "layer": [None, str, Integral],
         "n_remove": [None, Interval(Integral, 0, None, closed="left"),
                      Interval(Real, 0, 1, closed="neither")],
@@ -207,7 +156,7 @@ class SpectralSignatures(BaseDefense):
         self : SpectralSignatures
         """
         X, y = self._validate_training_data(X, y)
-        estimator, R, fitted = representation_for_fit(self, X, y)
+        estimator, R, fitted = self._representation_for_fit(X, y)
         rng = check_random_state(self.random_state)
         classes, y_codes = np.unique(y, return_inverse=True)
         keep = np.ones(y.shape[0], dtype=bool)
@@ -216,7 +165,7 @@ class SpectralSignatures(BaseDefense):
         capped = []
         for k in range(classes.shape[0]):
             rows = np.flatnonzero(y_codes == k)
-            scores = spectral_scores(class_rows(R, rows),
+            scores = projection_scores(class_rows(R, rows),
                                      int(rng.randint(np.iinfo(np.int32).max)))
             self.scores_[rows] = scores
             n_rm = self._n_remove(rows.shape[0])
@@ -234,4 +183,4 @@ class SpectralSignatures(BaseDefense):
                 f"row of class(es) {classes[capped].tolist()}; one row of each was "
                 "kept.", UserWarning,
             )
-        return refit_on_kept(self, estimator, X, y, keep, fitted)
+        return self._finish_on_kept(estimator, X, y, keep, fitted)

@@ -1,9 +1,7 @@
 """TRIM / ILTM: iterative trimmed loss minimisation for any classifier."""
 
-import warnings
 from numbers import Integral, Real
 
-import numpy as np
 
 from ..utils._compat import HasMethods, Interval, _fit_context
 from ..utils._proba import true_class_proba
@@ -120,36 +118,10 @@ class TRIM(BaseDefense):
         self : TRIM
         """
         X, y = self._validate_training_data(X, y)
-        n_samples = y.shape[0]
-        n_remove = self._resolve_n_remove(n_samples)
+        n_remove = self._resolve_n_remove(y.shape[0])
         estimator = self._make_estimator()
-        can_warm = self._can_warm_start(estimator)
-        n_classes = np.unique(y).shape[0]
-        keep = np.ones(n_samples, dtype=bool)
-        self.converged_ = False
         self.n_iter_ = 0
-        for _ in range(self.max_iter):
-            estimator.fit(self._rows(X, keep), y[keep])
-            fitted_on = keep
-            self.n_iter_ += 1
-            if can_warm:
-                estimator.set_params(warm_start=True)
-            scores = true_class_proba(estimator, X, y)
-            new_keep = np.ones(n_samples, dtype=bool)
-            new_keep[np.argsort(scores, kind="stable")[:n_remove]] = False
-            if np.array_equal(new_keep, keep):
-                self.converged_ = True
-                break
-            if np.unique(y[new_keep]).shape[0] < n_classes:
-                warnings.warn(
-                    f"TRIM: removing the n_remove={n_remove} worst-fitted rows in "
-                    f"round {self.n_iter_} would drop every row of a class; "
-                    "trimming stopped with the previous kept set.", UserWarning,
-                )
-                break
-            keep = new_keep
-        if not np.array_equal(fitted_on, keep):
-            estimator.fit(self._rows(X, keep), y[keep])
-        self.estimator_ = estimator
-        self.support_mask_ = keep
-        return self
+        # the worst-fitted rows: the lowest probability of their own label
+        keep, fitted_on, self.converged_ = self._score_and_trim(
+            estimator, X, y, n_remove, lambda est: -true_class_proba(est, X, y))
+        return self._finish(estimator, X, y, keep, fitted_on)

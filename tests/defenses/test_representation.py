@@ -188,12 +188,11 @@ def test_pipeline_input_is_the_final_step_input():
     from sklearn.preprocessing import StandardScaler
 
     from skpoison.defenses import SpectralSignatures
-    from skpoison.defenses._representation import representation_for_fit
 
     rng = np.random.RandomState(0)
     X = rng.normal(size=(60, 3)) * np.array([1.0, 1e4, 1.0])
     y = (X[:, 0] > 0).astype(int)
     defense = SpectralSignatures(make_pipeline(StandardScaler(), LogisticRegression()))
-    _, R, fitted = representation_for_fit(defense, X, y)
+    _, R, fitted = defense._representation_for_fit(X, y)
     assert not fitted
     np.testing.assert_allclose(R, StandardScaler().fit_transform(X))

@@ -9,10 +9,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier
 
-import skpoison.defenses._spectral_signatures as ss_module
 from skpoison.attacks import LabelFlip
 from skpoison.defenses import SpectralSignatures
-from skpoison.defenses._spectral_signatures import spectral_scores, top_singular_vector
+from skpoison.defenses import _spectral as spectral_module
+from skpoison.defenses._spectral import projection_scores as spectral_scores
+from skpoison.defenses._spectral import top_singular_vector
 from skpoison.metrics import clean_removal_scorer, poison_removal_scorer
 from skpoison.nets import make_mlp_classifier
 from skpoison.pipeline import make_pipeline
@@ -70,7 +71,7 @@ def test_top_singular_vector_all_paths(monkeypatch, shape):
     Rc = R - R.mean(axis=0)
     ref = np.linalg.svd(Rc, full_matrices=False)[2][0]
     if shape == (50, 30):
-        monkeypatch.setattr(ss_module, "_EXACT_MAX_SIDE", 10)
+        monkeypatch.setattr(spectral_module, "_EXACT_MAX_SIDE", 10)
     v = top_singular_vector(Rc, random_state=0)
     assert abs(abs(v @ ref) - 1) < 1e-6
 
