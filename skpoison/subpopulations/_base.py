@@ -181,6 +181,50 @@ class BaseSubpopulationFinder(TransformerMixin, BaseEstimator):
         new.target_ = new._resolve_target(target, getattr(self, "random_state", None))
         return new
 
+    def describe_text(self, subpopulation):
+        """A subpopulation in words, for tables and reports.
+
+        Parameters
+        ----------
+        subpopulation : int
+            A raw subpopulation id.
+
+        Returns
+        -------
+        text : str
+            ``str(self.describe(subpopulation))`` for a finder with a
+            ``describe`` method, ``"subpopulation <id>"`` otherwise.
+        """
+        check_is_fitted(self, "subpopulations_")
+        if hasattr(self, "describe"):
+            return str(self.describe(subpopulation))
+        return f"subpopulation {self._check_id(subpopulation)}"
+
+    def _n_raw_ids(self):
+        """Number of raw ids: valid ids are ``0 .. _n_raw_ids() - 1``."""
+        return int(np.max(self.subpopulations_)) + 1
+
+    def _check_id(self, subpopulation):
+        """``subpopulation`` as an int, or a clear error naming the valid ids."""
+        n = self._n_raw_ids()
+        valid = f"valid ids are 0 to {n - 1}" if n > 1 else "the valid id is 0"
+        kept = self.subpopulations_.tolist()
+        kept_text = (f"{kept[:20]}{' ...' if len(kept) > 20 else ''}")
+        if isinstance(subpopulation, (bool, np.bool_)) or not isinstance(
+                subpopulation, Integral):
+            raise TypeError(
+                f"subpopulation must be an integer id; got {subpopulation!r} "
+                f"({type(subpopulation).__name__}); {valid} (those that passed "
+                f"the size filter: {kept_text})."
+            )
+        if not 0 <= int(subpopulation) < n:
+            raise ValueError(
+                f"subpopulation={int(subpopulation)} is not a subpopulation id of "
+                f"this {type(self).__name__}: {valid} (those that passed the "
+                f"size filter: {kept_text})."
+            )
+        return int(subpopulation)
+
     @abstractmethod
     def _raw_ids(self, X):
         """Raw id of each row, before the size filter; -1 for none."""

@@ -3,16 +3,113 @@
 from numbers import Integral
 
 import numpy as np
+import pandas as pd
 from sklearn.base import clone
 from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.frozen import FrozenEstimator
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ..utils._seeding import seed_unseeded
 from ._base import _SHARED_PARAMS_DOC, BaseSubpopulationFinder
+from ._describe import as_table, find_rule
+
+
+def _is_dataframe(X):
+    return hasattr(X, "columns") and hasattr(X, "iloc") and hasattr(X, "dtypes")
+
+
+def _is_number_dtype(dtype):
+    return (pd.api.types.is_numeric_dtype(dtype)
+            and not isinstance(dtype, pd.CategoricalDtype))
+
+
+def _needs_default_representation(X):
+    """A DataFrame with a non-numeric column or a missing value."""
+    if not _is_dataframe(X):
+        return False
+    if not all(_is_number_dtype(dtype) for dtype in X.dtypes):
+        return True
+    return bool(X.isna().to_numpy().any())
+
+
+def _categories_as_strings(X):
+    """Categorical columns as strings, a missing value as NaN.
+
+    The first step of the default representation's categorical branch: it
+    makes strings, pandas categories, booleans and ``pd.NA`` alike for
+    :class:`~sklearn.impute.SimpleImputer` and
+    :class:`~sklearn.preprocessing.OneHotEncoder`.
+    """
+    columns = []
+    for j in range(X.shape[1]):
+        column = X.iloc[:, j] if _is_dataframe(X) else pd.Series(np.asarray(X)[:, j])
+        values = column.to_numpy(dtype=object, copy=True)
+        missing = np.asarray(pd.isna(column))
+        values[~missing] = [str(v) for v in values[~missing]]
+        values[missing] = np.nan
+        columns.append(values)
+    return np.column_stack(columns) if columns else np.empty((len(X), 0), object)
+
+
+def default_representation(X):
+    """The representation ClusterMatch builds for a DataFrame of mixed columns.
+
+    Categorical columns (strings, pandas categories, booleans stored as
+    objects): a missing value becomes the category ``"missing"``
+    (:class:`~sklearn.impute.SimpleImputer`), then one-hot
+    (:class:`~sklearn.preprocessing.OneHotEncoder`,
+    ``handle_unknown="ignore"``: a category unseen in ``fit`` is all zeros).
+    Numeric columns (numbers and booleans): median imputation, then
+    standardisation (:class:`~sklearn.preprocessing.StandardScaler`).
+
+    Parameters
+    ----------
+    X : DataFrame
+        The rows the representation will be fitted on (only their column
+        types are read).
+
+    Returns
+    -------
+    representation : ColumnTransformer
+        Unfitted.
+    """
+    dtypes = X.dtypes
+    unsupported = [str(c) for c, dt in dtypes.items()
+                   if pd.api.types.is_datetime64_any_dtype(dt)
+                   or pd.api.types.is_timedelta64_dtype(dt)
+                   or isinstance(dt, (pd.PeriodDtype, pd.IntervalDtype,
+                                      pd.SparseDtype))]
+    if unsupported:
+        raise TypeError(
+            f"ClusterMatch's default representation handles numeric and "
+            f"categorical (string) columns; columns {unsupported} have other "
+            f"types ({[str(dtypes[c]) for c in dtypes.index if str(c) in unsupported]}). "
+            "Convert them, or pass a representation."
+        )
+    positions = np.arange(len(dtypes))
+    numeric = positions[[_is_number_dtype(dt) for dt in dtypes]].tolist()
+    categorical = [j for j in positions.tolist() if j not in set(numeric)]
+    branches = []
+    if categorical:
+        branches.append(("categorical", Pipeline([
+            ("as_strings", FunctionTransformer(
+                _categories_as_strings, feature_names_out="one-to-one")),
+            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+            ("one_hot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+        ]), categorical))
+    if numeric:
+        branches.append(("numeric", Pipeline([
+            ("impute", SimpleImputer(strategy="median")),
+            ("scale", StandardScaler()),
+        ]), numeric))
+    return ColumnTransformer(branches, sparse_threshold=0.0)
 
 
 class ClusterMatch(BaseSubpopulationFinder):
@@ -25,6 +122,22 @@ class ClusterMatch(BaseSubpopulationFinder):
     victim's input is not that representation (images or texts for a
     fine-tuned victim), pass the mapping as ``representation``: a transformer
     such as :class:`~skpoison.features.ImageEmbedder`, applied before PCA.
+
+    **A DataFrame of mixed columns.** Given a DataFrame with a non-numeric
+    column (strings, categories) or a missing value and no
+    ``representation``, ClusterMatch builds one (:func:`default_representation
+    <skpoison.subpopulations.default_representation>`): categorical columns
+    get missing values as the category ``"missing"`` then one-hot encoding
+    (unknown categories ignored), numeric columns median imputation then
+    standardisation, in a :class:`~sklearn.compose.ColumnTransformer` fitted
+    on the finder's rows and kept as ``representation_``. A numeric array, or
+    a numeric DataFrame without missing values, is clustered as given.
+
+    **Groups in words.** :meth:`describe` names a cluster by the few
+    conditions on the columns of ``X`` (the data's own units, not the
+    representation) that best pick it out of the rows the finder was fitted
+    on, e.g. ``capital_gain >= 15,024 and age in [41, 58]``, with the share of
+    the cluster they cover and their precision.
 
     The paper's settings (paper-spec §4.1):
 
@@ -61,13 +174,21 @@ class ClusterMatch(BaseSubpopulationFinder):
     n_init : int, default=1
         k-means restarts.
 
+    representation : transformer, default=None
+        Maps ``X`` to the features clustered (fitted on the finder's rows,
+        cloned first and seeded from ``random_state`` when unseeded, unless
+        it is a :class:`~sklearn.frozen.FrozenEstimator`). ``None``: ``X``
+        itself, or the default representation for a DataFrame of mixed
+        columns (see above).
+
     random_state : int, RandomState instance or None, default=None
         Seeds PCA, k-means and the ``"random"`` target rule.
 
     Attributes
     ----------
     representation_ : transformer or None
-        The fitted ``representation``.
+        The fitted ``representation``, or the fitted default one; ``None``
+        when ``X`` is clustered as given.
     pca_ : PCA or None
         The fitted projection.
     kmeans_ : KMeans or MiniBatchKMeans
@@ -98,6 +219,22 @@ class ClusterMatch(BaseSubpopulationFinder):
     array([3, 2])
     >>> finder.membership(X)
     array([False, False, False,  True,  True])
+
+    A DataFrame of strings, numbers and missing values gets the default
+    representation, and each cluster a rule in the data's own units:
+
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"age": [25, 31, 28, 52, 58, 55],
+    ...                       "job": ["clerk", "clerk", None,
+    ...                               "owner", "owner", "owner"]})
+    >>> finder = ClusterMatch(n_clusters=2, random_state=0).fit(frame)
+    >>> type(finder.representation_).__name__
+    'ColumnTransformer'
+    >>> finder.predict(frame)
+    array([0, 0, 0, 1, 1, 1])
+    >>> rule = finder.describe(1)
+    >>> str(rule), rule.coverage, rule.precision
+    ('job = owner', 1.0, 1.0)
     """
 
     _parameter_constraints = {
@@ -131,8 +268,10 @@ class ClusterMatch(BaseSubpopulationFinder):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            The attacker's representation of its auxiliary rows.
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            The attacker's rows: the representation clustered, or the input
+            of ``representation``, or a DataFrame of mixed columns (see the
+            class description).
         y : None
             Ignored.
 
@@ -141,9 +280,21 @@ class ClusterMatch(BaseSubpopulationFinder):
         self : ClusterMatch
         """
         rng = check_random_state(self.random_state)
-        if self.representation is None:
+        X_given = X
+        if self.representation is None and _needs_default_representation(X):
+            validate_data(self, X, skip_check_array=True)
+            if X.shape[0] == 0:
+                raise ValueError(
+                    f"Found array with 0 sample(s) (shape={X.shape}) while a "
+                    "minimum of 1 is required by ClusterMatch."
+                )
+            self.representation_ = default_representation(X)
+            X = self._represent(self.representation_.fit(X), X)
+        elif self.representation is None:
             self.representation_ = None
             X = validate_data(self, X, dtype=[np.float64, np.float32])
+            if not _is_dataframe(X_given):  # lists and the like: as validated
+                X_given = X
         else:
             validate_data(self, X, skip_check_array=True)
             if (self.random_state is None
@@ -179,7 +330,90 @@ class ClusterMatch(BaseSubpopulationFinder):
         Kmeans = KMeans if self.algorithm == "kmeans" else MiniBatchKMeans
         self.kmeans_ = Kmeans(n_clusters=self.n_clusters, n_init=self.n_init,
                               random_state=seed).fit(Z)
+        # the fitted rows in their own units, one byte a value, for describe()
+        self._table = as_table(X_given)
         return self._finish_fit(self.kmeans_.labels_.astype(np.intp), rng)
+
+    def _n_raw_ids(self):
+        return int(self.kmeans_.cluster_centers_.shape[0])
+
+    def describe(self, subpopulation, *, max_depth=3):
+        """A cluster in words: the conditions that best pick it out.
+
+        Fits a decision tree of depth ``max_depth``, the cluster against the
+        other rows the finder was fitted on, on the columns of ``X`` in their
+        own units (numbers as numbers, strings and categories as categories,
+        a missing value as ``missing``), takes the tree node that matches the
+        cluster best (highest F1 of coverage and precision; on ties the
+        shorter rule), and drops any condition the rule does as well without.
+        Deterministic: the same fitted finder gives the same rule.
+
+        Columns of dates, and text columns with more than 100 distinct values
+        (free text, identifiers), are not used. Thresholds are values of the
+        data (``age >= 41`` where the tree cut at 40.5); a number with more
+        than 65,534 distinct values is first cut into that many quantile
+        bins, so a threshold on it is a data value near the best cut.
+
+        Parameters
+        ----------
+        subpopulation : int
+            A cluster id, from 0 to ``n_clusters - 1`` (also one that did not
+            pass the size filter).
+        max_depth : int, default=3
+            Depth of the tree: the rule has at most this many tests (two on
+            one number read as one interval, ``age in [41, 58]``).
+
+        Returns
+        -------
+        rule : SubpopulationRule
+            ``str(rule)`` is the rule in words; ``rule.coverage`` the share of
+            the cluster's fitted rows it selects, ``rule.precision`` the share
+            of the rows it selects that are in the cluster;
+            ``rule.mask(X)`` applies it to other rows.
+
+        Raises
+        ------
+        ValueError
+            When ``subpopulation`` is not a cluster id, or when the finder was
+            fitted on something other than a table (images, texts: see
+            :meth:`describe_text`).
+        """
+        check_is_fitted(self, "kmeans_")
+        subpopulation = self._check_id(subpopulation)
+        if (isinstance(max_depth, (bool, np.bool_))
+                or not isinstance(max_depth, Integral) or max_depth < 1):
+            raise ValueError(f"max_depth must be an integer >= 1; got {max_depth!r}.")
+        table = getattr(self, "_table", None)
+        if table is None:
+            raise ValueError(
+                "ClusterMatch.describe names clusters by conditions on the columns "
+                "of X; this finder was fitted on an X that is not a 2-D table "
+                "(images or texts, clustered through representation). Use "
+                "describe_text, which falls back to 'cluster <id>'."
+            )
+        members = np.asarray(self.kmeans_.labels_) == subpopulation
+        return find_rule(table, members, subpopulation, max_depth=int(max_depth))
+
+    def describe_text(self, subpopulation):
+        """A cluster in words, e.g. ``"capital_gain >= 15,024 and age in [41, 58]"``.
+
+        ``str(self.describe(subpopulation))``; ``"cluster <id>"`` when the
+        finder was fitted on something other than a table.
+
+        Parameters
+        ----------
+        subpopulation : int
+            A cluster id.
+
+        Returns
+        -------
+        text : str
+        """
+        check_is_fitted(self, "kmeans_")
+        subpopulation = self._check_id(subpopulation)
+        if getattr(self, "_table", None) is None:
+            return f"cluster {subpopulation}"
+        return str(self.describe(subpopulation))
 
     @staticmethod
     def _represent(representation, X):

@@ -250,3 +250,241 @@ def test_representation_must_be_2d():
 def test_representation_without_transform_is_rejected():
     with pytest.raises(ValueError, match="representation"):
         ClusterMatch(n_clusters=2, representation=object()).fit(np.ones((10, 2)))
+
+
+# ------------------------------------------- DataFrames of mixed columns
+def _mixed_frame(n=240, seed=0):
+    """Strings with missing values, a pandas category, nullable integers with
+    pd.NA, booleans and floats with NaN: the columns users bring."""
+    import pandas as pd
+
+    rng = np.random.RandomState(seed)
+    group = rng.randint(0, 3, n)
+    frame = pd.DataFrame({
+        "workclass": np.array(["Private", "State-gov", "Self-emp"], dtype=object)[group],
+        "color": pd.Categorical(rng.choice(["red", "blue"], n)),
+        "age": pd.array(20 + 20 * group + rng.randint(0, 5, n), dtype="Int64"),
+        "member": rng.rand(n) < 0.5,
+        "income": 1000.0 * group + rng.normal(0, 10, n),
+    })
+    frame.loc[::17, "workclass"] = None
+    frame.loc[::23, "income"] = np.nan
+    frame.loc[::29, "age"] = pd.NA
+    return frame, group
+
+
+def test_default_representation_for_a_mixed_frame():
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+
+    from skpoison.subpopulations import default_representation
+
+    frame, group = _mixed_frame()
+    copy = frame.copy()
+    finder = ClusterMatch(n_clusters=3, random_state=0).fit(frame)
+    pd.testing.assert_frame_equal(frame, copy)  # never modified
+    assert isinstance(finder.representation_, ColumnTransformer)
+    names = finder.representation_.get_feature_names_out().tolist()
+    # categoricals one-hot, a missing value its own category; numbers scaled
+    assert "categorical__workclass_missing" in names
+    assert "categorical__color_red" in names
+    assert {"numeric__age", "numeric__member", "numeric__income"} <= set(names)
+    ids = finder.predict(frame)
+    assert adjusted_rand_score(group, ids) > 0.9
+    # the same features as the documented default passed explicitly
+    explicit = ClusterMatch(n_clusters=3, random_state=0,
+                            representation=default_representation(frame)).fit(frame)
+    assert_allclose(explicit.representation_.transform(frame),
+                    finder.representation_.transform(frame))
+    # unknown categories are ignored and missing values imputed at predict time
+    new = frame.iloc[:5].copy()
+    new["workclass"] = ["Never-worked", None, "Private", "Private", "Private"]
+    new["income"] = [np.nan, 0.0, 1000.0, 2000.0, np.nan]
+    assert finder.predict(new).shape == (5,)
+    # same random_state, same result
+    again = ClusterMatch(n_clusters=3, random_state=0).fit(frame)
+    assert_array_equal(again.predict(frame), ids)
+
+
+def test_numeric_frame_with_missing_values_gets_the_default():
+    import pandas as pd
+
+    X, y = _blobs()
+    frame = pd.DataFrame(X, columns=["u", "v"])
+    frame.loc[3, "u"] = np.nan
+    finder = ClusterMatch(n_clusters=4, random_state=0).fit(frame)
+    assert finder.representation_ is not None
+    assert adjusted_rand_score(y, finder.predict(frame)) > 0.95
+
+
+@pytest.mark.parametrize("as_frame", [False, True])
+def test_numbers_are_clustered_as_given(as_frame):
+    import pandas as pd
+
+    X, _ = _blobs()
+    data = pd.DataFrame(X, columns=["u", "v"]) if as_frame else X
+    finder = ClusterMatch(n_clusters=4, random_state=0).fit(data)
+    assert finder.representation_ is None
+    reference = KMeans(n_clusters=4, n_init=1,
+                       random_state=np.random.RandomState(0).randint(2**31 - 1)).fit(X)
+    assert_array_equal(finder.kmeans_.labels_, reference.labels_)
+
+
+def test_default_representation_rejects_dates_by_name():
+    import pandas as pd
+
+    frame = pd.DataFrame({"when": pd.date_range("2020-01-01", periods=10),
+                          "kind": list("ab" * 5)})
+    with pytest.raises(TypeError, match=r"\['when'\].*representation"):
+        ClusterMatch(n_clusters=2).fit(frame)
+
+
+# ------------------------------------------------------- groups in words
+def _planted(seed=0):
+    """Background rows, a cluster planted by the rule ``age in [41, 58] and
+    capital_gain >= 15,000``, and high-gain decoys of other ages."""
+    import pandas as pd
+
+    rng = np.random.RandomState(seed)
+    n, m, d = 1500, 150, 150
+    age = np.r_[rng.randint(18, 81, n), rng.randint(41, 59, m),
+                rng.randint(18, 29, d // 2), rng.randint(71, 81, d // 2)]
+    gain = np.r_[np.where(rng.rand(n) < 0.2, rng.randint(1000, 5001, n), 0),
+                 rng.randint(15000, 20001, m + d)]
+    planted = np.r_[np.zeros(n, bool), np.ones(m, bool), np.zeros(d, bool)]
+    return pd.DataFrame({"age": age, "capital_gain": gain}), planted
+
+
+@pytest.mark.parametrize("as_frame", [True, False])
+def test_describe_recovers_a_planted_rule(as_frame):
+    from sklearn.preprocessing import StandardScaler
+
+    from skpoison.subpopulations import Condition, SubpopulationRule
+
+    frame, planted = _planted()
+    X = frame if as_frame else frame.to_numpy()
+    age, gain = ("age", "capital_gain") if as_frame else ("x0", "x1")
+    finder = ClusterMatch(n_clusters=8, n_init=3, representation=StandardScaler(),
+                          random_state=0).fit(X)
+    ids = finder.predict(X)
+    target = np.bincount(ids[planted]).argmax()
+    assert_array_equal(ids == target, planted)  # k-means found the planted group
+    rule = finder.describe(target)
+    assert isinstance(rule, SubpopulationRule)
+    by_feature = {c.feature: c for c in rule.conditions}
+    assert set(by_feature) == {age, gain}, str(rule)
+    assert by_feature[gain].op == ">="
+    assert 5000 < by_feature[gain].value <= 15100
+    assert by_feature[age].op == "between"
+    low, high = by_feature[age].value
+    assert abs(low - 41) <= 1 and abs(high - 58) <= 1
+    assert rule.coverage >= 0.95 and rule.precision >= 0.95
+    assert rule.size == 150
+    # the text, as the audit shows it
+    text = finder.describe_text(target)
+    assert text == str(rule)
+    assert f"{age} in [41, 58]" in text and f"{gain} >= 15," in text
+    assert isinstance(by_feature[age], Condition)
+    # the rule applies to rows: on the fitted rows, exactly its scores
+    selected = rule.mask(X)
+    assert selected.sum() == rule.n_selected
+    assert (selected & planted).sum() == round(rule.coverage * rule.size)
+    assert rule.to_dict()["rule"] == text
+
+
+def test_describe_names_categories_and_missing_values():
+    import pandas as pd
+    from sklearn.preprocessing import FunctionTransformer
+
+    rng = np.random.RandomState(0)
+    n = 600
+    work = rng.choice(["Private", "Self-emp", "State-gov", "Local-gov",
+                       "Never-worked"], n).astype(object)
+    work[rng.rand(n) < 0.05] = None
+    hours = rng.randint(10, 80, n).astype(float)
+    frame = pd.DataFrame({"workclass": work, "hours": hours})
+    inside = np.isin(work, ["Private", "Self-emp"]) & (hours >= 50)
+
+    def indicator(F):
+        picked = F["workclass"].isin(["Private", "Self-emp"]).to_numpy()
+        return np.column_stack([picked * 10.0, (F["hours"].to_numpy() >= 50) * 10.0])
+
+    finder = ClusterMatch(n_clusters=4, representation=FunctionTransformer(indicator),
+                          random_state=0).fit(frame)
+    ids = finder.predict(frame)
+    target = ids[np.flatnonzero(inside)[0]]
+    assert_array_equal(ids == target, inside)
+    rule = finder.describe(target)
+    assert str(rule) in ("workclass in {Private, Self-emp} and hours >= 50",
+                         "hours >= 50 and workclass in {Private, Self-emp}")
+    assert rule.coverage == rule.precision == 1.0
+    # the group whose workclass is missing or not one of those two, hours >= 50
+    other = ids[np.flatnonzero(~np.isin(work, ["Private", "Self-emp"])
+                               & (hours >= 50))[0]]
+    text = finder.describe_text(other)
+    assert "workclass not in {Private, Self-emp}" in text or "missing" in text, text
+
+
+def test_rule_scores_are_exact_on_messy_columns():
+    frame, _ = _mixed_frame(n=300, seed=1)
+    finder = ClusterMatch(n_clusters=6, random_state=0).fit(frame)
+    ids = finder.kmeans_.labels_
+    for c in range(6):
+        rule = finder.describe(c)
+        members = ids == c
+        selected = rule.mask(frame)
+        assert rule.size == members.sum()
+        assert rule.n_selected == selected.sum()
+        assert rule.coverage == pytest.approx((selected & members).sum() / members.sum())
+        assert rule.precision == pytest.approx(
+            (selected & members).sum() / max(selected.sum(), 1))
+        assert 1 <= len(rule.conditions) <= 3
+        # the same fitted finder gives the same rule
+        assert str(finder.describe(c)) == str(rule)
+
+
+def test_describe_validates_ids_and_depth():
+    X, _ = _blobs(n_samples=(40, 40, 40, 80))
+    finder = ClusterMatch(n_clusters=4, min_size=50, random_state=0).fit(X)
+    assert len(finder.subpopulations_) == 1
+    for bad in (-1, 4, 99):
+        with pytest.raises(ValueError, match=rf"subpopulation={bad}.*0 to 3"):
+            finder.describe(bad)
+        with pytest.raises(ValueError, match=rf"subpopulation={bad}"):
+            finder.describe_text(bad)
+    with pytest.raises(TypeError, match="integer id"):
+        finder.describe("1")
+    with pytest.raises(ValueError, match="max_depth"):
+        finder.describe(0, max_depth=0)
+    # clusters that did not pass the size filter are described too
+    assert all(finder.describe_text(c) for c in range(4))
+
+
+def test_describe_without_a_table_falls_back_in_text():
+    from sklearn.preprocessing import FunctionTransformer
+
+    images = np.random.RandomState(0).rand(30, 4, 4)
+    rep = FunctionTransformer(lambda Z: Z.reshape(len(Z), -1))
+    finder = ClusterMatch(n_clusters=2, representation=rep, random_state=0).fit(images)
+    with pytest.raises(ValueError, match="not a 2-D table"):
+        finder.describe(0)
+    assert finder.describe_text(1) == "cluster 1"
+
+
+def test_formatting_of_values_and_conditions():
+    from skpoison.subpopulations import Condition
+    from skpoison.subpopulations._describe import format_value
+
+    assert format_value(15024.0) == "15,024"
+    assert format_value(0.125) == "0.125"
+    assert format_value(1234.56789) == "1,234.6"
+    assert format_value(None) == "missing"
+    assert format_value(np.nan) == "missing"
+    assert format_value(True) == "True"
+    assert str(Condition("age", "between", (41.0, 58.0))) == "age in [41, 58]"
+    assert str(Condition("age", "between", (41.0, 41.0))) == "age = 41"
+    assert str(Condition("w", "in", ("a", None))) == "w in {a, missing}"
+    assert str(Condition("w", "in", (None,))) == "w is missing"
+    assert str(Condition("w", "not in", ("a",))) == "w != a"
+    assert str(Condition("w", "not in", (None,))) == "w is not missing"
+    assert str(Condition("g", "<=", 0.5)) == "g <= 0.5"

@@ -226,20 +226,70 @@ def test_column_position_out_of_range(array):
 
 
 @pytest.mark.parametrize("missing", [np.nan, None, pd.NA])
-def test_nan_in_annotation_frame(frame, missing):
+def test_missing_annotation_is_its_own_category_in_frames(frame, missing):
     frame = frame.astype({"race": object})
     frame.loc[1, "race"] = missing
-    with pytest.raises(ValueError, match="NaN"):
-        FeatureMatch(["race", "sex"]).fit(frame)
+    frame.loc[4, "race"] = missing
+    finder = FeatureMatch(["race", "sex"]).fit(frame)
+    # missing sorts after the values; both missing rows are ("missing", "f"),
+    # ("missing", "f"): rows 1 (f) and 4 (f)
+    assert finder.combinations_ == [("a", "m"), ("b", "m"), (None, "f")]
+    assert_array_equal(finder.predict(frame), [0, 2, 1, 1, 2])
+    assert finder.describe(2) == {"race": None, "sex": "f"}
+    assert finder.describe_text(2) == "race is missing, sex=f"
+    # every kind of missing value at predict time meets the same group
+    new = pd.DataFrame({"race": [np.nan, None, pd.NA, "a", "zzz"],
+                        "sex": ["f", "f", "f", "m", "m"], "age": [1] * 5},
+                       ).astype({"race": object})
+    assert_array_equal(finder.predict(new), [2, 2, 2, 0, -1])
+    assert_array_equal(finder.membership(new, target=2),
+                       [True, True, True, False, False])
 
 
-def test_nan_in_annotation_array():
-    X = np.array([[0.0, 1.0], [np.nan, 1.0]])
-    with pytest.raises(ValueError, match="NaN"):
-        FeatureMatch([0]).fit(X)
-    finder = FeatureMatch([0]).fit(np.array([[0.0, 1.0], [1.0, 1.0]]))
-    with pytest.raises(ValueError, match="NaN"):
-        finder.predict(X)
+def test_missing_annotation_in_arrays():
+    X = np.array([[0.0, 1.0], [np.nan, 1.0], [np.nan, 2.0], [1.0, 3.0]])
+    finder = FeatureMatch([0]).fit(X)
+    assert finder.combinations_ == [(0.0,), (1.0,), (None,)]
+    assert_array_equal(finder.predict(X), [0, 2, 2, 1])
+    assert finder.target_ == 2
+    assert finder.describe_text(2) == "0 is missing"
+    objects = np.array([["x"], [None], [np.nan], ["y"]], dtype=object)
+    finder = FeatureMatch([0]).fit(objects)
+    assert finder.combinations_ == [("x",), ("y",), (None,)]
+    assert_array_equal(finder.predict(objects), [0, 2, 2, 1])
+
+
+def test_infinity_in_an_annotation_is_rejected():
+    with pytest.raises(ValueError, match="infinity"):
+        FeatureMatch([0]).fit(np.array([[0.0], [np.inf]]))
+    frame = pd.DataFrame({"a": [0.0, np.inf], "b": [1, 2]})
+    with pytest.raises(ValueError, match="infinity.*'a'"):
+        FeatureMatch(["a"]).fit(frame)
+
+
+def test_strings_categoricals_ints_and_extension_dtypes_in_frames():
+    frame = pd.DataFrame({
+        "s": pd.array(["x", None, "y", "x", "y", None], dtype="string"),
+        "c": pd.Categorical(["u", "v", None, "u", "u", "v"]),
+        "i": pd.array([1, 2, None, 1, 1, 2], dtype="Int64"),
+        "o": ["p", np.nan, "p", "p", None, np.nan],
+        "b": [True, False, True, True, False, False],
+        "noise": ["free text", 3, None, 4.5, "z", object()],
+    })
+    copy = frame.copy()
+    finder = FeatureMatch(["s", "c", "i", "o", "b"]).fit(frame)
+    pd.testing.assert_frame_equal(frame, copy)  # not modified
+    assert finder.combinations_ == [
+        ("x", "u", 1, "p", True), ("y", "u", 1, None, False),
+        ("y", None, None, "p", True), (None, "v", 2, None, False)]
+    assert_array_equal(finder.predict(frame), [0, 3, 2, 0, 1, 3])
+    assert finder.target_ == 0  # the largest, ("x", "u", 1, "p", True)
+    assert finder.describe_text(3) == (
+        "s is missing, c=v, i=2, o is missing, b=False")
+    # the same values in other dtypes (object instead of string / category /
+    # Int64) meet the same groups
+    plain = frame.astype({"s": object, "c": object, "i": object})
+    assert_array_equal(finder.predict(plain), [0, 3, 2, 0, 1, 3])
 
 
 def test_nan_outside_the_annotation_is_allowed_in_frames(frame):
@@ -281,10 +331,16 @@ def test_adult_paper_feature_match():
             assert n_set <= 1, described
 
 
-def test_missing_value_in_extension_dtypes_and_object_arrays():
-    frame = pd.DataFrame({"a": pd.array(["x", None, "y"], dtype="string"),
-                          "b": [1, 2, 3]})
-    with pytest.raises(ValueError, match="NaN"):
-        FeatureMatch(["a"]).fit(frame)
-    with pytest.raises(ValueError, match="NaN"):
-        FeatureMatch([0]).fit(np.array([["x"], [None]], dtype=object))
+def test_describe_validates_ids(frame):
+    finder = FeatureMatch(["race", "sex"], min_size=1).fit(frame)
+    for bad in (-1, 4, 99):
+        with pytest.raises(ValueError, match=rf"subpopulation={bad}.*0 to 3.*\[3\]"):
+            finder.describe(bad)
+        with pytest.raises(ValueError, match=rf"subpopulation={bad}"):
+            finder.describe_text(bad)
+    for bad in ("3", 1.0, True, None):
+        with pytest.raises(TypeError, match="integer id"):
+            finder.describe(bad)
+    assert finder.describe(np.int64(3)) == {"race": "b", "sex": "m"}
+    # an id that did not pass the size filter is still described
+    assert finder.describe(0) == {"race": "a", "sex": "f"}
