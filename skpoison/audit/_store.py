@@ -181,12 +181,41 @@ class ResultStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # joblib pulls the next job (and so logs attempts) from its callback
         # thread: one connection shared across threads, serialised by a lock.
-        self._con = sqlite3.connect(str(self.path), timeout=60, isolation_level=None,
-                                    check_same_thread=False)  # explicit transactions
+        if self.path.is_dir():
+            raise ValueError(f"The result store {self.path} is a folder; give a file "
+                             "path (e.g. audit.sqlite).")
+        try:
+            self._con = sqlite3.connect(str(self.path), timeout=60,
+                                        isolation_level=None,
+                                        check_same_thread=False)  # explicit transactions
+        except sqlite3.Error as exc:
+            raise ValueError(f"Cannot open the result store {self.path}: {exc}.") from None
         self._lock = threading.Lock()
-        self._con.execute("PRAGMA journal_mode=WAL")
-        self._con.execute("PRAGMA synchronous=NORMAL")
-        self._con.executescript(_SCHEMA)
+        try:
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.execute("PRAGMA synchronous=NORMAL")
+            self._con.executescript(_SCHEMA)
+            self._check_schema()
+        except sqlite3.Error as exc:
+            self._con.close()
+            raise ValueError(
+                f"{self.path} is not a usable skpoison result store ({exc}). Delete "
+                "it (its results are lost) or give the audit another store path."
+            ) from None
+
+    def _check_schema(self):
+        """Every table has the columns this version writes (not a foreign one)."""
+        import re
+
+        for table, columns in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);",
+                                         _SCHEMA, flags=re.S):
+            want = [line.split()[0] for line in columns.strip().splitlines()
+                    if not line.strip().startswith("PRIMARY")]
+            have = [row[1] for row in
+                    self._con.execute(f"PRAGMA table_info({table})").fetchall()]
+            if have != want:
+                raise sqlite3.DatabaseError(
+                    f"its table {table!r} has columns {have}, not {want}")
 
     def __enter__(self):
         return self
