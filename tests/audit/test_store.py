@@ -170,3 +170,27 @@ def test_sigkill_midway_then_resume(tmp_path):
     reference = job.make_audit(job.SlowLogisticRegression()).run(*job.data())
     pd.testing.assert_frame_equal(reference.drop(columns=TIMING),
                                   resumed.drop(columns=TIMING))
+
+
+@pytest.mark.parametrize("content", ["text", "truncated", "foreign", "folder"])
+def test_unusable_store_is_one_clear_error(tmp_path, content):
+    path = tmp_path / "audit.sqlite"
+    if content == "text":
+        path.write_text("not a database at all, but long enough to have a header")
+    elif content == "truncated":
+        with ResultStore(path) as store:
+            store.put("s", dict(filter="f", subpopulation=1, alpha=1.0, seed=0,
+                                defense="none"))
+        path.write_bytes(path.read_bytes()[:50])
+    elif content == "foreign":
+        con = sqlite3.connect(path)
+        con.execute("CREATE TABLE results (a, b)")
+        con.commit()
+        con.close()
+    else:
+        path.mkdir()
+    with pytest.raises(ValueError, match=str(path.name)):
+        ResultStore(path)
+    for resume in (True, False):  # --fresh too
+        with pytest.raises(ValueError, match="store"):
+            _audit(store=path, resume=resume).run(*job.data())
