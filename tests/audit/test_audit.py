@@ -167,7 +167,12 @@ def test_describe_subpopulation_one_hot_and_codes():
     assert [describe_subpopulation(onehot, s) for s in onehot.subpopulations_] == [
         "base categories", "b", "a"]
     clusters = ClusterMatch(n_clusters=2, random_state=0).fit([[0.0], [0.1], [5.0]])
-    assert describe_subpopulation(clusters, 1).startswith("cluster ")
+    rule = describe_subpopulation(clusters, clusters.predict([[5.0]])[0])
+    assert rule.startswith("x0 >= ") and "covers 100% of the cluster" in rule
+    missing = FeatureMatch(["g", "h"]).fit(
+        pd.DataFrame({"g": ["a", None, "a"], "h": [1.0, 2.0, 1.0]}))
+    assert sorted(describe_subpopulation(missing, s) for s in missing.subpopulations_) \
+        == ["g is missing, h=2", "g=a, h=1"]
 
 
 def test_memory_mapped_data_goes_to_a_joblib_temp_folder_not_yet_made(
@@ -176,7 +181,7 @@ def test_memory_mapped_data_goes_to_a_joblib_temp_folder_not_yet_made(
 
     import numpy as np
 
-    from skpoison.audit._audit import _AuditData, _shared_once
+    from skpoison.audit._workers import _AuditData, _shared_once
 
     folder = tmp_path / "not" / "yet"
     monkeypatch.setenv("JOBLIB_TEMP_FOLDER", str(folder))
@@ -192,7 +197,7 @@ def test_process_workers_get_the_data_memory_mapped_once():
     import numpy as np
     from joblib import parallel_config
 
-    from skpoison.audit._audit import _AuditData, _shared_once
+    from skpoison.audit._workers import _AuditData, _shared_once
 
     X = pd.DataFrame(np.arange(12.0).reshape(6, 2), columns=["a", "b"])
     y = np.arange(6)

@@ -1,6 +1,7 @@
 """The audit's HTML report: self-contained, and it renders in headless Chromium."""
 
 import base64
+import html
 import re
 import shutil
 import subprocess
@@ -62,8 +63,26 @@ def test_page_is_self_contained(page):
         png = base64.b64decode(src.split(",", 1)[1])
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(sources) == 4  # by alpha, per subpopulation, map, removal
-    assert text.count("<table") == 4  # settings, top-k, most damaged, removal
-    assert "Top-k target damage" in text and "cluster " in text
+    assert text.count("<table") == 4  # groups, defenses, top-k, settings
+    assert "Top-k target damage" in text and "x0" in text  # clusters named by rules
+
+
+def test_page_reads_top_down(audit, page):
+    _, text = page
+    order = ["The clean model", "test accuracy", "The most vulnerable groups",
+             "Did the defenses help?", "Damage by alpha", "Top-k target damage",
+             "Settings"]
+    positions = [text.index(h) for h in order]
+    assert positions == sorted(positions)
+    accuracy = audit.clean_accuracy_[0]
+    assert f"{accuracy:.3f}" in text[:text.index("The most vulnerable groups")]
+    # settings as readable parameters, never reprs with memory addresses
+    assert " at 0x" not in text and "LabelFlip(subpopulation=None)" not in text
+    assert "TRIM(max_iter=3)" in text
+    # every group named in full in the groups table
+    groups = text[text.index("The most vulnerable groups"):text.index("Did the")]
+    for name in audit.results_.description.unique():
+        assert html.escape(name) in groups
 
 
 def test_report_needs_run(tmp_path):
@@ -107,4 +126,4 @@ def test_report_renders_in_chromium(page, tmp_path):
     dom, marks, console = _chromium(path, tmp_path)
     assert marks == {"images": "4", "broken-images": "0", "tables": "4", "errors": "0"}
     assert console == []
-    assert "Top-k target damage" in dom and "What each defense removed" in dom
+    assert "The most vulnerable groups" in dom and "What each defense removed" in dom

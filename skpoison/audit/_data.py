@@ -1,0 +1,211 @@
+"""Tables for the audit: reading a user's file, checking it, splitting rows.
+
+Everything here runs before any fitting, so that a bad file or a bad column
+name stops the audit with one clear message (:class:`SettingError`, naming the
+parameter) and nothing written.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+ANNOTATION_PREFIX = "annotation:"
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+class SettingError(ValueError):
+    """A setting that cannot be audited, with the parameter that is wrong.
+
+    ``param`` is the parameter's name in Python (``"target"``, ``"test"``);
+    the command line reports it as the option (``--target``, ``--test``).
+    """
+
+    def __init__(self, param, message):
+        super().__init__(f"{param}: {message}")
+        self.param = param
+        self.message = message
+
+
+def read_table(source, param="data"):
+    """A DataFrame from a CSV / TSV / Parquet file, or a DataFrame as it is.
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame
+        ``.parquet`` / ``.pq`` files are read with :func:`pandas.read_parquet`
+        (pyarrow), ``.tsv`` / ``.tab`` as tab-separated, anything else as
+        CSV (compressed files too, by their suffix).
+    param : str, default="data"
+        The parameter named in errors.
+
+    Returns
+    -------
+    frame : DataFrame
+        A copy, never the caller's frame.
+    """
+    if isinstance(source, pd.DataFrame):
+        frame = source.copy()
+    else:
+        if not isinstance(source, (str, Path)):
+            raise SettingError(param, "expected a file path or a DataFrame; got "
+                                      f"{type(source).__name__}.")
+        path = Path(source)
+        if not path.is_file():
+            raise SettingError(param, f"no such file: {path}")
+        suffixes = [s.lower() for s in path.suffixes]
+        parquet = bool(suffixes) and suffixes[-1] in PARQUET_SUFFIXES
+        try:
+            if parquet:
+                try:
+                    import pyarrow  # noqa: F401
+                except ImportError:
+                    raise SettingError(
+                        param, f"reading the Parquet file {path} needs pyarrow "
+                               "(pip install pyarrow), or write the table as CSV."
+                    ) from None
+                frame = pd.read_parquet(path)
+            elif any(s in (".tsv", ".tab") for s in suffixes):
+                frame = pd.read_csv(path, sep="\t")
+            else:
+                frame = pd.read_csv(path)
+        except SettingError:
+            raise
+        except Exception as exc:  # parser, encoding, arrow, permission errors
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            kind = "Parquet" if parquet else "CSV"
+            raise SettingError(param, f"cannot read {path} as a {kind} table: "
+                                      f"{type(exc).__name__}: {first}") from None
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise SettingError(param, f"the table has {frame.shape[0]} rows and "
+                                  f"{frame.shape[1]} columns.")
+    frame.columns = [str(c) for c in frame.columns]
+    duplicated = frame.columns[frame.columns.duplicated()].tolist()
+    if duplicated:
+        raise SettingError(param, f"duplicated column names {duplicated}.")
+    return frame
+
+
+def is_numeric(series):
+    """Numbers or booleans (what a model can take without encoding)."""
+    return (pd.api.types.is_numeric_dtype(series.dtype)
+            or pd.api.types.is_bool_dtype(series.dtype))
+
+
+def text_columns(frame):
+    """Columns of ``frame`` that do not hold numbers (strings, categories)."""
+    return [c for c in frame.columns if not is_numeric(frame[c])]
+
+
+def split_target(frame, target, param):
+    """``(X, y, n_dropped)``: the features, the target without missing labels."""
+    if target not in frame.columns:
+        raise SettingError("target", f"no column {target!r} in the {param} table; its "
+                                     f"columns are {list(frame.columns)}.")
+    missing = frame[target].isna().to_numpy()
+    frame = frame.loc[~missing].reset_index(drop=True)
+    y = frame[target].to_numpy()
+    if y.dtype == object or pd.api.types.is_string_dtype(frame[target].dtype):
+        y = frame[target].astype(str).to_numpy(dtype=object)
+    return frame.drop(columns=[target]), y, int(missing.sum())
+
+
+def check_same_columns(X, reference, param):
+    """``X`` with the columns of ``reference``, in its order (by name).
+
+    Rows of the test or attacker table are matched to the training rows by
+    column name; a column missing or added, or one that holds numbers in one
+    table and text in the other, is a :class:`SettingError` naming ``param``.
+    """
+    missing = [c for c in reference.columns if c not in X.columns]
+    extra = [c for c in X.columns if c not in reference.columns]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing}")
+        if extra:
+            parts.append(f"not in the training rows: {extra}")
+        raise SettingError(param, "its columns differ from the training rows': "
+                                  + "; ".join(parts) + ".")
+    X = X[list(reference.columns)]
+    kinds = [c for c in reference.columns
+             if is_numeric(reference[c]) != is_numeric(X[c])
+             and not (X[c].isna().all() or reference[c].isna().all())]
+    if kinds:
+        c = kinds[0]
+        raise SettingError(
+            param, f"column {c!r} holds "
+                   f"{'numbers' if is_numeric(reference[c]) else 'text'} in the "
+                   f"training rows but {'numbers' if is_numeric(X[c]) else 'text'} "
+                   f"here (columns {kinds}).")
+    return X
+
+
+def split_rows(y, parts, n_per_split=None, random_state=0):
+    """Indices of ``parts`` (e.g. ``("train", "aux", "test")``): stratified,
+    equal shares of the rows, as the paper splits Adult into ``D``, ``D_aux``
+    and test rows.
+
+    ``n_per_split`` caps each part's rows (``None``: all rows).
+    """
+    y = np.asarray(y)
+    idx = np.arange(len(y))
+    n_parts = len(parts)
+    if n_parts == 1:
+        out = [idx]
+    else:
+        if n_per_split is not None and n_parts * n_per_split < len(y):
+            idx, _ = train_test_split(idx, train_size=n_parts * n_per_split,
+                                      stratify=y, random_state=random_state)
+        out = []
+        rest = idx
+        for k in range(n_parts, 1, -1):
+            rest, part = train_test_split(rest, test_size=1 / k, stratify=y[rest],
+                                          random_state=random_state)
+            out.append(part)
+        out.append(rest)
+        out = out[::-1]
+    return dict(zip(parts, out))
+
+
+def check_classes(y, param, n_parts):
+    """A target with at least two classes, each with a row for every part."""
+    values, counts = np.unique(np.asarray(y).astype(str), return_counts=True)
+    if len(values) < 2:
+        raise SettingError("target", f"the target has one class ({values.tolist()}) "
+                                     f"in the {param} table; the audit measures the "
+                                     "damage to a classifier of two or more classes.")
+    if n_parts > 1 and counts.min() < n_parts:
+        rare = values[counts < n_parts].tolist()
+        raise SettingError("target", f"classes {rare} have fewer than {n_parts} rows "
+                                     f"in the {param} table, too few to split it "
+                                     f"into {n_parts} stratified parts.")
+
+
+def encode(annotations, columns):
+    """Annotation columns as floats: a category becomes its sorted code.
+
+    Attacks take numeric rows. Encode the whole data set before splitting, so
+    that a code means the same category in every split.
+    """
+    out = pd.DataFrame(index=annotations.index)
+    for c in columns:
+        values = np.asarray(annotations[c])
+        if not np.issubdtype(values.dtype, np.number):
+            values = np.unique(values.astype(str), return_inverse=True)[1]
+        out[c] = values.astype(np.float32)
+    return out
+
+
+def with_annotations(features, annotations, columns, feature_names=None):
+    """DataFrame of features (``feature_names``, or ``f0..``) plus
+    ``annotation:<c>`` columns."""
+    if feature_names is None:
+        feature_names = [f"f{i}" for i in range(features.shape[1])]
+    frame = pd.DataFrame(np.asarray(features, dtype=np.float32),
+                         columns=list(feature_names))
+    codes = encode(annotations, columns)
+    for c in columns:
+        frame[ANNOTATION_PREFIX + c] = codes[c].to_numpy()
+    return frame

@@ -1,0 +1,256 @@
+"""Words for what the audit shows: group names and readable settings."""
+
+import functools
+import inspect
+from collections.abc import Mapping
+
+import numpy as np
+
+MISSING_WORD = "(missing)"
+
+
+def _is_missing(value):
+    if value is None:
+        return True
+    try:
+        return bool(np.isnan(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _short(value):
+    """``annotation:sex`` -> ``sex``; ``2.0`` -> ``2``; NaN -> ``(missing)``."""
+    if isinstance(value, str):
+        return value.removeprefix("annotation:")
+    if _is_missing(value):
+        return MISSING_WORD
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, np.generic):
+        return str(value.item())
+    return str(value)
+
+
+def describe_subpopulation(finder, subpopulation):
+    """A human-readable name for a subpopulation, in the data's own units.
+
+    Uses the fitted finder's ``describe(id)``:
+
+    * a mapping of column to value (:class:`~skpoison.subpopulations.FeatureMatch`)
+      becomes ``column=value`` pairs (``column is missing`` for a missing
+      value), or, for several one-hot annotation columns, the names of the
+      columns set to 1 (``"base categories"`` when none is);
+    * a rule (:class:`~skpoison.subpopulations.ClusterMatch` on a table) reads
+      as its conditions followed by how well it matches the cluster: the
+      share of the cluster's rows it selects ("covers") and the share of the
+      rows it selects that are in the cluster ("precision"), both on the
+      attacker's rows the finder was fitted on;
+    * otherwise the finder's ``describe_text(id)``, or ``"cluster <id>"``.
+
+    Parameters
+    ----------
+    finder : fitted finder
+    subpopulation : int
+
+    Returns
+    -------
+    name : str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skpoison.audit import describe_subpopulation
+    >>> from skpoison.subpopulations import FeatureMatch
+    >>> finder = FeatureMatch(["sex", "race"]).fit(
+    ...     pd.DataFrame({"sex": ["F", "M"], "race": ["A", "B"]}))
+    >>> describe_subpopulation(finder, finder.subpopulations_[0])
+    'sex=F, race=A'
+    """
+    describe = getattr(finder, "describe", None)
+    values = None
+    if describe is not None:
+        try:
+            values = describe(subpopulation)
+        except (ValueError, NotImplementedError, AttributeError, LookupError):
+            values = None  # e.g. clusters of images: no columns to name them by
+    if isinstance(values, Mapping):
+        combos = getattr(finder, "combinations_", [tuple(values.values())])
+        # one-hot columns: several columns, each 0/1 in every combination
+        # (a single 0/1 column, or integer codes, read better as column=value)
+        one_hot = len(values) > 1 and all(
+            isinstance(v, (int, float, bool, np.number, np.bool_))
+            and not _is_missing(v) and v in (0, 1)
+            for combo in combos for v in combo)
+        if one_hot:
+            on = [_short(k) for k, v in values.items() if v]
+            return " & ".join(on) if on else "base categories"
+        return ", ".join(f"{_short(k)} is missing" if _is_missing(v)
+                         else f"{_short(k)}={_short(v)}" for k, v in values.items())
+    coverage = getattr(values, "coverage", None)
+    precision = getattr(values, "precision", None)
+    if values is not None and coverage is not None and precision is not None:
+        return f"{values} (covers {coverage:.0%} of the cluster, precision {precision:.0%})"
+    if isinstance(values, str):
+        return values
+    describe_text = getattr(finder, "describe_text", None)
+    if describe_text is not None:
+        try:
+            return str(describe_text(subpopulation))
+        except (ValueError, NotImplementedError, AttributeError, LookupError):
+            pass
+    if values is not None:
+        return str(values)
+    return f"cluster {int(subpopulation)}"
+
+
+class CodedNames:
+    """Name groups whose annotation columns hold category codes by the categories.
+
+    The bundled settings encode annotations as the codes of their sorted
+    values (attacks take numeric rows); this describer reads a code back as
+    its category, e.g. ``sex=female, age_bucket=25-34``. Other groups are
+    named by :func:`describe_subpopulation`.
+
+    Parameters
+    ----------
+    categories : dict of str to sequence
+        Per column, the category of each code.
+    """
+
+    def __init__(self, categories):
+        self.categories = {k: list(v) for k, v in categories.items()}
+
+    def __call__(self, finder, subpopulation):
+        describe = getattr(finder, "describe", None)
+        values = describe(subpopulation) if describe is not None else None
+        if isinstance(values, Mapping) and values and all(
+                k in self.categories for k in values):
+            parts = []
+            for column, code in values.items():
+                names = self.categories[column]
+                if _is_missing(code):
+                    parts.append(f"{_short(column)} is missing")
+                elif float(code).is_integer() and 0 <= int(code) < len(names):
+                    parts.append(f"{_short(column)}={names[int(code)]}")
+                else:
+                    parts.append(f"{_short(column)}={_short(code)}")
+            return ", ".join(parts)
+        return describe_subpopulation(finder, subpopulation)
+
+
+# ---------------------------------------------------------------------------
+# settings as readable parameters
+
+
+def _name(obj):
+    return getattr(obj, "__name__", None) or type(obj).__name__
+
+
+def _same(a, b):
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    try:
+        same = a == b
+        return bool(same) if not isinstance(same, np.ndarray) else bool(same.all())
+    except Exception:  # noqa: BLE001 - objects that refuse comparison differ
+        return False
+
+
+def _changed_params(estimator):
+    """``get_params(deep=False)`` without defaults, nor the ``None`` that the
+    audit fills in (a template's finder or estimator)."""
+    params = estimator.get_params(deep=False)
+    try:
+        signature = inspect.signature(type(estimator).__init__).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        signature = {}
+    out = {}
+    for key, value in params.items():
+        spec = signature.get(key)
+        if spec is not None and spec.default is not inspect.Parameter.empty:
+            if _same(value, spec.default):
+                continue
+        elif value is None:  # a required slot left for the audit
+            continue
+        out[key] = value
+    return out
+
+
+def _columns_text(columns):
+    columns = list(columns) if not isinstance(columns, (str, int)) else [columns]
+    return ", ".join(str(c).removeprefix("annotation:") for c in columns)
+
+
+def readable(obj):
+    """A short, complete, readable description of a setting's part.
+
+    Pipelines read as their steps joined by arrows; a ColumnTransformer as
+    each part with the columns it takes; an estimator as its class name and
+    the parameters that differ from their defaults; functions and classes by
+    name. Nothing is abbreviated and no memory address is shown.
+
+    Parameters
+    ----------
+    obj : estimator, function, value or None
+
+    Returns
+    -------
+    text : str
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skpoison.audit._describe import readable
+    >>> readable(make_pipeline(StandardScaler(), LogisticRegression(C=0.5)))
+    'StandardScaler → LogisticRegression(C=0.5)'
+    """
+    if obj is None:
+        return "none"
+    if isinstance(obj, bool):
+        return str(obj)
+    if isinstance(obj, (float, np.floating)):
+        return f"{float(obj):g}"
+    if isinstance(obj, (int, np.integer, str)):
+        return str(obj)
+    if isinstance(obj, functools.partial):
+        return readable(obj.func)
+    if isinstance(obj, type) or inspect.isroutine(obj):
+        return _name(obj)
+    if isinstance(obj, Mapping):
+        return ", ".join(f"{k}: {readable(v)}" for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        inner = ", ".join(readable(v) for v in obj)
+        return f"({inner})" if isinstance(obj, tuple) else f"[{inner}]"
+    if isinstance(obj, np.ndarray):
+        return f"array of shape {obj.shape}"
+    steps = getattr(obj, "steps", None)
+    if isinstance(steps, list) and hasattr(obj, "get_params"):  # Pipeline
+        return " → ".join(readable(step) for _, step in steps
+                          if step is not None and step != "passthrough")
+    transformers = getattr(obj, "transformers", None)
+    if isinstance(transformers, list) and hasattr(obj, "get_params"):
+        parts = [f"{name}: {readable(t)} on [{_columns_text(cols)}]"
+                 for name, t, cols in transformers]
+        return f"{type(obj).__name__}({'; '.join(parts)})"
+    name = type(obj).__name__
+    if name == "FunctionTransformer":
+        func = obj.get_params(deep=False).get("func")
+        kw = obj.get_params(deep=False).get("kw_args") or {}
+        args = ", ".join(f"{k}={readable(v)}" for k, v in kw.items())
+        if func is None:
+            return "identity"
+        fname = readable(func).lstrip("_")
+        return f"{fname}({args})" if args else fname
+    if name == "FrozenEstimator":
+        return f"frozen {readable(obj.estimator)}"
+    if hasattr(obj, "get_params"):
+        params = _changed_params(obj)
+        if not params:
+            return name
+        args = ", ".join(f"{k}={readable(v)}" for k, v in params.items())
+        return f"{name}({args})"
+    return name

@@ -1,0 +1,129 @@
+"""The audit's worker plumbing: the data shared with the workers, one unit of
+work, and the joblib calls that run them."""
+
+import os
+import tempfile
+import time
+
+import joblib
+import numpy as np
+import pandas as pd
+from joblib import Parallel
+from joblib.parallel import BACKENDS, get_active_backend
+from sklearn.base import clone
+
+from ..metrics import subpopulation_damage
+
+
+class _AuditData:
+    """The audit's six arrays in one weakrefable object.
+
+    joblib's Dask backend scatters weakrefable arguments larger than 1 kB to
+    the workers once, instead of embedding them in every task, and Dask
+    measures them with ``sys.getsizeof``, hence ``__sizeof__``.
+    """
+
+    def __init__(self, *arrays):
+        self.arrays = arrays
+
+    def __sizeof__(self):
+        total = 0
+        for a in self.arrays:
+            if isinstance(a, (pd.DataFrame, pd.Series)):
+                total += int(np.sum(a.memory_usage(index=False)))
+            else:
+                total += int(getattr(a, "nbytes", getattr(getattr(a, "data", None),
+                                                          "nbytes", 0)))
+        return object.__sizeof__(self) + total
+
+
+def _run_task(attack, finder, estimator, defenses, oracle_n_remove, data, clean_pred,
+              test_mask, key):
+    """Poison once, then fit the victim behind each defense; one row each.
+
+    Every row records ``attack_seconds`` (the attack's ``fit_resample``, the
+    same for all rows of one poisoning) and ``fit_seconds`` (that row's
+    ``fit``), so the harness's overhead can be measured against the fits.
+    """
+    X_train, y_train, X_aux, y_aux, X_test, y_test = data.arrays
+    attack = clone(attack).set_params(subpopulation=finder, alpha=key["alpha"],
+                                      aux=(X_aux, y_aux), random_state=key["seed"])
+    start = time.perf_counter()
+    X_res, y_res = attack.fit_resample(X_train, y_train)
+    attack_seconds = time.perf_counter() - start
+    poison = attack.poison_mask_
+    rows = []
+    for name, defense in defenses.items():
+        model = clone(estimator)
+        if defense is not None:
+            model = clone(defense).set_params(estimator=model)
+            if oracle_n_remove and "n_remove" in model.get_params(deep=False):
+                model.set_params(n_remove=int(attack.n_poison_))
+            if "random_state" in model.get_params(deep=False):
+                model.set_params(random_state=key["seed"])
+        t0 = time.perf_counter()
+        model.fit(X_res, y_res)
+        fit_seconds = time.perf_counter() - t0
+        pred = model.predict(X_test)
+        dmg = subpopulation_damage(clean_pred, pred, None, y_test, test_mask)
+        row = dict(key, defense=name, n_poison=int(attack.n_poison_),
+                   n_train=int(attack.n_subpopulation_),
+                   clean_target_accuracy=dmg.clean_target_accuracy,
+                   poisoned_target_accuracy=dmg.poisoned_target_accuracy,
+                   target_damage=dmg.target_damage,
+                   clean_collateral_accuracy=dmg.clean_collateral_accuracy,
+                   poisoned_collateral_accuracy=dmg.poisoned_collateral_accuracy,
+                   collateral_damage=dmg.collateral_damage,
+                   n_test=dmg.n_target)
+        support = getattr(model, "support_mask_", None)
+        if support is not None:
+            # the fraction of the poison rows, and of the clean rows, it removed
+            row["poison_removed"] = (float(np.mean(~support[poison]))
+                                     if poison.any() else float("nan"))
+            row["clean_removed"] = float(np.mean(~support[~poison]))
+        row["fit_seconds"] = fit_seconds
+        row["attack_seconds"] = attack_seconds
+        rows.append(row)
+    return rows
+
+
+def _task_id(row):
+    return (row["filter"], row["subpopulation"], row["alpha"], row["seed"])
+
+
+def _shared_once(data, n_jobs, stack):
+    """``data`` for the tasks: memory-mapped from one file on process backends.
+
+    loky and multiprocessing workers otherwise receive the arrays with every
+    task, and joblib hashes each large array in the parent to find its
+    memory map again: on the UCI Adult audit about 20 ms of the parent's CPU
+    per task, taken from the workers on a 2-core machine. Dumped once and
+    loaded with ``mmap_mode="r"``, the arrays (also those inside DataFrames)
+    are read-only memory maps, which joblib sends as a file name and offset;
+    the workers see exactly what joblib's automatic memory mapping gives
+    them. Other backends (threads, Dask, which scatters ``data`` once) get
+    ``data`` as it is.
+    """
+    backend, default_n_jobs = get_active_backend()
+    if n_jobs is None:  # as joblib.Parallel: parallel_config's n_jobs, else 1
+        n_jobs = default_n_jobs
+    processes = tuple(BACKENDS[name] for name in ("loky", "multiprocessing")
+                      if name in BACKENDS)
+    if not isinstance(backend, processes) or backend.effective_n_jobs(n_jobs) == 1:
+        return data
+    base = os.environ.get("JOBLIB_TEMP_FOLDER")
+    if base:
+        os.makedirs(base, exist_ok=True)  # as joblib does for its own files
+    folder = stack.enter_context(tempfile.TemporaryDirectory(
+        prefix="skpoison-audit-", dir=base or None, ignore_cleanup_errors=True))
+    path = os.path.join(folder, "data.pkl")
+    joblib.dump(data.arrays, path)
+    return _AuditData(*joblib.load(path, mmap_mode="r"))
+
+
+def _parallel(n_jobs):
+    """joblib.Parallel yielding results as they finish, where the backend can."""
+    try:
+        return Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    except ValueError:  # e.g. "multiprocessing": results arrive all at once
+        return Parallel(n_jobs=n_jobs)
