@@ -100,6 +100,7 @@ def defenses(n_poison):
         "SS": make_pipeline(StandardScaler(), SpectralSignatures(lr())),
         "AC": make_pipeline(StandardScaler(),
                             ActivationClustering(lr(), reduction="pca",
+                                                 silhouette_threshold=None,
                                                  random_state=0)),
     }
 

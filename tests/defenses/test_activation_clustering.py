@@ -72,7 +72,7 @@ def test_removes_exactly_the_planted_backdoor(reduction):
 def test_without_threshold_removes_each_smaller_cluster():
     X, y = _backdoor()
     ac = ActivationClustering(LogisticRegression(), reduction="pca",
-                              random_state=0).fit(X, y)
+                              silhouette_threshold=None, random_state=0).fit(X, y)
     removed = ~ac.support_mask_
     assert removed[PLANTED].all()
     np.testing.assert_array_equal(ac.cluster_removed_, [True, True])
@@ -217,3 +217,62 @@ def test_in_pipeline_and_grid_search():
         "activationclustering__reduction",
         "activationclustering__silhouette_threshold"}
     assert np.isfinite(search.cv_results_["mean_test_acc"]).all()
+
+
+# ------------------------------------------------------------------ defaults
+def _far_poisons(seed=0, n=2000, d=10, k=100):
+    """Clean Gaussian rows with a label from their first feature, and ``k``
+    poisons far away labelled 0 (the last ``k`` rows)."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, d))
+    y = (X[:, 0] > 0).astype(int)
+    P = rng.normal(8, 0.5, size=(k, d))
+    return np.vstack([X, P]), np.r_[y, np.zeros(k, int)]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_defaults_find_far_poisons_and_keep_clean_classes(seed):
+    X, y = _far_poisons()
+    ac = ActivationClustering(LogisticRegression(), random_state=seed).fit(X, y)
+    assert (~ac.support_mask_[2000:]).all()  # 100 of 100 poisons found
+    assert ac.support_mask_[:2000].all()  # no clean row removed
+    assert ac.cluster_removed_.tolist() == [True, False]
+
+
+@pytest.mark.parametrize("d", [1, 2, 10])
+def test_default_guard_never_cuts_a_clean_class(d):
+    # a fixed silhouette threshold cannot do this: 2-means on a 1-d Gaussian
+    # has a silhouette of about 0.56, on a 10-d one about 0.08
+    rng = np.random.RandomState(d)
+    X = rng.normal(size=(600, d))
+    y = (rng.rand(600) > 0.5).astype(int)
+    ac = ActivationClustering(LogisticRegression(), random_state=0).fit(X, y)
+    assert ac.support_mask_.all()
+    assert np.all(ac.silhouette_scores_ < ac.silhouette_thresholds_)
+
+
+def test_authors_setting_by_name_cuts_clean_classes():
+    # reduction="ica", silhouette_threshold=None: the subpopulation paper's
+    # authors; on clean data it removes the smaller cluster of every class
+    X, y = _far_poisons()
+    X, y = X[:2000], y[:2000]
+    ac = ActivationClustering(LogisticRegression(), reduction="ica",
+                              silhouette_threshold=None, random_state=0).fit(X, y)
+    assert ac.cluster_removed_.all()
+    assert 0.3 < (~ac.support_mask_).mean() < 0.5
+    assert np.isneginf(ac.silhouette_thresholds_).all()
+
+
+@pytest.mark.parametrize("reduction", ["pca", "ica"])
+def test_same_seed_same_rows_whatever_the_thread_count(reduction):
+    from threadpoolctl import threadpool_limits
+
+    X, y = _far_poisons(n=800)
+    masks = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads):
+            ac = ActivationClustering(LogisticRegression(), reduction=reduction,
+                                      silhouette_threshold=None,
+                                      random_state=0).fit(X, y)
+        masks.append(ac.support_mask_)
+    np.testing.assert_array_equal(*masks)
