@@ -3,13 +3,12 @@
 from numbers import Integral
 
 import numpy as np
-from sklearn.exceptions import NotFittedError
-from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_array, column_or_1d
 
 from ..subpopulations import ClusterMatch
 from ..utils._compat import HasMethods, Interval, StrOptions, validate_params
+from ..utils._frozen import prefit_estimator
 from ..utils._seeding import seed_unseeded
 
 __all__ = ["select_targets"]
@@ -20,14 +19,11 @@ def _fitted_finder(subpopulation, X_class, n, rng):
         n_clusters = max(1, min(10, X_class.shape[0] // n))
         subpopulation = ClusterMatch(n_clusters=n_clusters, target="random",
                                      min_size=n - 1)
-    if isinstance(subpopulation, FrozenEstimator):
-        check_is_fitted(subpopulation.estimator)
-        return subpopulation
-    try:
-        check_is_fitted(subpopulation, "subpopulations_")
-        return subpopulation  # fitted by the caller, e.g. on all classes
-    except NotFittedError:
-        pass
+    prefit = prefit_estimator(
+        subpopulation, param="subpopulation", owner="select_targets",
+        legacy_fitted=True, is_fitted=lambda f: hasattr(f, "subpopulations_"))
+    if prefit is not None:
+        return prefit  # fitted by the caller, e.g. on all classes
     return seed_unseeded(subpopulation, rng).fit(X_class)
 
 
@@ -78,8 +74,9 @@ def select_targets(X, y, *, n=30, mode="subpopulation", subpopulation=None,
         Used with ``mode="subpopulation"``. An unfitted finder is cloned,
         seeded from ``random_state`` when unseeded, and fitted on the rows
         of ``target_class`` (per-class subpopulations, as in the paper); a
-        fitted finder, or one wrapped in
-        :class:`sklearn.frozen.FrozenEstimator`, is used as is. The targets
+        finder wrapped in :class:`sklearn.frozen.FrozenEstimator` is used as
+        is (a fitted finder that is not frozen too, with a
+        ``FutureWarning``, until skpoison 0.2). The targets
         come from its ``target_``, which must hold at least ``n`` rows of
         the class: give ClusterMatch ``min_size=n - 1`` and a target rule.
         ``None`` uses ``ClusterMatch(n_clusters=min(10, n_class // n),

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from imblearn.base import BaseSampler
 from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
@@ -23,6 +24,7 @@ from ..utils._compat import (
     check_target_type,
 )
 from ..utils import _torch
+from ..utils._frozen import prefit_estimator
 from ..utils._labels import encode_labels
 from ..utils._seeding import seed_unseeded
 from ._base import _AttackSamplerMixin
@@ -109,9 +111,11 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
         The surrogate (and victim) network: a
         :class:`~skpoison.nets.SeededNeuralNetClassifier` or any skorch
         ``NeuralNetClassifier`` whose ``module_`` maps float32 rows to
-        logits. A fitted net is used as is (the attacker's pretrained
-        model); an unfitted one is cloned, seeded from ``random_state`` and
-        trained on the received rows. ``None`` uses
+        logits. A net wrapped in :class:`sklearn.frozen.FrozenEstimator` is
+        used as is (the attacker's pretrained model); any other is cloned,
+        seeded from ``random_state`` and trained on the received rows. (A
+        fitted net that is not frozen is still used as is, with a
+        ``FutureWarning``; from skpoison 0.2 it will be cloned and trained.) ``None`` uses
         ``make_mlp_classifier((64,), max_epochs=20)``.
 
     budget : float in (0, 1], default=0.01
@@ -344,14 +348,16 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
         estimator = self.estimator
         if estimator is None:
             estimator = make_mlp_classifier((64,), max_epochs=20)
-        if not _torch.is_skorch_net(estimator):
+        prefit = prefit_estimator(estimator, param="estimator", owner="WitchesBrew",
+                                  legacy_fitted=True, is_fitted=_torch.is_fitted_net)
+        if not _torch.is_skorch_net(estimator if prefit is None else prefit):
             raise TypeError(
                 "estimator must be a skorch classifier with a torch module_ "
                 f"(e.g. skpoison.nets.make_mlp_classifier); got "
                 f"{type(estimator).__name__}."
             )
-        if _torch.is_fitted_net(estimator):
-            net = estimator
+        if prefit is not None:
+            net = prefit
             if self.device is not None:
                 want = _torch.resolve_device(self.device)
                 have = _torch.module_device(net.module_)
@@ -591,8 +597,8 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
             Victims trained, each with its own seed drawn from
             ``random_state`` (the paper averages over 8).
         estimator : classifier, default=None
-            The victim; ``None`` uses an unfitted clone of ``estimator``
-            (or of the default MLP).
+            The victim; ``None`` uses an unfitted clone of ``estimator`` (of
+            the net inside a ``FrozenEstimator``; or of the default MLP).
 
         Returns
         -------
@@ -604,9 +610,14 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
         if not isinstance(n_models, Integral) or n_models < 1:
             raise ValueError(f"n_models must be a positive int; got {n_models!r}.")
         X_target = self.targets_ if X_target is None else X_target
-        template = estimator if estimator is not None else self._on_device(
-            self.estimator if self.estimator is not None
-            else make_mlp_classifier((64,), max_epochs=20))
+        if estimator is None:
+            estimator = self.estimator
+            if isinstance(estimator, FrozenEstimator):  # retrain its architecture
+                estimator = estimator.estimator
+            estimator = self._on_device(
+                estimator if estimator is not None
+                else make_mlp_classifier((64,), max_epochs=20))
+        template = estimator
         rng = check_random_state(self.random_state)
         rng.randint(np.iinfo(np.int32).max)  # not the surrogate's stream
         hits = []

@@ -180,8 +180,9 @@ def test_targeted_influence_raises_the_targets_loss():
 
     X, y = _targeted_problem()
     finder = ClusterMatch(n_clusters=3, random_state=0).fit(X[y == 1])
-    idx = select_targets(X, y, n=5, mode="subpopulation", subpopulation=finder,
-                         target_class=1, random_state=0)
+    idx = select_targets(X, y, n=5, mode="subpopulation",
+                         subpopulation=FrozenEstimator(finder), target_class=1,
+                         random_state=0)
     cluster = finder.predict(X[idx])[0]
     seeds = FrozenEstimator(finder.retarget(int(cluster)))
     attack = InfluencePoison(seeds, alpha=2, eps=1.0, n_iter=30,

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 from numpy.testing import assert_array_equal
 from sklearn.frozen import FrozenEstimator
 
@@ -47,10 +48,17 @@ def test_fitted_or_frozen_finder_is_used_as_is(data):
     X, y, group = data
     annotated = np.column_stack([X, group])
     finder = FeatureMatch(columns=[2], target=3).fit(annotated)
-    for f in (finder, FrozenEstimator(finder)):
-        idx = select_targets(annotated, y, n=5, subpopulation=f, target_class=0,
-                             random_state=0)
-        assert np.all(group[idx] == 3) and np.all(y[idx] == 0)
+    idx = select_targets(annotated, y, n=5, subpopulation=FrozenEstimator(finder),
+                         target_class=0, random_state=0)
+    assert np.all(group[idx] == 3) and np.all(y[idx] == 0)
+    # a fitted finder that is not frozen: used as is for one more release
+    with pytest.warns(FutureWarning, match="wrap it in sklearn.frozen"):
+        again = select_targets(annotated, y, n=5, subpopulation=finder,
+                               target_class=0, random_state=0)
+    np.testing.assert_array_equal(again, idx)
+    with pytest.raises(NotFittedError, match="FrozenEstimator around an unfitted"):
+        select_targets(annotated, y, n=5, target_class=0,
+                       subpopulation=FrozenEstimator(FeatureMatch(columns=[2])))
 
 
 def test_deterministic_and_dataframe(data):

@@ -148,13 +148,23 @@ def test_intended_class_chosen_when_none(data):
     assert np.all(y[attack.poison_mask_] == attack.intended_class_)
 
 
-def test_fitted_surrogate_is_used_as_is(data):
+def test_frozen_surrogate_is_used_as_is(data):
+    from sklearn.frozen import FrozenEstimator
+
     X, y, targets = data
     net = make_mlp_classifier((8,), max_epochs=3, random_state=0).fit(X, y)
     weights = net.module_.output.weight.detach().clone()
-    attack = _attack(targets=targets, estimator=net, n_iter=3).fit(X, y)
+    attack = _attack(targets=targets, estimator=FrozenEstimator(net), n_iter=3)
+    X_res, y_res = attack.fit_resample(X, y)
     assert attack.estimator_ is net
     assert np.array_equal(net.module_.output.weight.detach(), weights)
+    # validate retrains the frozen net's architecture from scratch
+    assert 0.0 <= attack.validate(X_res, y_res) <= 1.0
+    assert np.array_equal(net.module_.output.weight.detach(), weights)
+    # fitted but not frozen: used as is for one more release, with a warning
+    with pytest.warns(FutureWarning, match="FrozenEstimator"):
+        legacy = _attack(targets=targets, estimator=net, n_iter=3).fit(X, y)
+    assert legacy.estimator_ is net
 
 
 def test_dataframe_in_dataframe_out(data):

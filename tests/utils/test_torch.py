@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from imblearn.under_sampling import RandomUnderSampler
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -230,7 +231,7 @@ def test_witches_brew_fitted_net_on_another_device_is_an_error():
     X, y = gpu_check.tabular(n_classes=3)
     net = make_mlp_classifier((8,), max_epochs=2, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="device='meta', but the fitted estimator"):
-        WitchesBrew(estimator=net, device="meta", n_targets=4, budget=0.05,
+        WitchesBrew(estimator=FrozenEstimator(net), device="meta", n_targets=4, budget=0.05,
                     n_iter=2, restarts=1, random_state=0).fit_resample(X, y)
     with pytest.raises(ValueError, match="device='gpu0' is not a torch device"):
         WitchesBrew(estimator=make_mlp_classifier(), device="gpu0", n_targets=4,
