@@ -31,6 +31,7 @@ from skpoison.defenses import (
     ActivationClustering,
     FinePruning,
     LabelFlipCertifier,
+    PartitionAggregation,
     SpectralSignatures,
 )
 from skpoison.features import ImageEmbedder
@@ -49,6 +50,11 @@ ESTIMATORS = [
                 layer="hidden.0", random_state=0),
     SEVER(LogisticRegression(), n_remove=2, max_iter=2),
     LabelFlipCertifier(alpha=1.0, q=0.1),
+    # 3 partitions: the checks fit on 20 to 300 rows, too few for the default 50;
+    # DPA (n_shares=1) and Finite Aggregation (n_shares=2)
+    PartitionAggregation(LogisticRegression(), n_partitions=3, random_state=0),
+    PartitionAggregation(LogisticRegression(), n_partitions=3, n_shares=2,
+                         random_state=0),
     PoisonedEstimator(
         LabelFlip(ClusterMatch(n_clusters=3), label="least_frequent", random_state=0),
         LogisticRegression(),

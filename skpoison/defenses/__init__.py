@@ -8,6 +8,7 @@ from ..utils._lazy import lazy_attributes
 from ._activation_clustering import ActivationClustering
 from ._base import BaseDefense
 from ._certify import LabelFlipCertifier, certified_radius_vs_poison
+from ._partition_aggregation import PartitionAggregation
 from ._sever import SEVER
 from ._spectral_signatures import SpectralSignatures
 from ._trim import TRIM
@@ -19,6 +20,7 @@ __all__ = [
     "BaseDefense",
     "FinePruning",
     "LabelFlipCertifier",
+    "PartitionAggregation",
     "SpectralSignatures",
     "certified_radius_vs_poison",
 ]

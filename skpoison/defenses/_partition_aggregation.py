@@ -1,0 +1,692 @@
+"""Partition aggregation: certified robustness to added and removed rows.
+
+Deep Partition Aggregation (DPA; Levine and Feizi, "Deep Partition
+Aggregation: Provable Defenses against General Poisoning Attacks", ICLR 2021,
+Sec. 3) and its generalisation Finite Aggregation (FA; Wang, Levine and Feizi,
+"Improved Certified Defenses against Data Poisoning with (Deterministic)
+Finite Aggregation", ICML 2022, Sec. 3).
+
+Every training row goes to a *bucket* chosen by a hash of the row's own
+content, ``h(x) mod (k d)``; each bucket is shared by ``d`` of the ``k d``
+base classifiers (with ``d = 1``: one partition per classifier, DPA), each
+base classifier is a clone of ``estimator`` trained on its buckets only, and
+the prediction is the plurality vote, ties going to the smaller class index.
+An inserted or removed row lands in one bucket, so it can change at most
+``d`` votes; label flips keep the row's features, hence its bucket, and count
+the same. The certificate is pure integer arithmetic on the vote counts.
+"""
+
+import hashlib
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.dummy import DummyClassifier
+from sklearn.utils import (
+    _safe_indexing,
+    assert_all_finite,
+    check_random_state,
+    get_tags,
+)
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
+from ..utils._labels import encode_labels
+from ..utils._seeding import seed_unseeded
+
+__all__ = ["PartitionAggregation"]
+
+_HASHES = ("sha256", "blake2b")
+# Fixed seed of the spread of buckets over base classifiers (Finite
+# Aggregation): the spread depends on (n_partitions, n_shares) only, never on
+# the data or on random_state, so a row's base classifiers are a function of
+# its content and the parameters alone.
+_SPREAD_SEED = 20220801
+
+
+# ------------------------------------------------------------------ hashing
+_NUMBER, _MISSING, _TEXT = b"\x01", b"\x00", b"\x02"
+
+
+def _canonical_floats(A):
+    """Little-endian float64 copy, -0.0 as 0.0 and every NaN one bit pattern."""
+    A = np.array(A, dtype="<f8", copy=True, order="C")
+    A += 0.0  # -0.0 + 0.0 == +0.0
+    A[np.isnan(A)] = np.nan
+    return A
+
+
+def _number_tokens(A):
+    """Tokens of a numeric 2-D array, shape (n, 9 m): tag byte + float64 each."""
+    F = _canonical_floats(A)
+    n, m = F.shape
+    out = np.empty((n, m, 9), dtype=np.uint8)
+    out[:, :, 0] = _NUMBER[0]
+    out[:, :, 1:] = F.view(np.uint8).reshape(n, m, 8)
+    return out.reshape(n, 9 * m)
+
+
+def _cell_token(value):
+    """Token of one cell of a non-numeric column."""
+    if isinstance(value, (Real, np.bool_)):  # NaN included: a number
+        return _NUMBER + _canonical_floats([float(value)]).tobytes()
+    try:
+        missing = value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):  # list-like cells
+        missing = False
+    if missing:
+        return _MISSING
+    text = str(value).encode("utf-8")
+    return _TEXT + len(text).to_bytes(8, "little") + text
+
+
+def _is_numeric(dtype):
+    return (pd.api.types.is_numeric_dtype(dtype)
+            and not pd.api.types.is_complex_dtype(dtype))
+
+
+def _row_bytes(X):
+    """The content of each row of ``X`` (see PartitionAggregation).
+
+    A list of bytes, or a C-contiguous 2-D uint8 array whose rows are the
+    bytes (numeric input): either way, one buffer per row.
+    """
+    if sp.issparse(X):
+        if X.dtype.kind == "c":
+            raise ValueError("Complex data not supported.")
+        X = sp.csr_matrix(X, dtype=np.float64, copy=True)
+        X.sum_duplicates()
+        X.eliminate_zeros()
+        X.sort_indices()
+        data = _canonical_floats(X.data)
+        indices = X.indices.astype("<i8")
+        ptr = X.indptr
+        return [indices[a:b].tobytes() + data[a:b].tobytes()
+                for a, b in zip(ptr[:-1], ptr[1:])]
+    if isinstance(X, pd.DataFrame):
+        if any(pd.api.types.is_complex_dtype(t) for t in X.dtypes):
+            raise ValueError("Complex data not supported.")
+        if all(_is_numeric(t) for t in X.dtypes):
+            return _number_tokens(X.to_numpy(dtype=np.float64, na_value=np.nan))
+        columns = []
+        for j in range(X.shape[1]):
+            col = X.iloc[:, j]
+            if _is_numeric(col.dtype):
+                values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+                columns.append([r.tobytes() for r in _number_tokens(values[:, None])])
+            else:
+                columns.append([_cell_token(v) for v in col.to_numpy(dtype=object)])
+        return [b"".join(cells) for cells in zip(*columns)]
+    A = np.asarray(X)
+    if A.ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got {A.ndim}D array instead. Reshape your data "
+            "either using array.reshape(-1, 1) if your data has a single feature "
+            "or array.reshape(1, -1) if it contains a single sample."
+        )
+    if A.dtype.kind == "c":
+        raise ValueError("Complex data not supported.")
+    if A.dtype.kind in "biuf":
+        return _number_tokens(A)
+    return [b"".join(_cell_token(v) for v in row) for row in A]  # object, str
+
+
+def _as_2d(X):
+    """``X`` ready for row selection: CSR/CSC, DataFrame, or a 2-D ndarray."""
+    if sp.issparse(X):
+        return X if X.format in ("csr", "csc") else X.tocsr()
+    if isinstance(X, pd.DataFrame):
+        return X
+    A = np.asarray(X)
+    if A.ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got {A.ndim}D array instead. Reshape your data "
+            "either using array.reshape(-1, 1) if your data has a single feature "
+            "or array.reshape(1, -1) if it contains a single sample."
+        )
+    return X if isinstance(X, np.ndarray) else A
+
+
+def _check_finite(X):
+    """NaN or infinity in the numbers of ``X``: a ValueError naming X."""
+    if sp.issparse(X):
+        assert_all_finite(X.data, input_name="X")
+    elif isinstance(X, pd.DataFrame):
+        for j in range(X.shape[1]):
+            col = X.iloc[:, j]
+            if _is_numeric(col.dtype):
+                assert_all_finite(col.to_numpy(dtype=np.float64, na_value=np.nan),
+                                  input_name="X")
+    else:
+        A = np.asarray(X)
+        if A.dtype.kind in "biuf":
+            assert_all_finite(A, input_name="X")
+
+
+def _hash_rows(X, hash_name):
+    """Two uint64 words of the digest of each row's content, shape (n, 2)."""
+    rows = _row_bytes(X)
+    hasher = getattr(hashlib, hash_name)
+    digests = b"".join([hasher(r).digest()[:16] for r in rows])
+    return np.frombuffer(digests, dtype=">u8").reshape(len(rows), 2).astype(np.uint64)
+
+
+def _spread(n_partitions, n_shares):
+    """Base classifiers of each bucket, shape (k d, d).
+
+    Bucket ``b`` goes to classifiers ``(b + o_l) mod (k d)`` for ``d`` distinct
+    offsets ``o_0 = 0 < o_1 < ... < o_{d-1}`` (drawn once with a fixed seed):
+    each bucket is used by ``d`` distinct classifiers and each classifier is
+    trained on ``d`` distinct buckets, about ``1 / k`` of the rows, as in DPA.
+    """
+    n_buckets = n_partitions * n_shares
+    offsets = np.zeros(n_shares, dtype=np.int64)
+    if n_shares > 1:
+        rng = np.random.RandomState(_SPREAD_SEED)
+        offsets[1:] = np.sort(rng.choice(np.arange(1, n_buckets), size=n_shares - 1,
+                                         replace=False))
+    return (np.arange(n_buckets)[:, None] + offsets[None, :]) % n_buckets
+
+
+# -------------------------------------------------------------- certificate
+def _vote_counts(votes, n_classes):
+    """Votes per class, shape (n, n_classes); ``-1`` (abstain) counts nowhere."""
+    n = votes.shape[0]
+    flat = (np.arange(n)[:, None] * (n_classes + 1) + votes + 1).ravel()
+    counts = np.bincount(flat, minlength=n * (n_classes + 1))
+    return counts.reshape(n, n_classes + 1)[:, 1:].astype(np.int64)
+
+
+def _plurality(counts):
+    """Winning class index: the most votes, ties to the smaller index."""
+    return np.argmax(counts, axis=1)  # argmax returns the first maximum
+
+
+def _gaps(counts, pred):
+    """``N_c - N_c' - 1[c' < c]`` per row and class (the winner's own: unused).
+
+    Non-negative for every ``c' != c`` because ``c`` wins the plurality vote
+    with ties to the smaller index.
+    """
+    rows = np.arange(counts.shape[0])
+    idx = np.arange(counts.shape[1])
+    return (counts[rows, pred][:, None] - counts
+            - (idx[None, :] < pred[:, None]).astype(np.int64))
+
+
+def _dpa_radius(counts):
+    """Deep Partition Aggregation's certificate (Levine and Feizi, Thm. 1).
+
+    ``floor((N_c - max_{c' != c} (N_c' + 1[c' < c])) / 2)``: each changed
+    partition moves one vote, lowering a gap by at most 2. Exact: the next
+    budget can always flip the vote (move ``radius + 1`` votes from ``c`` to
+    the runner-up).
+    """
+    pred = _plurality(counts)
+    gaps = _gaps(counts, pred)
+    gaps[np.arange(counts.shape[0]), pred] = np.iinfo(np.int64).max
+    return pred, gaps.min(axis=1) // 2
+
+
+def _fa_radius(votes, counts, spread, batch_size=512):
+    """Finite Aggregation's certificate (Wang, Levine and Feizi, Thm. 2).
+
+    For a rival class ``c'``, corrupting bucket ``b`` can change the votes of
+    its ``d`` base classifiers ``spread[b]``; each lowers the gap
+    ``N_c - N_c' - 1[c' < c]`` by at most ``1[f_i = c] + 1[f_i != c']`` (2 for
+    a vote for ``c``, 1 for another class or an abstention, 0 for ``c'``).
+    Summing over the buckets, classifiers shared by two corrupted buckets
+    counted twice, bounds the damage of any ``r`` buckets by the sum of the
+    ``r`` largest bucket scores; the radius is the largest ``r`` whose bound
+    stays within every rival's gap.
+    """
+    pred = _plurality(counts)
+    n, n_classes = counts.shape
+    gaps = _gaps(counts, pred)
+    radius = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    for start in range(0, n, batch_size):
+        sl = slice(start, start + batch_size)
+        v, c = votes[sl], pred[sl]
+        for rival in range(n_classes):
+            rows = np.flatnonzero(c != rival)
+            if rows.size == 0:
+                continue
+            vr = v[rows]
+            delta = ((vr == c[rows, None]).astype(np.int64)
+                     + (vr != rival).astype(np.int64))
+            score = delta[:, spread].sum(axis=2)           # (rows, buckets)
+            score = -np.sort(-score, axis=1)
+            cum = np.cumsum(score, axis=1)
+            r = (cum <= gaps[sl][rows, rival][:, None]).sum(axis=1)
+            radius[start + rows] = np.minimum(radius[start + rows], r)
+    return pred, radius
+
+
+# ------------------------------------------------------------- base models
+def _fit_member(estimator, seed, X, y):
+    """One base classifier: None when empty, a constant when one class."""
+    if y.shape[0] == 0:
+        return None
+    if np.unique(y).shape[0] == 1:
+        return DummyClassifier(strategy="most_frequent").fit(X, y)
+    model = seed_unseeded(estimator, seed)
+    return model.fit(X, y)
+
+
+def _member_votes(members, X, classes):
+    """Class indices voted by ``members`` on ``X``, -1 for empty ones."""
+    out = np.full((X.shape[0], len(members)), -1, dtype=np.int64)
+    for j, model in enumerate(members):
+        if model is not None:
+            out[:, j] = encode_labels(classes, np.asarray(model.predict(X)),
+                                      name="the base classifiers' predictions")
+    return out
+
+
+class PartitionAggregation(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Certified defense against added and removed rows: partition aggregation.
+
+    Deep Partition Aggregation (DPA; Levine and Feizi, ICLR 2021, Sec. 3) with
+    ``n_shares=1``, Finite Aggregation (FA; Wang, Levine and Feizi, ICML 2022,
+    Sec. 3) with ``n_shares > 1``. Each training row is sent by a hash of its
+    own content to one of ``n_partitions * n_shares`` buckets; every bucket
+    is shared by ``n_shares`` of the ``n_partitions * n_shares`` base
+    classifiers, each a clone of ``estimator`` trained on its buckets alone
+    (about ``1 / n_partitions`` of the rows); the prediction is the plurality
+    vote of the base classifiers, ties going to the smaller class index.
+
+    A row an attacker adds or removes lands in a single bucket, so it changes
+    at most ``n_shares`` base classifiers however it was crafted:
+    :meth:`certified_radius` gives, per test row, the number of training rows
+    that may be inserted or removed (anywhere, chosen for that row) without
+    changing its prediction, by each paper's own certificate, in exact
+    integer arithmetic. The rows' features alone choose the bucket, so a
+    flipped label moves no row between buckets and each flip counts as one
+    change as well.
+
+    Read more in the :ref:`User Guide <defenses>`.
+
+    Parameters
+    ----------
+    estimator : classifier
+        Any classifier: scikit-learn models, pipelines, skorch nets (e.g.
+        :class:`~skpoison.nets.SeededNeuralNetClassifier`, which accepts any
+        labels: a bucket may lack some classes). Preprocessing fitted on the
+        training rows (scaling, encoding) belongs inside ``estimator``: a
+        scaler fitted on all rows before this defense would let one row move
+        every partition, and the certificate would not hold.
+
+    n_partitions : int, default=50
+        ``k``: the number of partitions (DPA) and the fraction ``1 / k`` of the
+        rows each base classifier is trained on. More partitions certify
+        larger radii, with weaker base classifiers. Must not exceed the number
+        of training rows.
+
+    n_shares : int, default=1
+        ``d``: the number of base classifiers sharing each bucket. 1 is DPA
+        (``k`` disjoint partitions); ``d > 1`` is Finite Aggregation with
+        ``k d`` base classifiers (``d`` times DPA's cost) and ``k d`` buckets,
+        bucket ``b`` going to the classifiers ``(b + o_l) mod k d`` for ``d``
+        fixed distinct offsets ``o_0 = 0, o_1, ...`` (so that every classifier
+        also gets ``d`` buckets).
+
+    hash : {"sha256", "blake2b"}, default="sha256"
+        Hash of a row's content (:mod:`hashlib`); the first 8 bytes of the
+        digest, as a big-endian integer, modulo ``n_partitions * n_shares``
+        give the bucket. The content is the row's cells in column order, each
+        encoded alone: a number (any integer, float or bool dtype, in an array,
+        a DataFrame column or an object cell) as float64, so equal values
+        share a bucket whatever their dtype (``-0.0`` is ``0.0``; all NaNs are
+        equal); None, ``pd.NA`` and ``pd.NaT`` as one missing marker; anything
+        else (strings, categories' values) as its ``str`` in UTF-8. For sparse
+        input the content is the sorted column indices and float64 values of
+        the row's non-zeros (a sparse row and its dense copy may land in
+        different buckets). The label is not hashed. Duplicated rows always
+        share a bucket; the bucket does not depend on the row's position, the
+        other rows or ``random_state``.
+
+    n_jobs : int, default=None
+        Base classifiers fitted (and queried) in parallel by joblib. ``None``
+        means 1 unless in a :func:`joblib.parallel_backend` context; -1 means
+        all processors.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds each base classifier's unset ``random_state`` (a different seed
+        per base classifier, drawn in order). None leaves them unseeded.
+
+    Attributes
+    ----------
+    estimators_ : list of length n_partitions * n_shares
+        The fitted base classifiers, in classifier order. A base classifier
+        whose rows have a single class is a
+        :class:`~sklearn.dummy.DummyClassifier` predicting that class; one with
+        no rows is None and abstains (its vote counts for no class).
+
+    estimator_ : estimator
+        The unfitted template the base classifiers are cloned from (as in
+        scikit-learn's ensembles).
+
+    partition_ : ndarray of int, shape (n_samples,)
+        The bucket of each training row. With ``n_shares=1`` it is the index
+        of the row's partition in ``estimators_``.
+
+    spread_ : ndarray of int, shape (n_partitions * n_shares, n_shares)
+        The base classifiers sharing each bucket: row ``i`` trains
+        ``estimators_[j]`` for ``j`` in ``spread_[partition_[i]]``.
+
+    support_mask_ : ndarray of bool, shape (n_samples,)
+        All True: every row is used (present for uniformity with the other
+        defenses).
+
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted; a class's index in it breaks vote ties.
+
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen in ``fit`` (DataFrame input with string
+        column names only).
+
+    See Also
+    --------
+    LabelFlipCertifier : Certificate against label flips only (Rosenfeld et
+        al.).
+    skpoison.metrics.certified_fraction : Fraction of a subpopulation's test
+        rows certified against an attack's number of added rows.
+
+    Notes
+    -----
+    Within each base classifier the rows are put in a canonical order (by
+    their hash, then label), so the fit does not depend on the order of the
+    training rows either. The certificate assumes each base classifier is a
+    deterministic function of its own rows, which holds for any fixed
+    ``random_state``.
+
+    DPA's certificate (Levine and Feizi, Theorem 1) for the prediction ``c``
+    with ``N_c`` votes is ``floor((N_c - max_{c' != c} (N_c' + 1[c' < c])) /
+    2)``; it is tight for the vote counts: ``radius + 1`` well-chosen rows can
+    change the prediction. FA's (Wang, Levine and Feizi, Theorem 2) sums,
+    over the ``r`` buckets worst for each rival class ``c'``, the votes of
+    their base classifiers weighted 2 for ``c``, 1 for another class and 0
+    for ``c'``, and certifies ``r`` while every sum stays within
+    ``N_c - N_c' - 1[c' < c]``; with ``n_shares=1`` the two coincide.
+    :meth:`predict_proba` gives the vote shares among the base classifiers
+    that did not abstain.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skpoison.defenses import PartitionAggregation
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.normal(-2, 1, (200, 2)), rng.normal(2, 1, (200, 2))])
+    >>> y = np.repeat([0, 1], 200)
+    >>> dpa = PartitionAggregation(LogisticRegression(), n_partitions=10).fit(X, y)
+    >>> dpa.predict([[-3.0, -3.0], [0.2, 0.0]])
+    array([0, 1])
+    >>> dpa.certified_radius([[-3.0, -3.0], [0.2, 0.0]])
+    array([5, 3])
+    """
+
+    _parameter_constraints = {  # noqa: RUF012 (scikit-learn's convention)
+        "estimator": [HasMethods(["fit", "predict"])],
+        "n_partitions": [Interval(Integral, 1, None, closed="left")],
+        "n_shares": [Interval(Integral, 1, None, closed="left")],
+        "hash": [StrOptions(set(_HASHES))],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, estimator, *, n_partitions=50, n_shares=1, hash="sha256",
+                 n_jobs=None, random_state=None):
+        self.estimator = estimator
+        self.n_partitions = n_partitions
+        self.n_shares = n_shares
+        self.hash = hash
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # ---------------------------------------------------------------- fit
+    def _validate_training_data(self, X, y):
+        X = _as_2d(X)
+        validate_data(self, X, skip_check_array=True)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but "
+                             "the target y is None.")
+        y = column_or_1d(np.asarray(y), warn=True)
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if classes.shape[0] < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least two classes in y; got "
+                f"{classes.shape[0]} class: {classes.tolist()}."
+            )
+        if self.n_features_in_ == 0:
+            raise ValueError(
+                f"0 feature(s) (shape=({y.shape[0]}, 0)) while a minimum of 1 is "
+                "required."
+            )
+        if not get_tags(self.estimator).input_tags.allow_nan:
+            # a partition of one class gets a constant model that would
+            # never look at X: check here, as the estimator itself would
+            _check_finite(X)
+        return X, y, classes
+
+    def hash_partition(self, X):
+        """Bucket of each row of ``X`` (its partition when ``n_shares=1``).
+
+        A pure function of the rows' content and of ``n_partitions``,
+        ``n_shares`` and ``hash``: it needs no fit, and gives the bucket a row
+        would land in if added to the training data.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        bucket : ndarray of int, shape (n_samples,)
+            In ``[0, n_partitions * n_shares)``.
+        """
+        self._validate_params()
+        n_buckets = int(self.n_partitions) * int(self.n_shares)
+        digests = _hash_rows(X, self.hash)
+        return (digests[:, 0] % np.uint64(n_buckets)).astype(np.int64)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y):
+        """Hash the rows into buckets and fit one base classifier per partition.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+            Training rows, possibly poisoned. Passed to the base classifiers
+            as given (rows selected, columns untouched).
+        y : array-like of shape (n_samples,)
+            Their labels.
+
+        Returns
+        -------
+        self : PartitionAggregation
+        """
+        X, y, classes = self._validate_training_data(X, y)
+        n_samples = y.shape[0]
+        k, d = int(self.n_partitions), int(self.n_shares)
+        if k > n_samples:
+            raise ValueError(
+                f"n_partitions={k} exceeds n_samples={n_samples}: most partitions "
+                "would be empty. Use at most as many partitions as training rows."
+            )
+        n_buckets = k * d
+        digests = _hash_rows(X, self.hash)
+        bucket = (digests[:, 0] % np.uint64(n_buckets)).astype(np.int64)
+        y_codes = np.searchsorted(classes, y)
+        spread = _spread(k, d)
+        # canonical order: by content hash, then label, then (for identical
+        # rows only) position, so that each member sees its rows in an order
+        # that does not depend on the order of the training rows
+        order = np.lexsort((np.arange(n_samples), y_codes, digests[:, 1],
+                            digests[:, 0]))
+        owners = spread[bucket[order]].ravel()
+        rows = np.repeat(order, d)
+        by_owner = np.argsort(owners, kind="stable")
+        rows, owners = rows[by_owner], owners[by_owner]
+        bounds = np.searchsorted(owners, np.arange(n_buckets + 1))
+        if self.random_state is None:
+            seeds = [None] * n_buckets
+        else:
+            rng = check_random_state(self.random_state)
+            seeds = rng.randint(np.iinfo(np.int32).max, size=n_buckets).tolist()
+        jobs = (
+            delayed(_fit_member)(
+                self.estimator, seeds[j],
+                _safe_indexing(X, rows[bounds[j]:bounds[j + 1]]),
+                y[rows[bounds[j]:bounds[j + 1]]])
+            for j in range(n_buckets)
+        )
+        self.estimators_ = Parallel(n_jobs=self.n_jobs)(jobs)
+        self.estimator_ = clone(self.estimator)
+        self.classes_ = classes
+        self.partition_ = bucket
+        self.spread_ = spread
+        self.support_mask_ = np.ones(n_samples, dtype=bool)
+        return self
+
+    @property
+    def estimators_samples_(self):
+        """Indices of the training rows of each base classifier (in row order).
+
+        Returns
+        -------
+        samples : list of ndarray of int
+        """
+        check_is_fitted(self, "estimators_")
+        owners = self.spread_[self.partition_]
+        return [np.flatnonzero((owners == j).any(axis=1))
+                for j in range(len(self.estimators_))]
+
+    # ----------------------------------------------------------- predict
+    def _check_X(self, X):
+        check_is_fitted(self, "estimators_")
+        X = _as_2d(X)
+        validate_data(self, X, reset=False, skip_check_array=True)
+        if not get_tags(self.estimator).input_tags.allow_nan:
+            _check_finite(X)
+        return X
+
+    def votes(self, X):
+        """The vote of every base classifier on each row.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        votes : ndarray of int, shape (n_samples, n_partitions * n_shares)
+            Index in ``classes_`` of each base classifier's prediction, -1
+            where it abstains (no training rows).
+        """
+        X = self._check_X(X)
+        members = self.estimators_
+        n_chunks = min(len(members), max(1, effective_n_jobs(self.n_jobs)))
+        chunks = np.array_split(np.arange(len(members)), n_chunks)
+        blocks = Parallel(n_jobs=self.n_jobs)(
+            delayed(_member_votes)([members[j] for j in chunk], X, self.classes_)
+            for chunk in chunks)
+        return np.hstack(blocks)
+
+    def predict_proba(self, X):
+        """Vote shares: the fraction of base classifiers voting for each class.
+
+        Abstaining (empty) base classifiers are left out; a row on which all
+        abstain gets equal shares.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        counts = _vote_counts(self.votes(X), len(self.classes_)).astype(np.float64)
+        total = counts.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            proba = np.where(total > 0, counts / total, 1.0 / counts.shape[1])
+        return proba
+
+    def predict(self, X):
+        """Plurality vote of the base classifiers, ties to the smaller class.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        counts = _vote_counts(self.votes(X), len(self.classes_))
+        return self.classes_[_plurality(counts)]
+
+    def certify(self, X):
+        """Predictions and their certified radii.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            As :meth:`predict`.
+        radius : ndarray of int, shape (n_samples,)
+            The number of training rows that may be inserted, removed or
+            relabelled, in any combination and chosen for that row, without
+            changing its prediction: DPA's certificate with
+            ``n_shares=1``, Finite Aggregation's otherwise. Always >= 0 (0:
+            one changed row may flip it).
+        """
+        votes = self.votes(X)
+        counts = _vote_counts(votes, len(self.classes_))
+        if self.n_shares == 1:
+            pred, radius = _dpa_radius(counts)
+        else:
+            pred, radius = _fa_radius(votes, counts, self.spread_)
+        return self.classes_[pred], radius
+
+    def certified_radius(self, X):
+        """Certified number of inserted or removed training rows per row.
+
+        See :meth:`certify`.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        radius : ndarray of int, shape (n_samples,)
+        """
+        return self.certify(X)[1]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        tags.input_tags.string = inner.input_tags.string
+        tags.input_tags.categorical = inner.input_tags.categorical
+        return tags
