@@ -27,7 +27,7 @@ every number 5-10x slower and erratic):
 * ``plain fit``: ``LogisticRegression().fit(X, y)`` on all rows; the ratio
   ``with refit / plain fit`` is the overhead a user pays for the defense.
 
-The target (issue 4) is "within a few seconds" for the detection work.
+The target is "within a few seconds" for the detection work.
 """
 
 import argparse

@@ -5,7 +5,7 @@ Usage::
     python benchmarks/table10_11_defenses.py [--out table10_11_out] [--seeds 0,1,2]
         [--n-jobs 2] [--no-mlp] [--q 0.1]
 
-Setting (paper-spec §1.5, §1.6, §8.3, §8.4): the bundled UCI Adult data with the
+Setting (the paper's Sec. 8, Tables 10 and 11, and its certification results): the bundled UCI Adult data with the
 paper's split (``load_adult(form="paper")``: ``D``, the attacker's disjoint
 ``D_aux``, test), the LR victim of the audit (``make_victim("lr")``: standardised
 logistic regression), ``ClusterMatch(n_clusters=100, min_size=10,
@@ -33,7 +33,7 @@ and seed.
    layer (10 units) of an MLP victim (``make_victim("mlp")``). Reported: % of
    the poisons found (removed), % of the training set removed, target damage
    before (undefended) and after, and collateral damage with the defense.
-4. **Certificate** (paper-spec §8.4, §9.6): ``LabelFlipCertifier`` (ridge on the
+4. **Certificate** (Sec. 8): ``LabelFlipCertifier`` (ridge on the
    standardised features, clean training data) per table subpopulation: the
    fraction of its test rows whose certified radius reaches the attack's
    ``int(alpha * n_sub)`` poisons (``certified_radius_vs_poison``; ``n_sub`` is

@@ -294,7 +294,7 @@ class GradientPoison(_OptimisedAttack):
     Starts from :class:`~skpoison.attacks.LabelFlip`'s poisons (label-flipped
     rows of the target subpopulation) and moves their features so that
     training on them pushes a linear surrogate model against the target's
-    true labels (paper-spec §6.1, the authors' ``gradient_match``):
+    true labels (the paper's Sec. 5, Table 8; the authors' ``gradient_match``):
 
     * ``g_t``: gradient, w.r.t. the surrogate's coefficients and intercepts,
       of the mean cross-entropy of the attacker's target rows with their

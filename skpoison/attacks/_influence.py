@@ -36,7 +36,7 @@ class InfluencePoison(_OptimisedAttack):
     features by projected gradient ascent on the target loss ``L_t`` (mean
     cross-entropy of the attacker's target rows with their true labels) of
     a linear model ``theta`` fitted on the attacker's rows and the current
-    poisons (paper-spec §6.2). By the implicit function theorem,
+    poisons (the paper's Sec. 5, Table 8; Koh, Steinhardt and Liang, 2022). By the implicit function theorem,
 
     ``grad_{x_i} L_t ~ -grad_theta L_t^T H^{-1} grad_x grad_theta l(x_i, y_i)``
 

@@ -62,7 +62,7 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
 
     Geiping et al., "Witches' Brew: Industrial Scale Data Poisoning via
     Gradient Matching", ICLR 2021, as used in the subpopulation paper's
-    Sec. 6 (paper-spec §10). The attacker wants a few **targets** (inputs
+    Sec. 6.1 and Table 9. The attacker wants a few **targets** (inputs
     that are not in the training set, e.g. test images) classified as an
     **intended class**. It perturbs a budgeted fraction of the training rows
     *of the intended class*, within an l-infinity ball and without changing

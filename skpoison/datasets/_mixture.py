@@ -81,7 +81,7 @@ def make_subpopulation_mixture(n_samples=1000, *, n_subpopulations=50, n_feature
     """Generate a k-subpopulation mixture with disjoint supports and long-tailed weights.
 
     The data model of the paper's impossibility result (Theorem 7.1, after
-    Feldman's long-tail model; paper-spec §1.3 and §11): ``n_subpopulations``
+    Feldman's long-tail model; the paper's Sec. 7 and Appendix A): ``n_subpopulations``
     subpopulations with **disjoint supports**, mixing weights that decay like
     a Zipf law, and **one label per subpopulation**. Subpopulation ``i`` is
     uniform in the ball of radius ``radius`` around a centre on the integer

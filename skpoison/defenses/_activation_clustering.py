@@ -32,7 +32,7 @@ class ActivationClustering(RepresentationDefense):
     drop the smaller cluster.
 
     The backdoor defense of Chen et al. (arXiv 1811.03728) as the
-    subpopulation paper runs it (paper-spec §9.3): fit ``estimator`` on all
+    subpopulation paper runs it (Sec. 8, Table 11): fit ``estimator`` on all
     rows; for each class, take the rows' representation at ``layer``, reduce
     it (FastICA with 15 components as the paper's authors, or PCA with 10 as
     the original paper and IBM ART), split it with 2-means and remove the

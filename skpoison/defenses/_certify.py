@@ -250,7 +250,7 @@ def _exact_flip_radius(A, n_max):
 class LabelFlipCertifier(ClassifierMixin, BaseEstimator):
     """Ridge classifier with certified robustness to training-label flips.
 
-    Rosenfeld, Winston, Ravikumar and Kolter (ICML 2020; paper-spec §9.6):
+    Rosenfeld, Winston, Ravikumar and Kolter (ICML 2020; the certified defense of the paper's Sec. 8):
     randomized smoothing over the training labels of a least-squares
     classifier on fixed features. The score of a test row is linear in the
     training labels ``s`` (in ``{-1, +1}``): ``f(x) = alpha(x) . s`` with
@@ -559,7 +559,7 @@ def certified_radius_vs_poison(certifier, X, subpopulations, *, alpha=(0.5, 1.0,
     """Per subpopulation, how many test rows are certified against the attack.
 
     A subpopulation attack at rate ``alpha`` adds ``m = int(alpha * n_sub)``
-    poisoned rows (paper-spec §13). A row's prediction is certified against it
+    poisoned rows. A row's prediction is certified against it
     when its certified radius is at least ``m`` (label flips are the
     certificate's threat model; the bound is the best the certificate can
     say).

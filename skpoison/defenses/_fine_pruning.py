@@ -73,7 +73,7 @@ class FinePruning(BaseDefense):
     """Fine-pruning: prune the dormant units of a layer, then fine-tune on clean data.
 
     The post-processing defense of Liu, Dolan-Gavitt and Garg (RAID 2018) in
-    the two phases the subpopulation paper describes (paper-spec §9.5):
+    the two phases the subpopulation paper describes (Sec. 8):
 
     1. Split off the defender's own clean validation split: a stratified,
        seeded ``validation_fraction`` of the training rows. Train

@@ -56,7 +56,7 @@ def norm_scores(estimator, X, y):
     ``p_i`` is the probability the model gives to row i's own label and
     ``h_i`` the representation feeding the model's last linear layer (the
     input for linear models and models without one). A cheap stand-in for
-    the norm of the last-layer gradient (paper-spec §9.2).
+    the norm of the last-layer gradient, from the SEVER authors' code.
 
     Parameters
     ----------
@@ -78,7 +78,7 @@ class SEVER(BaseDefense):
     """SEVER: drop the rows whose loss gradients are outliers, refit.
 
     Diakonikolas et al. (ICML 2019), as a meta-estimator around any
-    classifier (paper-spec §9.2). Two scoring methods:
+    classifier (the paper's Sec. 8, Table 10). Two scoring methods:
 
     * ``method="svd"`` (the canonical filter): fit on the active rows; take
       every active row's gradient of its own loss w.r.t. the model

@@ -15,7 +15,7 @@ class SpectralSignatures(RepresentationDefense):
     top singular vector of the centred representations.
 
     The backdoor defense of Tran, Li and Madry (NeurIPS 2018) as the
-    subpopulation paper runs it (paper-spec §9.4): fit ``estimator`` on all
+    subpopulation paper runs it (Sec. 8, Table 11): fit ``estimator`` on all
     rows; for each class, centre the rows' representations at ``layer``, find
     their top right singular vector ``v`` and score each row by its squared
     projection ``((R_i - mean) . v) ** 2``; remove the highest-scoring rows of

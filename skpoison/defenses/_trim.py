@@ -13,7 +13,7 @@ class TRIM(BaseDefense):
 
     Iterative trimmed loss minimisation (Jagielski et al., S&P 2018; Shen and
     Sanghavi, ICML 2019), in the form the subpopulation paper runs against its
-    attacks (paper-spec §9.1): fit on all rows; score every row by the
+    attacks (Sec. 8 and its Algorithm 4): fit on all rows; score every row by the
     probability the model gives to its own label; keep all but the
     ``n_remove`` lowest; refit on the kept rows; repeat until the kept set no
     longer changes or ``max_iter`` rounds have run. The defender in the paper

@@ -1,4 +1,4 @@
-"""Target and collateral damage (paper-spec §2.3)."""
+"""Target and collateral damage, as the subpopulation paper defines them."""
 
 import numpy as np
 from sklearn.utils import Bunch

@@ -13,7 +13,7 @@ def rank_subpopulations(finder, estimator, X, y, *, cv=None):
     """Subpopulations ordered by a model's mean true-class probability.
 
     The paper's image experiments attack ClusterMatch clusters in increasing
-    order of the attacker model's confidence on them (paper-spec §4.2): the
+    order of the attacker model's confidence on them (the authors' code): the
     confidence of a cluster is the mean probability the model assigns to the
     true class of the attacker's auxiliary rows in it. Low-confidence groups
     are the ones a small amount of poison can flip. For IMDB the authors took
