@@ -10,6 +10,7 @@ from ..utils._compat import HasMethods, Interval, StrOptions
 from ..utils._labels import encode_labels
 from ..utils._seeding import seed_unseeded
 from ..utils._torch import is_skorch_net
+from ..utils._validation import check_bounds
 from . import _linear
 from ._base import _SHARED_ATTACK_ATTRS_DOC, _SHARED_ATTACK_PARAMS_DOC
 from ._label_flip import LabelFlip
@@ -215,15 +216,7 @@ class _OptimisedAttack(LabelFlip):
     def _bounds(self, n_features):
         if self.bounds is None:
             return None
-        if len(self.bounds) != 2:
-            raise ValueError(
-                f"bounds must be a tuple (low, high); got {len(self.bounds)} items."
-            )
-        low, high = (np.broadcast_to(np.asarray(v, dtype=np.float64), (n_features,))
-                     for v in self.bounds)
-        if np.any(low > high):
-            raise ValueError("bounds: low must not exceed high.")
-        return low, high
+        return check_bounds(self.bounds, n_features)
 
     def _poison_features(self, X_seed, y_poison, X, y, finder, rng):
         X_src_given, X_src, y_src = self._attacker

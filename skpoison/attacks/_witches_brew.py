@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch.nn import functional as F
 
 from ..nets import make_mlp_classifier
+from ..utils import _torch
 from ..utils._compat import (
     ArraysTransformer,
     HasMethods,
@@ -23,10 +24,10 @@ from ..utils._compat import (
     _fit_context,
     check_target_type,
 )
-from ..utils import _torch
 from ..utils._frozen import prefit_estimator
 from ..utils._labels import encode_labels
 from ..utils._seeding import seed_unseeded
+from ..utils._validation import check_bounds
 from ._base import _AttackSamplerMixin
 from ._targets import select_targets
 
@@ -333,15 +334,7 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
         elif self.bounds is None:
             low, high = -np.inf, np.inf
         else:
-            if len(self.bounds) != 2:
-                raise ValueError(
-                    f"bounds must be a tuple (low, high); got {self.bounds!r}."
-                )
-            low, high = (np.array(np.broadcast_to(np.asarray(b, dtype=float),
-                                                  (X.shape[1],)))
-                         for b in self.bounds)
-            if np.any(low > high):
-                raise ValueError("bounds: low must not exceed high.")
+            low, high = check_bounds(self.bounds, X.shape[1])
         return float(scale), low, high
 
     def _surrogate(self, X, y, rng):
