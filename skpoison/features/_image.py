@@ -121,6 +121,9 @@ class ImageEmbedder(TransformerMixin, BaseEstimator):
         Where to cache the embeddings. Outputs are keyed on the input data
         and the parameters above (not ``progress``/``device`` ... see Notes),
         so transforming the same images again reads them from disk.
+        The cache is :class:`joblib.Memory`, which stores results as pickles
+        and loads them back: use only a folder that you trust (a pickle
+        written by someone else can run code when it is loaded).
     progress : bool, default=False
         Show a tqdm progress bar.
     device : str or torch.device, default="cpu"

@@ -92,6 +92,9 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
     memory : str, path, joblib.Memory or None, default=None
         Where to cache the embeddings, keyed on the texts and the parameters
         (not ``progress``).
+        The cache is :class:`joblib.Memory`, which stores results as pickles
+        and loads them back: use only a folder that you trust (a pickle
+        written by someone else can run code when it is loaded).
     progress : bool, default=False
         Show a tqdm progress bar.
     device : str or torch.device, default="cpu"
