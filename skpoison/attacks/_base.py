@@ -14,18 +14,21 @@ Every attack follows the same protocol in ``fit_resample``:
 Subclasses implement ``_poison_labels`` and may override ``_poison_features``.
 """
 
+import math
 import warnings
 from abc import abstractmethod
 from collections import Counter
 from numbers import Real
 
 import numpy as np
+import pandas as pd
 from imblearn.base import BaseSampler
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_array,
+    check_consistent_length,
     check_is_fitted,
     column_or_1d,
     validate_data,
@@ -59,7 +62,11 @@ _SHARED_ATTACK_PARAMS_DOC = """
         The attacker's own data (the paper's ``D_aux``): the finder is fitted
         on it and poison rows are drawn from it. ``None`` uses the rows
         received by ``fit_resample``. This is a parameter, not fit metadata,
-        so cross-validation never slices it.
+        so cross-validation never slices it. When ``X`` and ``X_aux`` are both
+        DataFrames, ``X_aux``'s columns are matched to ``X``'s by name (put in
+        ``X``'s order); missing or extra columns are an error naming them.
+        When only one of them has column names, columns are taken by position,
+        with a warning.
 
     count_on : {"train", "aux"}, default="train"
         Where ``n_sub`` is counted: in the rows received by ``fit_resample``
@@ -96,6 +103,210 @@ _SHARED_ATTACK_ATTRS_DOC = """
 """
 
 
+def _is_dataframe(X):
+    return hasattr(X, "columns") and hasattr(X, "iloc") and hasattr(X, "dtypes")
+
+
+def _is_number_dtype(dtype):
+    """Numbers and booleans; not strings, objects or pandas categories."""
+    return (pd.api.types.is_numeric_dtype(dtype)
+            and not isinstance(dtype, pd.CategoricalDtype))
+
+
+def check_numeric_frame(X, input_name, estimator_name):
+    """A clear error naming the columns an attack on feature values cannot use.
+
+    For attacks that compute on the features (the optimised attacks): a
+    DataFrame with non-numeric columns (strings, categories, dates) or missing
+    values is refused with the offending columns named, before any numpy
+    conversion fails obscurely. Anything but a DataFrame passes through.
+    """
+    if not _is_dataframe(X):
+        return
+    other = [(str(c), str(dt)) for c, dt in X.dtypes.items()
+             if not _is_number_dtype(dt)]
+    if other:
+        names = [c for c, _ in other]
+        kinds = sorted({dt for _, dt in other})
+        raise ValueError(
+            f"{estimator_name} computes on the feature values and needs numeric "
+            f"columns, but {input_name} has non-numeric columns {names} "
+            f"(dtypes {kinds}). Encode them before the attack (for example with "
+            "the victim pipeline's ColumnTransformer), or use LabelFlip, which "
+            "copies rows of any column type."
+        )
+    missing = [str(c) for c in X.columns[np.asarray(X.isna().any(axis=0))]]
+    if missing:
+        raise ValueError(
+            f"Input {input_name} contains NaN (missing values) in columns "
+            f"{missing}; {estimator_name} computes on the feature values and "
+            "needs every one. Impute them before the attack, or use LabelFlip, "
+            "which copies rows with missing values."
+        )
+
+
+def _infinite_objects(values):
+    """Whether an object array holds a float infinity (not the text 'inf')."""
+    return any(isinstance(v, (float, np.floating)) and math.isinf(v)
+               for v in values.ravel())
+
+
+def check_rows(X, input_name):
+    """Validate rows that an attack only copies: any column type, missing
+    values allowed, infinity refused.
+
+    A DataFrame comes back as is (its columns keep their dtypes); anything
+    else as a 2-D array of its own dtype (objects for mixed values).
+    """
+    if not _is_dataframe(X):
+        X = check_array(X, dtype=None, ensure_all_finite="allow-nan",
+                        input_name=input_name)
+        if X.dtype.kind == "O" and _infinite_objects(X):
+            raise ValueError(f"Input {input_name} contains infinity.")
+        return X
+    if any(isinstance(dt, pd.SparseDtype) for dt in X.dtypes):
+        raise TypeError(
+            f"Sparse data was passed for {input_name}, but dense data is required: "
+            "attacks copy and append dense rows. Use X.sparse.to_dense()."
+        )
+    if X.shape[1] == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
+            f"is required ({input_name})."
+        )
+    if X.shape[0] == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 "
+            f"is required ({input_name})."
+        )
+    infinite = []
+    for c, dtype in X.dtypes.items():
+        if pd.api.types.is_float_dtype(dtype):
+            values = X[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            if np.isinf(values).any():
+                infinite.append(str(c))
+        elif dtype == object and _infinite_objects(X[c].to_numpy()):
+            infinite.append(str(c))
+    if infinite:
+        raise ValueError(f"Input {input_name} contains infinity in columns {infinite}.")
+    return X
+
+
+def _match_aux_columns(X, X_aux):
+    """``X_aux`` with ``X``'s columns, matched by name when both have names."""
+    if _is_dataframe(X) and _is_dataframe(X_aux):
+        ours, theirs = list(X.columns), list(X_aux.columns)
+        if ours == theirs:
+            return X_aux
+        missing = [c for c in ours if c not in theirs]
+        extra = [c for c in theirs if c not in ours]
+        if missing or extra:
+            raise ValueError(
+                "aux: the columns of X_aux do not match those of X (matched by "
+                f"name): missing from X_aux {missing}, not in X {extra}. The "
+                "attacker's rows must have the victim's columns."
+            )
+        if len(set(ours)) != len(ours) or len(set(theirs)) != len(theirs):
+            raise ValueError(
+                "aux: X and X_aux have duplicated column names in a different "
+                "order; columns cannot be matched by name."
+            )
+        return X_aux[ours]  # a new frame in X's column order
+    if _is_dataframe(X) != _is_dataframe(X_aux):
+        named, other = ("X", "X_aux") if _is_dataframe(X) else ("X_aux", "X")
+        warnings.warn(
+            f"aux: {named} is a DataFrame with column names but {other} is not: "
+            f"the columns of X_aux are taken by position, in X's order. Pass "
+            "both as DataFrames to match them by name.",
+            UserWarning,
+        )
+    return X_aux
+
+
+def _check_aux_kinds(X, X_aux):
+    """Numeric columns of ``X`` must be numeric in ``X_aux`` and the reverse."""
+    if _is_dataframe(X) and _is_dataframe(X_aux):
+        bad = [f"{c!s} ({X[c].dtype} in X, {X_aux[c].dtype} in X_aux)"
+               for c in X.columns
+               if _is_number_dtype(X[c].dtype) != _is_number_dtype(X_aux[c].dtype)]
+        if bad:
+            raise ValueError(
+                "aux: columns that are numbers in one of X and X_aux but not in the "
+                f"other: {', '.join(bad)}. Give the attacker's rows the victim's "
+                "column types."
+            )
+
+
+def _as_frame_like(X, rows):
+    """``rows`` (a DataFrame or a 2-D array) with ``X``'s columns and, where it
+    loses nothing, ``X``'s dtypes; ``X`` itself, with its categorical columns
+    widened when ``rows`` brings new categories."""
+    if not _is_dataframe(rows):
+        rows = pd.DataFrame(np.asarray(rows, dtype=object), columns=X.columns)
+        rows = rows.infer_objects()
+    else:
+        rows = rows.set_axis(X.columns, axis=1)
+    casts_X, casts_rows = {}, {}
+    for j, c in enumerate(X.columns):
+        target = X.dtypes.iloc[j]
+        column = rows.iloc[:, j]
+        if column.dtype == target:
+            continue
+        if isinstance(target, pd.CategoricalDtype):
+            present = pd.unique(column.dropna())
+            new = [v for v in present if v not in set(target.categories)]
+            if new and target.ordered:
+                raise ValueError(
+                    f"aux: X_aux's column {c!s} holds categories {new[:5]} that are "
+                    "not among the ordered categories of X's column; they cannot "
+                    "be placed in its order."
+                )
+            if new:
+                target = pd.CategoricalDtype(list(target.categories) + list(new))
+                casts_X[j] = target
+            casts_rows[j] = target
+        elif pd.api.types.is_integer_dtype(target) and pd.api.types.is_float_dtype(
+                column.dtype):
+            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+            if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+                casts_rows[j] = target
+    if casts_rows:
+        rows = pd.concat(
+            [rows.iloc[:, j].astype(casts_rows[j]) if j in casts_rows
+             else rows.iloc[:, j] for j in range(rows.shape[1])], axis=1)
+    if casts_X:
+        X = pd.concat(
+            [X.iloc[:, j].astype(casts_X[j]) if j in casts_X else X.iloc[:, j]
+             for j in range(X.shape[1])], axis=1)
+    return X, rows
+
+
+def _append_rows(X, rows):
+    """The received rows, unchanged and in order, then ``rows``."""
+    if not _is_dataframe(X):
+        return np.concatenate([X, np.asarray(rows).astype(X.dtype, copy=False)],
+                              axis=0)
+    X, rows = _as_frame_like(X, rows)
+    return pd.concat([X, rows], axis=0, ignore_index=True)
+
+
+def _restore_y(y_res, y_given, index):
+    """``y_res`` in the container of ``y_given``, as imbalanced-learn returns it."""
+    if isinstance(y_given, pd.Series):
+        return pd.Series(y_res, dtype=y_given.dtype, name=y_given.name, index=index)
+    if isinstance(y_given, pd.DataFrame):
+        return pd.DataFrame(y_res, columns=y_given.columns, index=index).astype(
+            y_given.dtypes)
+    if isinstance(y_given, list):
+        return y_res.tolist()
+    return y_res
+
+
+def _take(X, idx):
+    """Rows ``idx`` of an array or a DataFrame (a copy)."""
+    return X.iloc[idx].copy() if _is_dataframe(X) else X[idx].copy()
+
+
 class _AttackSamplerMixin:
     """Tags and ``fit`` shared by every attack: dense rows or DataFrames in,
     ``sample_indices_`` out; ``fit`` runs ``fit_resample`` for its attributes."""
@@ -105,6 +316,15 @@ class _AttackSamplerMixin:
         tags.input_tags.dataframe = True
         tags.input_tags.sparse = False
         tags.sampler_tags.sample_indices = True
+        # an attack that only copies rows takes missing values as they are,
+        # when its finder does too (FeatureMatch; ClusterMatch needs numbers)
+        finder = getattr(self, "subpopulation", None)
+        try:
+            finder_nan = get_tags(finder).input_tags.allow_nan
+        except (AttributeError, TypeError, ValueError):
+            finder_nan = False
+        tags.input_tags.allow_nan = (
+            getattr(self, "_X_dtype", "numeric") is None and finder_nan)
         return tags
 
     def fit(self, X, y, **params):
@@ -132,7 +352,9 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
 
     _sampling_type = "poisoning"
     # dtype of the validated rows: attacks that compute on features need
-    # numbers; one that only copies rows (LabelFlip) takes any column type.
+    # numbers ("numeric": a DataFrame with other columns or missing values is
+    # refused naming them); one that only copies rows (LabelFlip: None) takes
+    # any column type and missing values, and returns a DataFrame as one.
     _X_dtype = "numeric"
 
     _parameter_constraints = {
@@ -171,16 +393,25 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
             # scikit-learn's convention for single-output estimators: accept a
             # column vector but warn (imbalanced-learn ravels it silently).
             column_or_1d(y_array, warn=True)
-        arrays_transformer = ArraysTransformer(X, y)
-        X_given = X
+        y_given, X_given = y, X
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
-        X, y = validate_data(self, X=X, y=y, reset=True, dtype=self._X_dtype)
+        if self._X_dtype is None:  # rows are only copied: any column type
+            validate_data(self, X=X, reset=True, skip_check_array=True)
+            X = check_rows(X, "X")
+            y = column_or_1d(check_array(y, ensure_2d=False, dtype=None,
+                                         input_name="y"))
+            check_consistent_length(X, y)
+        else:
+            check_numeric_frame(X, "X", type(self).__name__)
+            X, y = validate_data(self, X=X, y=y, reset=True, dtype=self._X_dtype)
         X_res, y_res = self._resample(X_given, X, y)
         if binarize_y:
             from sklearn.preprocessing import label_binarize
 
             y_res = label_binarize(y_res, classes=np.unique(y))
-        return arrays_transformer.transform(X_res, y_res)
+        if _is_dataframe(X_res):  # built with its columns' dtypes, not via numpy
+            return X_res, _restore_y(y_res, y_given, X_res.index)
+        return ArraysTransformer(X_given, y_given).transform(X_res, y_res)
 
     # ------------------------------------------------------------ protocol
     def _attacker_rows(self, X_given, X, y):
@@ -193,11 +424,36 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
                 f"{len(self.aux)}."
             )
         X_aux_given, y_aux = self.aux
-        X_aux = check_array(X_aux_given, dtype=self._X_dtype, input_name="X_aux")
-        if X_aux.shape[1] != X.shape[1]:
+        if X_aux_given is None or (np.ndim(X_aux_given) != 2
+                                   and not _is_dataframe(X_aux_given)):
             raise ValueError(
-                f"aux: X_aux has {X_aux.shape[1]} features but X has {X.shape[1]}."
+                "aux: X_aux must be a 2-D array or DataFrame of the attacker's rows; "
+                f"got {type(X_aux_given).__name__} of shape {np.shape(X_aux_given)}."
             )
+        if np.shape(X_aux_given)[1] != X.shape[1]:
+            raise ValueError(
+                f"aux: X_aux has {np.shape(X_aux_given)[1]} features but X has "
+                f"{X.shape[1]}."
+            )
+        X_aux_given = _match_aux_columns(X_given, X_aux_given)
+        if self._X_dtype is None:
+            _check_aux_kinds(X_given, X_aux_given)
+            X_aux = check_rows(X_aux_given, "X_aux")
+            if not _is_dataframe(X):
+                X_aux = check_rows(np.asarray(X_aux, dtype=object)
+                                   if _is_dataframe(X_aux) else X_aux, "X_aux")
+                if X.dtype.kind in "biuf" and X_aux.dtype.kind not in "biuf":
+                    try:
+                        X_aux = X_aux.astype(X.dtype)
+                    except (TypeError, ValueError):
+                        raise ValueError(
+                            f"aux: X holds numbers ({X.dtype}) but X_aux holds "
+                            f"other values ({X_aux.dtype}); give the attacker's rows "
+                            "the victim's column types."
+                        ) from None
+        else:
+            check_numeric_frame(X_aux_given, "X_aux", type(self).__name__)
+            X_aux = check_array(X_aux_given, dtype=self._X_dtype, input_name="X_aux")
         y_aux = check_target_type(np.asarray(y_aux))
         if y_aux.shape[0] != X_aux.shape[0]:
             raise ValueError(
@@ -247,7 +503,10 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
                 UserWarning,
             )
         idx = rng.choice(candidates, size=n_poison, replace=True)
-        X_seed = X_src[idx].astype(X.dtype, copy=True)
+        if _is_dataframe(X_src) or _is_dataframe(X):
+            X_seed = _take(X_src, idx)  # rows as they are, any column type
+        else:
+            X_seed = X_src[idx].astype(X.dtype, copy=True)
         y_seed = y_src[idx]
         y_poison = np.asarray(
             self._poison_labels(y_seed, candidates, X_src, y_src, classes, rng)
@@ -262,7 +521,7 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
         )
         counts = Counter(y_poison.tolist())
         self.sampling_strategy_ = {c: counts.get(c, 0) for c in classes.tolist()}
-        X_res = np.concatenate([X, X_poison.astype(X.dtype, copy=False)], axis=0)
+        X_res = _append_rows(X, X_poison)
         y_res = np.concatenate([y, y_poison])
         return X_res, y_res
 

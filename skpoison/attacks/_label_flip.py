@@ -26,6 +26,15 @@ class LabelFlip(BasePoisoningAttack):
     model learns the wrong label for it while the rest of the data is barely
     affected.
 
+    LabelFlip only copies rows, so it takes the data as it is: a DataFrame of
+    strings, categories, nullable integers, booleans or free text, with
+    missing values, comes back as a DataFrame with the same columns and dtypes
+    (the received rows unchanged and in order, then the poisons; the index
+    renumbered, as imbalanced-learn does); an array comes back as an array of
+    its dtype. Only infinity in a numeric column is refused. Whatever needs
+    numbers (the finder, ``estimator``) handles the columns itself, e.g. a
+    pipeline with a :class:`~sklearn.compose.ColumnTransformer`.
+
     Parameters
     ----------""" + _SHARED_ATTACK_PARAMS_DOC + """
     label : {"flip", "least_frequent", "least_confident"} or a class label, \
@@ -72,6 +81,29 @@ default="flip"
     ((50, 2), 20)
     >>> np.unique(y_res[attack.poison_mask_])
     array([0])
+
+    On a DataFrame with strings and missing values, here aimed at the rows
+    whose ``job`` is missing:
+
+    >>> import pandas as pd
+    >>> from skpoison.subpopulations import FeatureMatch
+    >>> frame = pd.DataFrame({"job": ["clerk", None, "owner", None],
+    ...                       "age": [25.0, None, 52.0, 41.0]})
+    >>> finder = FeatureMatch(["job"]).fit(frame)
+    >>> finder.describe_text(2)
+    'job is missing'
+    >>> attack = LabelFlip(FeatureMatch(["job"], target=2), random_state=3)
+    >>> X_res, y_res = attack.fit_resample(frame, [0, 1, 0, 0])
+    >>> X_res
+         job   age
+    0  clerk  25.0
+    1    NaN   NaN
+    2  owner  52.0
+    3    NaN  41.0
+    4    NaN   NaN
+    5    NaN  41.0
+    >>> y_res
+    [0, 1, 0, 0, 0, 1]
     """
 
     # poisons are copies of the attacker's rows: any column type (texts,
@@ -131,10 +163,13 @@ default="flip"
             # Seed an unseeded attacker model from the attack's random_state
             # (house rule 3), so that the chosen label is reproducible.
             estimator = seed_unseeded(estimator, rng).fit(X_src, y_src)
-        X_sub = X_src[candidates]
-        if (hasattr(estimator, "feature_names_in_")
-                and hasattr(self, "feature_names_in_")):
-            # a model fitted on DataFrames gets its named columns back
-            X_sub = pd.DataFrame(X_sub, columns=self.feature_names_in_)
+        if isinstance(X_src, pd.DataFrame):  # the rows as given, any column type
+            X_sub = X_src.iloc[candidates]
+        else:
+            X_sub = X_src[candidates]
+            if (hasattr(estimator, "feature_names_in_")
+                    and hasattr(self, "feature_names_in_")):
+                # a model fitted on DataFrames gets its named columns back
+                X_sub = pd.DataFrame(X_sub, columns=self.feature_names_in_)
         proba = np.asarray(estimator.predict_proba(X_sub)).sum(axis=0)
         return estimator.classes_[int(np.argmin(proba))]

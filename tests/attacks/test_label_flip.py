@@ -405,11 +405,34 @@ def test_one_class(data):
 
 
 def test_nan_in_X(data):
-    X, y, _ = data
+    X, y, blob = data
     X = X.copy()
     X[3, 1] = np.nan
+    # the finder clusters numbers: it needs every value ...
     with pytest.raises(ValueError, match="NaN"):
         LabelFlip(ClusterMatch(n_clusters=4)).fit_resample(X, y)
+    # ... but LabelFlip itself only copies rows: NaN travels with them
+    X = np.column_stack([X, blob])
+    attack = LabelFlip(FeatureMatch([2], target=0), random_state=0)
+    X_res, y_res = attack.fit_resample(X, y)
+    assert_array_equal(X_res[: len(X)], X)  # NaN == NaN for assert_array_equal
+    assert_array_equal(X_res[len(X):], X[attack.sample_indices_])
+
+
+@pytest.mark.parametrize("where", ["X", "aux"])
+def test_infinity_is_still_rejected(data, where):
+    X, y, blob = data
+    X_bad = np.column_stack([X, blob]).astype(float)
+    X_bad[5, 0] = np.inf
+    good = np.column_stack([X, blob]).astype(float)
+    X_in, aux = (X_bad, None) if where == "X" else (good, (X_bad, y))
+    with pytest.raises(ValueError, match="infinity"):
+        LabelFlip(FeatureMatch([2], target=0), aux=aux).fit_resample(X_in, y)
+    frame = pd.DataFrame(X_bad, columns=["u", "v", "group"]).assign(kind="k")
+    clean = pd.DataFrame(good, columns=["u", "v", "group"]).assign(kind="k")
+    X_in, aux = (frame, None) if where == "X" else (clean, (frame, y))
+    with pytest.raises(ValueError, match=r"infinity in columns \['u'\]"):
+        LabelFlip(FeatureMatch(["group"], target=0), aux=aux).fit_resample(X_in, y)
 
 
 def test_mismatched_lengths(data):
@@ -434,6 +457,7 @@ def test_aux_with_nan(data):
     X, y, _ = data
     X_aux = X.copy()
     X_aux[0, 0] = np.nan
+    # the finder is fitted on aux and clusters numbers
     with pytest.raises(ValueError, match="NaN"):
         LabelFlip(ClusterMatch(n_clusters=4), aux=(X_aux, y)).fit_resample(X, y)
 
@@ -601,3 +625,188 @@ def test_text_columns_travel_with_the_poisons():
     original = dict(zip(texts, y))
     flipped = [1 - original[t] for t in poisons["text"]]
     np.testing.assert_array_equal(y_res[40:], flipped)
+
+
+# ------------------------------------------------------------- messy tables
+def _messy(n=60, seed=0):
+    """The columns users bring: strings with missing values, a category,
+    nullable integers, floats with NaN, booleans and free text."""
+    rng = np.random.RandomState(seed)
+    work = rng.choice(["Private", "State-gov", "Self-emp"], n).astype(object)
+    work[::7] = None
+    frame = pd.DataFrame({
+        "workclass": work,
+        "race": pd.Categorical(rng.choice(["a", "b", "c"], n)),
+        "age": pd.array(rng.randint(18, 80, n), dtype="Int64"),
+        "gain": np.where(rng.rand(n) < 0.2, np.nan, rng.normal(1000, 300, n)),
+        "member": rng.rand(n) < 0.5,
+        "note": [f"free text {i}" for i in range(n)],
+    }, index=np.arange(100, 100 + n))
+    frame.loc[frame.index[::11], "age"] = pd.NA
+    y = pd.Series(rng.randint(0, 2, n), name="income", index=frame.index)
+    return frame, y
+
+
+def test_messy_frame_rows_are_copied_unchanged():
+    frame, y = _messy()
+    copies = frame.copy(), y.copy()
+    # the target: rows whose workclass is missing (a FeatureMatch group)
+    attack = LabelFlip(FeatureMatch(["workclass"], target=3), alpha=2,
+                       random_state=0)
+    X_res, y_res = attack.fit_resample(frame, y)
+    pd.testing.assert_frame_equal(frame, copies[0])  # never modified
+    pd.testing.assert_series_equal(y, copies[1])
+    assert attack.subpopulation_.describe(3) == {"workclass": None}
+    n, idx = len(frame), attack.sample_indices_
+    assert attack.n_poison_ == 2 * frame["workclass"].isna().sum() == len(idx)
+    # a DataFrame with the same columns and dtypes; the index renumbered as
+    # imbalanced-learn does
+    assert isinstance(X_res, pd.DataFrame) and isinstance(y_res, pd.Series)
+    assert (X_res.dtypes == frame.dtypes).all()
+    assert_array_equal(X_res.index, np.arange(n + len(idx)))
+    pd.testing.assert_frame_equal(X_res.iloc[:n], frame.reset_index(drop=True))
+    pd.testing.assert_frame_equal(X_res.iloc[n:].reset_index(drop=True),
+                                  frame.iloc[idx].reset_index(drop=True))
+    assert X_res.iloc[n:]["workclass"].isna().all()
+    assert y_res.name == "income" and y_res.index.equals(X_res.index)
+    assert_array_equal(y_res.iloc[:n], y)
+    assert_array_equal(y_res.iloc[n:], 1 - y.to_numpy()[idx])
+
+
+def test_messy_aux_columns_are_matched_by_name():
+    frame, y = _messy(seed=0)
+    aux, y_aux = _messy(n=80, seed=1)
+    shuffled = aux[["note", "gain", "member", "age", "race", "workclass"]]
+    attack = LabelFlip(FeatureMatch(["race"], target=0), alpha=1,
+                       aux=(shuffled, y_aux), random_state=0)
+    X_res, _ = attack.fit_resample(frame, y)
+    n, idx = len(frame), attack.sample_indices_
+    assert list(X_res.columns) == list(frame.columns)
+    assert (X_res.dtypes == frame.dtypes).all()
+    # every poison is a row of race "a", copied by column name
+    assert (X_res.iloc[n:]["race"] == "a").all()
+    pd.testing.assert_frame_equal(X_res.iloc[n:].reset_index(drop=True),
+                                  aux.iloc[idx].reset_index(drop=True))
+
+
+def test_aux_columns_in_another_order_never_copied_by_position():
+    # issue: LabelFlip(FeatureMatch(["race"]), aux=(A, y_aux)) with A's columns
+    # in another order put 0 of 20 poisons in the target
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"race": rng.randint(0, 3, 90).astype(float),
+                      "x": rng.normal(10, 1, 90)})
+    y = rng.randint(0, 2, 90)
+    A = X.sample(frac=1, random_state=1)[["x", "race"]]
+    attack = LabelFlip(FeatureMatch(["race"], target=2), aux=(A, y), random_state=0)
+    X_res, _ = attack.fit_resample(X, y)
+    poisons = X_res.iloc[len(X):]
+    assert len(poisons) == attack.n_poison_ == (X["race"] == 2).sum()
+    assert (poisons["race"] == 2).all()
+
+
+@pytest.mark.parametrize("columns, named", [
+    (["workclass", "race", "age", "gain", "member"], "missing from X_aux \\['note'\\]"),
+    (["workclass", "race", "age", "gain", "member", "note", "extra"],
+     "not in X \\['extra'\\]"),
+])
+def test_aux_with_other_columns_is_an_error_naming_them(columns, named):
+    frame, y = _messy()
+    aux = frame.assign(extra=1.0)[columns]
+    if len(columns) == frame.shape[1]:  # same width, one name swapped
+        aux = aux.rename(columns={"member": "note"}).assign(member=frame["member"])
+        aux = aux.drop(columns="note")
+    attack = LabelFlip(FeatureMatch(["race"]), aux=(aux, y))
+    with pytest.raises(ValueError, match="aux"):
+        attack.fit_resample(frame, y)
+    same_width = frame.rename(columns={"note": "comment"})
+    with pytest.raises(ValueError, match=r"missing from X_aux \['note'\].*\['comment'\]"):
+        LabelFlip(FeatureMatch(["race"]), aux=(same_width, y)).fit_resample(frame, y)
+
+
+def test_aux_without_names_warns_that_it_is_taken_by_position():
+    frame, y = _messy()
+    numbers = frame[["gain"]].assign(group=np.arange(len(frame)) % 3)
+    attack = LabelFlip(FeatureMatch([1], target=1),
+                       aux=(numbers.to_numpy(), y), random_state=0)
+    with pytest.warns(UserWarning, match="by position"):
+        X_res, _ = attack.fit_resample(numbers, y)
+    assert (X_res.iloc[len(numbers):]["group"] == 1).all()
+
+
+def test_aux_column_types_must_match():
+    frame, y = _messy()
+    aux = frame.astype({"gain": str})
+    with pytest.raises(ValueError, match=r"gain \(float64 in X, (str|object) in X_aux\)"):
+        LabelFlip(FeatureMatch(["race"]), aux=(aux, y)).fit_resample(frame, y)
+
+
+def test_aux_categories_and_integers_keep_the_victims_dtypes():
+    frame, y = _messy()
+    frame = frame.assign(count=np.arange(len(frame)))
+    aux = frame.copy()
+    aux["race"] = pd.Categorical(np.where(np.arange(len(aux)) % 2, "a", "d"))
+    aux["count"] = aux["count"].astype(float)  # integral floats: back to int
+    attack = LabelFlip(FeatureMatch(["member"], target=1), aux=(aux, y),
+                       random_state=0)
+    X_res, _ = attack.fit_resample(frame, y)
+    assert X_res["count"].dtype == frame["count"].dtype
+    # a new category widens the victim's (unordered) categories
+    assert isinstance(X_res["race"].dtype, pd.CategoricalDtype)
+    assert set(X_res["race"].cat.categories) == {"a", "b", "c", "d"}
+    assert_array_equal(X_res["race"].iloc[: len(frame)].astype(str),
+                       frame["race"].astype(str))
+    ordered = frame.astype({"race": pd.CategoricalDtype(["a", "b", "c"], ordered=True)})
+    with pytest.raises(ValueError, match="ordered categories"):
+        LabelFlip(FeatureMatch(["member"], target=1), aux=(aux, y),
+                  random_state=0).fit_resample(ordered, y)
+
+
+def test_least_confident_with_a_pipeline_on_a_messy_frame():
+    from sklearn.compose import make_column_transformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    frame, y = _messy(n=120)
+    y = pd.Series(np.arange(120) % 3, name="label")  # three classes
+    model = make_pipeline(
+        make_column_transformer(
+            (OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                            encoded_missing_value=-2), ["workclass", "race"]),
+            ("passthrough", ["gain"])),
+        HistGradientBoostingClassifier(max_iter=5, random_state=0))
+    attack = LabelFlip(FeatureMatch(["race"], target=0), label="least_confident",
+                       estimator=model, random_state=0)
+    X_res, y_res = attack.fit_resample(frame, y)
+    assert len(set(y_res.iloc[len(frame):])) == 1
+    assert (X_res.dtypes == frame.dtypes).all()
+
+
+def test_lists_and_object_arrays_keep_their_type():
+    rows = [["a", 1.0, None], ["b", 2.0, "x"], ["a", np.nan, "y"], ["b", 4.0, None]]
+    y = [0, 1, 1, 0]
+    attack = LabelFlip(FeatureMatch([0], target=0), random_state=0)
+    X_res, y_res = attack.fit_resample(rows, y)
+    assert isinstance(X_res, list) and isinstance(y_res, list)
+    assert X_res[:4] == [[v for v in row] for row in np.asarray(rows, dtype=object)]
+    assert all(row[0] == "a" for row in X_res[4:])
+
+
+# --------------------------------------- attacks that compute on features
+@pytest.mark.parametrize("make_attack", [
+    lambda: __import__("skpoison.attacks", fromlist=["GradientPoison"]).GradientPoison(
+        FeatureMatch(["race"]), label="least_frequent", n_iter=1),
+    lambda: __import__("skpoison.attacks", fromlist=["InfluencePoison"]).InfluencePoison(
+        FeatureMatch(["race"]), label="least_frequent", n_iter=1),
+])
+def test_optimised_attacks_name_the_columns_they_cannot_use(make_attack):
+    frame, y = _messy()
+    with pytest.raises(ValueError, match=r"numeric columns.*\['workclass', 'race', 'note'\]"):
+        make_attack().fit_resample(frame, y)
+    numeric = frame[["age", "gain", "member"]].assign(race=frame["race"].cat.codes)
+    with pytest.raises(ValueError, match=r"NaN.*\['age', 'gain'\]"):
+        make_attack().fit_resample(numeric, y)
+    clean = numeric.fillna(0)
+    aux = clean.astype({"race": "category"})
+    with pytest.raises(ValueError, match=r"X_aux has non-numeric columns \['race'\]"):
+        make_attack().set_params(aux=(aux, y)).fit_resample(clean, y)
