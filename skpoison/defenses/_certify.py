@@ -176,13 +176,6 @@ def _np_adversary_mass(log_err, q, r, tails=None):
     return np.minimum(full + partial, 1.0)
 
 
-def _np_worst_case(p, q, r):
-    """Smallest probability of the class after ``r`` flips, given ``p`` before."""
-    with np.errstate(divide="ignore"):
-        log_err = np.log1p(-np.asarray(p, dtype=np.float64))
-    return 1.0 - _np_adversary_mass(log_err, q, int(r))
-
-
 def flip_radius(p_lower, q, n_max, *, log_err=None):
     """Certified number of label flips for a smoothed binary classifier.
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -16,14 +15,6 @@ from skpoison.pipeline import make_pipeline
 from skpoison.subpopulations import ClusterMatch
 
 N, K, D = 100, 10, 10
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
 
 
 def _backdoor(seed=0, n=N, k=K, d=D):

@@ -9,13 +9,20 @@ from sklearn.linear_model import Ridge
 
 from skpoison.defenses import LabelFlipCertifier, certified_radius_vs_poison
 from skpoison.defenses._certify import (
-    _np_worst_case,
+    _np_adversary_mass,
     chernoff_lower_bound,
     flip_radius,
 )
 from skpoison.subpopulations import ClusterMatch
 
 N_TINY = 8
+
+
+def _np_worst_case(p, q, r):
+    """Smallest probability of the class after ``r`` flips, given ``p`` before."""
+    with np.errstate(divide="ignore"):
+        log_err = np.log1p(-np.asarray(p, dtype=np.float64))
+    return 1.0 - _np_adversary_mass(log_err, q, int(r))
 EPS = np.array(list(itertools.product([1, -1], repeat=N_TINY)))  # noise patterns
 N_FLIPS = (EPS == -1).sum(axis=1)
 

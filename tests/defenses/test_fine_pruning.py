@@ -21,14 +21,6 @@ from skpoison.subpopulations import ClusterMatch
 TRIGGER_UNIT = 3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
-
-
 class BackdooredMLP(nn.Module):
     """A net that has learned a backdoor, built by hand.
 

@@ -17,14 +17,6 @@ from skpoison.defenses._representation import layer_output, representation
 from skpoison.nets import make_mlp_classifier
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny nets: threads only add contention
-    yield
-    torch.set_num_threads(n_threads)
-
-
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.RandomState(0)

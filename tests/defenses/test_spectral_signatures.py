@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-import torch
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -21,14 +20,6 @@ from skpoison.subpopulations import ClusterMatch
 
 N, K, D = 100, 10, 10
 PLANTED = np.arange(2 * N, 2 * N + K)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
 
 
 def _backdoor(seed=0, n=N, k=K, d=D):

@@ -287,17 +287,7 @@ def test_caller_arrays_unchanged(planted):
     np.testing.assert_array_equal(y, y_copy)
 
 
-@pytest.fixture
-def one_torch_thread():
-    import torch
-
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny nets: threads only add contention
-    yield
-    torch.set_num_threads(n_threads)
-
-
-def test_skorch_net(planted, one_torch_thread):
+def test_skorch_net(planted):
     from skpoison.nets import make_mlp_classifier
 
     X, y = planted
