@@ -2,9 +2,12 @@
 
 ``subpopulation_damage`` computes the paper's target and collateral damage;
 the scorers plug the same quantities into ``GridSearchCV`` and
-``cross_validate``.
+``cross_validate``; ``certified_fraction`` gives the share of a
+subpopulation's test rows a certified defense protects against an attack's
+number of added rows.
 """
 
+from ._certified import certified_fraction
 from ._damage import subpopulation_damage
 from ._scorers import (
     clean_removal_scorer,
@@ -17,6 +20,7 @@ from ._scorers import (
 )
 
 __all__ = [
+    "certified_fraction",
     "clean_removal_scorer",
     "collateral_accuracy_scorer",
     "find_attack",

@@ -1,0 +1,154 @@
+"""Certified fraction of a subpopulation against an attack's number of rows."""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils import Bunch, _safe_indexing
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+
+def _certifier_and_input(model, X):
+    """The step with ``certify`` in ``model`` and ``X`` as that step sees it.
+
+    Looks through fitted searches (``best_estimator_``) and pipelines: the
+    steps before the certifying one transform ``X``.
+    """
+    if hasattr(model, "best_estimator_"):
+        return _certifier_and_input(model.best_estimator_, X)
+    if hasattr(model, "certify"):
+        return model, X
+    steps = getattr(model, "steps", None)
+    if steps:
+        for _, step in steps[:-1]:  # samplers do nothing at prediction time
+            if step not in (None, "passthrough") and not hasattr(step, "fit_resample"):
+                X = step.transform(X)
+        return _certifier_and_input(steps[-1][1], X)
+    raise TypeError(
+        f"model must be a fitted certified defense with a certify method (e.g. "
+        f"PartitionAggregation, LabelFlipCertifier), a pipeline ending in one, or a "
+        f"(y_pred, radius) pair; got {type(model).__name__}."
+    )
+
+
+def certified_fraction(model, X, y, mask, n_insertions):
+    """Fraction of a subpopulation's test rows certified against ``n`` added rows.
+
+    A subpopulation attack at rate ``alpha`` adds ``n = int(alpha * n_sub)``
+    rows (``n_sub``: the target subpopulation's training size; a fitted
+    attack's ``n_poison_``). A test row is certified when its certified radius
+    (:meth:`PartitionAggregation.certify
+    <skpoison.defenses.PartitionAggregation.certify>`: rows added, removed or
+    relabelled; :meth:`LabelFlipCertifier.certify
+    <skpoison.defenses.LabelFlipCertifier.certify>`: labels flipped) is at
+    least ``n``: no attack of that size, whatever rows it adds, can change
+    its prediction. The fraction certified *and* correct is a lower bound on
+    the subpopulation's accuracy under any such attack, to set beside the
+    damage measured for one attack (:func:`subpopulation_damage`).
+    Rows of a pipeline's certifying step are certified on the output of the
+    steps before it: the certificate covers rows added to that step's
+    training data, so the steps before it must not be fitted on the
+    training rows (put scaling inside the defense's estimator).
+
+    Parameters
+    ----------
+    model : fitted estimator or tuple of (y_pred, radius)
+        A fitted certified defense (an estimator with ``certify(X)``
+        returning predictions and radii, such as
+        :class:`~skpoison.defenses.PartitionAggregation`), a pipeline or
+        fitted search ending in one, or its ``certify`` output on ``X``.
+        Fitted on the clean training data, a certified row's prediction
+        cannot be changed by any attack of ``n_insertions`` rows (the
+        certificate's promise; ``certified_accuracy`` is then a lower bound on
+        the subpopulation's accuracy under any such attack). Fitted on the
+        poisoned data, as a defender has it, a certified row's prediction is
+        the one the model would make without up to ``n_insertions`` of its
+        training rows, the poisons among them.
+    X : array-like of shape (n_samples, n_features) or None
+        Test rows (None when ``model`` is a ``(y_pred, radius)`` pair). Only
+        the rows in ``mask`` are certified.
+    y : array-like of shape (n_samples,)
+        Their true labels.
+    mask : array-like of bool, shape (n_samples,)
+        Membership of each test row in the target subpopulation.
+    n_insertions : int or array-like of int
+        The attack's number of added rows; an array gives one result per
+        budget (arrays in the result).
+
+    Returns
+    -------
+    result : Bunch
+        ``certified_fraction`` (radius >= ``n_insertions``),
+        ``certified_accuracy`` (certified and correct), ``accuracy`` (of the
+        predictions, certified or not), ``median_radius``, ``n_target`` (test
+        rows in ``mask``) and ``n_insertions``.
+
+    Raises
+    ------
+    ValueError
+        When ``mask`` selects no row, or ``n_insertions`` is negative.
+
+    See Also
+    --------
+    skpoison.defenses.certified_radius_vs_poison : The same per subpopulation
+        of a fitted finder, for several alphas.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skpoison.metrics import certified_fraction
+    >>> y = np.array([0, 0, 1, 1, 1])
+    >>> y_pred = np.array([0, 1, 1, 1, 0])
+    >>> radius = np.array([4, 9, 1, 2, 0])
+    >>> mask = np.array([True, True, True, True, False])
+    >>> r = certified_fraction((y_pred, radius), None, y, mask, n_insertions=2)
+    >>> r.certified_fraction, r.certified_accuracy, r.median_radius
+    (0.75, 0.5, 3.0)
+    """
+    y = column_or_1d(np.asarray(y))
+    mask = column_or_1d(np.asarray(mask))
+    if mask.dtype != bool:
+        raise TypeError(f"mask must be boolean; got dtype {mask.dtype}.")
+    check_consistent_length(y, mask)
+    if not mask.any():
+        raise ValueError(
+            "mask selects no row: the target subpopulation has no test rows, so "
+            "its certified fraction is undefined."
+        )
+    budgets = np.asarray(n_insertions)
+    if not (np.issubdtype(budgets.dtype, np.integer)
+            or (budgets.dtype == object and all(isinstance(b, Integral)
+                                                for b in budgets.ravel()))):
+        raise TypeError(f"n_insertions must be an int or ints; got {n_insertions!r}.")
+    if budgets.ndim > 1:
+        raise ValueError("n_insertions must be an int or a 1-D array of ints.")
+    budgets = budgets.astype(np.int64)
+    if np.any(budgets < 0):
+        raise ValueError(f"n_insertions must be non-negative; got {n_insertions!r}.")
+    rows = np.flatnonzero(mask)
+    if isinstance(model, tuple):
+        if len(model) != 2:
+            raise TypeError("model given as a tuple must be (y_pred, radius).")
+        y_pred, radius = (column_or_1d(np.asarray(a)) for a in model)
+        check_consistent_length(y, y_pred, radius)
+        y_pred, radius = y_pred[rows], radius[rows]
+    else:
+        if X is None:
+            raise ValueError("X is None: a fitted model needs the test rows X.")
+        check_consistent_length(X, y)
+        certifier, X_in = _certifier_and_input(model, _safe_indexing(X, rows))
+        y_pred, radius = certifier.certify(X_in)
+        y_pred, radius = np.asarray(y_pred), np.asarray(radius)
+    y_target = y[rows]
+    certified = radius[:, None] >= budgets.reshape(-1)[None, :]
+    correct = (y_pred == y_target)[:, None]
+    frac = certified.mean(axis=0)
+    acc = (certified & correct).mean(axis=0)
+    scalar = budgets.ndim == 0
+    return Bunch(
+        certified_fraction=float(frac[0]) if scalar else frac,
+        certified_accuracy=float(acc[0]) if scalar else acc,
+        accuracy=float(correct.mean()),
+        median_radius=float(np.median(radius)),
+        n_target=int(rows.size),
+        n_insertions=int(budgets) if scalar else budgets,
+    )

@@ -1,0 +1,122 @@
+"""Tests for skpoison.metrics.certified_fraction."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from skpoison.attacks import LabelFlip
+from skpoison.defenses import LabelFlipCertifier, PartitionAggregation
+from skpoison.metrics import certified_fraction
+from skpoison.pipeline import make_pipeline as imb_make_pipeline
+from skpoison.subpopulations import ClusterMatch
+
+Y = np.array([0, 0, 1, 1, 1, 0])
+Y_PRED = np.array([0, 1, 1, 1, 0, 0])
+RADIUS = np.array([4, 9, 1, 2, 0, 7])
+MASK = np.array([True, True, True, True, False, False])
+
+
+def _data(seed=0, n=200):
+    rng = np.random.RandomState(seed)
+    X = np.vstack([rng.normal(-2, 1, (n, 2)), rng.normal(2, 1, (n, 2))])
+    return X, np.repeat([0, 1], n)
+
+
+def test_hand_computed():
+    r = certified_fraction((Y_PRED, RADIUS), None, Y, MASK, 2)
+    # target rows: radii 4, 9, 1, 2 -> 3 of 4 reach 2; correct: rows 0, 2, 3
+    assert r.certified_fraction == 0.75
+    assert r.certified_accuracy == 0.5  # rows 0 and 3
+    assert r.accuracy == 0.75
+    assert r.median_radius == 3.0
+    assert (r.n_target, r.n_insertions) == (4, 2)
+    r0 = certified_fraction((Y_PRED, RADIUS), None, Y, MASK, 0)
+    assert r0.certified_fraction == 1.0
+    assert r0.certified_accuracy == r0.accuracy
+
+
+def test_several_budgets_at_once():
+    r = certified_fraction((Y_PRED, RADIUS), None, Y, MASK, [0, 2, 5, 10])
+    np.testing.assert_allclose(r.certified_fraction, [1.0, 0.75, 0.25, 0.0])
+    np.testing.assert_allclose(r.certified_accuracy, [0.75, 0.5, 0.0, 0.0])
+    np.testing.assert_array_equal(r.n_insertions, [0, 2, 5, 10])
+
+
+def test_with_a_fitted_defense_matches_its_certify():
+    X, y = _data()
+    pa = PartitionAggregation(LogisticRegression(), n_partitions=10).fit(X, y)
+    X_test, y_test = _data(seed=1, n=50)
+    mask = X_test[:, 0] < -1
+    y_pred, radius = pa.certify(X_test)
+    expected = certified_fraction((y_pred, radius), None, y_test, mask, 3)
+    got = certified_fraction(pa, X_test, y_test, mask, 3)
+    assert got == expected
+    assert got.certified_fraction == pytest.approx(np.mean(radius[mask] >= 3))
+    # DataFrames and label-flip certificates too
+    frame = pd.DataFrame(X_test)
+    pa_frame = PartitionAggregation(LogisticRegression(), n_partitions=10).fit(
+        pd.DataFrame(X), y)
+    assert certified_fraction(pa_frame, frame, y_test, mask, 3) == expected
+    cert = LabelFlipCertifier(q=0.0).fit(X, y)
+    r = certified_fraction(cert, X_test, y_test, mask, 3)
+    assert r.certified_fraction == pytest.approx(np.mean(cert.certified_radius(X_test)[mask] >= 3))
+
+
+def test_looks_through_pipelines_and_searches():
+    X, y = _data()
+    X_test, y_test = _data(seed=1, n=50)
+    mask = X_test[:, 1] > 0
+    shift = FunctionTransformer(lambda Z: Z - 1.0)
+    pipe = make_pipeline(shift, PartitionAggregation(LogisticRegression(),
+                                                     n_partitions=5)).fit(X, y)
+    direct = PartitionAggregation(LogisticRegression(), n_partitions=5).fit(X - 1.0, y)
+    expected = certified_fraction(direct, X_test - 1.0, y_test, mask, 1)
+    assert certified_fraction(pipe, X_test, y_test, mask, 1) == expected
+    search = GridSearchCV(pipe, {"partitionaggregation__n_partitions": [5]}, cv=2)
+    search.fit(X, y)
+    assert certified_fraction(search, X_test, y_test, mask, 1) == expected
+    # an attack in an imbalanced-learn pipeline does nothing at prediction time
+    attacked = imb_make_pipeline(
+        LabelFlip(ClusterMatch(n_clusters=3, random_state=0), alpha=0.5, random_state=0),
+        PartitionAggregation(LogisticRegression(), n_partitions=5)).fit(X, y)
+    r = certified_fraction(attacked, X_test, y_test, mask, 1)
+    assert 0 <= r.certified_fraction <= 1
+
+
+def test_bad_input():
+    with pytest.raises(TypeError, match="mask must be boolean"):
+        certified_fraction((Y_PRED, RADIUS), None, Y, MASK.astype(int), 1)
+    with pytest.raises(ValueError, match="mask selects no row"):
+        certified_fraction((Y_PRED, RADIUS), None, Y, np.zeros(6, bool), 1)
+    with pytest.raises(ValueError, match="n_insertions must be non-negative"):
+        certified_fraction((Y_PRED, RADIUS), None, Y, MASK, -1)
+    with pytest.raises(TypeError, match="n_insertions must be an int"):
+        certified_fraction((Y_PRED, RADIUS), None, Y, MASK, 1.5)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        certified_fraction((Y_PRED, RADIUS[:-1]), None, Y, MASK, 1)
+    with pytest.raises(TypeError, match="certify method"):
+        X, y = _data(n=10)
+        certified_fraction(LogisticRegression().fit(X, y), X, y,
+                           np.ones(20, bool), 1)
+    with pytest.raises(ValueError, match="X is None"):
+        X, y = _data(n=10)
+        pa = PartitionAggregation(LogisticRegression(), n_partitions=2).fit(X, y)
+        certified_fraction(pa, None, y, np.ones(20, bool), 1)
+
+
+def test_only_the_target_rows_are_certified():
+    class Counting(PartitionAggregation):
+        def certify(self, X):
+            self.seen_ = len(X)
+            return super().certify(X)
+
+    X, y = _data()
+    model = Counting(LogisticRegression(), n_partitions=4).fit(X, y)
+    mask = np.zeros(len(y), bool)
+    mask[:7] = True
+    certified_fraction(model, X, y, mask, 1)
+    assert model.seen_ == 7
