@@ -516,10 +516,9 @@ def _print_results(audit, args, plan, elapsed):
     summary = summarize(results).reset_index()
     summary["alpha"] = summary["alpha"].map("{:g}".format)
     print("\nTop-k target damage (the paper's summary: mean damage of the k most "
-          "damaged groups):\n")
+          "damaged groups;\nthe most damaged one of each row is in summary.csv):\n")
     with pd.option_context("display.float_format", "{:.3f}".format):
-        print(text_table(summary.drop(columns=["max_collateral"]),
-                         wrap={"worst": 36}))
+        print(text_table(summary.drop(columns=["max_collateral", "worst"])))
     where = (f"Dask cluster at {args.scheduler}" if args.scheduler
              else f"n_jobs={plan.n_jobs}, {os.cpu_count()} CPUs")
     print(f"\n{audit.n_computed_} poisoned fits in {elapsed:.1f} s ({where}); "

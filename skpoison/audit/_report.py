@@ -236,7 +236,8 @@ def defense_verdicts(effect):
     -------
     verdicts : list of (defense, kind, sentence)
         ``kind`` is ``"helped"``, ``"worse"`` or ``"none"`` (no clear effect:
-        mean target damage changed by less than 2 accuracy points).
+        the mean target damage changed by less than 2 accuracy points) when
+        the same at every alpha, else ``"mixed"``.
     """
     out = []
     if effect is None or effect.empty:
@@ -245,11 +246,18 @@ def defense_verdicts(effect):
         top_col = next(c for c in grp.columns if c.endswith(" without") and
                        c.startswith("top-"))
         top_with = top_col.replace(" without", " with")
-        change = (grp["damage with"] - grp["damage without"]).mean()
-        kind = ("helped" if change <= -EFFECT_THRESHOLD else
-                "worse" if change >= EFFECT_THRESHOLD else "none")
-        head = {"helped": "helped", "worse": "made it worse",
-                "none": "no clear effect"}[kind]
+        change = grp["damage with"] - grp["damage without"]
+        kinds = ["helped" if c <= -EFFECT_THRESHOLD else
+                 "worse" if c >= EFFECT_THRESHOLD else "none" for c in change]
+        words = {"helped": "helped", "worse": "made it worse",
+                 "none": "no clear effect"}
+        if len(set(kinds)) == 1:
+            kind = kinds[0]
+            head = words[kind]
+        else:
+            kind = "mixed"
+            head = "mixed: " + ", ".join(
+                f"{words[k]} at alpha {a:g}" for k, a in zip(kinds, grp.alpha))
         by_alpha = "; ".join(
             f"alpha {r.alpha:g}: mean {r['damage without']:.3f} → "
             f"{r['damage with']:.3f}, {top_col.split()[0]} "

@@ -214,3 +214,42 @@ def test_process_workers_get_the_data_memory_mapped_once():
     for n_jobs, backend in [(1, "loky"), (None, "loky"), (2, "threading")]:
         with ExitStack() as stack, parallel_config(backend=backend):
             assert _shared_once(data, n_jobs, stack) is data
+
+
+def test_nothing_to_attack_says_why():
+    from skpoison.audit import SubpopulationAudit
+
+    X_train, y_train, X_aux, y_aux, X_test, y_test = _blobs()
+    groups = lambda X: np.c_[X, (X[:, 0] > 10).astype(float)]  # noqa: E731
+    finder = FeatureMatch([2])
+    audit = SubpopulationAudit(LogisticRegression(), finders={"fm": finder},
+                               alphas=[1], progress=False)
+    test = np.c_[X_test, np.full(len(X_test), 7.0)]  # a value no group has
+    with pytest.raises(ValueError, match="nothing to attack.*no test rows.*skipped_"):
+        audit.run(groups(X_train), y_train, groups(X_aux), y_aux, test, y_test)
+    assert audit.skipped_ == {"fm": [0, 1]}
+    with pytest.raises(ValueError, match="max_subpopulations"):
+        SubpopulationAudit(LogisticRegression(), finders={"fm": finder},
+                           max_subpopulations=0, progress=False).run(*_blobs())
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda d: (d[0][:-1],) + d[1:], "X_train has"),
+    (lambda d: d[:4] + (d[4][:, :1], d[5]), "same number of columns"),
+    (lambda d: d[:1] + (d[1][:, None],) + d[2:], "y_train must be 1-D"),
+])
+def test_arrays_checked_before_any_work(change, match):
+    audit = SubpopulationAudit(LogisticRegression(),
+                               finders={"cm": ClusterMatch(n_clusters=4)}, progress=False)
+    with pytest.raises(ValueError, match=match):
+        audit.run(*change(_blobs()))
+    assert not hasattr(audit, "fitted_finders_")
+
+
+def test_frames_with_other_columns_are_refused():
+    X_train, y_train, X_aux, y_aux, X_test, y_test = (
+        pd.DataFrame(v, columns=["a", "b"]) if v.ndim == 2 else v for v in _blobs())
+    audit = SubpopulationAudit(LogisticRegression(),
+                               finders={"cm": ClusterMatch(n_clusters=4)}, progress=False)
+    with pytest.raises(ValueError, match="X_aux must have the columns of X_train"):
+        audit.run(X_train, y_train, X_aux[["b", "a"]], y_aux, X_test, y_test)

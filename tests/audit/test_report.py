@@ -127,3 +127,49 @@ def test_report_renders_in_chromium(page, tmp_path):
     assert marks == {"images": "4", "broken-images": "0", "tables": "4", "errors": "0"}
     assert console == []
     assert "The most vulnerable groups" in dom and "What each defense removed" in dom
+
+
+def test_dollar_signs_and_markup_in_names_are_text(tmp_path):
+    """Names come from the data: a $ is not mathtext, a <b> is not markup."""
+    from skpoison.audit import plot_summary
+
+    audit = SubpopulationAudit(
+        LogisticRegression(), finders={"$cm$": ClusterMatch(n_clusters=4, random_state=0)},
+        alphas=[1], defenses={"none": None, "trim $1": TRIM(None, max_iter=2)},
+        progress=False, describe=lambda finder, s: f"price=$5 and $x^{{2}}$ <b>{s}</b>")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        audit.run(*_blobs())
+    text = audit.report(tmp_path / "r.html").read_text()
+    assert "price=$5 and $x^{2}$ &lt;b&gt;" in text and "<b>" not in text
+    png = tmp_path / "damage.png"
+    plot_summary(audit.results_, png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_defense_verdicts_per_alpha():
+    import pandas as pd
+
+    from skpoison.audit._report import defense_effect, defense_verdicts, text_table
+
+    rows = []
+    for alpha, without, with_ in [(1.0, 0.30, 0.05), (2.0, 0.40, 0.50)]:
+        for sub in (0, 1):
+            for defense, damage in (("none", without), ("trim", with_)):
+                rows.append(dict(filter="f", subpopulation=sub, description=f"g{sub}",
+                                 n_aux=10, alpha=alpha, seed=0, defense=defense,
+                                 target_damage=damage, collateral_damage=0.01,
+                                 poison_removed=0.5 if defense == "trim" else np.nan,
+                                 clean_removed=0.1 if defense == "trim" else np.nan))
+    effect = defense_effect(pd.DataFrame(rows), n_clean=200)
+    assert effect["clean rows removed"].tolist() == [20.0, 20.0]
+    ((name, kind, text),) = defense_verdicts(effect)
+    assert (name, kind) == ("trim", "mixed")
+    assert "helped at alpha 1, made it worse at alpha 2" in text
+    assert "removed 10.0% of the clean training rows (about 20 rows)" in text
+    table = text_table(pd.DataFrame({"group": ["a long group name " * 4], "n": [3]}),
+                       wrap={"group": 20})
+    assert max(len(line) for line in table.splitlines()) < 30
+    assert " ".join(" ".join(line.split()[:-1] if i == 1 else line.split())
+                    for i, line in enumerate(table.splitlines()[1:], start=1)) \
+        == " ".join(("a long group name " * 4).split())

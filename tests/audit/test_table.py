@@ -1,0 +1,324 @@
+"""The audit on a user's own table: the command line and SubpopulationAudit on a
+messy frame (strings, categories, booleans, missing values, a string target)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from skpoison.__main__ import main
+from skpoison.audit import (
+    SettingError,
+    SubpopulationAudit,
+    load_setting,
+    make_table_victim,
+    table_setting,
+)
+from skpoison.subpopulations import ClusterMatch, FeatureMatch
+
+# a quick audit: few groups, one alpha, small data
+QUICK = ["--alphas", "2", "--max-subpopulations", "2", "--n-clusters", "6",
+         "--min-size", "5", "--max-size", "100", "--n-jobs", "1", "--quiet"]
+
+
+def messy_table(n=600, seed=0):
+    """Census-like rows: numbers with missing values, strings with missing
+    values (a FeatureMatch column among them), a boolean and a string target
+    that depends on them."""
+    rng = np.random.RandomState(seed)
+    age = rng.randint(18, 80, n).astype(float)
+    hours = np.round(rng.normal(40, 10, n), 1)
+    workclass = rng.choice(["Private", "State-gov", "Self-emp"], n, p=[0.6, 0.2, 0.2])
+    workclass = workclass.astype(object)
+    workclass[rng.rand(n) < 0.1] = None  # missing in a FeatureMatch column
+    sex = rng.choice(["Female", "Male"], n)
+    married = rng.rand(n) < 0.5
+    score = 0.04 * (age - 45) + 0.05 * (hours - 40) + 1.2 * married \
+        + 0.8 * (workclass == "Self-emp") + rng.normal(0, 0.7, n)
+    frame = pd.DataFrame({"age": age, "hours": hours, "workclass": workclass,
+                          "sex": sex, "married": married,
+                          "income": np.where(score > 0.6, ">50K", "<=50K")})
+    frame.loc[rng.rand(n) < 0.08, "age"] = np.nan  # missing numbers elsewhere
+    return frame
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tables")
+    frame = messy_table()
+    csv = folder / "train.csv"
+    frame.to_csv(csv, index=False)
+    parquet = folder / "train.parquet"
+    typed = frame.astype({"sex": "category"})
+    typed.to_parquet(parquet, index=False)
+    return {"csv": csv, "parquet": parquet, "folder": folder, "frame": frame}
+
+
+def _ok(argv, capsys):
+    assert main(argv) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_cli_audits_a_users_table(files, tmp_path, capsys, kind):
+    out = tmp_path / "out"
+    text = _ok(["audit", "--data", str(files[kind]), "--target", "income",
+                "--features", "workclass,sex", "--model", "hgb", *QUICK,
+                "--out", str(out), "--report", str(tmp_path / "report.html")], capsys)
+    results = pd.read_csv(out / "results.csv")
+    assert set(results["filter"]) == {"FeatureMatch", "ClusterMatch"}
+    assert len(results) == 2 * 2 * 2  # filters x groups x (none, trim)
+    # groups named in words: column values (a missing value too) and rules
+    names = results.description.unique().tolist()
+    feature = results[results["filter"] == "FeatureMatch"].description
+    assert all(n.startswith("workclass") and "sex=" in n for n in feature)
+    clusters = results[results["filter"] == "ClusterMatch"].description
+    assert all("covers" in n and "precision" in n for n in clusters)
+    words = set(text.split())  # the console wraps long names, never cuts them
+    top = pd.read_csv(out / "groups.csv").group.head(10)
+    assert all(set(name.split()) <= words for name in top)
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary.worst) <= set(names)
+    groups = pd.read_csv(out / "groups.csv")
+    assert set(groups.group) == set(names)
+    assert "clean victim (seed 0): test accuracy" in text
+    assert "victim=hgb" in text and "The most vulnerable groups" in text
+    assert "Did the defenses help?" in text
+    page = (tmp_path / "report.html").read_text()
+    assert "train." + kind in page and "HistGradientBoostingClassifier" in page
+    assert " at 0x" not in page
+
+
+def test_cli_names_every_group_in_full(files, tmp_path, capsys):
+    out = tmp_path / "out"
+    text = _ok(["audit", "--data", str(files["csv"]), "--target", "income",
+                "--features", "workclass", *QUICK, "--defenses", "none",
+                "--out", str(out), "--no-store"], capsys)
+    table = text[text.index("The most vulnerable groups"):text.index("Top-k")]
+    lines = table.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("filter"))
+    width = lines[start].index("rows") - lines[start].index("group")
+    left = lines[start].index("group")
+    shown, current = [], None
+    for line in lines[start + 1:]:
+        if not line.strip():
+            break
+        piece = line[left:left + width].strip()
+        if line[:left].strip():  # a new row
+            current = [piece]
+            shown.append(current)
+        else:
+            current.append(piece)
+    shown = {" ".join(parts) for parts in shown}
+    assert shown == set(pd.read_csv(out / "results.csv").description)
+
+
+def test_cli_without_features_skips_featurematch_and_says_how(files, tmp_path, capsys):
+    text = _ok(["audit", "--data", str(files["csv"]), "--target", "income", *QUICK,
+                "--defenses", "none", "--out", str(tmp_path), "--no-store"], capsys)
+    assert "FeatureMatch skipped" in text and "--features" in text
+    assert set(pd.read_csv(tmp_path / "results.csv")["filter"]) == {"ClusterMatch"}
+
+
+def test_cli_estimator_factory_and_given_test_rows(files, tmp_path, capsys):
+    frame = files["frame"]
+    train, test = frame.iloc[:400], frame.iloc[400:]
+    test = test[list(reversed(test.columns))]  # same columns, another order
+    train.to_csv(tmp_path / "train.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    out = tmp_path / "out"
+    text = _ok(["audit", "--data", str(tmp_path / "train.csv"), "--target", "income",
+                "--test", str(tmp_path / "test.csv"), "--features", "sex,married",
+                "--estimator", "tests.audit._factories:make_model", *QUICK,
+                "--defenses", "none", "--out", str(out), "--no-store"], capsys)
+    assert "victim=tests.audit._factories:make_model" in text
+    assert "200 training (D), 200 attacker's (D_aux), 200 test" in text
+    assert len(pd.read_csv(out / "results.csv")) == 2 * 2
+
+
+def test_python_audit_with_a_column_transformer_pipeline():
+    frame = messy_table()
+    X, y = frame.drop(columns="income"), frame["income"].to_numpy()
+    victim = make_pipeline(
+        ColumnTransformer([
+            ("categories", make_pipeline(
+                SimpleImputer(strategy="constant", fill_value="missing"),
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+             ["workclass", "sex", "married"]),
+            ("numbers", "passthrough", ["age", "hours"])]),
+        HistGradientBoostingClassifier(max_iter=30, random_state=0))
+    audit = SubpopulationAudit(
+        victim, finders={"fm": FeatureMatch(["workclass", "sex"], min_size=5),
+                         "cm": ClusterMatch(n_clusters=5, random_state=0)},
+        alphas=[2], max_subpopulations=2, progress=False)
+    parts = [(X.iloc[i::3].reset_index(drop=True), y[i::3]) for i in range(3)]
+    results = audit.run(*[v for part in parts for v in part])
+    assert len(results) == 4 and results.target_damage.notna().all()
+    names = set(results.description)
+    assert any("workclass is missing" in n for n in names) or \
+        any(n.startswith("workclass=") for n in names)
+    # ClusterMatch's default representation of the frame, kept and used
+    assert audit.fitted_finders_["cm"].representation_ is not None
+    assert (results.n_poison == 2 * results.n_train).all()
+
+
+def test_table_setting_in_python(files):
+    setting = table_setting(files["frame"], "income", features=["workclass"])
+    built = load_setting(setting, "lr")
+    X_train, y_train, X_aux, y_aux, X_test, y_test = built.data
+    assert len(X_train) == len(X_aux) == len(X_test) == 200
+    assert list(X_train.columns) == ["age", "hours", "workclass", "sex", "married"]
+    assert set(y_train) == {">50K", "<=50K"}
+    assert sorted(built.finders) == ["ClusterMatch", "FeatureMatch"]
+    victim = make_table_victim("lr", X_train).fit(X_train, y_train)
+    assert victim.score(X_test, y_test) > 0.6
+
+
+# --------------------------------------------------------------------------
+# bad input: one line naming the option, status 2, nothing written
+
+
+def _bad(argv, capsys, tmp_path, option):
+    out = tmp_path / "never"
+    with pytest.raises(SystemExit) as exc:
+        main(["audit", *argv, "--out", str(out), "--quiet"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    line = [x for x in err.splitlines() if x.startswith("skpoison: error:")]
+    assert len(line) == 1 and option in line[0], err
+    assert "Traceback" not in err
+    assert not out.exists()
+    return line[0]
+
+
+def test_bad_target(files, tmp_path, capsys):
+    line = _bad(["--data", str(files["csv"]), "--target", "salary"], capsys, tmp_path,
+                "--target")
+    assert "salary" in line and "income" in line  # names the columns there are
+
+
+def test_target_with_one_class(files, tmp_path, capsys):
+    frame = files["frame"].assign(income="<=50K")
+    frame.to_csv(tmp_path / "one.csv", index=False)
+    line = _bad(["--data", str(tmp_path / "one.csv"), "--target", "income"], capsys,
+                tmp_path, "--target")
+    assert "one class" in line
+
+
+def test_features_column_missing(files, tmp_path, capsys):
+    line = _bad(["--data", str(files["csv"]), "--target", "income",
+                 "--features", "sex,race"], capsys, tmp_path, "--features")
+    assert "race" in line
+
+
+def test_test_rows_with_other_columns(files, tmp_path, capsys):
+    files["frame"].drop(columns="hours").assign(extra=1).to_csv(
+        tmp_path / "test.csv", index=False)
+    line = _bad(["--data", str(files["csv"]), "--target", "income",
+                 "--test", str(tmp_path / "test.csv")], capsys, tmp_path, "--test")
+    assert "hours" in line and "extra" in line
+
+
+def test_test_rows_with_text_where_numbers_were(files, tmp_path, capsys):
+    files["frame"].assign(age="old").to_csv(tmp_path / "test.csv", index=False)
+    line = _bad(["--data", str(files["csv"]), "--target", "income",
+                 "--test", str(tmp_path / "test.csv")], capsys, tmp_path, "--test")
+    assert "'age'" in line
+
+
+@pytest.mark.parametrize("name, content", [("missing.csv", None),
+                                           ("garbage.parquet", b"\x00\x01 not parquet"),
+                                           ("empty.csv", b"")])
+def test_unreadable_file(tmp_path, capsys, name, content):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    line = _bad(["--data", str(path), "--target", "y"], capsys, tmp_path, "--data")
+    assert name in line
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["--filters", "FeatureMatch"], "--features"),
+    (["--attack", "gradient"], "--attack"),
+    (["--model", "cnn"], "--model"),
+    (["--estimator", "no_such_module_here:make"], "--estimator"),
+    (["--estimator", "tests.audit._factories:not_an_estimator"], "--estimator"),
+    (["--estimator", "tests.audit._factories:broken"], "--estimator"),
+    (["--estimator", "tests.audit._factories:make_model", "--model", "lr"],
+     "--estimator"),
+    (["--device", "no-such-device"], "--device"),
+    (["--max-subpopulations", "0"], "--max-subpopulations"),
+    (["--n-jobs", "0"], "--n-jobs"),
+    (["--alphas", "-1"], "--alphas"),
+    (["--dataset", "german"], "--dataset"),
+])
+def test_bad_options_with_data(files, tmp_path, capsys, argv, option):
+    _bad(["--data", str(files["csv"]), "--target", "income", *argv], capsys, tmp_path,
+         option)
+
+
+def test_options_that_need_data(tmp_path, capsys):
+    for option in ("--target", "--features", "--test"):
+        _bad([option, "x"], capsys, tmp_path, option)
+
+
+def test_bad_output_paths(files, tmp_path, capsys):
+    taken = tmp_path / "a_file"
+    taken.write_text("")
+    base = ["--data", str(files["csv"]), "--target", "income"]
+    with pytest.raises(SystemExit) as exc:
+        main(["audit", *base, "--out", str(taken / "sub"), "--quiet"])
+    assert exc.value.code == 2 and "--out" in capsys.readouterr().err
+    _bad([*base, "--report", str(taken / "r.html")], capsys, tmp_path, "--report")
+    _bad([*base, "--store", str(tmp_path)], capsys, tmp_path, "--store")
+
+
+def test_setting_errors_name_the_parameter(files):
+    frame = files["frame"]
+    with pytest.raises(SettingError, match="^target:") as exc:
+        table_setting(frame, "nope")
+    assert exc.value.param == "target"
+    with pytest.raises(SettingError, match="^features:"):
+        table_setting(frame, "income", features=["nope"])
+    with pytest.raises(SettingError, match="^test:"):
+        table_setting(frame, "income", test=frame.drop(columns="sex"))
+    with pytest.raises(SettingError, match="^model:"):
+        load_setting(table_setting(frame, "income"), "cnn")
+
+
+def test_device_reaches_the_torch_parts_and_serialises_jobs(files, monkeypatch):
+    from skpoison.audit import _settings
+
+    setting = table_setting(files["frame"], "income")
+    net = load_setting(setting, "torch-mlp", device="cuda:1").estimator.steps[-1][1]
+    assert net.device == "cuda:1"
+    assert load_setting(setting, "torch-mlp").estimator.steps[-1][1].device == "cpu"
+    adult_net = load_setting("adult", "torch-mlp", device="cuda").estimator[-1]
+    assert adult_net.device == "cuda"
+    seen = {}
+
+    def fake_run(self, *data):  # no GPU here: record what the audit was given
+        seen.update(n_jobs=self.n_jobs, victim=self.estimator)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(_settings.SubpopulationAudit, "run", fake_run)
+    for device, n_jobs, expected in [("cuda", None, 1), ("cpu", None, None),
+                                     ("cuda", 3, 3)]:
+        with pytest.raises(RuntimeError, match="stop"):
+            _settings.setting_audit(setting, "torch-mlp", filters=["ClusterMatch"],
+                                    device=device, n_jobs=n_jobs, progress=False)
+        assert seen["n_jobs"] == expected
+        assert seen["victim"].steps[-1][1].device == device
+
+
+def test_cli_device_without_such_a_device(files, tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    line = _bad(["--data", str(files["csv"]), "--target", "income", "--model",
+                 "torch-mlp", "--device", "cuda"], capsys, tmp_path, "--device")
+    assert "not available" in line
