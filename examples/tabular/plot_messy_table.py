@@ -28,6 +28,8 @@ people). This example attacks such a table as is:
 # victim is a scikit-learn pipeline: it one-hot encodes the categorical
 # columns (a missing value is a category of its own), standardises the
 # numbers and fits a logistic regression.
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -141,8 +143,6 @@ print(results.round(3).to_string(index=False, max_colwidth=60))
 # %%
 # One bar per group: the victim's accuracy on the group's test rows before
 # and after the attack. The group names are the finders' own descriptions.
-import textwrap  # noqa: E402
-
 fig, ax = plt.subplots(figsize=(9, 5))
 rows = np.arange(len(results))[::-1]
 ax.barh(rows + 0.2, results["clean accuracy"], height=0.4, label="clean")

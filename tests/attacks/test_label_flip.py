@@ -153,7 +153,7 @@ def test_frozen_finder_is_used_as_is():
     finder = fitted.retarget(target)
     attack = LabelFlip(FrozenEstimator(finder), alpha=1, aux=(X_aux, blob_aux % 2),
                        random_state=0)
-    X_res, _ = attack.fit_resample(X, blob % 2)
+    attack.fit_resample(X, blob % 2)
     assert attack.subpopulation_.kmeans_ is fitted.kmeans_  # not refitted
     assert attack.subpopulation_.target_ == target
     assert np.all(blob_aux[attack.sample_indices_] == 2)
@@ -204,7 +204,7 @@ def test_flip_binary_gives_the_other_class_per_row():
     y[blob == 0] = np.arange(30) % 2  # a mixed target subpopulation
     attack = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"), alpha=2,
                        random_state=0)
-    X_res, y_res = attack.fit_resample(X, y)
+    _, y_res = attack.fit_resample(X, y)
     poison_y = y_res[attack.poison_mask_]
     assert_array_equal(poison_y, 1 - y[attack.sample_indices_])
     assert set(poison_y.tolist()) == {0, 1}
@@ -216,7 +216,7 @@ def test_flip_string_labels():
     y[blob == 0] = np.where(np.arange(30) % 3 == 0, "b", "a")
     attack = LabelFlip(ClusterMatch(n_clusters=4, target="smallest"), alpha=1,
                        random_state=0)
-    X_res, y_res = attack.fit_resample(X, y)
+    _, y_res = attack.fit_resample(X, y)
     other = {"a": "b", "b": "a"}
     expected = [other[v] for v in y[attack.sample_indices_]]
     assert_array_equal(y_res[attack.poison_mask_], expected)
@@ -414,7 +414,7 @@ def test_nan_in_X(data):
     # ... but LabelFlip itself only copies rows: NaN travels with them
     X = np.column_stack([X, blob])
     attack = LabelFlip(FeatureMatch([2], target=0), random_state=0)
-    X_res, y_res = attack.fit_resample(X, y)
+    X_res, _ = attack.fit_resample(X, y)
     assert_array_equal(X_res[: len(X)], X)  # NaN == NaN for assert_array_equal
     assert_array_equal(X_res[len(X):], X[attack.sample_indices_])
 
@@ -494,7 +494,7 @@ def _frame():
 
 
 def test_dataframe_in_dataframe_out_with_feature_match():
-    frame, y, blob = _frame()
+    frame, y, _ = _frame()
     attack = LabelFlip(FeatureMatch(["group"], target=0), alpha=1, random_state=0)
     X_res, y_res = attack.fit_resample(frame, y)
     assert isinstance(X_res, pd.DataFrame) and isinstance(y_res, pd.Series)
@@ -515,7 +515,7 @@ def test_dataframe_in_dataframe_out_with_feature_match():
 
 
 def test_dataframe_aux_with_feature_match():
-    frame, y, blob = _frame()
+    frame, y, _ = _frame()
     aux_frame, aux_y = frame.iloc[::2], y.iloc[::2]
     attack = LabelFlip(FeatureMatch(["group"], target=2), alpha=0.5,
                        aux=(aux_frame, aux_y), count_on="aux", random_state=0)
