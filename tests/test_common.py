@@ -42,9 +42,9 @@ from skpoison.subpopulations import ClusterMatch, FeatureMatch
 ESTIMATORS = [
     FeatureMatch(columns=[0]),
     ClusterMatch(n_clusters=3, random_state=0),
-    LabelFlip(ClusterMatch(n_clusters=3), label="least_frequent", random_state=0),
+    LabelFlip(ClusterMatch(n_clusters=3), random_state=0),
     TRIM(LogisticRegression(), n_remove=2),
-    ActivationClustering(LogisticRegression(), reduction="pca", random_state=0),
+    ActivationClustering(LogisticRegression(), random_state=0),
     SpectralSignatures(LogisticRegression()),
     FinePruning(make_mlp_classifier((10,), max_epochs=20, random_state=0),
                 layer="hidden.0", random_state=0),
@@ -56,7 +56,7 @@ ESTIMATORS = [
     PartitionAggregation(LogisticRegression(), n_partitions=3, n_shares=2,
                          random_state=0),
     PoisonedEstimator(
-        LabelFlip(ClusterMatch(n_clusters=3), label="least_frequent", random_state=0),
+        LabelFlip(ClusterMatch(n_clusters=3), random_state=0),
         LogisticRegression(),
     ),
     make_mlp_classifier(hidden_layer_sizes=(10,), max_epochs=50, random_state=0),
@@ -68,9 +68,9 @@ ESTIMATORS = [
     # scikit-learn yields no checks for tags.input_tags.two_d_array=False and the
     # numeric tests below cannot feed them; tests/features/test_text.py and
     # tests/nets/test_pretrained.py check them (clone, pickle, seeding, input).
-    GradientPoison(ClusterMatch(n_clusters=3), label="least_frequent", n_iter=3,
+    GradientPoison(ClusterMatch(n_clusters=3), n_iter=3,
                    random_state=0),
-    InfluencePoison(ClusterMatch(n_clusters=3), label="least_frequent", n_iter=3,
+    InfluencePoison(ClusterMatch(n_clusters=3), n_iter=3,
                     refit_every=2, random_state=0),
     # targets=None: it picks 2 targets of one class among the rows it receives
     WitchesBrew(n_targets=2, budget=0.1, n_iter=2, restarts=1,

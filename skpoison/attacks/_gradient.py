@@ -16,8 +16,8 @@ from ._base import _SHARED_ATTACK_ATTRS_DOC, _SHARED_ATTACK_PARAMS_DOC
 from ._label_flip import LabelFlip
 
 _OPTIMISED_PARAMS_DOC = """
-    label : {"flip", "least_frequent", "least_confident"} or a class label, \
-default="flip"
+    label : {"auto", "flip", "least_frequent", "least_confident"} or a class \
+label, default="auto"
         How poison rows are labelled, as in
         :class:`~skpoison.attacks.LabelFlip` (the label-flipped seeds are
         LabelFlip's poisons; only their features are then optimised).
@@ -341,7 +341,7 @@ class GradientPoison(_OptimisedAttack):
 
     _parameter_constraints = {**_OptimisedAttack._parameter_constraints}
 
-    def __init__(self, subpopulation, *, alpha=1.0, label="flip", aux=None,
+    def __init__(self, subpopulation, *, alpha=1.0, label="auto", aux=None,
                  count_on="train", estimator=None, mode="ll", n_iter=50,
                  step_size=0.2, eps=0.1, targets=None, bounds=None,
                  feature_mask="continuous",

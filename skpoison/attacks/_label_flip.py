@@ -2,10 +2,9 @@
 
 import numpy as np
 import pandas as pd
-from sklearn.exceptions import NotFittedError
-from sklearn.utils.validation import check_is_fitted
 
 from ..utils._compat import HasMethods
+from ..utils._frozen import prefit_estimator
 from ..utils._seeding import seed_unseeded
 from ._base import (
     _SHARED_ATTACK_ATTRS_DOC,
@@ -13,7 +12,7 @@ from ._base import (
     BasePoisoningAttack,
 )
 
-LABEL_RULES = ("flip", "least_frequent", "least_confident")
+LABEL_RULES = ("auto", "flip", "least_frequent", "least_confident")
 
 
 class LabelFlip(BasePoisoningAttack):
@@ -37,10 +36,12 @@ class LabelFlip(BasePoisoningAttack):
 
     Parameters
     ----------""" + _SHARED_ATTACK_PARAMS_DOC + """
-    label : {"flip", "least_frequent", "least_confident"} or a class label, \
-default="flip"
-        How poison rows are labelled (paper-spec §5):
+    label : {"auto", "flip", "least_frequent", "least_confident"} or a class \
+label, default="auto"
+        How poison rows are labelled (the paper's label-flipping attack):
 
+        * ``"auto"``: ``"flip"`` on a binary task, ``"least_frequent"`` on a
+          multiclass one, so the default works on every task;
         * ``"flip"``: each drawn row gets the other class (binary tasks only;
           the authors' Adult attack);
         * ``"least_frequent"``: all poisons get the class least frequent among
@@ -51,7 +52,9 @@ default="flip"
 
     estimator : classifier with predict_proba, default=None
         The attacker's model for ``label="least_confident"``: used as is when
-        fitted, otherwise cloned and fitted on the attacker's rows.
+        wrapped in :class:`sklearn.frozen.FrozenEstimator`, otherwise cloned
+        and fitted on the attacker's rows. (A fitted model that is not frozen
+        is still used as is, with a ``FutureWarning``, until skpoison 0.2.)
 
     random_state : int, RandomState instance or None, default=None
         Seeds the draw of poison rows and the finder, when unseeded.
@@ -116,7 +119,7 @@ default="flip"
         "estimator": [HasMethods(["fit", "predict_proba"]), None],
     }
 
-    def __init__(self, subpopulation, *, alpha=1.0, label="flip", aux=None,
+    def __init__(self, subpopulation, *, alpha=1.0, label="auto", aux=None,
                  count_on="train", estimator=None, random_state=None):
         self.subpopulation = subpopulation
         self.alpha = alpha
@@ -129,6 +132,8 @@ default="flip"
     def _poison_labels(self, y_seed, candidates, X_src, y_src, classes, rng):
         label = self.label
         y_sub = y_src[candidates]
+        if isinstance(label, str) and label == "auto":
+            label = "flip" if classes.shape[0] == 2 else "least_frequent"
         if isinstance(label, str) and label == "flip":
             if classes.shape[0] != 2:
                 raise ValueError(
@@ -156,13 +161,12 @@ default="flip"
         return np.full(y_seed.shape[0], label)
 
     def _least_confident(self, candidates, X_src, y_src, rng):
-        estimator = self.estimator
-        try:
-            check_is_fitted(estimator)
-        except NotFittedError:
-            # Seed an unseeded attacker model from the attack's random_state
-            # (house rule 3), so that the chosen label is reproducible.
-            estimator = seed_unseeded(estimator, rng).fit(X_src, y_src)
+        estimator = prefit_estimator(self.estimator, param="estimator",
+                                     owner=type(self).__name__, legacy_fitted=True)
+        if estimator is None:
+            # Seed an unseeded attacker model from the attack's random_state,
+            # so that the chosen label is reproducible.
+            estimator = seed_unseeded(self.estimator, rng).fit(X_src, y_src)
         if isinstance(X_src, pd.DataFrame):  # the rows as given, any column type
             X_sub = X_src.iloc[candidates]
         else:

@@ -266,17 +266,45 @@ def test_least_confident_refits_an_unfitted_estimator():
     assert attack.sampling_strategy_ == {0: 0, 1: 10, 2: 0}
 
 
-def test_least_confident_uses_a_fitted_estimator_as_is():
+def test_least_confident_uses_a_frozen_estimator_as_is():
     X, y = _least_confident_data()
     # the attacker's model swaps the roles of classes 1 and 2
     swapped = np.array([0, 2, 1])[y]
     model = LogisticRegression().fit(X, swapped)
     coef = model.coef_.copy()
     attack = LabelFlip(ClusterMatch(n_clusters=3, target="smallest"),
-                       label="least_confident", estimator=model, random_state=0)
+                       label="least_confident", estimator=FrozenEstimator(model),
+                       random_state=0)
     _, y_res = attack.fit_resample(X, y)
     assert_array_equal(y_res[attack.poison_mask_], np.full(10, 1))
     assert_array_equal(model.coef_, coef)  # not refitted
+    # fitted but not frozen: used as is for one more release, with a warning
+    legacy = LabelFlip(ClusterMatch(n_clusters=3, target="smallest"),
+                       label="least_confident", estimator=model, random_state=0)
+    with pytest.warns(FutureWarning, match="FrozenEstimator"):
+        _, y_legacy = legacy.fit_resample(X, y)
+    assert_array_equal(y_legacy, y_res)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 4])
+def test_default_label_works_on_any_task(n_classes):
+    # label="auto": "flip" on binary tasks, "least_frequent" on multiclass ones
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 3))
+    y = np.arange(300) % n_classes
+    attack = LabelFlip(ClusterMatch(n_clusters=3, random_state=0), random_state=0)
+    X_res, y_res = attack.fit_resample(X, y)
+    poisons = y_res[attack.poison_mask_]
+    assert poisons.size > 0
+    if n_classes == 2:
+        flipped = LabelFlip(ClusterMatch(n_clusters=3, random_state=0),
+                            label="flip", random_state=0).fit_resample(X, y)[1]
+        assert_array_equal(y_res, flipped)
+    else:
+        frequent = LabelFlip(ClusterMatch(n_clusters=3, random_state=0),
+                             label="least_frequent", random_state=0)
+        assert_array_equal(y_res, frequent.fit_resample(X, y)[1])
+        assert np.unique(poisons).size == 1
 
 
 def test_least_confident_needs_an_estimator():
@@ -395,7 +423,8 @@ def test_negative_alpha(data, alpha):
 def test_flip_needs_binary(data):
     X, _, blob = data
     with pytest.raises(ValueError, match="flip.*binary"):
-        LabelFlip(ClusterMatch(n_clusters=4), random_state=0).fit_resample(X, blob)
+        LabelFlip(ClusterMatch(n_clusters=4), label="flip",
+                  random_state=0).fit_resample(X, blob)
 
 
 def test_one_class(data):
@@ -598,7 +627,8 @@ def test_least_confident_with_a_model_fitted_on_a_dataframe():
     frame = pd.DataFrame(X, columns=["u", "v"])
     model = LogisticRegression().fit(frame, np.array([0, 2, 1])[y])
     attack = LabelFlip(ClusterMatch(n_clusters=3, target="smallest"),
-                       label="least_confident", estimator=model, random_state=0)
+                       label="least_confident", estimator=FrozenEstimator(model),
+                       random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "X does not have valid feature names"
         _, y_res = attack.fit_resample(frame, y)
