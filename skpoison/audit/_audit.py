@@ -506,6 +506,49 @@ class SubpopulationAudit:
             raise RuntimeError("Call run() before report().")
         return _report.write_report(self, path, title=title)
 
+    def vulnerable_groups(self, top=10):
+        """The groups an attacker damages most, by name; see the report.
+
+        Parameters
+        ----------
+        top : int or None, default=10
+            How many groups (over all finders); ``None`` keeps all.
+
+        Returns
+        -------
+        table : DataFrame
+            One row per group, most damaged first: ``filter``, ``group`` (its
+            name), ``rows`` (in the training data), ``aux rows``, ``test
+            rows``, ``clean accuracy`` (the clean model's, on the group's test
+            rows), ``damage at alpha=<a>`` per alpha (target damage without
+            defense, mean over seeds) and the collateral damage at the largest
+            alpha.
+        """
+        if not hasattr(self, "results_"):
+            raise RuntimeError("Call run() before vulnerable_groups().")
+        return _report.vulnerable_groups(self.results_, top=top)
+
+    def defense_effect(self, top=5):
+        """Per defense and alpha: target damage without and with it, and its cost.
+
+        Parameters
+        ----------
+        top : int, default=5
+            Also compare the damage of the ``top`` most vulnerable groups.
+
+        Returns
+        -------
+        table : DataFrame
+            Mean target damage ``without`` and ``with`` each defense (and on
+            the ``top`` most vulnerable groups), the shares of poison and of
+            clean rows it removed, the clean rows removed, and the collateral
+            damage without and with it. Empty when only one defense ran.
+        """
+        if not hasattr(self, "results_"):
+            raise RuntimeError("Call run() before defense_effect().")
+        return _report.defense_effect(self.results_, n_clean=self.n_rows_["train"],
+                                      top=top)
+
     def summary(self, top=(1, 5, 10)):
         """The paper's reporting: Top-k mean target damage per filter and alpha.
 

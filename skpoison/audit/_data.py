@@ -72,7 +72,7 @@ def read_table(source, param="data"):
                 frame = pd.read_csv(path)
         except SettingError:
             raise
-        except Exception as exc:  # parser, encoding, arrow, permission errors
+        except Exception as exc:  # noqa: BLE001 - parser, encoding, arrow, permission
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             kind = "Parquet" if parquet else "CSV"
             raise SettingError(param, f"cannot read {path} as a {kind} table: "

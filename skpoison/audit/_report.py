@@ -273,9 +273,9 @@ def defense_verdicts(effect):
                 cost[-1] += f" and {_pct(grp['poison removed'].mean())} of the poisons"
         cost.append(f"collateral damage {grp['collateral with'].mean():+.3f} "
                     f"(without it: {grp['collateral without'].mean():+.3f})")
-        out.append((defense, kind,
-                    f"{defense}: {head} (target damage without → with it, {by_alpha}); "
-                    f"cost: {'; '.join(cost)}."))
+        sentence = (f"{defense}: {head} (target damage without → with it, "
+                    f"{by_alpha}); cost: {'; '.join(cost)}.")
+        out.append((defense, kind, sentence))
     return out
 
 

@@ -36,11 +36,11 @@ this: its own columns (strings, categories, missing values) are the groups.
 """
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from numbers import Integral
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd

@@ -208,7 +208,7 @@ class ResultStore:
         import re
 
         for table, columns in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);",
-                                         _SCHEMA, flags=re.S):
+                                         _SCHEMA, flags=re.DOTALL):
             want = [line.split()[0] for line in columns.strip().splitlines()
                     if not line.strip().startswith("PRIMARY")]
             have = [row[1] for row in

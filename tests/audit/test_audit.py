@@ -220,7 +220,10 @@ def test_nothing_to_attack_says_why():
     from skpoison.audit import SubpopulationAudit
 
     X_train, y_train, X_aux, y_aux, X_test, y_test = _blobs()
-    groups = lambda X: np.c_[X, (X[:, 0] > 10).astype(float)]  # noqa: E731
+
+    def groups(X):
+        return np.c_[X, (X[:, 0] > 10).astype(float)]
+
     finder = FeatureMatch([2])
     audit = SubpopulationAudit(LogisticRegression(), finders={"fm": finder},
                                alphas=[1], progress=False)

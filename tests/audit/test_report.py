@@ -156,11 +156,12 @@ def test_defense_verdicts_per_alpha():
     for alpha, without, with_ in [(1.0, 0.30, 0.05), (2.0, 0.40, 0.50)]:
         for sub in (0, 1):
             for defense, damage in (("none", without), ("trim", with_)):
-                rows.append(dict(filter="f", subpopulation=sub, description=f"g{sub}",
-                                 n_aux=10, alpha=alpha, seed=0, defense=defense,
-                                 target_damage=damage, collateral_damage=0.01,
-                                 poison_removed=0.5 if defense == "trim" else np.nan,
-                                 clean_removed=0.1 if defense == "trim" else np.nan))
+                rows.append({"filter": "f", "subpopulation": sub,
+                             "description": f"g{sub}", "n_aux": 10, "alpha": alpha,
+                             "seed": 0, "defense": defense, "target_damage": damage,
+                             "collateral_damage": 0.01,
+                             "poison_removed": 0.5 if defense == "trim" else np.nan,
+                             "clean_removed": 0.1 if defense == "trim" else np.nan})
     effect = defense_effect(pd.DataFrame(rows), n_clean=200)
     assert effect["clean rows removed"].tolist() == [20.0, 20.0]
     ((name, kind, text),) = defense_verdicts(effect)

@@ -179,8 +179,8 @@ def test_unusable_store_is_one_clear_error(tmp_path, content):
         path.write_text("not a database at all, but long enough to have a header")
     elif content == "truncated":
         with ResultStore(path) as store:
-            store.put("s", dict(filter="f", subpopulation=1, alpha=1.0, seed=0,
-                                defense="none"))
+            store.put("s", {"filter": "f", "subpopulation": 1, "alpha": 1.0,
+                            "seed": 0, "defense": "none"})
         path.write_bytes(path.read_bytes()[:50])
     elif content == "foreign":
         con = sqlite3.connect(path)

@@ -173,7 +173,7 @@ def test_python_audit_with_a_column_transformer_pipeline():
 def test_table_setting_in_python(files):
     setting = table_setting(files["frame"], "income", features=["workclass"])
     built = load_setting(setting, "lr")
-    X_train, y_train, X_aux, y_aux, X_test, y_test = built.data
+    X_train, y_train, X_aux, _, X_test, y_test = built.data
     assert len(X_train) == len(X_aux) == len(X_test) == 200
     assert list(X_train.columns) == ["age", "hours", "workclass", "sex", "married"]
     assert set(y_train) == {">50K", "<=50K"}
