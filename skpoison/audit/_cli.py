@@ -587,6 +587,10 @@ def main(argv=None):
         parser.exit(2, f"skpoison: error: {exc}\n")
     try:
         return run_audit(args, plan)
+    except BrokenPipeError:  # e.g. `skpoison audit ... | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         print("skpoison: interrupted; finished units are in the store, run the same "
               "command again to resume.", file=sys.stderr)

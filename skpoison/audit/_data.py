@@ -98,11 +98,31 @@ def text_columns(frame):
     return [c for c in frame.columns if not is_numeric(frame[c])]
 
 
+def check_finite(frame, param):
+    """No infinite number in ``frame`` (a missing value is fine; inf is not)."""
+    for c in frame.columns:
+        if pd.api.types.is_float_dtype(frame[c].dtype):
+            values = frame[c].to_numpy(dtype=float, na_value=np.nan)
+            bad = np.flatnonzero(np.isinf(values))
+            if bad.size:
+                raise SettingError(param, f"column {c!r} holds infinite values (rows "
+                                          f"{bad[:5].tolist()}); write them as missing "
+                                          "or as numbers.")
+
+
 def split_target(frame, target, param):
     """``(X, y, n_dropped)``: the features, the target without missing labels."""
     if target not in frame.columns:
         raise SettingError("target", f"no column {target!r} in the {param} table; its "
                                      f"columns are {list(frame.columns)}.")
+    column = frame[target]
+    if pd.api.types.is_float_dtype(column.dtype):
+        values = column.dropna().to_numpy(dtype=float)
+        if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
+            raise SettingError("target", f"{target!r} holds fractional numbers (e.g. "
+                                         f"{values[values != np.round(values)][:3].tolist()}"
+                                         "); the audit needs classes (labels), not a "
+                                         "continuous target.")
     missing = frame[target].isna().to_numpy()
     frame = frame.loc[~missing].reset_index(drop=True)
     y = frame[target].to_numpy()

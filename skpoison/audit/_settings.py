@@ -66,6 +66,7 @@ from ._data import (
     ANNOTATION_PREFIX,
     SettingError,
     check_classes,
+    check_finite,
     check_same_columns,
     encode,
     read_table,
@@ -493,6 +494,7 @@ def table_setting(data, target, *, test=None, aux=None, features=None, estimator
         raise SettingError("target", f"expected a column name; got {target!r}.")
     frame = read_table(data, "data")
     X, y, dropped = split_target(frame, target, "data")
+    check_finite(X, "data")
     notes = [f"dropped {dropped} rows of --data with no target"] if dropped else []
     tables = {"train": (X, y), "aux": None, "test": None}
     for param, source in (("test", test), ("aux", aux)):
@@ -503,6 +505,7 @@ def table_setting(data, target, *, test=None, aux=None, features=None, estimator
             raise SettingError(param, f"no target column {target!r}; its columns are "
                                       f"{list(other.columns)}.")
         X_other, y_other, n = split_target(other, target, param)
+        check_finite(X_other, param)
         if n:
             notes.append(f"dropped {n} rows of --{param} with no target")
         if len(y_other) == 0:

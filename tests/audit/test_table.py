@@ -336,3 +336,18 @@ def test_parquet_without_pyarrow_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow fails
     with pytest.raises(SettingError, match="pip install pyarrow"):
         table_setting(path, "y")
+
+
+def test_infinite_numbers_and_continuous_targets_are_refused(files):
+    frame = files["frame"]
+    with pytest.raises(SettingError, match="^data: column 'age' holds infinite"):
+        table_setting(frame.assign(age=np.where(frame.index == 3, np.inf, frame.age)),
+                      "income")
+    with pytest.raises(SettingError, match="^test: column 'hours' holds infinite"):
+        table_setting(frame, "income", test=frame.assign(hours=-np.inf))
+    with pytest.raises(SettingError, match="^target: 'hours' holds fractional"):
+        table_setting(frame, "hours")
+    # integer-valued numbers are classes
+    setting = table_setting(frame.assign(label=(frame.hours > 40).astype(float)),
+                            "label")
+    assert setting.models[0] == "lr"
