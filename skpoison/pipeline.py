@@ -16,7 +16,7 @@ from imblearn import pipeline as _imb_pipeline
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.frozen import FrozenEstimator
 
-from .attacks import BasePoisoningAttack
+from .attacks import is_attack
 from .subpopulations import BaseSubpopulationFinder
 from .utils._compat import HasMethods, _fit_context, _name_estimators
 from .utils._delegation import DelegatingClassifierMixin
@@ -35,7 +35,7 @@ def _check_no_detached_finder(steps):
     for name, est in steps:
         if _is_finder(est):
             finder_steps.append(name)
-        elif isinstance(est, BasePoisoningAttack) and finder_steps:
+        elif is_attack(est) and finder_steps:
             raise ValueError(
                 f"Pipeline step {finder_steps[0]!r} is a subpopulation finder placed "
                 f"as its own step before the attack {name!r}. A pipeline cannot pass "

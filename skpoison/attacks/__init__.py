@@ -6,14 +6,14 @@ aimed at the finder's target subpopulation.
 """
 
 from ..utils._lazy import lazy_attributes
-from ._base import BasePoisoningAttack
+from ._base import BasePoisoningAttack, is_attack
 from ._gradient import GradientPoison
 from ._influence import InfluencePoison
 from ._label_flip import LabelFlip
 from ._targets import select_targets
 
 __all__ = ["BasePoisoningAttack", "GradientPoison", "InfluencePoison", "LabelFlip",
-           "WitchesBrew", "select_targets"]
+           "WitchesBrew", "is_attack", "select_targets"]
 
 # WitchesBrew needs torch; import it on first access so that workers running a
 # scikit-learn victim do not pay for importing torch.

@@ -23,13 +23,11 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 from imblearn.base import BaseSampler
-from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_array,
     check_consistent_length,
-    check_is_fitted,
     column_or_1d,
     validate_data,
 )
@@ -42,6 +40,7 @@ from ..utils._compat import (
     _fit_context,
     check_target_type,
 )
+from ..utils._frozen import prefit_estimator
 from ..utils._seeding import seed_unseeded
 
 _SHARED_ATTACK_PARAMS_DOC = """
@@ -327,6 +326,46 @@ class _AttackSamplerMixin:
             getattr(self, "_X_dtype", "numeric") is None and finder_nan)
         return tags
 
+    # dtype of the validated rows: attacks that compute on features need
+    # numbers ("numeric": a DataFrame with other columns or missing values is
+    # refused naming them); one that only copies rows (LabelFlip: None) takes
+    # any column type and missing values, and returns a DataFrame as one.
+    _X_dtype = "numeric"
+
+    def _validated_resample(self, X, y, resample):
+        """The prologue and epilogue of every attack's ``fit_resample``.
+
+        Validates ``X`` (see ``_X_dtype``) and ``y``, runs
+        ``resample(X_given, X, y)`` and gives the result back in the
+        containers the caller used (DataFrame and Series, list, array), as
+        imbalanced-learn does.
+        """
+        check_classification_targets(y)
+        y_array = np.asarray(y)
+        if y_array.ndim == 2 and y_array.shape[1] == 1:
+            # scikit-learn's convention for single-output estimators: accept a
+            # column vector but warn (imbalanced-learn ravels it silently).
+            column_or_1d(y_array, warn=True)
+        y_given, X_given = y, X
+        y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
+        if self._X_dtype is None:  # rows are only copied: any column type
+            validate_data(self, X=X, reset=True, skip_check_array=True)
+            X = check_rows(X, "X")
+            y = column_or_1d(check_array(y, ensure_2d=False, dtype=None,
+                                         input_name="y"))
+            check_consistent_length(X, y)
+        else:
+            check_numeric_frame(X, "X", type(self).__name__)
+            X, y = validate_data(self, X=X, y=y, reset=True, dtype=self._X_dtype)
+        X_res, y_res = resample(X_given, X, y)
+        if binarize_y:
+            from sklearn.preprocessing import label_binarize
+
+            y_res = label_binarize(y_res, classes=np.unique(y))
+        if _is_dataframe(X_res):  # built with its columns' dtypes, not via numpy
+            return X_res, _restore_y(y_res, y_given, X_res.index)
+        return ArraysTransformer(X_given, y_given).transform(X_res, y_res)
+
     def fit(self, X, y, **params):
         """Run the attack and keep its fitted attributes; see ``fit_resample``.
 
@@ -347,15 +386,34 @@ class _AttackSamplerMixin:
         return self
 
 
+def is_attack(estimator):
+    """Whether ``estimator`` is a poisoning attack (a sampler that adds or
+    perturbs training rows), as imbalanced-learn's ``is_sampler``.
+
+    Parameters
+    ----------
+    estimator : object
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skpoison.attacks import LabelFlip, is_attack
+    >>> from skpoison.subpopulations import ClusterMatch
+    >>> is_attack(LabelFlip(ClusterMatch())), is_attack(LogisticRegression())
+    (True, False)
+    """
+    return (getattr(estimator, "_sampling_type", None) == "poisoning"
+            and hasattr(estimator, "fit_resample"))
+
+
 class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
     """Base class of subpopulation attacks. Not for direct use."""
 
     _sampling_type = "poisoning"
-    # dtype of the validated rows: attacks that compute on features need
-    # numbers ("numeric": a DataFrame with other columns or missing values is
-    # refused naming them); one that only copies rows (LabelFlip: None) takes
-    # any column type and missing values, and returns a DataFrame as one.
-    _X_dtype = "numeric"
 
     _parameter_constraints = {
         "subpopulation": [HasMethods(["fit", "membership"])],
@@ -387,31 +445,7 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
         y_resampled : array-like of shape (n_samples + n_poison,)
             Their labels, then the poison labels.
         """
-        check_classification_targets(y)
-        y_array = np.asarray(y)
-        if y_array.ndim == 2 and y_array.shape[1] == 1:
-            # scikit-learn's convention for single-output estimators: accept a
-            # column vector but warn (imbalanced-learn ravels it silently).
-            column_or_1d(y_array, warn=True)
-        y_given, X_given = y, X
-        y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
-        if self._X_dtype is None:  # rows are only copied: any column type
-            validate_data(self, X=X, reset=True, skip_check_array=True)
-            X = check_rows(X, "X")
-            y = column_or_1d(check_array(y, ensure_2d=False, dtype=None,
-                                         input_name="y"))
-            check_consistent_length(X, y)
-        else:
-            check_numeric_frame(X, "X", type(self).__name__)
-            X, y = validate_data(self, X=X, y=y, reset=True, dtype=self._X_dtype)
-        X_res, y_res = self._resample(X_given, X, y)
-        if binarize_y:
-            from sklearn.preprocessing import label_binarize
-
-            y_res = label_binarize(y_res, classes=np.unique(y))
-        if _is_dataframe(X_res):  # built with its columns' dtypes, not via numpy
-            return X_res, _restore_y(y_res, y_given, X_res.index)
-        return ArraysTransformer(X_given, y_given).transform(X_res, y_res)
+        return self._validated_resample(X, y, self._resample)
 
     # ------------------------------------------------------------ protocol
     def _attacker_rows(self, X_given, X, y):
@@ -465,9 +499,9 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
 
     def _fitted_finder(self, X_src_given, rng):
         finder = self.subpopulation
-        if isinstance(finder, FrozenEstimator):
-            check_is_fitted(finder.estimator)
-            return finder
+        if prefit_estimator(finder, param="subpopulation",
+                            owner=type(self).__name__) is not None:
+            return finder  # frozen: used as is
         return seed_unseeded(finder, rng).fit(X_src_given)
 
     def _resample(self, X_given, X, y):
@@ -511,7 +545,8 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
         y_poison = np.asarray(
             self._poison_labels(y_seed, candidates, X_src, y_src, classes, rng)
         ).astype(y.dtype, copy=False)
-        X_poison = self._poison_features(X_seed, y_poison, X, y, finder, rng)
+        X_poison = self._poison_features(X_seed, y_poison,
+                                         (X_src_given, X_src, y_src), finder, rng)
 
         self.sample_indices_ = idx
         self.n_subpopulation_ = n_sub
@@ -536,6 +571,10 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
         are all of the attacker's rows in the target subpopulation.
         """
 
-    def _poison_features(self, X_seed, y_poison, X, y, finder, rng):
-        """Features of the poison rows; label flipping keeps them as drawn."""
+    def _poison_features(self, X_seed, y_poison, attacker, finder, rng):
+        """Features of the poison rows; label flipping keeps them as drawn.
+
+        ``attacker`` is ``(X_src_given, X_src, y_src)``: the attacker's rows as
+        given (for the finder), validated, and their labels.
+        """
         return X_seed

@@ -1,5 +1,7 @@
 """GradientPoison: the paper's gradient optimisation ("GO") of poison features."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,8 +14,12 @@ from ..utils._seeding import seed_unseeded
 from ..utils._torch import is_skorch_net
 from ..utils._validation import check_bounds
 from . import _linear
-from ._base import _SHARED_ATTACK_ATTRS_DOC, _SHARED_ATTACK_PARAMS_DOC
-from ._label_flip import LabelFlip
+from ._base import (
+    _SHARED_ATTACK_ATTRS_DOC,
+    _SHARED_ATTACK_PARAMS_DOC,
+    BasePoisoningAttack,
+)
+from ._labels import poison_labels
 
 _OPTIMISED_PARAMS_DOC = """
     label : {"auto", "flip", "least_frequent", "least_confident"} or a class \
@@ -111,13 +117,39 @@ _OPTIMISED_ATTRS_DOC = """
 """
 
 
-class _OptimisedAttack(LabelFlip):
-    """Label-flipped seeds whose features are then optimised. Not for direct use."""
+@dataclass
+class _Problem:
+    """What an optimisation loop works on, in standardised units.
 
-    _X_dtype = "numeric"  # the features are optimised
+    ``X_p``: the poisons' features (original units), ``Y_poison`` their class
+    indices; ``Z_src, Y_src``: the attacker's rows; ``Z_t, Y_t``: the target
+    rows; ``standardise``, ``project`` (onto the feasible box) and ``move``
+    (per-feature step scale) map between the units.
+    """
+
+    X_p: np.ndarray
+    Y_poison: np.ndarray
+    Z_src: np.ndarray
+    Y_src: np.ndarray
+    Z_t: np.ndarray
+    Y_t: np.ndarray
+    surrogate: object
+    standardise: Callable
+    project: Callable
+    move: np.ndarray
+
+
+class _OptimisedAttack(BasePoisoningAttack):
+    """Label-flipped seeds whose features are then optimised. Not for direct use.
+
+    A sibling of :class:`~skpoison.attacks.LabelFlip`: the seeds are drawn and
+    labelled by the same rules (:func:`~skpoison.attacks._labels.poison_labels`),
+    with ``estimator`` (the surrogate) as the model of ``"least_confident"``.
+    """
 
     _parameter_constraints = {
-        **LabelFlip._parameter_constraints,
+        **BasePoisoningAttack._parameter_constraints,
+        "label": "no_validation",  # a rule name or any class label: checked in fit
         "estimator": [HasMethods(["fit", "predict_proba"]), None],
         "n_iter": [Interval(Integral, 0, None, closed="left")],
         "step_size": [Interval(Real, 0, None, closed="neither")],
@@ -154,10 +186,11 @@ class _OptimisedAttack(LabelFlip):
         return super().fit_resample(_float_features(X), y, **params)
 
     # ---------------------------------------------------------- the protocol
-    def _attacker_rows(self, X_given, X, y):
-        rows = super()._attacker_rows(X_given, X, y)
-        self._attacker = rows  # read by _poison_features, deleted there
-        return rows
+    def _poison_labels(self, y_seed, candidates, X_src, y_src, classes, rng):
+        return poison_labels(
+            self.label, y_seed, candidates, X_src, y_src, classes,
+            estimator=self.estimator, rng=rng, owner=type(self).__name__,
+            feature_names=getattr(self, "feature_names_in_", None))
 
     def _surrogate(self, rng):
         estimator = (LogisticRegression(max_iter=1000) if self.estimator is None
@@ -218,9 +251,8 @@ class _OptimisedAttack(LabelFlip):
             return None
         return check_bounds(self.bounds, n_features)
 
-    def _poison_features(self, X_seed, y_poison, X, y, finder, rng):
-        X_src_given, X_src, y_src = self._attacker
-        del self._attacker
+    def _poison_features(self, X_seed, y_poison, attacker, finder, rng):
+        X_src_given, X_src, y_src = attacker
         # validate all parameters before the (possibly long) optimisation
         surrogate = self._surrogate(rng)
         mask = self._feature_mask(X_src)
@@ -268,16 +300,15 @@ class _OptimisedAttack(LabelFlip):
         def standardise(X_p):
             return (X_p - mean) / scale
 
-        X_p = self._optimise(
-            x0.copy(), Y_poison, Z_src, Y_src, Z_t, Y_t, surrogate, standardise,
-            project, move,
-        )
+        X_p = self._optimise(_Problem(
+            X_p=x0.copy(), Y_poison=Y_poison, Z_src=Z_src, Y_src=Y_src, Z_t=Z_t,
+            Y_t=Y_t, surrogate=surrogate, standardise=standardise,
+            project=project, move=move))
         self.estimator_ = surrogate.finalize()
         return X_p
 
-    def _optimise(self, X_p, Y_poison, Z_src, Y_src, Z_t, Y_t, surrogate,
-                  standardise, project, move):
-        """Optimised poison features; ``Z_t, Y_t`` are the targets' rows."""
+    def _optimise(self, problem):
+        """Optimised poison features for a :class:`_Problem`."""
         raise NotImplementedError
 
 
@@ -362,9 +393,11 @@ class GradientPoison(_OptimisedAttack):
         self.progress = progress
         self.random_state = random_state
 
-    def _optimise(self, X_p, Y_poison, Z_src, Y_src, Z_t, Y_t, surrogate,
-                  standardise, project, move):
-        G_t = surrogate.target_gradient(Z_t, Y_t)
+    def _optimise(self, problem):
+        X_p, surrogate = problem.X_p, problem.surrogate
+        Y_poison, standardise = problem.Y_poison, problem.standardise
+        project, move = problem.project, problem.move
+        G_t = surrogate.target_gradient(problem.Z_t, problem.Y_t)
         n_p = X_p.shape[0]
         history = []
         for _ in _steps(self.n_iter, self.progress, type(self).__name__):

@@ -197,8 +197,11 @@ class InfluencePoison(_OptimisedAttack):
     def _torch_options(self):
         return {"solver": self.solver}
 
-    def _optimise(self, X_p, Y_poison, Z_src, Y_src, Z_t, Y_t, surrogate,
-                  standardise, project, move):
+    def _optimise(self, problem):
+        X_p, surrogate = problem.X_p, problem.surrogate
+        Y_poison, standardise = problem.Y_poison, problem.standardise
+        project, move = problem.project, problem.move
+        Z_src, Y_src, Z_t, Y_t = problem.Z_src, problem.Y_src, problem.Z_t, problem.Y_t
         Y_all = np.concatenate([Y_src, Y_poison])
         n = Y_all.shape[0]
         lam = surrogate.default_reg(n) if self.reg is None else float(self.reg)

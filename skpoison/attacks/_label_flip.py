@@ -1,18 +1,12 @@
 """LabelFlip: the paper's label-flipping subpopulation attack."""
 
-import numpy as np
-import pandas as pd
-
 from ..utils._compat import HasMethods
-from ..utils._frozen import prefit_estimator
-from ..utils._seeding import seed_unseeded
 from ._base import (
     _SHARED_ATTACK_ATTRS_DOC,
     _SHARED_ATTACK_PARAMS_DOC,
     BasePoisoningAttack,
 )
-
-LABEL_RULES = ("auto", "flip", "least_frequent", "least_confident")
+from ._labels import poison_labels
 
 
 class LabelFlip(BasePoisoningAttack):
@@ -130,50 +124,7 @@ label, default="auto"
         self.random_state = random_state
 
     def _poison_labels(self, y_seed, candidates, X_src, y_src, classes, rng):
-        label = self.label
-        y_sub = y_src[candidates]
-        if isinstance(label, str) and label == "auto":
-            label = "flip" if classes.shape[0] == 2 else "least_frequent"
-        if isinstance(label, str) and label == "flip":
-            if classes.shape[0] != 2:
-                raise ValueError(
-                    f'label="flip" needs a binary target; y has {classes.shape[0]} '
-                    f"classes {classes.tolist()}. Use label=\"least_frequent\", "
-                    '"least_confident" or a class label for multiclass tasks.'
-                )
-            return np.where(y_seed == classes[0], classes[1], classes[0])
-        if isinstance(label, str) and label == "least_frequent":
-            counts = np.array([(y_sub == c).sum() for c in classes])
-            return np.full(y_seed.shape[0], classes[np.argmin(counts)])
-        if isinstance(label, str) and label == "least_confident":
-            if self.estimator is None:
-                raise ValueError(
-                    'label="least_confident" needs an estimator: pass the '
-                    "attacker's classifier as estimator=..."
-                )
-            return np.full(y_seed.shape[0],
-                           self._least_confident(candidates, X_src, y_src, rng))
-        if label not in set(classes.tolist()):
-            raise ValueError(
-                f"label={label!r} is neither a rule {list(LABEL_RULES)} nor one of "
-                f"the classes {classes.tolist()}."
-            )
-        return np.full(y_seed.shape[0], label)
-
-    def _least_confident(self, candidates, X_src, y_src, rng):
-        estimator = prefit_estimator(self.estimator, param="estimator",
-                                     owner=type(self).__name__, legacy_fitted=True)
-        if estimator is None:
-            # Seed an unseeded attacker model from the attack's random_state,
-            # so that the chosen label is reproducible.
-            estimator = seed_unseeded(self.estimator, rng).fit(X_src, y_src)
-        if isinstance(X_src, pd.DataFrame):  # the rows as given, any column type
-            X_sub = X_src.iloc[candidates]
-        else:
-            X_sub = X_src[candidates]
-            if (hasattr(estimator, "feature_names_in_")
-                    and hasattr(self, "feature_names_in_")):
-                # a model fitted on DataFrames gets its named columns back
-                X_sub = pd.DataFrame(X_sub, columns=self.feature_names_in_)
-        proba = np.asarray(estimator.predict_proba(X_sub)).sum(axis=0)
-        return estimator.classes_[int(np.argmin(proba))]
+        return poison_labels(
+            self.label, y_seed, candidates, X_src, y_src, classes,
+            estimator=self.estimator, rng=rng, owner=type(self).__name__,
+            feature_names=getattr(self, "feature_names_in_", None))

@@ -10,19 +10,16 @@ from imblearn.base import BaseSampler
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 from torch.nn import functional as F
 
 from ..nets import make_mlp_classifier
 from ..utils import _torch
 from ..utils._compat import (
-    ArraysTransformer,
     HasMethods,
     Interval,
     StrOptions,
     _fit_context,
-    check_target_type,
 )
 from ..utils._frozen import prefit_estimator
 from ..utils._labels import encode_labels
@@ -313,16 +310,10 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
         y_resampled : array-like of shape (n_samples,)
             ``y``, unchanged.
         """
-        check_classification_targets(y)
-        arrays_transformer = ArraysTransformer(X, y)
-        y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
-        X, y = validate_data(self, X=X, y=y, reset=True, dtype="numeric")
-        X_res, y_res = self._fit_resample(X, y)
-        if binarize_y:
-            from sklearn.preprocessing import label_binarize
-
-            y_res = label_binarize(y_res, classes=np.unique(y))
-        return arrays_transformer.transform(X_res, y_res)
+        # the attacks' shared prologue: numeric rows (a DataFrame's other
+        # columns named in the error), labels, the caller's containers back
+        return self._validated_resample(
+            X, y, lambda _X_given, X, y: self._fit_resample(X, y))
 
     # ------------------------------------------------------------ pieces
     def _resolve_scale_bounds(self, X):

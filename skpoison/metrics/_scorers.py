@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 from sklearn.metrics import accuracy_score
 
-from ..attacks import BasePoisoningAttack
+from ..attacks import is_attack
 
 
 def find_attack(estimator):
@@ -34,7 +34,7 @@ def find_attack(estimator):
     """
     if hasattr(estimator, "best_estimator_"):
         return find_attack(estimator.best_estimator_)
-    if isinstance(estimator, BasePoisoningAttack) and hasattr(estimator, "subpopulation_"):
+    if is_attack(estimator) and hasattr(estimator, "subpopulation_"):
         return estimator, lambda X: X
     if hasattr(estimator, "attack_"):
         return estimator.attack_, lambda X: X

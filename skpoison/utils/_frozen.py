@@ -58,9 +58,9 @@ def prefit_estimator(estimator, *, param, owner, legacy_fitted=False,
         inner = estimator.estimator
         if not is_fitted(inner):
             raise NotFittedError(
-                f"{owner}: {param} is a FrozenEstimator around an unfitted "
-                f"{type(inner).__name__}; freeze a fitted model, or pass the "
-                "model unfrozen to have it cloned and fitted."
+                f"{owner}: {param} is a FrozenEstimator around a "
+                f"{type(inner).__name__} that is not fitted; freeze a fitted "
+                "model, or pass the model unfrozen to have it cloned and fitted."
             )
         return inner
     if legacy_fitted and is_fitted(estimator):

@@ -840,3 +840,18 @@ def test_optimised_attacks_name_the_columns_they_cannot_use(make_attack):
     aux = clean.astype({"race": "category"})
     with pytest.raises(ValueError, match=r"X_aux has non-numeric columns \['race'\]"):
         make_attack().set_params(aux=(aux, y)).fit_resample(clean, y)
+
+
+def test_attack_family_and_is_attack():
+    # the optimised attacks are LabelFlip's siblings, WitchesBrew shares the
+    # prologue: is_attack says what is an attack, whatever the base class
+    from sklearn.linear_model import LogisticRegression
+
+    from skpoison.attacks import GradientPoison, InfluencePoison, WitchesBrew, is_attack
+
+    finder = ClusterMatch(n_clusters=3)
+    for attack in (LabelFlip(finder), GradientPoison(finder), InfluencePoison(finder),
+                   WitchesBrew()):
+        assert is_attack(attack)
+    assert not issubclass(GradientPoison, LabelFlip)
+    assert not is_attack(LogisticRegression()) and not is_attack(finder)

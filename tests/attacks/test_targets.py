@@ -56,7 +56,7 @@ def test_fitted_or_frozen_finder_is_used_as_is(data):
         again = select_targets(annotated, y, n=5, subpopulation=finder,
                                target_class=0, random_state=0)
     np.testing.assert_array_equal(again, idx)
-    with pytest.raises(NotFittedError, match="FrozenEstimator around an unfitted"):
+    with pytest.raises(NotFittedError, match="FrozenEstimator around a FeatureMatch that is not fitted"):
         select_targets(annotated, y, n=5, target_class=0,
                        subpopulation=FrozenEstimator(FeatureMatch(columns=[2])))
 
