@@ -17,6 +17,7 @@ the same. The certificate is pure integer arithmetic on the vote counts.
 """
 
 import hashlib
+import itertools
 from numbers import Integral, Real
 
 import numpy as np
@@ -111,7 +112,7 @@ def _row_bytes(X):
         indices = X.indices.astype("<i8")
         ptr = X.indptr
         return [indices[a:b].tobytes() + data[a:b].tobytes()
-                for a, b in zip(ptr[:-1], ptr[1:])]
+                for a, b in itertools.pairwise(ptr)]
     if isinstance(X, pd.DataFrame):
         if any(pd.api.types.is_complex_dtype(t) for t in X.dtypes):
             raise ValueError("Complex data not supported.")

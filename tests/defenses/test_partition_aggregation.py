@@ -143,7 +143,7 @@ def test_dpa_certificate_is_exact_by_brute_force(n_partitions, n_classes):
     rng = np.random.RandomState(n_partitions)
     votes = _random_votes(rng, n_partitions, n_classes, 40)
     spread = _spread(n_partitions, 1)
-    pred, radius = _dpa_radius(_vote_counts(votes, n_classes))
+    _, radius = _dpa_radius(_vote_counts(votes, n_classes))
     for v, r in zip(votes, radius):
         # no set of r changes flips it, and some set of r + 1 does: tight
         assert _brute_force_radius(v, spread, n_classes, limit=r + 1) == r
