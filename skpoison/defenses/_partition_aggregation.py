@@ -1,10 +1,10 @@
 """Partition aggregation: certified robustness to added and removed rows.
 
 Deep Partition Aggregation (DPA; Levine and Feizi, "Deep Partition
-Aggregation: Provable Defenses against General Poisoning Attacks", ICLR 2021,
-Sec. 3) and its generalisation Finite Aggregation (FA; Wang, Levine and Feizi,
+Aggregation: Provable Defenses against General Poisoning Attacks", ICLR 2021)
+and its generalisation Finite Aggregation (FA; Wang, Levine and Feizi,
 "Improved Certified Defenses against Data Poisoning with (Deterministic)
-Finite Aggregation", ICML 2022, Sec. 3).
+Finite Aggregation", ICML 2022), each with the certificate its paper proves.
 
 Every training row goes to a *bucket* chosen by a hash of the row's own
 content, ``h(x) mod (k d)``; each bucket is shared by ``d`` of the ``k d``
@@ -225,7 +225,7 @@ def _gaps(counts, pred):
 
 
 def _dpa_radius(counts):
-    """Deep Partition Aggregation's certificate (Levine and Feizi, Thm. 1).
+    """Deep Partition Aggregation's certificate (Levine and Feizi, ICLR 2021).
 
     ``floor((N_c - max_{c' != c} (N_c' + 1[c' < c])) / 2)``: each changed
     partition moves one vote, lowering a gap by at most 2. Exact: the next
@@ -239,7 +239,7 @@ def _dpa_radius(counts):
 
 
 def _fa_radius(votes, counts, spread, batch_size=512):
-    """Finite Aggregation's certificate (Wang, Levine and Feizi, Thm. 2).
+    """Finite Aggregation's certificate (Wang, Levine and Feizi, ICML 2022).
 
     For a rival class ``c'``, corrupting bucket ``b`` can change the votes of
     its ``d`` base classifiers ``spread[b]``; each lowers the gap
@@ -296,9 +296,9 @@ def _member_votes(members, X, classes):
 class PartitionAggregation(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Certified defense against added and removed rows: partition aggregation.
 
-    Deep Partition Aggregation (DPA; Levine and Feizi, ICLR 2021, Sec. 3) with
-    ``n_shares=1``, Finite Aggregation (FA; Wang, Levine and Feizi, ICML 2022,
-    Sec. 3) with ``n_shares > 1``. Each training row is sent by a hash of its
+    Deep Partition Aggregation (DPA; Levine and Feizi, ICLR 2021) with
+    ``n_shares=1``, Finite Aggregation (FA; Wang, Levine and Feizi, ICML 2022)
+    with ``n_shares > 1``. Each training row is sent by a hash of its
     own content to one of ``n_partitions * n_shares`` buckets; every bucket
     is shared by ``n_shares`` of the ``n_partitions * n_shares`` base
     classifiers, each a clone of ``estimator`` trained on its buckets alone
@@ -338,7 +338,9 @@ class PartitionAggregation(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``k d`` base classifiers (``d`` times DPA's cost) and ``k d`` buckets,
         bucket ``b`` going to the classifiers ``(b + o_l) mod k d`` for ``d``
         fixed distinct offsets ``o_0 = 0, o_1, ...`` (so that every classifier
-        also gets ``d`` buckets).
+        also gets ``d`` buckets). FA's certificate holds for any such spread
+        of each bucket over ``d`` distinct classifiers; this balanced one is
+        skpoison's choice.
 
     hash : {"sha256", "blake2b"}, default="sha256"
         Hash of a row's content (:mod:`hashlib`); the first 8 bytes of the
@@ -413,10 +415,10 @@ class PartitionAggregation(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     deterministic function of its own rows, which holds for any fixed
     ``random_state``.
 
-    DPA's certificate (Levine and Feizi, Theorem 1) for the prediction ``c``
+    DPA's certificate (Levine and Feizi) for the prediction ``c``
     with ``N_c`` votes is ``floor((N_c - max_{c' != c} (N_c' + 1[c' < c])) /
     2)``; it is tight for the vote counts: ``radius + 1`` well-chosen rows can
-    change the prediction. FA's (Wang, Levine and Feizi, Theorem 2) sums,
+    change the prediction. FA's (Wang, Levine and Feizi) sums,
     over the ``r`` buckets worst for each rival class ``c'``, the votes of
     their base classifiers weighted 2 for ``c``, 1 for another class and 0
     for ``c'``, and certifies ``r`` while every sum stays within
