@@ -448,6 +448,13 @@ def prepare(args):
         except ImportError:
             raise UsageError("--scheduler", "needs dask's distributed package "
                                             "(pip install 'dask[distributed]')") from None
+    if plan.store is not None:  # last: a usable store (this creates it when missing)
+        from ._store import ResultStore
+
+        try:
+            ResultStore(plan.store).close()
+        except ValueError as exc:
+            raise UsageError("--store", str(exc)) from None
     plan.setting, plan.model, plan.filters = setting, model, filters
     return plan
 

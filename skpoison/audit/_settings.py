@@ -88,6 +88,7 @@ from ._parts import (
     set_device,
     table_preprocessor,
 )
+from ._store import ResultStore
 
 FINDERS = ("FeatureMatch", "ClusterMatch")
 
@@ -740,6 +741,8 @@ def setting_audit(dataset="adult", model=None, *, attack="labelflip",
     if bad or not list(defenses):
         raise SettingError("defenses", f"unknown defenses {bad}; use some of "
                                        f"{DEFENSES}.")
+    if store is not None:  # a usable store, before the data is loaded or embedded
+        ResultStore(store).close()
     setting = load_setting(record, model, n_samples=n_samples, data_home=data_home,
                            random_state=random_state, progress=progress, device=device)
     missing = [f for f in filters if f not in setting.finders]

@@ -40,3 +40,17 @@ def test_cli_no_store(tmp_path, capsys):
                  "--store", str(store), "--no-store"]) == 0
     assert not store.exists() and not (tmp_path / "audit.sqlite").exists()
     assert "2 poisoned fits" in capsys.readouterr().out
+
+
+def test_cli_unusable_store_is_a_usage_error_before_any_work(tmp_path, capsys):
+    import pytest
+
+    store = tmp_path / "audit.sqlite"
+    store.write_text("this is not a database, and it is long enough to tell")
+    for extra in ([], ["--fresh"]):
+        with pytest.raises(SystemExit) as exc:
+            main([*ARGS, "--out", str(tmp_path / "out"), "--store", str(store), *extra])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "skpoison: error: --store:" in err and "not a usable" in err
+    assert not (tmp_path / "out").exists()
