@@ -496,9 +496,13 @@ def _print_results(audit, args, plan, elapsed):
         columns = getattr(finder, "columns", None)
         on = (f" on {', '.join(str(c).removeprefix('annotation:') for c in columns)}"
               if fname == "FeatureMatch" and columns is not None else "")
+        params = finder.get_params()
+        bounds = " < ".join(str(v) for v in (params.get("min_size"), "aux rows",
+                                             params.get("max_size")) if v is not None)
+        size = f" ({bounds})" if bounds != "aux rows" else ""
         print(_wrapped(f"{fname}{on}: {len(finder.subpopulations_)} groups pass the "
-                       f"size filter, {len(audit.skipped_[fname])} skipped (no test "
-                       f"rows), {attacked} attacked"))
+                       f"size filter{size}, {len(audit.skipped_[fname])} skipped (no "
+                       f"test rows), {attacked} attacked"))
     for note in plan.notes:
         print(_wrapped(note))
 

@@ -321,8 +321,10 @@ def settings_table(audit):
 
 
 def _fill_numeric(frame):
-    num = frame.to_numpy(dtype=float)
-    mean = np.nanmean(np.where(np.isfinite(num), num, np.nan), axis=0)
+    num = frame.to_numpy(dtype=float, na_value=np.nan)
+    finite = np.isfinite(num)
+    count = finite.sum(axis=0)
+    mean = np.where(finite, num, 0.0).sum(axis=0) / np.maximum(count, 1)
     mean = np.where(np.isfinite(mean), mean, 0.0)
     return np.where(np.isfinite(num), num, mean)
 

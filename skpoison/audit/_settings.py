@@ -531,6 +531,19 @@ def table_setting(data, target, *, test=None, aux=None, features=None, estimator
                                       and hasattr(estimator, "predict")):
         raise SettingError("estimator", f"expected an unfitted classifier with fit and "
                                         f"predict; got {type(estimator).__name__}.")
+    empty = [c for c in X.columns if X[c].isna().all()]
+    if empty:  # no value to learn from, impute or group by
+        if features is not None and set(features) & set(empty):
+            raise SettingError("features", f"columns {sorted(set(features) & set(empty))}"
+                                           " have no value in the data.")
+        if len(empty) == X.shape[1]:
+            raise SettingError("data", "every column besides the target is empty.")
+        notes.append(f"dropped column(s) {empty}: no value in --data")
+        tables["train"] = (X.drop(columns=empty), y)
+        for p in ("test", "aux"):
+            if tables[p] is not None:
+                tables[p] = (tables[p][0].drop(columns=empty), tables[p][1])
+        X = tables["train"][0]
     tables["notes"] = notes
     title = name or _source_name(data, "table")
     if estimator is not None:

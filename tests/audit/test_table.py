@@ -351,3 +351,13 @@ def test_infinite_numbers_and_continuous_targets_are_refused(files):
     setting = table_setting(frame.assign(label=(frame.hours > 40).astype(float)),
                             "label")
     assert setting.models[0] == "lr"
+
+
+def test_empty_columns_are_dropped_and_said_so(files):
+    frame = files["frame"].assign(nothing=np.nan)
+    built = load_setting(table_setting(frame, "income", test=frame), "lr")
+    assert "nothing" not in built.data[0].columns
+    assert "nothing" not in built.data[4].columns
+    assert any("nothing" in note for note in built.notes)
+    with pytest.raises(SettingError, match="^features: .*no value"):
+        table_setting(frame, "income", features=["nothing"])
