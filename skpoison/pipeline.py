@@ -49,6 +49,8 @@ def _check_no_detached_finder(steps):
 class Pipeline(_imb_pipeline.Pipeline):
     """imbalanced-learn's pipeline, guarded against detached finders.
 
+    Read more in the :ref:`User Guide <composition>`.
+
     Attacks (samplers) run in ``fit`` only; ``predict`` and ``score`` skip
     them. Parameters and behaviour are those of
     :class:`imblearn.pipeline.Pipeline`. The one addition: a subpopulation
@@ -91,6 +93,8 @@ class Pipeline(_imb_pipeline.Pipeline):
 def make_pipeline(*steps, memory=None, transform_input=None, verbose=False):
     """Construct a :class:`Pipeline` from the given estimators, naming them.
 
+    Read more in the :ref:`User Guide <composition>`.
+
     Parameters
     ----------
     *steps : list of estimators
@@ -119,6 +123,8 @@ def make_pipeline(*steps, memory=None, transform_input=None, verbose=False):
 class PoisonedEstimator(DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin,
                         BaseEstimator):
     """Fit ``estimator`` on data poisoned by ``attack``; predict as it does.
+
+    Read more in the :ref:`User Guide <composition>`.
 
     For scikit-learn's :class:`~sklearn.pipeline.Pipeline`, which does not
     accept samplers as intermediate steps: ``fit`` runs

@@ -390,6 +390,8 @@ def is_attack(estimator):
     """Whether ``estimator`` is a poisoning attack (a sampler that adds or
     perturbs training rows), as imbalanced-learn's ``is_sampler``.
 
+    Read more in the :ref:`User Guide <attacks>`.
+
     Parameters
     ----------
     estimator : object

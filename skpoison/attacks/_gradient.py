@@ -315,6 +315,8 @@ class _OptimisedAttack(BasePoisoningAttack):
 class GradientPoison(_OptimisedAttack):
     __doc__ = """Gradient-optimised subpopulation poisons ("GO", Jagielski et al.).
 
+    Read more in the :ref:`User Guide <attacks>`.
+
     Starts from :class:`~skpoison.attacks.LabelFlip`'s poisons (label-flipped
     rows of the target subpopulation) and moves their features so that
     training on them pushes a linear surrogate model against the target's

@@ -32,6 +32,8 @@ def influence_direction(Z, Y, W, b, lam, Z_target, Y_target):
 class InfluencePoison(_OptimisedAttack):
     __doc__ = """Influence-function subpopulation poisons (Koh, Steinhardt & Liang).
 
+    Read more in the :ref:`User Guide <attacks>`.
+
     Starts from :class:`~skpoison.attacks.LabelFlip`'s poisons and moves their
     features by projected gradient ascent on the target loss ``L_t`` (mean
     cross-entropy of the attacker's target rows with their true labels) of

@@ -12,6 +12,8 @@ from ._labels import poison_labels
 class LabelFlip(BasePoisoningAttack):
     __doc__ = """Label-flipping subpopulation attack (Jagielski et al., CCS 2021).
 
+    Read more in the :ref:`User Guide <attacks>`.
+
     Draws ``int(alpha * n_sub)`` rows of the target subpopulation, with
     replacement, from the attacker's data, keeps their features and gives them
     a wrong label, then appends them to the training rows. With ``alpha`` of

@@ -43,6 +43,8 @@ def select_targets(X, y, *, n=30, mode="subpopulation", subpopulation=None,
                    target_class=None, random_state=None):
     """Choose ``n`` targets of one class for a targeted attack.
 
+    Read more in the :ref:`User Guide <attacks>`.
+
     The paper's Sec. 6 (Table 9) compares two ways of choosing
     the 30 targets of Witches' Brew, all of one class: **within one
     ClusterMatch subpopulation**, built per class on a clean model's

@@ -58,6 +58,8 @@ def _augment(x, image_shape, max_shift, generator):
 class WitchesBrew(_AttackSamplerMixin, BaseSampler):
     """Witches' Brew: clean-label targeted poisoning by gradient matching.
 
+    Read more in the :ref:`User Guide <attacks>`.
+
     Geiping et al., "Witches' Brew: Industrial Scale Data Poisoning via
     Gradient Matching", ICLR 2021, as used in the subpopulation paper's
     Sec. 6.1 and Table 9. The attacker wants a few **targets** (inputs

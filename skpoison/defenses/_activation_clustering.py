@@ -31,6 +31,8 @@ class ActivationClustering(RepresentationDefense):
     """Activation clustering: per class, split the representations in two and
     drop the smaller cluster.
 
+    Read more in the :ref:`User Guide <defenses>`.
+
     The backdoor defense of Chen et al. (arXiv 1811.03728) as the
     subpopulation paper runs it (Sec. 8, Table 11): fit ``estimator`` on all
     rows; for each class, take the rows' representation at ``layer``, reduce

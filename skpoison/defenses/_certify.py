@@ -243,6 +243,8 @@ def _exact_flip_radius(A, n_max):
 class LabelFlipCertifier(ClassifierMixin, BaseEstimator):
     """Ridge classifier with certified robustness to training-label flips.
 
+    Read more in the :ref:`User Guide <defenses>`.
+
     Rosenfeld, Winston, Ravikumar and Kolter (ICML 2020; the certified defense of the paper's Sec. 8):
     randomized smoothing over the training labels of a least-squares
     classifier on fixed features. The score of a test row is linear in the
@@ -550,6 +552,8 @@ class LabelFlipCertifier(ClassifierMixin, BaseEstimator):
 def certified_radius_vs_poison(certifier, X, subpopulations, *, alpha=(0.5, 1.0, 2.0),
                                sizes=None, y=None):
     """Per subpopulation, how many test rows are certified against the attack.
+
+    Read more in the :ref:`User Guide <defenses>`.
 
     A subpopulation attack at rate ``alpha`` adds ``m = int(alpha * n_sub)``
     poisoned rows. A row's prediction is certified against it

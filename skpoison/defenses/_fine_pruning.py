@@ -72,6 +72,8 @@ def _ranked_layer(module, layer):
 class FinePruning(BaseDefense):
     """Fine-pruning: prune the dormant units of a layer, then fine-tune on clean data.
 
+    Read more in the :ref:`User Guide <defenses>`.
+
     The post-processing defense of Liu, Dolan-Gavitt and Garg (RAID 2018) in
     the two phases the subpopulation paper describes (Sec. 8):
 

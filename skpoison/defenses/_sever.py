@@ -77,6 +77,8 @@ def norm_scores(estimator, X, y):
 class SEVER(BaseDefense):
     """SEVER: drop the rows whose loss gradients are outliers, refit.
 
+    Read more in the :ref:`User Guide <defenses>`.
+
     Diakonikolas et al. (ICML 2019), as a meta-estimator around any
     classifier (the paper's Sec. 8, Table 10). Two scoring methods:
 

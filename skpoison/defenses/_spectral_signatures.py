@@ -14,6 +14,8 @@ class SpectralSignatures(RepresentationDefense):
     """Spectral signatures: per class, drop the rows that project most on the
     top singular vector of the centred representations.
 
+    Read more in the :ref:`User Guide <defenses>`.
+
     The backdoor defense of Tran, Li and Madry (NeurIPS 2018) as the
     subpopulation paper runs it (Sec. 8, Table 11): fit ``estimator`` on all
     rows; for each class, centre the rows' representations at ``layer``, find

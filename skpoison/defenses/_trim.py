@@ -11,6 +11,8 @@ from ._base import BaseDefense
 class TRIM(BaseDefense):
     """TRIM / ILTM: train, drop the rows the model fits worst, retrain.
 
+    Read more in the :ref:`User Guide <defenses>`.
+
     Iterative trimmed loss minimisation (Jagielski et al., S&P 2018; Shen and
     Sanghavi, ICML 2019), in the form the subpopulation paper runs against its
     attacks (Sec. 8 and its Algorithm 4): fit on all rows; score every row by the

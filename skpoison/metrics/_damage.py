@@ -19,6 +19,8 @@ def _accuracy(y_true, y_pred):
 def subpopulation_damage(clean, poisoned, X, y, mask):
     """Target and collateral damage of a poisoned model, as in the paper.
 
+    Read more in the :ref:`User Guide <metrics>`.
+
     Target damage is the clean model's accuracy on the target subpopulation
     minus the poisoned model's; collateral damage is the same difference on
     the rest of the test rows. Positive values mean damage.

@@ -11,6 +11,8 @@ from ..attacks import is_attack
 def find_attack(estimator):
     """The fitted attack inside a model, and a function giving its input.
 
+    Read more in the :ref:`User Guide <metrics>`.
+
     Looks through :class:`~skpoison.pipeline.Pipeline` steps,
     :class:`~skpoison.pipeline.PoisonedEstimator` (``attack_``) and fitted
     searches (``best_estimator_``). The returned function pushes rows through
@@ -62,6 +64,8 @@ def find_attack(estimator):
 
 def find_defense(estimator):
     """The fitted defense (an estimator with ``support_mask_``) in a model.
+
+    Read more in the :ref:`User Guide <metrics>`.
 
     Parameters
     ----------
@@ -117,6 +121,8 @@ class _SubpopulationScorer:
 
 def make_subpopulation_scorer(score_func, *, subset="target", **kwargs):
     """Make a scorer that scores only the target subpopulation, or the rest.
+
+    Read more in the :ref:`User Guide <metrics>`.
 
     The scorer finds the fitted attack in the model (a skpoison
     :class:`~skpoison.pipeline.Pipeline` step or a
@@ -199,6 +205,8 @@ def _poison_and_support(estimator):
 def poison_removal_scorer(estimator, X=None, y=None):
     """Fraction of the poison rows that the defense removed (recall).
 
+    Read more in the :ref:`User Guide <metrics>`.
+
     Needs a fitted model with an attack before a defense (an estimator with
     ``support_mask_``, such as :class:`~skpoison.defenses.TRIM`). ``X`` and
     ``y`` are ignored: the score is about the training rows. NaN when the
@@ -221,6 +229,8 @@ def poison_removal_scorer(estimator, X=None, y=None):
 
 def clean_removal_scorer(estimator, X=None, y=None):
     """Fraction of the clean training rows that the defense removed.
+
+    Read more in the :ref:`User Guide <metrics>`.
 
     The cost side of :func:`poison_removal_scorer`; ``X`` and ``y`` are ignored.
 

@@ -14,6 +14,8 @@ __all__ = ["SeededImageClassifier", "SmallCNN", "make_cnn_classifier"]
 class SmallCNN(nn.Module):
     """The paper's "small" CIFAR-10 network, returning class logits.
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     The architecture of the authors' ``basic_training.py`` (Keras), with
     3x3 "same" convolutions and ``LeakyReLU(0.1)``::
 
@@ -137,6 +139,8 @@ class SmallCNN(nn.Module):
 class SeededImageClassifier(SeededNeuralNetClassifier):
     """:class:`SeededNeuralNetClassifier` that also accepts image arrays.
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     ``X`` may be flattened rows ``(n, n_features)`` (any 2-D array-like, as
     for :class:`SeededNeuralNetClassifier`), grey images ``(n, H, W)``,
     channels-first ``(n, C, H, W)`` or channels-last ``(n, H, W, C)`` images
@@ -239,6 +243,8 @@ class SeededImageClassifier(SeededNeuralNetClassifier):
 def make_cnn_classifier(image_shape=None, *, n_scales=3, width=32, max_epochs=12,
                         lr=1e-3, batch_size=32, random_state=None, **kwargs):
     """Seeded skorch classifier over the paper's small CNN (:class:`SmallCNN`).
+
+    Read more in the :ref:`User Guide <datasets_models>`.
 
     The paper trains it on CIFAR-10 with Adam (lr 1e-3), batch 32, 12 epochs
     (plus shift/flip augmentation, not reproduced here), on pixels scaled as

@@ -46,6 +46,8 @@ def _make_activation(activation):
 class MLPModule(nn.Module):
     """Fully connected network that returns class logits.
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     The layers are ``Linear -> activation [-> Dropout]`` blocks collected in
     the :class:`torch.nn.Sequential` ``hidden``, followed by the ``Linear``
     layer ``output``. With ``hidden_layer_sizes=()`` the module is a

@@ -59,6 +59,8 @@ def _check_positive_int(name, value):
 class EfficientNetModule(nn.Module):
     """EfficientNet-Lite0 with ImageNet weights and a new linear head.
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     ``forward``: reshape flattened rows to ``image_shape`` -> multiply by
     ``scale`` (pixels must end up in [0, 1]) -> grey to RGB, resize to
     ``image_size``, ImageNet normalisation -> ``backbone`` (EfficientNet-Lite0
@@ -191,6 +193,8 @@ class _Pooling(nn.Module):
 class MiniLMModule(nn.Module):
     """all-MiniLM-L6-v2 (``BertModel``) with a pooling step and a linear head.
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     ``forward(input_ids, attention_mask)``: ``backbone`` (6-layer BERT,
     hidden size 384) -> ``pool`` (masked mean of the last layer's token
     vectors, as the sentence-transformers model, or the ``[CLS]`` vector)
@@ -263,6 +267,8 @@ class MiniLMModule(nn.Module):
 
 class SeededTextClassifier(SeededNeuralNetClassifier):
     """:class:`SeededNeuralNetClassifier` whose input is a sequence of texts.
+
+    Read more in the :ref:`User Guide <datasets_models>`.
 
     ``X`` is a list, tuple, 1-D array or pandas Series of strings. Every
     method tokenises it with the all-MiniLM-L6-v2 tokenizer (truncated to
@@ -340,6 +346,8 @@ def make_image_finetune_classifier(*, image_size=64, image_shape=None, scale=1.0
                                    batch_size=32, random_state=None, **kwargs):
     """Seeded skorch classifier fine-tuning EfficientNet-Lite0 ("FT" images).
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     The stand-in for the paper's VGG-16-FT (UTKFace: Adam 1e-4, batch 32, 12
     epochs; with ``freeze_backbone=True``, VGG-LL: Adam 1e-3 on the head
     only). The number of classes comes from ``y``.
@@ -407,6 +415,8 @@ def make_text_finetune_classifier(*, max_length=128, pooling="mean", dropout=0.1
                                   batch_size=16, random_state=None, **kwargs):
     """Seeded skorch classifier fine-tuning all-MiniLM-L6-v2 ("FT" text).
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     The stand-in for the paper's BERT-FT on IMDB (AdamW, lr 1e-5, 4 epochs,
     batch 8-16; the paper's linear learning-rate decay can be added with a
     skorch ``LRScheduler`` callback). Input: texts; the number of classes
@@ -465,6 +475,8 @@ def make_text_finetune_classifier(*, max_length=128, pooling="mean", dropout=0.1
 def make_lastlayer_classifier(embedder, hidden_layer_sizes=(), *, max_epochs=12,
                               lr=1e-3, batch_size=32, random_state=None, **kwargs):
     """A frozen embedder followed by a trained linear or MLP head ("LL").
+
+    Read more in the :ref:`User Guide <datasets_models>`.
 
     The paper's VGG-LL / BERT-LL victims train only the last layer(s) on top
     of a frozen network. This pipeline embeds the input with ``embedder``

@@ -54,6 +54,8 @@ def _init_param_names(factory):
 class SeededNeuralNetClassifier(NeuralNetClassifier):
     """skorch ``NeuralNetClassifier`` that is seeded, clone-safe and tabular.
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     A :class:`skorch.NeuralNetClassifier` with the scikit-learn conventions
     the rest of skpoison relies on:
 
@@ -494,6 +496,8 @@ def make_mlp_classifier(
 ):
     """Seeded skorch MLP classifier (the paper's neural network).
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default=(10,)
@@ -549,6 +553,8 @@ def make_linear_classifier(
     *, max_epochs=20, lr=1e-2, batch_size=128, random_state=None, **kwargs
 ):
     """Seeded (multinomial) logistic regression trained by skorch.
+
+    Read more in the :ref:`User Guide <datasets_models>`.
 
     An :class:`MLPModule` without hidden layers: ``module_.output`` is the
     only ``Linear`` layer, and ``module_.hidden`` is the identity.

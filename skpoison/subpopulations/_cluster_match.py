@@ -61,6 +61,8 @@ def _categories_as_strings(X):
 def default_representation(X):
     """The representation ClusterMatch builds for a DataFrame of mixed columns.
 
+    Read more in the :ref:`User Guide <finders>`.
+
     Categorical columns (strings, pandas categories, booleans stored as
     objects): a missing value becomes the category ``"missing"``
     (:class:`~sklearn.impute.SimpleImputer`), then one-hot
@@ -115,6 +117,8 @@ def default_representation(X):
 class ClusterMatch(BaseSubpopulationFinder):
     __doc__ = """Subpopulations as k-means clusters of the representation ``X``.
 
+    Read more in the :ref:`User Guide <finders>`.
+
     The paper's ClusterMatch: optionally project ``X`` with PCA, then cluster
     it with k-means; each cluster is a subpopulation. ``X`` is whatever
     representation the attacker has: raw features (UCI Adult, no scaling, no
@@ -139,7 +143,7 @@ class ClusterMatch(BaseSubpopulationFinder):
     on, e.g. ``capital_gain >= 15,024 and age in [41, 58]``, with the share of
     the cluster they cover and their precision.
 
-    The paper's settings (paper-spec §4.1):
+    The paper's settings (its experimental setup and the authors' code):
 
     ============  ===============================  ============================
     dataset       representation                   settings

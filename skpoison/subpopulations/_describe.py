@@ -65,6 +65,8 @@ def _format_set(values):
 class Condition:
     """One test of a :class:`SubpopulationRule`, in the data's own units.
 
+    Read more in the :ref:`User Guide <finders>`.
+
     Parameters
     ----------
     feature : str
@@ -177,6 +179,8 @@ def _column(X, key, feature):
 @dataclass(frozen=True)
 class SubpopulationRule:
     """A subpopulation described as a conjunction of conditions.
+
+    Read more in the :ref:`User Guide <finders>`.
 
     Returned by :meth:`ClusterMatch.describe
     <skpoison.subpopulations.ClusterMatch.describe>`. ``str(rule)`` is the rule

@@ -18,6 +18,8 @@ def _is_dataframe(X):
 class FeatureMatch(BaseSubpopulationFinder):
     __doc__ = """Subpopulations as combinations of values of annotated columns.
 
+    Read more in the :ref:`User Guide <finders>`.
+
     A subpopulation is one combination of values of ``columns`` seen in the
     data the finder is fitted on (the paper's FeatureMatch: an exact match on
     annotated, e.g. demographic, features). On the paper's Adult encoding the

@@ -12,6 +12,8 @@ from ..utils._proba import true_class_proba
 def rank_subpopulations(finder, estimator, X, y, *, cv=None):
     """Subpopulations ordered by a model's mean true-class probability.
 
+    Read more in the :ref:`User Guide <finders>`.
+
     The paper's image experiments attack ClusterMatch clusters in increasing
     order of the attacker model's confidence on them (the authors' code): the
     confidence of a cluster is the mean probability the model assigns to the
