@@ -1,7 +1,7 @@
 """
-==================================================================
+===================================================================
 A table as it comes: strings, missing values, groups named in words
-==================================================================
+===================================================================
 
 An audit of your own data starts from the table you have, not from a numeric
 matrix: UCI Adult as a DataFrame has strings (``workclass``, ``race``, ...),
