@@ -17,7 +17,15 @@ from ..utils._seeding import seed_unseeded
 from . import _report
 from ._describe import describe_subpopulation
 from ._store import ResultStore, canonical, new_run_id, normalize_row, setting_hash
-from ._workers import _AuditData, _parallel, _run_task, _shared_once, _task_id
+from ._workers import (
+    _AuditData,
+    _parallel,
+    _run_task,
+    _shared_once,
+    _task_id,
+    certifies,
+    defended,
+)
 
 
 def _n_rows(X):
@@ -101,7 +109,13 @@ class SubpopulationAudit:
 
     defenses : dict of str to defense or None, default=None
         Named defenses; ``None`` as a value is the undefended victim. The
-        defense's ``estimator`` is replaced by the victim. ``None`` means
+        defense's ``estimator`` is replaced by the victim, so the victim's own
+        preprocessing (scaling, encoding) is fitted inside the defense. A
+        certifying defense (one with a ``certify`` method, such as
+        :class:`~skpoison.defenses.PartitionAggregation`) is also fitted once
+        per seed on the clean training rows, and its rows report what its
+        certificate promises for the group against the attack's added rows
+        (``certified``, ``certified_correct``). ``None`` means
         ``{"none": None}``.
 
     oracle_n_remove : bool, default=True
@@ -163,8 +177,18 @@ class SubpopulationAudit:
         order whatever the backend and whatever was resumed. Besides the
         damage columns: ``poison_removed`` and ``clean_removed`` (fractions
         of the poison and of the clean training rows a defense with a
-        ``support_mask_`` removed), ``fit_seconds`` (the row's fit) and
-        ``attack_seconds`` (its poisoning).
+        ``support_mask_`` removed; empty for a certifying defense, which
+        removes nothing), ``fit_seconds`` (the row's fit) and
+        ``attack_seconds`` (its poisoning). For a certifying defense:
+        ``certified``, the fraction of the group's test rows whose
+        prediction by the defense fitted on the clean training rows is
+        certified against ``n_poison`` added rows (no attack adding that many
+        rows, whatever they are, can change it), ``certified_correct``, the
+        fraction certified and correct (a lower bound on the defended
+        model's accuracy on the group under any such attack, to set beside
+        ``poisoned_target_accuracy``, what this attack left), and
+        ``median_radius``, the median certified radius on the group's test
+        rows (see :func:`~skpoison.metrics.certified_fraction`).
 
     fitted_finders_ : dict
         The finders fitted on the auxiliary rows.
@@ -197,7 +221,8 @@ class SubpopulationAudit:
 
     timings_ : dict
         Seconds spent fitting the finders (``"finders"``), the clean models
-        (``"clean"``) and in the whole ``run`` (``"total"``).
+        (``"clean"``), the certifying defenses on the clean rows
+        (``"certificates"``) and in the whole ``run`` (``"total"``).
 
     Examples
     --------
@@ -263,6 +288,15 @@ class SubpopulationAudit:
             raise ValueError("defenses must name at least one entry.")
         if any(not isinstance(name, str) for name in defenses):
             raise TypeError("defenses must be keyed by name (str).")
+        for name, defense in defenses.items():
+            if defense is not None and "estimator" not in getattr(
+                    defense, "get_params", dict)():
+                raise TypeError(
+                    f"defenses[{name!r}] must be a defense whose estimator parameter "
+                    f"the audit sets to the victim; got {type(defense).__name__}. Put "
+                    "preprocessing in the victim, not around the defense (a scaler "
+                    "fitted on all rows before partition aggregation would void its "
+                    "certificate).")
         if self.store is not None and not isinstance(self.store, (str, os.PathLike)):
             raise TypeError(f"store must be a path or None; got {self.store!r}.")
         limit = self.max_subpopulations
@@ -400,7 +434,8 @@ class SubpopulationAudit:
         """
         start = time.perf_counter()
         alphas, seeds, attack, defenses = self._check_params()
-        self.timings_ = {"finders": 0.0, "clean": 0.0, "total": 0.0}
+        self.timings_ = {"finders": 0.0, "clean": 0.0, "certificates": 0.0,
+                         "total": 0.0}
         data = _check_data(X_train, y_train, X_aux, y_aux, X_test, y_test)
         X_train, y_train, X_aux, y_aux, X_test, y_test = data
         self.n_rows_ = {"train": _n_rows(X_train), "aux": _n_rows(X_aux),
@@ -437,23 +472,34 @@ class SubpopulationAudit:
             self.n_computed_ = 0
             self.run_id_ = new_run_id()
 
-            clean_pred, self.clean_accuracy_ = {}, {}
+            clean_pred, self.clean_accuracy_, certificates = {}, {}, {}
             for seed in sorted({tasks[i][1] for i, _ in pending}):
                 t0 = time.perf_counter()  # the clean model: once per seed
-                clean = seed_unseeded(self.estimator, seed).fit(X_train, y_train)
-                clean_pred[seed] = np.asarray(clean.predict(X_test))
+                victim = seed_unseeded(self.estimator, seed).fit(X_train, y_train)
+                clean_pred[seed] = np.asarray(victim.predict(X_test))
                 self.timings_["clean"] += time.perf_counter() - t0
                 self.clean_accuracy_[seed] = float(np.mean(clean_pred[seed] == y_test))
+                # a certifying defense: fitted on the clean rows, certified
+                # once per seed; every poisoning adds rows to these rows
+                t0 = time.perf_counter()
+                needed = {d for i, need in pending if tasks[i][1] == seed for d in need}
+                for dname, defense in defenses.items():
+                    if dname in needed and certifies(defense):
+                        model = defended(victim, defense, seed).fit(X_train, y_train)
+                        certificates[dname, seed] = tuple(
+                            np.asarray(a) for a in model.certify(X_test))
+                self.timings_["certificates"] += time.perf_counter() - t0
 
             def jobs():
                 for i, need in pending:
                     finder, seed, mask, key = tasks[i]
                     if store is not None:
                         store.log_attempt(self.run_id_, self.setting_, key, need)
-                    yield delayed(_run_task)(attack, finder,
-                                             seed_unseeded(self.estimator, seed),
-                                             need, self.oracle_n_remove, shared,
-                                             clean_pred[seed], mask, key)
+                    yield delayed(_run_task)(
+                        attack, finder, seed_unseeded(self.estimator, seed), need,
+                        self.oracle_n_remove, shared, clean_pred[seed], mask, key,
+                        {d: certificates[d, seed] for d in need
+                         if (d, seed) in certificates})
 
             index = {_task_id(key): i for i, (_, _, _, key) in enumerate(tasks)}
             bar = tqdm(total=len(tasks), initial=len(tasks) - len(pending),
@@ -548,6 +594,33 @@ class SubpopulationAudit:
             raise RuntimeError("Call run() before defense_effect().")
         return _report.defense_effect(self.results_, n_clean=self.n_rows_["train"],
                                       top=top)
+
+    def certified_groups(self, top=10):
+        """What each certifying defense promises the most vulnerable groups.
+
+        Parameters
+        ----------
+        top : int or None, default=10
+            The groups of :meth:`vulnerable_groups`, in its order; ``None``
+            keeps all.
+
+        Returns
+        -------
+        table : DataFrame
+            One row per certifying defense (such as
+            :class:`~skpoison.defenses.PartitionAggregation`), group and
+            alpha: the rows the attack added (``poisons``), the target damage
+            without and with the defense, the defended model's accuracy on
+            the group after the attack (``accuracy with``), and its
+            certificate, fitted on the clean rows: the shares of the group's
+            test rows ``certified`` against ``poisons`` added rows, and
+            ``certified & correct`` (a lower bound on ``accuracy with`` under
+            any attack of that size). Means over seeds. Empty when no
+            certifying defense ran.
+        """
+        if not hasattr(self, "results_"):
+            raise RuntimeError("Call run() before certified_groups().")
+        return _report.certified_groups(self.results_, top=top)
 
     def summary(self, top=(1, 5, 10)):
         """The paper's reporting: Top-k mean target damage per filter and alpha.

@@ -24,7 +24,8 @@ from ._settings import FINDERS, SETTINGS, check_attack, on_accelerator, table_se
 OPTIONS = {"data": "--data", "target": "--target", "test": "--test", "aux": "--aux",
            "features": "--features", "estimator": "--estimator", "model": "--model",
            "attack": "--attack", "n_samples": "--n-samples", "filters": "--filters",
-           "defenses": "--defenses", "order": "--order"}
+           "defenses": "--defenses", "order": "--order",
+           "defense_params": "--n-partitions"}
 
 
 class UsageError(Exception):
@@ -206,7 +207,13 @@ def build_parser():
                      default=["none", "trim"],
                      help="comma-separated defenses: none, trim, sever, ac "
                           "(activation clustering), ss (spectral signatures), "
-                          "fine-pruning (torch nets) (default: none,trim)")
+                          "fine-pruning (torch nets), dpa (Deep Partition "
+                          "Aggregation, a certified defense: its certificate is "
+                          "reported per group) (default: none,trim)")
+    run.add_argument("--n-partitions", type=_positive, default=None, metavar="K",
+                     help="partitions of dpa (default: 50); it certifies at most "
+                          "K/2 added rows, and each partition trains on 1/K of the "
+                          "rows")
     run.add_argument("--order", choices=["confidence", "id"], default=None,
                      help="which subpopulations first: confidence (least confident "
                           "attacker model first, the paper's images and text; default "
@@ -360,7 +367,8 @@ def prepare(args):
     -------
     plan : _Plan
         ``setting`` (a Setting record), ``model``, ``filters``,
-        ``finder_params``, ``notes``, ``n_jobs``, ``store``, ``report``.
+        ``finder_params``, ``defense_params``, ``notes``, ``n_jobs``,
+        ``store``, ``report``.
 
     Raises
     ------
@@ -428,6 +436,12 @@ def prepare(args):
                           "ClusterMatch": dict(sizes)}
     if args.n_clusters is not None:
         plan.finder_params["ClusterMatch"]["n_clusters"] = args.n_clusters
+    plan.defense_params = {}
+    if args.n_partitions is not None:
+        if "dpa" not in args.defenses:
+            raise UsageError("--n-partitions", "is for the dpa defense; add it with "
+                                               "--defenses ...,dpa")
+        plan.defense_params["dpa"] = {"n_partitions": args.n_partitions}
     if args.n_jobs is not None:
         plan.n_jobs = args.n_jobs
     else:
@@ -472,6 +486,8 @@ def _print_results(audit, args, plan, elapsed):
     import pandas as pd
 
     from ._report import (
+        CERTIFIED_NOTE,
+        certified_groups,
         defense_effect,
         defense_verdicts,
         summarize,
@@ -524,6 +540,16 @@ def _print_results(audit, args, plan, elapsed):
         for _, _, text in verdicts:
             print(_wrapped(text))
 
+    certified = certified_groups(results, top=5)
+    if not certified.empty:
+        print("\nWhat the certificate promises, on the 5 most vulnerable groups:")
+        print(textwrap.fill(CERTIFIED_NOTE, 100) + "\n")
+        repeated = certified.duplicated(["defense", "filter", "group"])
+        certified.loc[repeated, ["defense", "filter", "group"]] = ""
+        certified["alpha"] = certified["alpha"].map("{:g}".format)
+        with pd.option_context("display.float_format", "{:.3f}".format):
+            print(text_table(certified, wrap={"group": 36, "filter": 12}))
+
     summary = summarize(results).reset_index()
     summary["alpha"] = summary["alpha"].map("{:g}".format)
     print("\nTop-k target damage (the paper's summary: mean damage of the k most "
@@ -557,7 +583,7 @@ def run_audit(args, plan=None):
             order=args.order, n_jobs=plan.n_jobs, progress=not args.quiet,
             random_state=args.random_state, backend=backend, store=plan.store,
             resume=not args.fresh, finder_params=plan.finder_params,
-            device=args.device)
+            defense_params=plan.defense_params, device=args.device)
     finally:
         if client is not None:
             client.close()

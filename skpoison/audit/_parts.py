@@ -13,7 +13,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from ._data import ANNOTATION_PREFIX, is_numeric
 
 ATTACKS = ("labelflip", "gradient", "influence")
-DEFENSES = ("none", "trim", "sever", "ac", "ss", "fine-pruning")
+DEFENSES = ("none", "trim", "sever", "ac", "ss", "fine-pruning", "dpa")
 # the victims built from a table's column types (make_table_victim)
 TABLE_MODELS = ("lr", "hgb", "rf", "mlp", "torch-mlp")
 TABLE_MODEL_HELP = {
@@ -180,21 +180,43 @@ def make_table_victim(model, X, *, device=None):
     raise ValueError(f"model must be one of {TABLE_MODELS}; got {model!r}.")
 
 
-def make_defense(name):
+def make_defense(name, **params):
     """The defense template the audit wraps around the victim.
 
     ``"none"`` (no defense), ``"trim"`` (:class:`~skpoison.defenses.TRIM`, 5
     rounds), ``"sever"`` (:class:`~skpoison.defenses.SEVER`), ``"ac"``
     (:class:`~skpoison.defenses.ActivationClustering`), ``"ss"``
     (:class:`~skpoison.defenses.SpectralSignatures`), ``"fine-pruning"``
-    (:class:`~skpoison.defenses.FinePruning`, torch nets only). TRIM, SEVER
-    and spectral signatures are told the exact number of poisons, as in the
-    paper (``oracle_n_remove`` of the audit).
+    (:class:`~skpoison.defenses.FinePruning`, torch nets only), ``"dpa"``
+    (:class:`~skpoison.defenses.PartitionAggregation`, Deep Partition
+    Aggregation with 50 partitions: a certified defense, whose certificate the
+    audit reports per group). TRIM, SEVER and spectral signatures are told
+    the exact number of poisons, as in the paper (``oracle_n_remove`` of the
+    audit). The audit sets each defense's ``estimator`` to the whole victim,
+    its preprocessing included, so partition aggregation fits the victim's
+    scaler and encoders per partition, as its certificate requires.
+
+    Parameters
+    ----------
+    name : str
+        One of ``DEFENSES``.
+    **params
+        Parameters of the defense, e.g. ``n_partitions=100`` for ``"dpa"``.
+
+    Returns
+    -------
+    defense : estimator or None
     """
     from .. import defenses
 
     if name == "none":
+        if params:
+            raise ValueError(f"defense 'none' takes no parameters; got {params}.")
         return None
+    return _defense(defenses, name).set_params(**params)
+
+
+def _defense(defenses, name):
     if name == "trim":
         return defenses.TRIM(None, max_iter=5)
     if name == "sever":
@@ -205,6 +227,8 @@ def make_defense(name):
         return defenses.SpectralSignatures(None)
     if name == "fine-pruning":
         return defenses.FinePruning(None, layer="hidden")
+    if name == "dpa":
+        return defenses.PartitionAggregation(None, n_partitions=50)
     raise ValueError(f"defense must be one of {DEFENSES}; got {name!r}.")
 
 

@@ -1,7 +1,8 @@
 """Every table and figure of the audit, and its report: one self-contained HTML page.
 
 The tables (:func:`summarize`, :func:`vulnerable_groups`,
-:func:`defense_effect`, :func:`settings_table`) read an audit's results; the
+:func:`defense_effect`, :func:`certified_groups`, :func:`settings_table`) read
+an audit's results; the
 console output and the HTML page are built from the same tables. Nothing here
 imports the audit itself: the audit calls this module, never the other way.
 
@@ -31,6 +32,17 @@ from ._describe import describe_subpopulation, readable
 # a change of target damage smaller than this (accuracy points, as a
 # fraction) is "no clear effect" of a defense
 EFFECT_THRESHOLD = 0.02
+
+CERTIFIED_NOTE = (
+    "A certifying defense (partition aggregation) is also fitted on the clean "
+    "training rows. certified: the share of the group's test rows whose prediction "
+    "no attack adding as many rows as this one (poisons), whatever the rows, can "
+    "change; certified & correct: those also predicted correctly, a lower bound on "
+    "the defended model's accuracy on the group under any such attack, beside "
+    "accuracy with, what this attack left (and damage without / with, the target "
+    "damage it did without and with the defense). A certificate covers a limited "
+    "number of rows (for partition aggregation, at most half its partitions): "
+    "larger attacks certify nothing. Means over seeds.")
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -144,6 +156,25 @@ def vulnerable_groups(results, top=10):
         damage without defense, mean over seeds) and ``collateral at
         alpha=<max>``.
     """
+    table, alphas = _ranked_groups(results)
+    if top is not None:
+        table = table.head(top)
+    table = table.reset_index()
+    top_alpha = alphas[-1]
+    out = pd.DataFrame({"filter": table["filter"], "group": table["group"],
+                        "rows": table["rows"].astype(int),
+                        "aux rows": table["aux_rows"].astype(int),
+                        "test rows": table["test_rows"].astype(int),
+                        "clean accuracy": table["clean"]})
+    for a in alphas:
+        out[f"damage at alpha={a:g}"] = table[a].to_numpy()
+    out[f"collateral at alpha={top_alpha:g}"] = table["collateral"].to_numpy()
+    return out
+
+
+def _ranked_groups(results):
+    """The undefended groups, most damaged first (see :func:`vulnerable_groups`),
+    indexed by (filter, subpopulation); and the alphas."""
     base = results[results["defense"] == baseline_defense(results)]
     keys = ["filter", "subpopulation"]
     groups = base.groupby(keys, sort=False).agg(
@@ -158,19 +189,69 @@ def vulnerable_groups(results, top=10):
     table = groups.join(damage)
     table["collateral"] = collateral
     table["_mean"] = damage.mean(axis=1)
-    table = table.sort_values([top_alpha, "_mean"], ascending=False, kind="stable")
+    return table.sort_values([top_alpha, "_mean"], ascending=False, kind="stable"), alphas
+
+
+def certifying_defenses(results):
+    """The defenses whose rows carry a certificate (a ``certified`` value)."""
+    if "certified" not in results:
+        return []
+    return list(dict.fromkeys(results.loc[results["certified"].notna(), "defense"]))
+
+
+def certified_groups(results, top=10):
+    """What each certifying defense promises the most vulnerable groups.
+
+    Beside the damage the attack achieved, the certificate of a defense such
+    as :class:`~skpoison.defenses.PartitionAggregation`, fitted on the clean
+    training rows: the share of the group's test rows whose prediction no
+    attack adding as many rows as this one can change.
+
+    Parameters
+    ----------
+    results : DataFrame
+        ``SubpopulationAudit.results_``.
+    top : int or None, default=10
+        The groups of :func:`vulnerable_groups` (most damaged undefended
+        first); ``None`` keeps all.
+
+    Returns
+    -------
+    table : DataFrame
+        One row per certifying defense, group and alpha (means over seeds):
+        ``defense``, ``filter``, ``group``, ``alpha``, ``poisons`` (rows the
+        attack added), ``damage without`` (target damage undefended),
+        ``damage with`` (with the defense), ``accuracy with`` (the defended
+        model's accuracy on the group after the attack), ``certified`` and
+        ``certified & correct`` (a lower bound on ``accuracy with`` under
+        any attack adding ``poisons`` rows). Empty when no certifying defense
+        ran.
+    """
+    columns = ["defense", "filter", "group", "alpha", "poisons", "damage without",
+               "damage with", "accuracy with", "certified", "certified & correct"]
+    names = certifying_defenses(results)
+    if not names:
+        return pd.DataFrame(columns=columns)
+    ranked, _ = _ranked_groups(results)
     if top is not None:
-        table = table.head(top)
-    table = table.reset_index()
-    out = pd.DataFrame({"filter": table["filter"], "group": table["group"],
-                        "rows": table["rows"].astype(int),
-                        "aux rows": table["aux_rows"].astype(int),
-                        "test rows": table["test_rows"].astype(int),
-                        "clean accuracy": table["clean"]})
-    for a in alphas:
-        out[f"damage at alpha={a:g}"] = table[a].to_numpy()
-    out[f"collateral at alpha={top_alpha:g}"] = table["collateral"].to_numpy()
-    return out
+        ranked = ranked.head(top)
+    keys = ["filter", "subpopulation", "alpha"]
+    mean = results.groupby(["defense", *keys], sort=False)[
+        ["n_poison", "target_damage", "poisoned_target_accuracy", "certified",
+         "certified_correct"]].mean().sort_index()
+    base = mean.xs(baseline_defense(results), level="defense")
+    out = []
+    for defense in names:
+        mine = mean.xs(defense, level="defense")
+        for fname, sid in ranked.index:
+            rows = mine.loc[(fname, sid)]
+            for alpha, row in rows.iterrows():
+                out.append([defense, fname, ranked.loc[(fname, sid), "group"], alpha,
+                            round(row["n_poison"]), base.loc[(fname, sid, alpha),
+                                                      "target_damage"],
+                            row["target_damage"], row["poisoned_target_accuracy"],
+                            row["certified"], row["certified_correct"]])
+    return pd.DataFrame(out, columns=columns)
 
 
 def defense_effect(results, n_clean=None, top=5):
@@ -192,10 +273,13 @@ def defense_effect(results, n_clean=None, top=5):
     table : DataFrame
         One row per (defense, alpha) for every defense other than the
         undefended baseline: mean target damage ``without`` and ``with`` the
-        defense, the same on the ``top`` most vulnerable groups, the mean
-        share of poison and of clean rows it removed, the clean rows removed,
-        and the mean collateral damage without and with it. Empty when only
-        the baseline ran.
+        defense, when a certifying defense ran the mean ``certified`` and
+        ``certified & correct`` shares of the groups' test rows (empty for
+        the other defenses), the same damage on the ``top`` most vulnerable
+        groups, the mean share of poison and of clean rows it removed (empty
+        for a defense that removes nothing), the clean rows removed, and the
+        mean collateral damage without and with it. Empty when only the
+        baseline ran.
     """
     base_name = baseline_defense(results)
     per = per_subpopulation(results)
@@ -216,6 +300,9 @@ def defense_effect(results, n_clean=None, top=5):
             row = {"defense": defense, "alpha": alpha,
                    "damage without": b.target_damage.mean(),
                    "damage with": m.target_damage.mean(),
+                   **({"certified": at["certified"].mean(),
+                       "certified & correct": at["certified_correct"].mean()}
+                      if "certified" in at else {}),
                    f"top-{top} without": worst.mean(),
                    f"top-{top} with": m.target_damage.reindex(worst.index).mean(),
                    "poison removed": (at["poison_removed"].mean()
@@ -271,10 +358,18 @@ def defense_verdicts(effect):
                         + (f" (about {count:.0f} rows)" if pd.notna(count) else ""))
             if grp["poison removed"].notna().any():
                 cost[-1] += f" and {_pct(grp['poison removed'].mean())} of the poisons"
+        elif "certified" in grp and grp["certified"].notna().any():
+            cost.append("removes no row")
         cost.append(f"collateral damage {grp['collateral with'].mean():+.3f} "
                     f"(without it: {grp['collateral without'].mean():+.3f})")
         sentence = (f"{defense}: {head} (target damage without → with it, "
                     f"{by_alpha}); cost: {'; '.join(cost)}.")
+        if "certified" in grp and grp["certified"].notna().any():
+            sentence += (" Certified against the attack's added rows (mean share of a "
+                         "group's test rows, certified and correct in brackets): "
+                         + "; ".join(f"alpha {r.alpha:g}: {_pct(r['certified'])} "
+                                     f"({_pct(r['certified & correct'])})"
+                                     for _, r in grp.iterrows()) + ".")
         out.append((defense, kind, sentence))
     return out
 
@@ -724,6 +819,12 @@ def write_report(audit, path, *, title="skpoison audit"):
         parts.append("<ul>" + "".join(f'<li class="{kind}">{esc(text)}</li>'
                                        for _, kind, text in verdicts) + "</ul>")
         parts.append(_table(_formatted(effect), text_columns=("defense",)))
+    certified = certified_groups(results, top=10)
+    if not certified.empty:
+        parts += ["<h2>What the certificate promises</h2>",
+                  f"<p>{esc(CERTIFIED_NOTE)}</p>",
+                  _table(_formatted(certified),
+                         text_columns=("defense", "filter", "group"))]
     parts += ["<h2>Damage by alpha</h2>",
               _img(_fig_by_alpha(results), "target damage by alpha and filter",
                    "Top-1, Top-5 mean and mean target damage by poisoning rate, per "

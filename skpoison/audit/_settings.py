@@ -699,7 +699,7 @@ def setting_audit(dataset="adult", model=None, *, attack="labelflip",
                   defenses=("none", "trim"), n_samples=None, max_subpopulations=None,
                   order=None, data_home=None, n_jobs=None, progress=True,
                   random_state=0, backend=None, store=None, resume=True,
-                  finder_params=None, device=None):
+                  finder_params=None, defense_params=None, device=None):
     """Run the subpopulation audit on a setting.
 
     Parameters
@@ -714,7 +714,8 @@ def setting_audit(dataset="adult", model=None, *, attack="labelflip",
     alphas, seeds
         Poisoning rates and seeds.
     defenses : sequence of str, default=("none", "trim")
-        Names understood by :func:`make_defense`.
+        Names understood by :func:`make_defense`; ``"dpa"`` (partition
+        aggregation) also reports its certificate per group.
     max_subpopulations : int, default=None
         Attack only this many subpopulations per filter.
     order : {"confidence", "id"} or None, default=None
@@ -734,6 +735,9 @@ def setting_audit(dataset="adult", model=None, *, attack="labelflip",
     finder_params : dict, default=None
         Parameters to set on the setting's finders, per finder name, e.g.
         ``{"ClusterMatch": {"n_clusters": 50}}``.
+    defense_params : dict, default=None
+        Parameters of the defenses, per defense name, e.g.
+        ``{"dpa": {"n_partitions": 100}}``.
 
     Returns
     -------
@@ -754,6 +758,13 @@ def setting_audit(dataset="adult", model=None, *, attack="labelflip",
     if bad or not list(defenses):
         raise SettingError("defenses", f"unknown defenses {bad}; use some of "
                                        f"{DEFENSES}.")
+    defense_params = dict(defense_params or {})
+    unused = [d for d in defense_params if d not in defenses]
+    if unused:
+        raise SettingError("defense_params", f"parameters for {unused}, which are not "
+                                             f"among the defenses {list(defenses)}.")
+    templates = {name: set_device(make_defense(name, **defense_params.get(name, {})),
+                                  device) for name in defenses}
     if store is not None:  # a usable store, before the data is loaded or embedded
         ResultStore(store).close()
     setting = load_setting(record, model, n_samples=n_samples, data_home=data_home,
@@ -779,7 +790,7 @@ def setting_audit(dataset="adult", model=None, *, attack="labelflip",
     audit = SubpopulationAudit(
         setting.estimator, finders=finders, attack=template, alphas=alphas,
         seeds=seeds,
-        defenses={name: set_device(make_defense(name), device) for name in defenses},
+        defenses=templates,
         n_jobs=1 if n_jobs is None and on_accelerator(device) else n_jobs,
         progress=progress, max_subpopulations=max_subpopulations,
         subpopulation_order=ranking, backend=backend, store=store, resume=resume,

@@ -12,7 +12,7 @@ from joblib import Parallel
 from joblib.parallel import BACKENDS, get_active_backend
 from sklearn.base import clone
 
-from ..metrics import subpopulation_damage
+from ..metrics import certified_fraction, subpopulation_damage
 
 
 class _AuditData:
@@ -37,13 +37,43 @@ class _AuditData:
         return object.__sizeof__(self) + total
 
 
+def certifies(defense):
+    """Whether ``defense`` certifies its predictions (has ``certify``, as
+    :class:`~skpoison.defenses.PartitionAggregation`)."""
+    return defense is not None and hasattr(defense, "certify")
+
+
+def defended(estimator, defense, seed, n_poison=None, oracle_n_remove=False):
+    """The victim behind ``defense`` (a clone), as every row of one seed fits it.
+
+    The defense's ``estimator`` is the victim, so preprocessing fitted on the
+    training rows (a victim's scaler, its encoders) sits inside the defense:
+    partition aggregation fits it per partition, as its certificate needs.
+    """
+    model = clone(estimator)
+    if defense is None:
+        return model
+    model = clone(defense).set_params(estimator=model)
+    params = model.get_params(deep=False)
+    if oracle_n_remove and n_poison is not None and "n_remove" in params:
+        model.set_params(n_remove=int(n_poison))
+    if "random_state" in params:
+        model.set_params(random_state=seed)
+    return model
+
+
 def _run_task(attack, finder, estimator, defenses, oracle_n_remove, data, clean_pred,
-              test_mask, key):
+              test_mask, key, certificates=None):
     """Poison once, then fit the victim behind each defense; one row each.
 
     Every row records ``attack_seconds`` (the attack's ``fit_resample``, the
     same for all rows of one poisoning) and ``fit_seconds`` (that row's
     ``fit``), so the harness's overhead can be measured against the fits.
+    ``certificates`` maps each certifying defense to its ``certify`` output
+    on the test rows, fitted on the clean training rows: its rows get the
+    fraction of the group's test rows certified against the attack's
+    ``n_poison_`` added rows (``certified``) and certified and correct
+    (``certified_correct``), and no removal columns (it removes nothing).
     """
     X_train, y_train, X_aux, y_aux, X_test, y_test = data.arrays
     attack = clone(attack).set_params(subpopulation=finder, alpha=key["alpha"],
@@ -52,21 +82,16 @@ def _run_task(attack, finder, estimator, defenses, oracle_n_remove, data, clean_
     X_res, y_res = attack.fit_resample(X_train, y_train)
     attack_seconds = time.perf_counter() - start
     poison = attack.poison_mask_
+    n_poison = int(attack.n_poison_)
     rows = []
     for name, defense in defenses.items():
-        model = clone(estimator)
-        if defense is not None:
-            model = clone(defense).set_params(estimator=model)
-            if oracle_n_remove and "n_remove" in model.get_params(deep=False):
-                model.set_params(n_remove=int(attack.n_poison_))
-            if "random_state" in model.get_params(deep=False):
-                model.set_params(random_state=key["seed"])
+        model = defended(estimator, defense, key["seed"], n_poison, oracle_n_remove)
         t0 = time.perf_counter()
         model.fit(X_res, y_res)
         fit_seconds = time.perf_counter() - t0
         pred = model.predict(X_test)
         dmg = subpopulation_damage(clean_pred, pred, None, y_test, test_mask)
-        row = dict(key, defense=name, n_poison=int(attack.n_poison_),
+        row = dict(key, defense=name, n_poison=n_poison,
                    n_train=int(attack.n_subpopulation_),
                    clean_target_accuracy=dmg.clean_target_accuracy,
                    poisoned_target_accuracy=dmg.poisoned_target_accuracy,
@@ -75,12 +100,19 @@ def _run_task(attack, finder, estimator, defenses, oracle_n_remove, data, clean_
                    poisoned_collateral_accuracy=dmg.poisoned_collateral_accuracy,
                    collateral_damage=dmg.collateral_damage,
                    n_test=dmg.n_target)
-        support = getattr(model, "support_mask_", None)
-        if support is not None:
-            # the fraction of the poison rows, and of the clean rows, it removed
-            row["poison_removed"] = (float(np.mean(~support[poison]))
-                                     if poison.any() else float("nan"))
-            row["clean_removed"] = float(np.mean(~support[~poison]))
+        if certifies(defense):
+            cert = certified_fraction(certificates[name], None, y_test, test_mask,
+                                      n_poison)
+            row["certified"] = cert.certified_fraction
+            row["certified_correct"] = cert.certified_accuracy
+            row["median_radius"] = cert.median_radius
+        else:
+            support = getattr(model, "support_mask_", None)
+            if support is not None:
+                # the fraction of the poison rows, and of the clean rows, it removed
+                row["poison_removed"] = (float(np.mean(~support[poison]))
+                                         if poison.any() else float("nan"))
+                row["clean_removed"] = float(np.mean(~support[~poison]))
         row["fit_seconds"] = fit_seconds
         row["attack_seconds"] = attack_seconds
         rows.append(row)
