@@ -42,6 +42,17 @@ _GROWING_ENSEMBLES = (BaseEnsemble, HistGradientBoostingClassifier,
                       HistGradientBoostingRegressor)
 
 
+def inherit_input_tags(tags, estimator):
+    """``tags`` with the input tags a wrapper takes from its ``estimator``:
+    what it accepts (sparse, NaN, strings, categories) is what the model does."""
+    inner = get_tags(estimator)
+    tags.input_tags.sparse = inner.input_tags.sparse
+    tags.input_tags.allow_nan = inner.input_tags.allow_nan
+    tags.input_tags.string = inner.input_tags.string
+    tags.input_tags.categorical = inner.input_tags.categorical
+    return tags
+
+
 class BaseDefense(DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin,
                   BaseEstimator):
     """Base class of the defenses. Not for direct use."""
@@ -167,10 +178,4 @@ class BaseDefense(DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin
         return self
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        inner = get_tags(self.estimator)
-        tags.input_tags.sparse = inner.input_tags.sparse
-        tags.input_tags.allow_nan = inner.input_tags.allow_nan
-        tags.input_tags.string = inner.input_tags.string
-        tags.input_tags.categorical = inner.input_tags.categorical
-        return tags
+        return inherit_input_tags(super().__sklearn_tags__(), self.estimator)

@@ -43,6 +43,7 @@ from sklearn.utils.validation import (
 from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ..utils._labels import encode_labels
 from ..utils._seeding import seed_unseeded
+from ._base import inherit_input_tags
 
 __all__ = ["PartitionAggregation"]
 
@@ -686,10 +687,4 @@ class PartitionAggregation(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return self.certify(X)[1]
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        inner = get_tags(self.estimator)
-        tags.input_tags.sparse = inner.input_tags.sparse
-        tags.input_tags.allow_nan = inner.input_tags.allow_nan
-        tags.input_tags.string = inner.input_tags.string
-        tags.input_tags.categorical = inner.input_tags.categorical
-        return tags
+        return inherit_input_tags(super().__sklearn_tags__(), self.estimator)
