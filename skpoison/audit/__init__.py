@@ -37,10 +37,10 @@ from ._settings import (
     setting_audit,
     table_setting,
 )
-from ._store import ResultStore
+from ._store import ResultStore, StoreInUseError
 
 __all__ = ["DEFENSES", "SETTINGS", "ResultStore", "Setting", "SettingError",
-           "SubpopulationAudit", "adult_audit", "by_confidence",
+           "StoreInUseError", "SubpopulationAudit", "adult_audit", "by_confidence",
            "describe_subpopulation", "drop_annotations", "load_setting",
            "make_attack", "make_defense", "make_table_victim", "make_victim",
            "plot_summary", "setting_audit", "summarize", "table_preprocessor",

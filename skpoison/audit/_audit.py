@@ -157,8 +157,10 @@ class SubpopulationAudit:
         results as an uninterrupted one (timing columns excepted). The
         setting is a hash of everything that determines a row: the victim,
         attack, finder and defense parameters, ``oracle_n_remove``, the
-        skpoison version and fingerprints of the six data arrays. ``None``
-        keeps nothing.
+        skpoison version and fingerprints of the six data arrays. A store
+        has one writer at a time: while ``run`` works, another audit given the
+        same store is refused at once with
+        :class:`~skpoison.audit.StoreInUseError`. ``None`` keeps nothing.
 
     resume : bool, default=True
         Use the rows already in ``store``. ``False`` recomputes every unit

@@ -241,7 +241,8 @@ def build_parser():
     out.add_argument("--store", type=Path, default=None,
                      help="SQLite result store that makes the audit resumable: each "
                           "finished unit is committed at once, and a re-run skips "
-                          "what it holds (default: OUT/audit.sqlite)")
+                          "what it holds; one audit writes to a store at a time, a "
+                          "second is refused (default: OUT/audit.sqlite)")
     out.add_argument("--no-store", action="store_true", help="keep no result store")
     out.add_argument("--fresh", action="store_true",
                      help="recompute everything, overwriting stored rows")

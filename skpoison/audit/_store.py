@@ -11,6 +11,12 @@ flight.
 
 Rows are stored as JSON text (never pickles), so a store from an untrusted
 source can be read safely.
+
+A store has one writer at a time: :class:`ResultStore` holds an exclusive lock
+on ``<store>.lock`` (an advisory ``flock``, released by the system when the
+process ends, however it ends) from opening to closing, and a second writer is
+refused at once with :class:`StoreInUseError`. Two audits on one store would
+otherwise both compute every unit. Readers open it with ``writer=False``.
 """
 
 import functools
@@ -19,10 +25,17 @@ import inspect
 import json
 import math
 import os
+import socket
 import sqlite3
 import threading
 import time
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+    import msvcrt
 
 import joblib
 import numpy as np
@@ -155,13 +168,107 @@ def normalize_row(row):
     return json.loads(json.dumps(row, default=_json_default))
 
 
+class StoreInUseError(ValueError):
+    """The result store is being written by another audit.
+
+    A store takes one writer at a time (see :class:`ResultStore`); the
+    message names the store, the process holding it and what to do.
+    """
+
+
+def _lock(fd):
+    """Lock ``fd`` exclusively without waiting; False when another holds it."""
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:  # pragma: no cover - Windows
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except (BlockingIOError, PermissionError):
+        return False
+    return True
+
+
+class _WriterLock:
+    """The single-writer lock of a store: ``flock`` on ``<store>.lock``.
+
+    The lock file is named after the store's resolved path (symbolic links
+    lead to one lock) and holds the holder's process id, host and start time,
+    for the message a second writer gets. It is removed on release; a lock
+    file left by a killed process is not held by anyone and is reused.
+    """
+
+    def __init__(self, store):
+        store = Path(os.path.realpath(store))
+        self.path = store.with_name(store.name + ".lock")
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise ValueError(f"Cannot open the result store {store}: its lock file "
+                                 f"{self.path} cannot be created ({exc}).") from None
+            if not _lock(fd):
+                try:
+                    holder = os.read(fd, 500).decode("utf-8", "replace").strip()
+                except OSError:  # pragma: no cover - Windows locks the byte read
+                    holder = ""
+                finally:
+                    os.close(fd)
+                raise StoreInUseError(
+                    f"The result store {store} is being written by another audit "
+                    f"({holder or 'a process holding ' + str(self.path)}). A store "
+                    "takes one writer at a time: wait for that audit to finish (or "
+                    "stop it), or give this audit a store of its own (--store PATH, "
+                    "or --no-store; store=... in Python).")
+            try:  # the holder that just released it may have removed the file
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        self._fd = fd
+        text = (f"process {os.getpid()} on {socket.gethostname()}, since "
+                f"{time.strftime('%Y-%m-%d %H:%M:%S')}").encode()
+        os.ftruncate(fd, 0)
+        os.write(fd, text)
+
+    def release(self):
+        if self._fd is None:
+            return
+        try:
+            if fcntl is not None:  # removed while held; Windows cannot
+                os.unlink(self.path)
+        except OSError:
+            pass
+        os.close(self._fd)  # releases the lock
+        self._fd = None
+
+
 class ResultStore:
     """SQLite store of finished audit units (WAL mode, one transaction per row).
+
+    One writer at a time: opened with ``writer=True`` (the default, as the
+    audit opens it), the store is locked until :meth:`close` (or the end of
+    the process, however it ends), and a second writer, in this process or
+    another, gets :class:`StoreInUseError` at once, naming the store and the
+    process that holds it. Open it with ``writer=False`` to read it while an
+    audit writes it.
 
     Parameters
     ----------
     path : str or Path
         The database file; created, with its folder, when missing.
+    writer : bool, default=True
+        Take the store's single-writer lock. ``False`` opens it for reading:
+        :meth:`put`, :meth:`delete` and :meth:`log_attempt` then raise.
+
+    Raises
+    ------
+    StoreInUseError
+        Another writer holds the store (a ``ValueError``).
+    ValueError
+        The file is not a usable store (not a database, truncated, a foreign
+        table, a folder).
 
     Examples
     --------
@@ -176,19 +283,22 @@ class ResultStore:
 'alpha': 1.0, 'seed': 0, 'defense': 'none', 'target_damage': 0.5}}
     """
 
-    def __init__(self, path):
+    def __init__(self, path, *, writer=True):
         self.path = Path(path)
+        self.writer = writer
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # joblib pulls the next job (and so logs attempts) from its callback
         # thread: one connection shared across threads, serialised by a lock.
         if self.path.is_dir():
             raise ValueError(f"The result store {self.path} is a folder; give a file "
                              "path (e.g. audit.sqlite).")
+        self._writer_lock = _WriterLock(self.path) if writer else None
         try:
             self._con = sqlite3.connect(str(self.path), timeout=60,
                                         isolation_level=None,
                                         check_same_thread=False)  # explicit transactions
         except sqlite3.Error as exc:
+            self._release()
             raise ValueError(f"Cannot open the result store {self.path}: {exc}.") from None
         self._lock = threading.Lock()
         try:
@@ -197,11 +307,20 @@ class ResultStore:
             self._con.executescript(_SCHEMA)
             self._check_schema()
         except sqlite3.Error as exc:
-            self._con.close()
+            self.close()
             raise ValueError(
                 f"{self.path} is not a usable skpoison result store ({exc}). Delete "
                 "it (its results are lost) or give the audit another store path."
             ) from None
+
+    def _release(self):
+        if self._writer_lock is not None:
+            self._writer_lock.release()
+
+    def _check_writer(self):
+        if not self.writer:
+            raise RuntimeError(f"The result store {self.path} was opened with "
+                               "writer=False, for reading only.")
 
     def _check_schema(self):
         """Every table has the columns this version writes (not a foreign one)."""
@@ -224,8 +343,9 @@ class ResultStore:
         self.close()
 
     def close(self):
-        """Close the connection."""
+        """Close the connection and release the writer lock."""
         self._con.close()
+        self._release()
 
     @staticmethod
     def unit(setting, row):
@@ -235,6 +355,7 @@ class ResultStore:
 
     def describe(self, setting, description):
         """Record a readable description (JSON-ready) of ``setting``."""
+        self._check_writer()
         with self._lock, self._con:
             self._con.execute("BEGIN")
             self._con.execute(
@@ -243,6 +364,7 @@ class ResultStore:
 
     def put(self, setting, row):
         """Store one finished row, in its own committed transaction."""
+        self._check_writer()
         text = json.dumps(row, default=_json_default)
         with self._lock, self._con:
             self._con.execute("BEGIN IMMEDIATE")
@@ -265,6 +387,7 @@ class ResultStore:
 
     def delete(self, settings):
         """Forget the stored rows of the given settings."""
+        self._check_writer()
         settings = list(settings)
         with self._lock, self._con:
             self._con.execute("BEGIN IMMEDIATE")
@@ -273,6 +396,7 @@ class ResultStore:
 
     def log_attempt(self, run, setting, key, defenses):
         """Record that a unit of work was dispatched (the audit's work log)."""
+        self._check_writer()
         with self._lock, self._con:
             self._con.execute("BEGIN IMMEDIATE")
             self._con.execute(

@@ -194,3 +194,49 @@ def test_unusable_store_is_one_clear_error(tmp_path, content):
     for resume in (True, False):  # --fresh too
         with pytest.raises(ValueError, match="store"):
             _audit(store=path, resume=resume).run(*job.data())
+
+
+def test_second_writer_is_refused_at_start_up(tmp_path):
+    path = tmp_path / "audit.sqlite"
+    lock = tmp_path / "audit.sqlite.lock"
+    with ResultStore(path):  # this process writes to the store...
+        assert lock.exists()
+        # ...so an audit in another process is refused before any work
+        proc = subprocess.run(
+            [sys.executable, "-m", "skpoison", "audit", "--dataset", "german",
+             "--store", str(path), "--out", str(tmp_path / "out"), "--quiet"],
+            check=False, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 2, proc.stderr
+        assert (f"skpoison: error: --store: The result store {path.resolve()} is being "
+                f"written by another audit (process {os.getpid()} on ") in proc.stderr
+        assert "one writer at a time" in proc.stderr and "--no-store" in proc.stderr
+        assert not (tmp_path / "out").exists()
+        with ResultStore(path, writer=False) as reader:  # reading is allowed
+            assert reader.count() == 0
+            with pytest.raises(RuntimeError, match="reading only"):
+                reader.put("s", {"filter": "f", "subpopulation": 1, "alpha": 1.0,
+                                 "seed": 0, "defense": "none"})
+    assert not lock.exists()  # released and removed on close
+    with ResultStore(path):
+        pass
+
+
+def test_running_audit_holds_its_store(tmp_path):
+    from skpoison.audit import StoreInUseError
+
+    store = tmp_path / "audit.sqlite"
+    proc = _launch(store, tmp_path / "first.pkl")
+    deadline = time.monotonic() + 120
+    while _rows(store) < 1:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "the audit stored nothing in 120 s"
+        time.sleep(0.02)
+    second = _audit(store)
+    with pytest.raises(StoreInUseError, match=f"process {proc.pid} on .*one writer"):
+        second.run(*job.data())
+    assert not hasattr(second, "fitted_finders_")  # refused before any work
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()
+    with open(tmp_path / "first.pkl", "rb") as fh:
+        _, n_reused, n_computed = pickle.load(fh)
+    assert (n_reused, n_computed) == (0, job.N_UNITS)  # the first audit did it all
