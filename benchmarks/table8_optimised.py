@@ -270,7 +270,8 @@ def run_fashion_mnist_ft(args):
     t0 = time.perf_counter()
     ft = print_damage_table(
         f"FT (EfficientNet-Lite0 fine-tuned at {cfg['ft_size']} px, "
-        f"{cfg['ft_epochs']} epochs): mean target damage", ft_net, ft_attacks,
+        f"{cfg['ft_epochs']} epoch{'s' * (cfg['ft_epochs'] != 1)}): mean target "
+        "damage", ft_net, ft_attacks,
         (X, y, X_test, y_test), test_ids, targets)
     times["FT table"] = time.perf_counter() - t0
     cache.cleanup()
