@@ -25,6 +25,7 @@ from ._workers import (
     _task_id,
     certifies,
     defended,
+    process_workers,
 )
 
 
@@ -501,7 +502,7 @@ class SubpopulationAudit:
                         attack, finder, seed_unseeded(self.estimator, seed), need,
                         self.oracle_n_remove, shared, clean_pred[seed], mask, key,
                         {d: certificates[d, seed] for d in need
-                         if (d, seed) in certificates})
+                         if (d, seed) in certificates}, owner)
 
             index = {_task_id(key): i for i, (_, _, _, key) in enumerate(tasks)}
             bar = tqdm(total=len(tasks), initial=len(tasks) - len(pending),
@@ -510,9 +511,16 @@ class SubpopulationAudit:
                 if self.backend is not None:
                     # parallel_config also registers "dask" on first use
                     stack.enter_context(parallel_config(backend=self.backend))
+                owner = None
                 if pending:
                     shared = _shared_once(shared, self.n_jobs, stack)
-                for task_rows in _parallel(self.n_jobs)(jobs()):
+                    # workers of this process stop when it is killed
+                    owner = os.getpid() if process_workers(self.n_jobs) else None
+                outputs = _parallel(self.n_jobs)(jobs())
+                # interrupted (Ctrl-C, SIGTERM on the command line) or failing
+                # here: close the generator, so joblib ends its workers
+                stack.callback(getattr(outputs, "close", lambda: None))
+                for task_rows in outputs:
                     for row in task_rows:
                         row = normalize_row(row)
                         i = index[_task_id(row)]

@@ -11,9 +11,12 @@ nothing.
 import argparse
 import importlib
 import os
+import signal
 import sys
 import textwrap
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ._data import SettingError
@@ -608,12 +611,38 @@ def run_audit(args, plan=None):
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that the audit stops as on Ctrl-C."""
+
+
+def _terminate(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM ends the command as Ctrl-C does: joblib terminates its workers,
+    the temporary data is removed and the store closed on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv=None):
     """Entry point of the ``skpoison`` command.
 
     Returns 0 on success; usage errors exit with status 2 (``SystemExit``),
     errors met while running with status 1, each as one line
     ``skpoison: error: ...`` (``--traceback`` shows the traceback too).
+    Interrupted by Ctrl-C it returns 130, by SIGTERM 143, once its workers
+    have stopped and its temporary files are removed; finished units are in
+    the store.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -624,15 +653,17 @@ def main(argv=None):
     except UsageError as exc:
         parser.exit(2, f"skpoison: error: {exc}\n")
     try:
-        return run_audit(args, plan)
+        with _sigterm_as_interrupt():
+            return run_audit(args, plan)
     except BrokenPipeError:  # e.g. `skpoison audit ... | head`: stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except KeyboardInterrupt:
-        print("skpoison: interrupted; finished units are in the store, run the same "
+    except KeyboardInterrupt as exc:
+        how = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"skpoison: {how}; finished units are in the store, run the same "
               "command again to resume.", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGTERM if isinstance(exc, Terminated) else 130
     except (ValueError, TypeError, OSError, ImportError, RuntimeError,
             MemoryError) as exc:
         if args.traceback:

@@ -1,14 +1,29 @@
 """The audit's worker plumbing: the data shared with the workers, one unit of
-work, and the joblib calls that run them."""
+work, and the joblib calls that run them.
+
+An audit leaves nothing behind however it ends. Interrupted (Ctrl-C, or
+SIGTERM on the command line), joblib terminates its workers and the data
+folder is removed on the way out. Killed outright (SIGKILL), its worker
+processes notice that their parent is gone and exit within a second
+(:func:`_watch_owner`), loky's resource tracker removes the data folder, and
+the next audit on this host removes the folders of dead audits that nothing
+removed (:func:`_data_folder`).
+"""
 
 import os
+import re
+import shutil
+import socket
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 
 import joblib
 import numpy as np
 import pandas as pd
 from joblib import Parallel
+from joblib.externals.loky.backend import resource_tracker
 from joblib.parallel import BACKENDS, get_active_backend
 from sklearn.base import clone
 
@@ -63,7 +78,7 @@ def defended(estimator, defense, seed, n_poison=None, oracle_n_remove=False):
 
 
 def _run_task(attack, finder, estimator, defenses, oracle_n_remove, data, clean_pred,
-              test_mask, key, certificates=None):
+              test_mask, key, certificates=None, owner=None):
     """Poison once, then fit the victim behind each defense; one row each.
 
     Every row records ``attack_seconds`` (the attack's ``fit_resample``, the
@@ -74,7 +89,10 @@ def _run_task(attack, finder, estimator, defenses, oracle_n_remove, data, clean_
     fraction of the group's test rows certified against the attack's
     ``n_poison_`` added rows (``certified``) and certified and correct
     (``certified_correct``), and no removal columns (it removes nothing).
+    ``owner`` is the audit's process id when the task runs in a worker
+    process it started (see :func:`_watch_owner`).
     """
+    _watch_owner(owner)
     X_train, y_train, X_aux, y_aux, X_test, y_test = data.arrays
     attack = clone(attack).set_params(subpopulation=finder, alpha=key["alpha"],
                                       aux=(X_aux, y_aux), random_state=key["seed"])
@@ -123,6 +141,99 @@ def _task_id(row):
     return (row["filter"], row["subpopulation"], row["alpha"], row["seed"])
 
 
+def process_workers(n_jobs):
+    """Whether the active joblib backend runs the tasks in worker processes
+    that this process starts (loky, multiprocessing) with more than one job."""
+    backend, default_n_jobs = get_active_backend()
+    if n_jobs is None:  # as joblib.Parallel: parallel_config's n_jobs, else 1
+        n_jobs = default_n_jobs
+    processes = tuple(BACKENDS[name] for name in ("loky", "multiprocessing")
+                      if name in BACKENDS)
+    return isinstance(backend, processes) and backend.effective_n_jobs(n_jobs) != 1
+
+
+_WATCHED = []  # in a worker process: the audit process being watched
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)  # POSIX only: on Windows this would end the process
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
+def _watch_owner(owner):
+    """In a worker process: exit as soon as the audit process ``owner`` is gone.
+
+    A worker whose parent is killed (SIGKILL) is adopted by another process
+    and would otherwise go on computing the tasks still queued for it. A
+    thread checks the parent's id twice a second and ends the worker when
+    it changes. Nothing is watched in the audit's own process, in workers
+    that are not its children (Dask) or off POSIX.
+    """
+    if owner is None or owner == os.getpid() or _WATCHED or os.name != "posix":
+        return
+    if os.getppid() != owner:
+        if not _alive(owner):
+            os._exit(1)  # the audit died before this worker's first task
+        return  # not the audit's child: its parent is not ours to watch
+
+    def watch():
+        while os.getppid() == owner:
+            time.sleep(0.5)
+        os._exit(1)
+
+    _WATCHED.append(owner)
+    threading.Thread(target=watch, name="skpoison-audit-owner", daemon=True).start()
+
+
+_FOLDER = "skpoison-audit-"
+
+
+def _host():
+    return re.sub(r"[^A-Za-z0-9.]+", "_", socket.gethostname()) or "host"
+
+
+def _sweep(base):
+    """Remove the data folders of this host's dead audits (killed with their
+    resource tracker, e.g. a whole process group killed at once)."""
+    if os.name != "posix":
+        return
+    pattern = re.compile(re.escape(f"{_FOLDER}{_host()}-") + r"(\d+)-")
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        match = pattern.match(name)
+        if match and not _alive(int(match.group(1))):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+
+
+@contextmanager
+def _data_folder(base):
+    """A temporary folder for the shared data, removed however the audit ends.
+
+    Removed on the way out (also on Ctrl-C or SIGTERM); registered with
+    loky's resource tracker, which removes it if this process is killed; and
+    named ``skpoison-audit-<host>-<pid>-*``, so that the next audit on this
+    host removes it should both be killed.
+    """
+    base = base or tempfile.gettempdir()
+    os.makedirs(base, exist_ok=True)  # as joblib does for its own files
+    _sweep(base)
+    folder = tempfile.mkdtemp(prefix=f"{_FOLDER}{_host()}-{os.getpid()}-", dir=base)
+    resource_tracker.register(folder, "folder")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        resource_tracker.unregister(folder, "folder")
+
+
 def _shared_once(data, n_jobs, stack):
     """``data`` for the tasks: memory-mapped from one file on process backends.
 
@@ -134,20 +245,12 @@ def _shared_once(data, n_jobs, stack):
     are read-only memory maps, which joblib sends as a file name and offset;
     the workers see exactly what joblib's automatic memory mapping gives
     them. Other backends (threads, Dask, which scatters ``data`` once) get
-    ``data`` as it is.
+    ``data`` as it is. The file's folder (see :func:`_data_folder`) is in
+    ``$JOBLIB_TEMP_FOLDER``, or the system's temporary folder.
     """
-    backend, default_n_jobs = get_active_backend()
-    if n_jobs is None:  # as joblib.Parallel: parallel_config's n_jobs, else 1
-        n_jobs = default_n_jobs
-    processes = tuple(BACKENDS[name] for name in ("loky", "multiprocessing")
-                      if name in BACKENDS)
-    if not isinstance(backend, processes) or backend.effective_n_jobs(n_jobs) == 1:
+    if not process_workers(n_jobs):
         return data
-    base = os.environ.get("JOBLIB_TEMP_FOLDER")
-    if base:
-        os.makedirs(base, exist_ok=True)  # as joblib does for its own files
-    folder = stack.enter_context(tempfile.TemporaryDirectory(
-        prefix="skpoison-audit-", dir=base or None, ignore_cleanup_errors=True))
+    folder = stack.enter_context(_data_folder(os.environ.get("JOBLIB_TEMP_FOLDER")))
     path = os.path.join(folder, "data.pkl")
     joblib.dump(data.arrays, path)
     return _AuditData(*joblib.load(path, mmap_mode="r"))

@@ -25,3 +25,19 @@ def not_an_estimator():
 
 def broken():
     raise RuntimeError("the factory fails")
+
+
+class SlowLogisticRegression(LogisticRegression):
+    """LogisticRegression whose fit sleeps ``$SKPOISON_TEST_SLEEP`` seconds first."""
+
+    def fit(self, X, y, sample_weight=None):
+        import os
+        import time
+
+        time.sleep(float(os.environ.get("SKPOISON_TEST_SLEEP", "0.5")))
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def slow_model():
+    """A victim slow enough to be interrupted mid-audit (numbers only)."""
+    return make_pipeline(StandardScaler(), SlowLogisticRegression())

@@ -1,0 +1,161 @@
+"""An audit stopped by SIGTERM or SIGKILL leaves no process and no temporary file."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(),
+                                reason="reads the process tree from /proc (Linux)")
+
+ROOT = Path(__file__).resolve().parents[2]
+N_UNITS = 6 * 2  # 6 clusters x 2 alphas, one seed, one defense
+
+
+def _children(pid):
+    """Process ids whose parent is ``pid``."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # "pid (name) state ppid ...": the name may hold spaces
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _running(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _rows(store):
+    try:
+        con = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5)
+        try:
+            return con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _leftovers(*folders):
+    return [p.name for f in folders for p in f.iterdir()
+            if p.name.startswith(("skpoison-audit-", "joblib_memmapping_folder_"))]
+
+
+@pytest.fixture
+def job(tmp_path):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 3))
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2],
+                  "y": np.where(X[:, 0] + rng.normal(0, 0.5, 300) > 0, "p", "q")}
+                 ).to_csv(tmp_path / "table.csv", index=False)
+    temp = {"joblib": tmp_path / "joblib", "tmp": tmp_path / "tmp"}
+    for folder in temp.values():
+        folder.mkdir()
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "skpoison", "audit", "--data",
+               str(tmp_path / "table.csv"), "--target", "y", "--estimator",
+               "tests.audit._factories:slow_model", "--filters", "ClusterMatch",
+               "--n-clusters", "6", "--min-size", "5", "--max-size", "100",
+               "--alphas", "1,2", "--defenses", "none", "--n-jobs", "2", "--quiet",
+               "--out", str(out)]
+
+    def launch(sleep):
+        env = dict(os.environ, SKPOISON_TEST_SLEEP=str(sleep), OMP_NUM_THREADS="1",
+                   JOBLIB_TEMP_FOLDER=str(temp["joblib"]), TMPDIR=str(temp["tmp"]))
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    return launch, out, temp
+
+
+def _kill_midway(launch, store, sig):
+    """Start the audit, wait until it has stored a unit and started its
+    workers, send ``sig``; return the exit status, stderr and its children."""
+    proc = launch(sleep=1.0)
+    deadline = time.monotonic() + 180
+    while _rows(store) < 1:
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, "the audit stored nothing in 180 s"
+        time.sleep(0.05)
+    children = _children(proc.pid)
+    assert len(children) >= 2  # the two workers (and resource trackers)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert _rows(store) < N_UNITS, "the audit finished before the signal"
+    return proc.returncode, err, children
+
+
+def _gone(pids, seconds):
+    deadline = time.monotonic() + seconds
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [p for p in pids if _running(p)]
+
+
+def test_sigterm_stops_workers_and_removes_temporary_files(job):
+    launch, out, temp = job
+    store = out / "audit.sqlite"
+    code, err, children = _kill_midway(launch, store, signal.SIGTERM)
+    assert code == 143, err
+    assert "skpoison: terminated; finished units are in the store" in err
+    assert _gone(children, 10) == []  # workers and resource trackers
+    assert _leftovers(*temp.values()) == []
+    assert not Path(f"{store}.lock").exists()
+    stored = _rows(store)
+
+    proc = launch(sleep=0)  # the same command again finishes the audit
+    output, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert f"{N_UNITS - stored} poisoned fits" in output
+    assert f"{stored} loaded from the store" in output
+    assert len(pd.read_csv(out / "results.csv")) == _rows(store) == N_UNITS
+    assert _leftovers(*temp.values()) == []
+
+
+def test_sigkill_workers_exit_and_data_is_removed(job):
+    launch, out, temp = job
+    code, _, children = _kill_midway(launch, out / "audit.sqlite", signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    # the workers notice that their parent is gone; the resource tracker
+    # removes the data folder once they have exited
+    assert _gone(children, 20) == []
+    assert _leftovers(temp["joblib"]) == []
+
+
+def test_data_folders_of_dead_audits_are_removed(tmp_path, monkeypatch):
+    from contextlib import ExitStack
+
+    from skpoison.audit._workers import _AuditData, _host, _shared_once
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"skpoison-audit-{_host()}-{dead.pid}-abcd1234"
+    live = tmp_path / f"skpoison-audit-{_host()}-{os.getpid()}-abcd1234"
+    other_host = tmp_path / f"skpoison-audit-elsewhere-{dead.pid}-abcd1234"
+    for folder in (stale, live, other_host):
+        folder.mkdir()
+        (folder / "data.pkl").write_bytes(b"x" * 10)
+    monkeypatch.setenv("JOBLIB_TEMP_FOLDER", str(tmp_path))
+    with ExitStack() as stack:
+        shared = _shared_once(_AuditData(np.arange(6.0)), 2, stack)
+        mine = Path(shared.arrays[0].filename).parent
+        assert mine.name.startswith(f"skpoison-audit-{_host()}-{os.getpid()}-")
+    assert not stale.exists() and not mine.exists()
+    assert live.exists() and other_host.exists()
