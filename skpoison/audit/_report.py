@@ -220,8 +220,8 @@ def certified_groups(results, top=10):
     table : DataFrame
         One row per certifying defense, group and alpha (means over seeds):
         ``defense``, ``filter``, ``group``, ``alpha``, ``poisons`` (rows the
-        attack added), ``damage without`` (target damage undefended),
-        ``damage with`` (with the defense), ``accuracy with`` (the defended
+        attack added), ``damage without`` (target damage undefended; empty
+        without an undefended run), ``damage with`` (with the defense), ``accuracy with`` (the defended
         model's accuracy on the group after the attack), ``certified`` and
         ``certified & correct`` (a lower bound on ``accuracy with`` under
         any attack adding ``poisons`` rows). Empty when no certifying defense
@@ -239,18 +239,20 @@ def certified_groups(results, top=10):
     mean = results.groupby(["defense", *keys], sort=False)[
         ["n_poison", "target_damage", "poisoned_target_accuracy", "certified",
          "certified_correct"]].mean().sort_index()
-    base = mean.xs(baseline_defense(results), level="defense")
+    base_name = baseline_defense(results)
+    base = mean.xs(base_name, level="defense")
     out = []
     for defense in names:
         mine = mean.xs(defense, level="defense")
         for fname, sid in ranked.index:
             rows = mine.loc[(fname, sid)]
             for alpha, row in rows.iterrows():
+                without = (np.nan if defense == base_name  # no undefended run
+                           else base.loc[(fname, sid, alpha), "target_damage"])
                 out.append([defense, fname, ranked.loc[(fname, sid), "group"], alpha,
-                            round(row["n_poison"]), base.loc[(fname, sid, alpha),
-                                                      "target_damage"],
-                            row["target_damage"], row["poisoned_target_accuracy"],
-                            row["certified"], row["certified_correct"]])
+                            round(row["n_poison"]), without, row["target_damage"],
+                            row["poisoned_target_accuracy"], row["certified"],
+                            row["certified_correct"]])
     return pd.DataFrame(out, columns=columns)
 
 

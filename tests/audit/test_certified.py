@@ -152,3 +152,12 @@ def test_cli_dpa(tmp_path, capsys):
               "--out", str(tmp_path / "never")])
     assert exc.value.code == 2
     assert "--n-partitions: is for the dpa defense" in capsys.readouterr().err
+
+
+def test_certified_groups_without_an_undefended_run(audit):
+    from skpoison.audit._report import certified_groups
+
+    only = audit.results_[audit.results_.defense == "dpa"]
+    table = certified_groups(only, top=None)
+    assert len(table) == 4 * 3 and table["damage without"].isna().all()
+    assert table["certified"].notna().all()
