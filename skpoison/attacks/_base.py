@@ -55,7 +55,7 @@ _SHARED_ATTACK_PARAMS_DOC = """
     alpha : float, default=1.0
         Poisoning rate: the attack adds ``int(alpha * n_sub)`` rows, where
         ``n_sub`` is the size of the target subpopulation (see ``count_on``).
-        The paper uses 0.5, 1 and 2.
+        The paper uses 0.5, 1 and 2; at most 1,000.
 
     aux : tuple (X_aux, y_aux) or None, default=None
         The attacker's own data (the paper's ``D_aux``): the finder is fitted
@@ -419,7 +419,9 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
 
     _parameter_constraints = {
         "subpopulation": [HasMethods(["fit", "membership"])],
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        # at most 1,000 poison rows per subpopulation row: far above the
+        # paper's 2, and an int(alpha * n_sub) that always fits in memory
+        "alpha": [Interval(Real, 0, 1000, closed="both")],
         "aux": [tuple, None],
         "count_on": [StrOptions({"train", "aux"})],
         "random_state": ["random_state"],

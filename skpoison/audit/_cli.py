@@ -49,9 +49,10 @@ def _floats(text):
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers: {text!r}")
-    if not values or any(not (0 <= v < 1e6) for v in values):
+    if not values or any(not (0 <= v <= 1000) for v in values):
+        # the attacks' own bound on alpha: checked here, before any work
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers in [0, 1e6): {text!r}")
+            f"expected comma-separated numbers in [0, 1000]: {text!r}")
     return values
 
 

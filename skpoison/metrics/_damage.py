@@ -4,6 +4,8 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
+from ..utils._labels import check_label_space
+
 
 def _predictions(model, X):
     """Predictions of a fitted model, or the given array of predictions."""
@@ -72,6 +74,11 @@ def subpopulation_damage(clean, poisoned, X, y, mask):
     y_clean = _predictions(clean, X)
     y_poisoned = _predictions(poisoned, X)
     check_consistent_length(y, mask, y_clean, y_poisoned)
+    for model, pred, which in ((clean, y_clean, "the clean model"),
+                               (poisoned, y_poisoned, "the poisoned model")):
+        classes = getattr(model, "classes_", None)
+        check_label_space(y, np.unique(pred) if classes is None else classes,
+                          where=which)
     if not mask.any():
         raise ValueError(
             "mask selects no row: the target subpopulation has no test rows, so "

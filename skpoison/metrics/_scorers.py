@@ -4,8 +4,10 @@ import warnings
 
 import numpy as np
 from sklearn.metrics import accuracy_score
+from sklearn.utils.validation import check_consistent_length
 
 from ..attacks import is_attack
+from ..utils._labels import check_label_space
 
 
 def find_attack(estimator):
@@ -100,6 +102,9 @@ class _SubpopulationScorer:
         return f"make_subpopulation_scorer({name}, subset={self._subset!r})"
 
     def __call__(self, estimator, X, y, sample_weight=None):
+        check_consistent_length(X, y)
+        check_label_space(y, getattr(estimator, "classes_", []),
+                          where=type(estimator).__name__)
         attack, to_input = find_attack(estimator)
         mask = np.asarray(attack.subpopulation_.membership(to_input(X)), dtype=bool)
         if self._subset == "rest":

@@ -5,7 +5,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ..utils._labels import encode_labels
+from ..utils._labels import check_label_space, encode_labels
 from ..utils._proba import true_class_proba
 
 
@@ -80,6 +80,9 @@ def rank_subpopulations(finder, estimator, X, y, *, cv=None):
             f"{y.shape[0]}."
         )
     if cv is None:
+        # a label the model does not know would get confidence 0: refuse a
+        # label space that cannot match, warn about a few unknown labels
+        check_label_space(y, estimator.classes_, where="the estimator")
         proba = true_class_proba(estimator, X, y)
     else:
         from sklearn.model_selection import cross_val_predict

@@ -46,3 +46,46 @@ def encode_labels(classes, y, *, unknown="raise", name="y"):
             f"{classes.tolist()!r})."
         )
     return codes
+
+
+def check_label_space(y, classes, *, name="y", where="the model"):
+    """Refuse labels that cannot be compared with ``classes``.
+
+    A silent wrong result otherwise: string test labels against integer
+    predictions, or NaN labels, make every row "wrong" and every damage 0.
+
+    Raises a ValueError naming ``name`` when ``y`` holds a missing value or
+    shares no label with ``classes``; warns when only some labels of ``y``
+    are unknown to ``where`` (a class absent from its training rows).
+
+    Returns
+    -------
+    y : ndarray
+    """
+    import warnings
+
+    import pandas as pd
+
+    y = np.asarray(y)
+    if y.size and pd.isna(y).any():
+        raise ValueError(
+            f"{name} contains missing values (NaN or None); every row needs a "
+            "label."
+        )
+    classes = np.asarray(classes)
+    if y.size == 0 or classes.size == 0:
+        return y
+    _, found = encode_labels(classes, y, unknown="mask")
+    if not found.any():
+        raise ValueError(
+            f"{name} shares no label with the classes of {where}: {name} has "
+            f"{np.unique(y)[:10].tolist()!r}, {where} {classes[:10].tolist()!r} "
+            "(for instance string labels against integer predictions)."
+        )
+    if not found.all():
+        warnings.warn(
+            f"{name} contains labels that {where} does not know: "
+            f"{np.unique(y[~found])[:10].tolist()!r}; their rows count as "
+            "misclassified.", UserWarning,
+        )
+    return y

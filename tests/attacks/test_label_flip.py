@@ -855,3 +855,10 @@ def test_attack_family_and_is_attack():
         assert is_attack(attack)
     assert not issubclass(GradientPoison, LabelFlip)
     assert not is_attack(LogisticRegression()) and not is_attack(finder)
+
+
+@pytest.mark.parametrize("alpha", [1e300, 1e9, 1000.5, float("nan"), float("inf")])
+def test_alpha_is_bounded_before_any_allocation(alpha):
+    X, blob = blobs([20, 40, 40, 40])
+    with pytest.raises(ValueError, match="'alpha' parameter"):
+        LabelFlip(ClusterMatch(n_clusters=4), alpha=alpha).fit_resample(X, blob % 2)
