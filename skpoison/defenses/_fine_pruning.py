@@ -11,10 +11,10 @@ from sklearn.utils import check_random_state
 from torch import nn
 from torch.nn.utils import prune
 
-from ..utils._compat import Interval, StrOptions, _fit_context
-from ._base import BaseDefense
 from ..utils import _torch
+from ..utils._compat import Interval, StrOptions, _fit_context
 from ..utils._pipeline import final_step
+from ._base import BaseDefense
 from ._representation import _final_net, layer_output
 
 # Layers whose output units (dim 1 of the output, dim 0 of the weight) can be

@@ -8,8 +8,9 @@ from sklearn.utils import check_random_state
 from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ..utils._proba import true_class_proba
 from ._base import BaseDefense
-from ._gradients import head_inputs, per_sample_gradients
+from ._per_sample_gradients import head_inputs, per_sample_gradients
 from ._spectral import projection_scores
+
 
 def svd_scores(G, groups=None, random_state=None):
     """SEVER outlier scores: squared projection on the top singular vector.
@@ -103,7 +104,7 @@ class SEVER(BaseDefense):
       near 0 for confidently mislabelled ones, so this proxy does not
       remove label-flipped outliers that the canonical filter finds.
 
-    Gradients (:func:`skpoison.defenses._gradients.per_sample_gradients`)
+    Gradients (:func:`skpoison.defenses._per_sample_gradients.per_sample_gradients`)
     are exact: closed form for ``LogisticRegression`` and
     ``SGDClassifier(loss="log_loss")`` (binary and multiclass), torch
     autograd (``torch.func.vmap`` of ``grad``, batched) for skorch nets, in

@@ -10,6 +10,7 @@ from ..utils._compat import Interval, _fit_context
 from ._representation import RepresentationDefense, class_rows
 from ._spectral import projection_scores
 
+
 class SpectralSignatures(RepresentationDefense):
     """Spectral signatures: per class, drop the rows that project most on the
     top singular vector of the centred representations.

@@ -2,7 +2,6 @@
 
 from numbers import Integral, Real
 
-
 from ..utils._compat import HasMethods, Interval, _fit_context
 from ..utils._proba import true_class_proba
 from ._base import BaseDefense

@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 
 from skpoison.attacks import InfluencePoison, LabelFlip, _linear
-from skpoison.attacks._influence import influence_direction
+from skpoison.attacks._influence_poison import influence_direction
 from skpoison.subpopulations import ClusterMatch
 
 from ._problems import central_difference, problem
@@ -233,7 +233,7 @@ def test_refits_on_unchanged_poisons_are_skipped_without_changing_the_result(
 
     skipping, X_skip = run()
     assert skipping.n_refits_ < 21  # 20 refits in the loop + 1 after it
-    import skpoison.attacks._influence as influence_module
+    import skpoison.attacks._influence_poison as influence_module
 
     class _NeverEqual:
         @staticmethod

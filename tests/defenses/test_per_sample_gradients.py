@@ -1,4 +1,4 @@
-"""Tests for skpoison.defenses._gradients (per-sample loss gradients)."""
+"""Tests for skpoison.defenses._per_sample_gradients (per-sample loss gradients)."""
 
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
-from skpoison.defenses._gradients import (
+from skpoison.defenses._per_sample_gradients import (
     _skorch_gradients,
     class_indices,
     head_inputs,

@@ -235,7 +235,7 @@ def per_sample_gradients(estimator, X, y, *, layer="all", batch_size=None):
     --------
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from skpoison.defenses._gradients import per_sample_gradients
+    >>> from skpoison.defenses._per_sample_gradients import per_sample_gradients
     >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
     >>> y = np.array([0, 0, 1, 1])
     >>> clf = LogisticRegression().fit(X, y)

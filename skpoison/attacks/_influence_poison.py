@@ -8,7 +8,7 @@ from scipy.linalg import cho_factor, cho_solve
 from ..utils._compat import Interval, StrOptions
 from . import _linear
 from ._base import _SHARED_ATTACK_ATTRS_DOC, _SHARED_ATTACK_PARAMS_DOC
-from ._gradient import (
+from ._gradient_poison import (
     _OPTIMISED_ATTRS_DOC,
     _OPTIMISED_PARAMS_DOC,
     _OptimisedAttack,
