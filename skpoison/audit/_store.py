@@ -382,17 +382,29 @@ class ResultStore:
             with self._lock:
                 found = self._con.execute(query, chunk).fetchall()
             for *key, text in found:
-                out[tuple(key)] = json.loads(text)
+                out[tuple(key)] = self._checked_row(tuple(key), text)
         return out
 
-    def delete(self, settings):
-        """Forget the stored rows of the given settings."""
-        self._check_writer()
-        settings = list(settings)
-        with self._lock, self._con:
-            self._con.execute("BEGIN IMMEDIATE")
-            self._con.executemany("DELETE FROM results WHERE setting = ?",
-                                  [(s,) for s in settings])
+    def _checked_row(self, key, text):
+        """A stored row, refused unless it is the row of its own key.
+
+        A row whose JSON does not parse, is not an object, or names another
+        unit than its key columns would otherwise be loaded as a result.
+        """
+        try:
+            row = json.loads(text)
+            if not isinstance(row, dict):
+                raise TypeError(f"it is a {type(row).__name__}, not an object")
+            if self.unit(key[0], row) != key:
+                raise ValueError(f"its columns name the unit {self.unit(key[0], row)}")
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(
+                f"{self.path} is not a usable skpoison result store: the stored "
+                f"row of the unit {key} is damaged ({type(exc).__name__}: {exc}). "
+                "Delete the file (its results are lost), or give the audit "
+                "another store path."
+            ) from None
+        return row
 
     def log_attempt(self, run, setting, key, defenses):
         """Record that a unit of work was dispatched (the audit's work log)."""

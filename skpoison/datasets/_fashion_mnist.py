@@ -33,7 +33,6 @@ FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-N_ROWS = {"train": 60_000, "test": 10_000}
 IMAGE_SHAPE = (28, 28)
 IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC = 2051, 2049
 

@@ -240,3 +240,25 @@ def test_running_audit_holds_its_store(tmp_path):
     with open(tmp_path / "first.pkl", "rb") as fh:
         _, n_reused, n_computed = pickle.load(fh)
     assert (n_reused, n_computed) == (0, job.N_UNITS)  # the first audit did it all
+
+
+@pytest.mark.parametrize("damage", ["{}", "[1, 2]", "not json", "other-unit"])
+def test_damaged_row_is_refused_on_load(tmp_path, damage):
+    # a row whose JSON disagrees with its key columns must not be loaded as a
+    # finished result (it would be reported as the unit's damage)
+    data = job.data()
+    store = tmp_path / "audit.sqlite"
+    _audit(store).run(*data)
+    con = sqlite3.connect(store)
+    key = con.execute("SELECT rowid, row FROM results LIMIT 1").fetchone()
+    if damage == "other-unit":
+        import json
+
+        row = json.loads(key[1])
+        row["seed"] = int(row["seed"]) + 7
+        damage = json.dumps(row)
+    con.execute("UPDATE results SET row = ? WHERE rowid = ?", (damage, key[0]))
+    con.commit()
+    con.close()
+    with pytest.raises(ValueError, match="the stored row of the unit .* is damaged"):
+        _audit(store).run(*data)
