@@ -3,8 +3,8 @@
 from ._adult import load_adult
 from ._base import get_data_home
 from ._fashion_mnist import load_fashion_mnist
-from ._mixture import make_subpopulation_mixture
 from ._german_compas import load_compas, load_german_credit
+from ._mixture import make_subpopulation_mixture
 from ._rotten_tomatoes import load_rotten_tomatoes
 from ._utkface import load_utkface
 

@@ -12,6 +12,7 @@ import pandas as pd
 from sklearn.utils import Bunch, check_random_state
 
 from ..utils._compat import StrOptions, validate_params
+from ._base import load_descr
 
 __all__ = ["load_adult"]
 
@@ -67,65 +68,7 @@ ANNOTATION_COLUMNS = (
     + ["sex_Male"]
 )
 
-DESCR = """\
-.. _adult_dataset:
-
-UCI Adult (census income) dataset
----------------------------------
-
-**Data Set Characteristics:**
-
-:Number of Instances: 48,842 (32,561 in ``adult.data``, 16,281 in
-    ``adult.test``)
-:Number of Attributes: 14 (6 numeric, 8 categorical) and the label
-:Target: ``income``, 1 if the yearly income is above 50K US dollars, else 0
-    (11,687 positives: 7,841 in ``adult.data``, 3,846 in ``adult.test``)
-:Missing Attribute Values: ``workclass``, ``occupation`` and
-    ``native_country``, written ``?`` in the original files
-:Creator: Barry Becker and Ronny Kohavi, from the 1994 US Census database
-:Licence: Creative Commons Attribution 4.0 International (CC BY 4.0)
-
-The original ``adult.data``, ``adult.test`` and ``adult.names`` files of the
-UCI Machine Learning Repository are bundled gzipped with skpoison (see
-``skpoison/datasets/data/README.txt`` for their checksums); nothing is
-downloaded. Both files are read and concatenated, train file first, so the
-row number ``i`` (the index of every returned DataFrame) is row ``i`` of
-``adult.data`` for ``i < 32561`` and row ``i - 32561`` of ``adult.test``
-otherwise. The labels of ``adult.test`` end with a full stop, which is
-removed, so that ``income`` is always ``"<=50K"`` or ``">50K"``.
-
-``form="frame"`` returns the raw data: the 14 features under their original
-names (dashes replaced by underscores), unknown values as NaN.
-
-``form="paper"`` reproduces the preprocessing of the Adult experiments of
-Jagielski et al. (2021): ``education`` (redundant with ``education_num``),
-``native_country`` and ``fnlwgt`` are dropped; ``workclass``,
-``education_num``, ``marital_status``, ``occupation``, ``relationship``,
-``race`` and ``sex`` are one-hot encoded with
-``pandas.get_dummies(drop_first=True)``, giving 53 indicator columns named
-like ``workclass_Private``, ``education_num_13``, ``race_White`` or
-``sex_Male``; ``age``, ``capital_gain``, ``capital_loss`` and
-``hours_per_week`` are kept as they are (not standardised), for 57 features in
-all. As in the authors' notebook, an unknown ``workclass`` or ``occupation``
-is its own category ``?``, which sorts first and is therefore the base level
-dropped by ``drop_first``: those rows are all zero in that variable's
-indicator columns. The classes are then balanced: of the ``adult.data`` rows,
-all 7,841 positives and as many negatives drawn at random are shuffled and
-cut in two halves of 7,841 rows, the training set ``D`` and the attacker's
-auxiliary set ``D_aux`` (together exactly balanced, each about balanced); of
-the ``adult.test`` rows, all 3,846 positives and as many random negatives form
-the 7,692-row test set.
-
-.. rubric:: References
-
-- Becker, B. & Kohavi, R. (1996). Adult. UCI Machine Learning Repository.
-  https://doi.org/10.24432/C5XW20
-- Kohavi, R. (1996). Scaling up the accuracy of naive-Bayes classifiers: a
-  decision-tree hybrid. In Proceedings of KDD-96, pp. 202-207.
-- Jagielski, M., Severi, G., Pousette Harger, N. & Oprea, A. (2021).
-  Subpopulation data poisoning attacks. In Proceedings of ACM CCS 2021.
-  https://doi.org/10.1145/3460120.3485368
-"""
+DESCR = load_descr("adult")
 
 
 def _read_adult_file(file_name, *, skiprows=0):

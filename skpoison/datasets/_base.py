@@ -129,3 +129,11 @@ def _to_numpy(bunch, keys, dtype=None):
         elif isinstance(value, pd.Series):
             bunch[key] = value.to_numpy()
     return bunch
+
+
+def load_descr(name):
+    """The text of ``descr/<name>.rst``, a data set's ``DESCR`` (as scikit-learn)."""
+    from importlib import resources
+
+    return resources.files("skpoison.datasets").joinpath(
+        "descr", f"{name}.rst").read_text(encoding="utf-8")

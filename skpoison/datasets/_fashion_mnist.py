@@ -19,7 +19,12 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from ..utils._compat import Interval, StrOptions, validate_params
-from ._base import _check_n_samples, _stratified_indices, get_data_home
+from ._base import (
+    _check_n_samples,
+    _stratified_indices,
+    get_data_home,
+    load_descr,
+)
 
 __all__ = ["load_fashion_mnist"]
 
@@ -79,54 +84,7 @@ INSTALL_HINT = (
     "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)."
 )
 
-DESCR = """\
-.. _fashion_mnist_dataset:
-
-Fashion-MNIST dataset
----------------------
-
-**Data Set Characteristics:**
-
-:Number of Instances: 70,000 (60,000 training, 10,000 test images),
-    7,000 per class (6,000 training, 1,000 test)
-:Number of Attributes: 784 (28 x 28 grey-level pixels, 0 to 255)
-:Classes: 10: T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt,
-    Sneaker, Bag, Ankle boot
-:Creator: Han Xiao, Kashif Rasul and Roland Vollgraf, Zalando Research
-:Licence: MIT (Expat), Copyright (c) 2017 Zalando SE
-
-The four original IDX files of Zalando's Fashion-MNIST, as packaged by
-Debian (``dataset-fashion-mnist``; files under
-``/usr/share/datasets/fashion-mnist``). Nothing is downloaded. skpoison uses
-Fashion-MNIST as an offline stand-in for the paper's CIFAR-10 (and, for the
-image pipeline, UTKFace), neither of which can be installed without network
-access.
-
-**Derived annotation (synthetic, not part of Fashion-MNIST).** Fashion-MNIST
-has no annotation of its own, so for FeatureMatch the loader derives one from
-the label and the pixels; it describes the images, not people or any
-collected metadata:
-
-- ``garment_group``: the class's group, ``tops`` (T-shirt/top, Pullover, Coat,
-  Shirt), ``bottoms`` (Trouser), ``dresses`` (Dress), ``footwear`` (Sandal,
-  Sneaker, Ankle boot) or ``bags`` (Bag);
-- ``ink_pixels``: the number of pixels with value >= 128 (of 784);
-- ``ink_bucket``: ``low``, ``medium`` or ``high``, ``ink_pixels`` cut at fixed
-  thresholds, the tertiles of ``ink_pixels`` within the garment group over the
-  60,000 training images (tops 263 / 402, bottoms 183 / 214, dresses
-  193 / 274, footwear 118 / 213, bags 279 / 381; a value equal to a threshold
-  goes to the upper bucket), so each group splits in three near-equal parts;
-- ``subgroup``: ``3 * group + bucket`` (groups numbered in the order above,
-  buckets low = 0, medium = 1, high = 2), 15 subpopulations named in the
-  Bunch's ``subgroup_names`` (``"tops/low"`` ...), the analogue of the
-  paper's UTKFace column ``race * 4 + age_bucket``.
-
-.. rubric:: References
-
-- Xiao, H., Rasul, K. & Vollgraf, R. (2017). Fashion-MNIST: a novel image
-  dataset for benchmarking machine learning algorithms. arXiv:1708.07747.
-  https://github.com/zalandoresearch/fashion-mnist
-"""
+DESCR = load_descr("fashion_mnist")
 
 
 def _dpkg_dir():

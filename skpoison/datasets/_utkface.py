@@ -17,7 +17,7 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from ..utils._compat import Interval, validate_params
-from ._base import _stratified_indices
+from ._base import _stratified_indices, load_descr
 
 __all__ = ["load_utkface"]
 
@@ -33,47 +33,7 @@ AGE_BUCKETS = ["<30", "30-44", "45-59", "60+"]
 SUBGROUP_NAMES = [f"{race}/{age}" for race in RACE_NAMES for age in AGE_BUCKETS]
 MAX_LISTED = 5
 
-DESCR = """\
-.. _utkface_dataset:
-
-UTKFace dataset (user-supplied folder)
---------------------------------------
-
-**Data Set Characteristics:**
-
-:Number of Instances: 23,708 faces in the "Aligned & Cropped" release
-    (200 x 200 RGB), ages 1 to 116; the paper keeps the 20,054 aged 15 or
-    more (``min_age=15``)
-:Target: ``gender``, 0 for male, 1 for female (the paper's task)
-:Annotations: age, gender and race, from each file name
-:Creator: Zhifei Zhang, Yang Song and Hairong Qi, University of Tennessee,
-    Knoxville
-:Licence: non-commercial research purposes only; the copyright of the images
-    remains with their owners (https://susanqq.github.io/UTKFace/)
-
-UTKFace is in no package archive, so skpoison cannot install it: give
-``load_utkface`` the folder where you unpacked it. Each file is named
-``<age>_<gender>_<race>_<date&time>.jpg`` (aligned faces end in
-``.jpg.chip.jpg``): ``gender`` is 0 (male) or 1 (female), ``race`` is 0
-(White), 1 (Black), 2 (Asian), 3 (Indian) or 4 (Others), and the date and
-time (``yyyymmddHHMMSSFFF``) is when the photo was collected. A handful of
-files of the public release have malformed names (a missing race, a gender
-of 3); they are skipped with a warning.
-
-**Annotations** (in the Bunch's ``annotations``): ``file``, ``age``,
-``gender``, ``race``, ``race_name``, ``date``, ``age_bucket`` (the paper's
-``#{b in (30, 45, 60) : age >= b}``: 0 for ages below 30, 1 for 30-44, 2 for
-45-59, 3 for 60 and over) and ``subgroup = race * 4 + age_bucket``, the
-paper's FeatureMatch column (20 subpopulations, named in the Bunch's
-``subgroup_names``).
-
-.. rubric:: References
-
-- Zhang, Z., Song, Y. & Qi, H. (2017). Age progression/regression by
-  conditional adversarial autoencoder. In Proceedings of CVPR 2017.
-- Jagielski, M., Severi, G., Pousette Harger, N. & Oprea, A. (2021).
-  Subpopulation data poisoning attacks. In Proceedings of ACM CCS 2021.
-"""
+DESCR = load_descr("utkface")
 
 
 def _scan(folder):
