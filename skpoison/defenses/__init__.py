@@ -7,8 +7,15 @@ Each defense exposes ``estimator_`` (the defended model), ``support_mask_``
 from ..utils._lazy import lazy_attributes
 from ._activation_clustering import ActivationClustering
 from ._base import BaseDefense
-from ._certify import LabelFlipCertifier, certified_radius_vs_poison
+from ._certify import (
+    LabelFlipCertifier,
+    certified_radius_vs_poison,
+    chernoff_lower_bound,
+    flip_radius,
+)
 from ._partition_aggregation import PartitionAggregation
+from ._per_sample_gradients import per_sample_gradients
+from ._representation import representation
 from ._sever import SEVER
 from ._spectral_signatures import SpectralSignatures
 from ._trim import TRIM
@@ -23,6 +30,10 @@ __all__ = [
     "PartitionAggregation",
     "SpectralSignatures",
     "certified_radius_vs_poison",
+    "chernoff_lower_bound",
+    "flip_radius",
+    "per_sample_gradients",
+    "representation",
 ]
 
 # FinePruning needs torch; import it on first access so that workers running a

@@ -48,7 +48,7 @@ class ActivationClustering(RepresentationDefense):
 
     layer : str, int or None, default=None
         Where the representation is taken; see
-        :func:`skpoison.defenses._representation.representation`. ``None`` (or
+        :func:`~skpoison.defenses.representation`. ``None`` (or
         ``"input"``): the model's input features, e.g. embeddings from a
         pretrained network with a linear model on top; for a
         :class:`~sklearn.pipeline.Pipeline`, the input of its final step (after

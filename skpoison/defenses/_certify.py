@@ -47,6 +47,8 @@ _NP_MARGIN = 1e-9
 def chernoff_lower_bound(A, q, n_newton=50, return_log_err=False):
     """Lower bound on ``P(sum_i A_i eps_i > 0)`` by the Chernoff method.
 
+    Read more in the :ref:`User Guide <defenses>`.
+
     ``eps_i`` are independent, ``+1`` with probability ``1 - q`` and ``-1``
     with probability ``q``. For every ``t >= 0``,
     ``P(S <= 0) <= prod_i ((1 - q) exp(-t A_i) + q exp(t A_i))``; the bound
@@ -75,7 +77,7 @@ def chernoff_lower_bound(A, q, n_newton=50, return_log_err=False):
     Examples
     --------
     >>> import numpy as np
-    >>> from skpoison.defenses._certify import chernoff_lower_bound
+    >>> from skpoison.defenses import chernoff_lower_bound
     >>> float(chernoff_lower_bound(np.ones((1, 100)), q=0.1)[0]) > 0.99
     True
     """
@@ -179,6 +181,8 @@ def _np_adversary_mass(log_err, q, r, tails=None):
 def flip_radius(p_lower, q, n_max, *, log_err=None):
     """Certified number of label flips for a smoothed binary classifier.
 
+    Read more in the :ref:`User Guide <defenses>`.
+
     Parameters
     ----------
     p_lower : array-like of shape (n_rows,)
@@ -201,7 +205,7 @@ def flip_radius(p_lower, q, n_max, *, log_err=None):
 
     Examples
     --------
-    >>> from skpoison.defenses._certify import flip_radius
+    >>> from skpoison.defenses import flip_radius
     >>> flip_radius([0.4, 0.9, 0.999999], q=0.2, n_max=100).tolist()
     [-1, 1, 14]
     """

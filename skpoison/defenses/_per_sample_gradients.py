@@ -203,6 +203,8 @@ def _skorch_head_inputs(net, X, batch_size=None):
 def per_sample_gradients(estimator, X, y, *, layer="all", batch_size=None):
     """Gradient of each row's cross-entropy w.r.t. the fitted parameters.
 
+    Read more in the :ref:`User Guide <defenses>`.
+
     Parameters
     ----------
     estimator : fitted classifier
@@ -235,7 +237,7 @@ def per_sample_gradients(estimator, X, y, *, layer="all", batch_size=None):
     --------
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from skpoison.defenses._per_sample_gradients import per_sample_gradients
+    >>> from skpoison.defenses import per_sample_gradients
     >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
     >>> y = np.array([0, 0, 1, 1])
     >>> clf = LogisticRegression().fit(X, y)

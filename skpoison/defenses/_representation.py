@@ -139,6 +139,8 @@ def layer_output(estimator, X, layer):
 def representation(estimator, X, layer=None):
     """Representation of each row of ``X`` at ``layer`` of a fitted model.
 
+    Read more in the :ref:`User Guide <defenses>`.
+
     Parameters
     ----------
     estimator : fitted estimator or None
@@ -175,7 +177,7 @@ def representation(estimator, X, layer=None):
     --------
     >>> import numpy as np
     >>> from sklearn.neural_network import MLPClassifier
-    >>> from skpoison.defenses._representation import representation
+    >>> from skpoison.defenses import representation
     >>> X = np.random.RandomState(0).normal(size=(40, 3))
     >>> y = (X[:, 0] > 0).astype(int)
     >>> mlp = MLPClassifier((5, 4), max_iter=50, random_state=0).fit(X, y)

@@ -104,7 +104,7 @@ class SEVER(BaseDefense):
       near 0 for confidently mislabelled ones, so this proxy does not
       remove label-flipped outliers that the canonical filter finds.
 
-    Gradients (:func:`skpoison.defenses._per_sample_gradients.per_sample_gradients`)
+    Gradients (:func:`~skpoison.defenses.per_sample_gradients`)
     are exact: closed form for ``LogisticRegression`` and
     ``SGDClassifier(loss="log_loss")`` (binary and multiclass), torch
     autograd (``torch.func.vmap`` of ``grad``, batched) for skorch nets, in

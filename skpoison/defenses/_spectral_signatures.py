@@ -37,7 +37,7 @@ class SpectralSignatures(RepresentationDefense):
 
     layer : str, int or None, default=None
         Where the representation is taken; see
-        :func:`skpoison.defenses._representation.representation`. ``None`` (or
+        :func:`~skpoison.defenses.representation`. ``None`` (or
         ``"input"``): the model's input features; for a
         :class:`~sklearn.pipeline.Pipeline`, the input of its final step (after
         the scaler or embedder before it). The first fit of the model is then
