@@ -31,6 +31,7 @@ from ._report import plot_summary, summarize
 from ._settings import (
     SETTINGS,
     Setting,
+    ConfidenceOrder,
     adult_audit,
     by_confidence,
     load_setting,
@@ -39,8 +40,9 @@ from ._settings import (
 )
 from ._store import ResultStore, StoreInUseError
 
-__all__ = ["DEFENSES", "SETTINGS", "ResultStore", "Setting", "SettingError",
-           "StoreInUseError", "SubpopulationAudit", "adult_audit", "by_confidence",
+__all__ = ["DEFENSES", "SETTINGS", "ConfidenceOrder", "ResultStore", "Setting",
+           "SettingError", "StoreInUseError", "SubpopulationAudit", "adult_audit",
+           "by_confidence",
            "describe_subpopulation", "drop_annotations", "load_setting",
            "make_attack", "make_defense", "make_table_victim", "make_victim",
            "plot_summary", "setting_audit", "summarize", "table_preprocessor",

@@ -642,15 +642,18 @@ def load_setting(dataset="adult", model=None, *, n_samples=None, data_home=None,
     return bunch
 
 
-class by_confidence:
+class ConfidenceOrder:
     """Subpopulation order for the audit: least attacker confidence first.
+
+    Read more in the :ref:`User Guide <audit>`.
 
     The paper's image and text experiments attack clusters in increasing order
     of the confidence of a model the attacker trained on its auxiliary rows
-    (paper-spec §4.2). Pass an instance as ``subpopulation_order`` of
+    (the authors' code). Pass an instance as ``subpopulation_order`` of
     :class:`~skpoison.audit.SubpopulationAudit`; it is called with each fitted
     finder and the auxiliary rows, fits a clone of ``estimator`` on them once
-    and ranks the finder's subpopulations with
+    per content of the rows (not per object: equal rows share the fit, other
+    rows in the same object do not) and ranks the finder's subpopulations with
     :func:`~skpoison.subpopulations.rank_subpopulations`.
 
     Parameters
@@ -658,24 +661,46 @@ class by_confidence:
     estimator : classifier with ``predict_proba``
         The attacker's model (cloned; never fitted in place).
 
+    Attributes
+    ----------
+    model_ : classifier
+        The last fitted clone of ``estimator``.
+
     Examples
     --------
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from skpoison.audit import by_confidence
-    >>> order = by_confidence(LogisticRegression())
+    >>> from skpoison.audit import ConfidenceOrder
+    >>> order = ConfidenceOrder(LogisticRegression())
     """
 
     def __init__(self, estimator):
         self.estimator = estimator
 
     def __call__(self, name, finder, X_aux, y_aux):
+        from joblib import hash as content_hash
+
         from ..subpopulations import rank_subpopulations
 
-        key = id(X_aux)
+        key = content_hash((X_aux, y_aux))
         if getattr(self, "_fitted_for", None) != key:
             self.model_ = clone(self.estimator).fit(X_aux, y_aux)
             self._fitted_for = key
         return rank_subpopulations(finder, self.model_, X_aux, y_aux).index.tolist()
+
+
+class by_confidence(ConfidenceOrder):  # noqa: N801 (the old public name)
+    """Deprecated alias of :class:`ConfidenceOrder`; removed in skpoison 0.2.
+
+    Read more in the :ref:`User Guide <audit>`.
+    """
+
+    def __init__(self, estimator):
+        import warnings
+
+        warnings.warn("by_confidence is deprecated and will be removed in "
+                      "skpoison 0.2; use ConfidenceOrder.", FutureWarning,
+                      stacklevel=2)
+        super().__init__(estimator)
 
 
 def on_accelerator(device):
@@ -784,7 +809,7 @@ def setting_audit(dataset="adult", model=None, *, attack="labelflip",
     if "label" in template.get_params(deep=False):
         template.set_params(label=setting.label)
     order = order or record.order
-    ranking = (by_confidence(setting.attacker_model)
+    ranking = (ConfidenceOrder(setting.attacker_model)
                if order == "confidence" and setting.attacker_model is not None
                else None)
     audit = SubpopulationAudit(
