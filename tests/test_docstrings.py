@@ -10,7 +10,7 @@ import pytest
 DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
 LABELS = {m.group(1) for page in DOCS.rglob("*.rst")
           for m in re.finditer(r"^\.\. _([\w-]+):", page.read_text(), re.M)}
-MODULES = ["skpoison.attacks", "skpoison.defenses", "skpoison.subpopulations",
+MODULES = ["skpoison.attacks", "skpoison.defenses", "skpoison.subpopulations", "skpoison.audit", "skpoison.datasets",
            "skpoison.metrics", "skpoison.nets", "skpoison.features",
            "skpoison.pipeline"]
 PUBLIC = [(m, name) for m in MODULES

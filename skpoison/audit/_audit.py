@@ -79,6 +79,8 @@ def _check_data(X_train, y_train, X_aux, y_aux, X_test, y_test):
 class SubpopulationAudit:
     """Attack every subpopulation, at every rate, behind every defense.
 
+    Read more in the :ref:`User Guide <audit>`.
+
     The audit answers "which groups of my training data could an attacker
     with a small budget silently damage, and does my defense help?". For each
     finder it fits the finder once on the attacker's auxiliary rows, and for

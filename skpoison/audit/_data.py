@@ -18,6 +18,8 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 class SettingError(ValueError):
     """A setting that cannot be audited, with the parameter that is wrong.
 
+    Read more in the :ref:`User Guide <audit>`.
+
     ``param`` is the parameter's name in Python (``"target"``, ``"test"``);
     the command line reports it as the option (``--target``, ``--test``).
     """

@@ -34,6 +34,8 @@ def _short(value):
 def describe_subpopulation(finder, subpopulation):
     """A human-readable name for a subpopulation, in the data's own units.
 
+    Read more in the :ref:`User Guide <audit>`.
+
     Uses the fitted finder's ``describe(id)``:
 
     * a mapping of column to value (:class:`~skpoison.subpopulations.FeatureMatch`)

@@ -36,6 +36,8 @@ def _drop_annotation_columns(X):
 def drop_annotations():
     """A transformer that drops the ``annotation:*`` columns of a DataFrame.
 
+    Read more in the :ref:`User Guide <audit>`.
+
     Put it first in a victim or a ClusterMatch ``representation``, so that the
     subpopulation annotations FeatureMatch selects on are never model inputs.
 
@@ -48,7 +50,10 @@ def drop_annotations():
 
 def make_attack(attack="labelflip"):
     """The attack template of the audit: label flipping (the paper's Adult
-    attack), gradient optimisation or the influence attack."""
+    attack), gradient optimisation or the influence attack.
+
+    Read more in the :ref:`User Guide <audit>`.
+    """
     from ..attacks import GradientPoison, InfluencePoison, LabelFlip
 
     attacks = {"labelflip": LabelFlip, "gradient": GradientPoison,
@@ -68,6 +73,8 @@ def _net(device, **kwargs):
 
 def make_victim(model="lr", *, device=None):
     """The victim models of the Adult audit (numeric features).
+
+    Read more in the :ref:`User Guide <audit>`.
 
     ``"lr"``: standardised logistic regression; ``"mlp"``: scikit-learn's
     ``MLPClassifier`` with one hidden layer of 10 units (the paper's Adult
@@ -106,6 +113,8 @@ def _columns(X):
 def table_preprocessor(X, *, scale=True, impute=True):
     """Impute, one-hot the categories and (``scale``) standardise the numbers.
 
+    Read more in the :ref:`User Guide <audit>`.
+
     The columns are read from ``X``'s dtypes: numbers and booleans are
     imputed with their median (``impute``) and standardised (``scale``); any
     other column is a category, a missing value being a category of its own
@@ -139,6 +148,8 @@ def table_preprocessor(X, *, scale=True, impute=True):
 
 def make_table_victim(model, X, *, device=None):
     """A victim for a table, built from its column types.
+
+    Read more in the :ref:`User Guide <audit>`.
 
     Parameters
     ----------
@@ -182,6 +193,8 @@ def make_table_victim(model, X, *, device=None):
 
 def make_defense(name, **params):
     """The defense template the audit wraps around the victim.
+
+    Read more in the :ref:`User Guide <audit>`.
 
     ``"none"`` (no defense), ``"trim"`` (:class:`~skpoison.defenses.TRIM`, 5
     rounds), ``"sever"`` (:class:`~skpoison.defenses.SEVER`), ``"ac"``

@@ -100,7 +100,10 @@ def _pct(value):
 
 
 def summarize(results, top=(1, 5, 10)):
-    """Top-k table from an audit's results DataFrame; see ``SubpopulationAudit.summary``."""
+    """Top-k table from an audit's results DataFrame; see ``SubpopulationAudit.summary``.
+
+    Read more in the :ref:`User Guide <audit>`.
+    """
     per_sub = (results.groupby(["filter", "defense", "alpha", "subpopulation",
                                 "description"], sort=False)
                [["target_damage", "collateral_damage"]].mean().reset_index())
@@ -546,6 +549,8 @@ def _img(fig, alt, caption):
 
 def plot_summary(results, path=None):
     """Figure: Top-1/Top-5/mean target damage and collateral damage by alpha.
+
+    Read more in the :ref:`User Guide <audit>`.
 
     Parameters
     ----------

@@ -97,6 +97,8 @@ FINDERS = ("FeatureMatch", "ClusterMatch")
 class Setting:
     """One data set the audit runs on: how to build it, and what it offers.
 
+    Read more in the :ref:`User Guide <audit>`.
+
     Parameters
     ----------
     name : str
@@ -435,6 +437,8 @@ def table_setting(data, target, *, test=None, aux=None, features=None, estimator
                   estimator_name=None, name=None):
     """The setting of a user's table: any CSV / Parquet file or DataFrame.
 
+    Read more in the :ref:`User Guide <audit>`.
+
     The tables are read and checked at once (before any fitting): the target
     exists, has two classes or more and no more than a few rows without a
     label (rows with a missing target are dropped, and said so in
@@ -572,6 +576,8 @@ def _resolve(dataset):
 def load_setting(dataset="adult", model=None, *, n_samples=None, data_home=None,
                  random_state=0, progress=False, device=None):
     """Data, victim and finders of a setting.
+
+    Read more in the :ref:`User Guide <audit>`.
 
     Parameters
     ----------
@@ -727,6 +733,8 @@ def setting_audit(dataset="adult", model=None, *, attack="labelflip",
                   finder_params=None, defense_params=None, device=None):
     """Run the subpopulation audit on a setting.
 
+    Read more in the :ref:`User Guide <audit>`.
+
     Parameters
     ----------
     dataset, model, n_samples, data_home, device
@@ -833,6 +841,8 @@ def adult_audit(*, model="lr", attack="labelflip", filters=FINDERS,
                 n_jobs=None, progress=True, random_state=0, backend=None, store=None,
                 resume=True, device=None):
     """Run the paper's UCI Adult audit on the bundled data.
+
+    Read more in the :ref:`User Guide <audit>`.
 
     FeatureMatch over (education x race x sex) and ClusterMatch (k-means with
     ``n_clusters`` on the raw features), both keeping subpopulations with

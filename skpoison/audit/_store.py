@@ -171,6 +171,8 @@ def normalize_row(row):
 class StoreInUseError(ValueError):
     """The result store is being written by another audit.
 
+    Read more in the :ref:`User Guide <audit>`.
+
     A store takes one writer at a time (see :class:`ResultStore`); the
     message names the store, the process holding it and what to do.
     """
@@ -246,6 +248,8 @@ class _WriterLock:
 
 class ResultStore:
     """SQLite store of finished audit units (WAL mode, one transaction per row).
+
+    Read more in the :ref:`User Guide <audit>`.
 
     One writer at a time: opened with ``writer=True`` (the default, as the
     audit opens it), the store is locked until :meth:`close` (or the end of

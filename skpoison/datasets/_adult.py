@@ -154,6 +154,8 @@ def load_adult(
 ):
     """Load the UCI Adult (census income) dataset, raw or as in the paper.
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     The binary classification task is to predict whether a person earns more
     than 50K US dollars a year. The original UCI files are bundled with
     skpoison, so nothing is downloaded. Read more in the ``DESCR`` of the

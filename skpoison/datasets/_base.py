@@ -22,6 +22,8 @@ DEFAULT_DATA_HOME = "~/skpoison_data"
 def get_data_home(data_home=None):
     """Return the folder where skpoison's loaders look for (and keep) data.
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     Like :func:`sklearn.datasets.get_data_home`, but the folder is not
     created: skpoison's loaders read installed files and write nothing, so
     the folder only needs to exist once something is put there (for

@@ -213,6 +213,8 @@ def load_fashion_mnist(
 ):
     """Load Fashion-MNIST (10 classes of 28 x 28 grey images), offline.
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     The files come from Debian's ``dataset-fashion-mnist`` package, found
     through ``dpkg -L`` (never a hard-coded prefix), from the data home where
     ``tools/install_fashion_mnist.sh`` unpacks that package without root, or

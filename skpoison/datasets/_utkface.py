@@ -107,6 +107,8 @@ def load_utkface(
 ):
     """Load UTKFace face images from a folder, with age, gender and race.
 
+    Read more in the :ref:`User Guide <datasets_models>`.
+
     UTKFace cannot be installed offline, so this reads the folder where the
     user unpacked it (for instance ``UTKFace/`` of the "Aligned & Cropped
     Faces" archive). Age, gender and race are parsed from the file names;
