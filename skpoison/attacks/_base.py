@@ -41,6 +41,7 @@ from ..utils._compat import (
     check_target_type,
 )
 from ..utils._frozen import prefit_estimator
+from ..utils._labels import check_label_space
 from ..utils._seeding import seed_unseeded
 
 _SHARED_ATTACK_PARAMS_DOC = """
@@ -499,6 +500,7 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
                 f"{y_aux.shape[0]} labels."
             )
         check_classification_targets(y_aux)
+        check_label_space(y_aux, np.unique(y), name="y_aux", where="y")
         return X_aux_given, X_aux, y_aux
 
     def _fitted_finder(self, X_src_given, rng):

@@ -80,6 +80,11 @@ class BaseDefense(DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin
                              "the target y is None.")
         y = column_or_1d(np.asarray(y), warn=True)
         check_consistent_length(X, y)
+        if y.shape[0] == 0:
+            raise ValueError(
+                f"{type(self).__name__} got empty input: X and y have 0 rows; "
+                "fitting needs rows of at least two classes."
+            )
         check_classification_targets(y)
         if np.unique(y).shape[0] < 2:
             raise ValueError(

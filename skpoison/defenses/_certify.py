@@ -29,6 +29,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..attacks._base import check_numeric_frame
 from ..utils._compat import Interval, _fit_context
 
 __all__ = [
@@ -364,6 +365,7 @@ class LabelFlipCertifier(ClassifierMixin, BaseEstimator):
         -------
         self : LabelFlipCertifier
         """
+        check_numeric_frame(X, "X", type(self).__name__)
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
         y_type = type_of_target(y, input_name="y", raise_unknown=True)
         if y_type != "binary":

@@ -469,6 +469,11 @@ class PartitionAggregation(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                              "the target y is None.")
         y = column_or_1d(np.asarray(y), warn=True)
         check_consistent_length(X, y)
+        if y.shape[0] == 0:
+            raise ValueError(
+                f"{type(self).__name__} got empty input: X and y have 0 rows; "
+                "fitting needs rows of at least two classes."
+            )
         check_classification_targets(y)
         classes = np.unique(y)
         if classes.shape[0] < 2:

@@ -6,6 +6,8 @@ import numpy as np
 from sklearn.utils import Bunch, _safe_indexing
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
+from ..utils._labels import check_label_space
+
 
 def _certifier_and_input(model, X):
     """The step with ``certify`` in ``model`` and ``X`` as that step sees it.
@@ -110,7 +112,11 @@ def certified_fraction(model, X, y, mask, n_insertions):
     mask = column_or_1d(np.asarray(mask))
     if mask.dtype != bool:
         raise TypeError(f"mask must be boolean; got dtype {mask.dtype}.")
-    check_consistent_length(y, mask)
+    if mask.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"mask has {mask.shape[0]} entries but y has {y.shape[0]} labels: "
+            "mask must select among the rows of X and y."
+        )
     if not mask.any():
         raise ValueError(
             "mask selects no row: the target subpopulation has no test rows, so "
@@ -140,6 +146,9 @@ def certified_fraction(model, X, y, mask, n_insertions):
         certifier, X_in = _certifier_and_input(model, _safe_indexing(X, rows))
         y_pred, radius = certifier.certify(X_in)
         y_pred, radius = np.asarray(y_pred), np.asarray(radius)
+    classes = None if isinstance(model, tuple) else getattr(certifier, "classes_", None)
+    check_label_space(y, np.unique(y_pred) if classes is None else classes,
+                      where="the certified model")
     y_target = y[rows]
     certified = radius[:, None] >= budgets.reshape(-1)[None, :]
     correct = (y_pred == y_target)[:, None]

@@ -71,6 +71,11 @@ def subpopulation_damage(clean, poisoned, X, y, mask):
     mask = column_or_1d(np.asarray(mask))
     if mask.dtype != bool:
         raise TypeError(f"mask must be boolean; got dtype {mask.dtype}.")
+    if mask.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"mask has {mask.shape[0]} entries but y has {y.shape[0]} labels: "
+            "mask must select among the rows of X and y."
+        )
     y_clean = _predictions(clean, X)
     y_poisoned = _predictions(poisoned, X)
     check_consistent_length(y, mask, y_clean, y_poisoned)
