@@ -29,3 +29,16 @@ def test_links_the_user_guide(module, name):
     assert found, f"{module}.{name} has no 'Read more in the User Guide' line"
     assert set(found) <= LABELS, f"unknown user-guide label(s) {found}"
     assert "paper-spec" not in doc and "house rule" not in doc
+
+
+def test_no_family_imports_another_familys_private_modules():
+    # private code shared across families lives in skpoison/utils
+    package = pathlib.Path(__file__).resolve().parents[1] / "skpoison"
+    pattern = re.compile(r"from \.\.(\w+)\._\w+ import|import skpoison\.(\w+)\._")
+    offenders = []
+    for path in package.rglob("*.py"):
+        for match in pattern.finditer(path.read_text()):
+            family = match.group(1) or match.group(2)
+            if family != "utils":
+                offenders.append(f"{path.relative_to(package)}: {match.group(0)}")
+    assert not offenders, offenders

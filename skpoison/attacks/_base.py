@@ -43,6 +43,7 @@ from ..utils._compat import (
 from ..utils._frozen import prefit_estimator
 from ..utils._labels import check_label_space
 from ..utils._seeding import seed_unseeded
+from ..utils._validation import check_numeric_frame as _check_numeric_frame
 
 _SHARED_ATTACK_PARAMS_DOC = """
     subpopulation : subpopulation finder
@@ -113,36 +114,14 @@ def _is_number_dtype(dtype):
             and not isinstance(dtype, pd.CategoricalDtype))
 
 
-def check_numeric_frame(X, input_name, estimator_name):
-    """A clear error naming the columns an attack on feature values cannot use.
+_ATTACK_ADVICE = ("Encode them before the attack (for example with the victim "
+                  "pipeline's ColumnTransformer), or use LabelFlip, which copies "
+                  "rows of any column type.")
 
-    For attacks that compute on the features (the optimised attacks): a
-    DataFrame with non-numeric columns (strings, categories, dates) or missing
-    values is refused with the offending columns named, before any numpy
-    conversion fails obscurely. Anything but a DataFrame passes through.
-    """
-    if not _is_dataframe(X):
-        return
-    other = [(str(c), str(dt)) for c, dt in X.dtypes.items()
-             if not _is_number_dtype(dt)]
-    if other:
-        names = [c for c, _ in other]
-        kinds = sorted({dt for _, dt in other})
-        raise ValueError(
-            f"{estimator_name} computes on the feature values and needs numeric "
-            f"columns, but {input_name} has non-numeric columns {names} "
-            f"(dtypes {kinds}). Encode them before the attack (for example with "
-            "the victim pipeline's ColumnTransformer), or use LabelFlip, which "
-            "copies rows of any column type."
-        )
-    missing = [str(c) for c in X.columns[np.asarray(X.isna().any(axis=0))]]
-    if missing:
-        raise ValueError(
-            f"Input {input_name} contains NaN (missing values) in columns "
-            f"{missing}; {estimator_name} computes on the feature values and "
-            "needs every one. Impute them before the attack, or use LabelFlip, "
-            "which copies rows with missing values."
-        )
+
+def check_numeric_frame(X, input_name, estimator_name):
+    """The shared check, with the attacks' advice (encode, or use LabelFlip)."""
+    _check_numeric_frame(X, input_name, estimator_name, advice=_ATTACK_ADVICE)
 
 
 def _infinite_objects(values):

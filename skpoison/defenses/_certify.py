@@ -29,8 +29,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..attacks._base import check_numeric_frame
 from ..utils._compat import Interval, _fit_context
+from ..utils._validation import check_numeric_frame
 
 __all__ = [
     "LabelFlipCertifier",

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["check_bounds"]
+__all__ = ["check_bounds", "check_numeric_frame"]
 
 
 def check_bounds(bounds, n_features, *, param="bounds", allow_infinite=True):
@@ -47,3 +47,42 @@ def check_bounds(bounds, n_features, *, param="bounds", allow_infinite=True):
             f"high={high[j]}."
         )
     return low, high
+
+
+def _is_number_dtype(dtype):
+    """Numbers and booleans; not strings, objects or pandas categories."""
+    import pandas as pd
+
+    return (pd.api.types.is_numeric_dtype(dtype)
+            and not isinstance(dtype, pd.CategoricalDtype))
+
+
+def check_numeric_frame(X, input_name, estimator_name, *, advice=None):
+    """A clear error naming the columns an estimator on feature values cannot use.
+
+    A DataFrame with non-numeric columns (strings, categories, dates) or
+    missing values is refused with the offending columns named, before a
+    numpy conversion fails obscurely ("could not convert string to float").
+    Anything but a DataFrame passes through.
+    """
+    if not (hasattr(X, "columns") and hasattr(X, "iloc") and hasattr(X, "dtypes")):
+        return
+    advice = advice or ("Encode them first, for example with a "
+                        "ColumnTransformer in a pipeline.")
+    other = [(str(c), str(dt)) for c, dt in X.dtypes.items()
+             if not _is_number_dtype(dt)]
+    if other:
+        names = [c for c, _ in other]
+        kinds = sorted({dt for _, dt in other})
+        raise ValueError(
+            f"{estimator_name} computes on the feature values and needs numeric "
+            f"columns, but {input_name} has non-numeric columns {names} "
+            f"(dtypes {kinds}). {advice}"
+        )
+    missing = [str(c) for c in X.columns[np.asarray(X.isna().any(axis=0))]]
+    if missing:
+        raise ValueError(
+            f"Input {input_name} contains NaN (missing values) in columns "
+            f"{missing}; {estimator_name} computes on the feature values and "
+            "needs every one. Impute them first."
+        )
