@@ -42,6 +42,31 @@ _GROWING_ENSEMBLES = (BaseEnsemble, HistGradientBoostingClassifier,
                       HistGradientBoostingRegressor)
 
 
+def check_training_labels(name, X, y):
+    """``y`` as a 1-D array of at least two classes, one label per row of ``X``.
+
+    The errors name ``name`` (the defense): a missing ``y``, a length that
+    differs from ``X``, no rows at all, a continuous target, one class.
+    """
+    if y is None:
+        raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+    y = column_or_1d(np.asarray(y), warn=True)
+    check_consistent_length(X, y)
+    if y.shape[0] == 0:
+        raise ValueError(
+            f"{name} got empty input: X and y have 0 rows; fitting needs rows of "
+            "at least two classes."
+        )
+    check_classification_targets(y)
+    classes = np.unique(y)
+    if classes.shape[0] < 2:
+        raise ValueError(
+            f"{name} needs at least two classes in y; got 1 class: "
+            f"{classes.tolist()}."
+        )
+    return y
+
+
 def inherit_input_tags(tags, estimator):
     """``tags`` with the input tags a wrapper takes from its ``estimator``:
     what it accepts (sparse, NaN, strings, categories) is what the model does."""
@@ -75,23 +100,7 @@ class BaseDefense(DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin
                 X = X.tocsr()
         elif not hasattr(X, "__getitem__"):
             X = np.asarray(X)
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but "
-                             "the target y is None.")
-        y = column_or_1d(np.asarray(y), warn=True)
-        check_consistent_length(X, y)
-        if y.shape[0] == 0:
-            raise ValueError(
-                f"{type(self).__name__} got empty input: X and y have 0 rows; "
-                "fitting needs rows of at least two classes."
-            )
-        check_classification_targets(y)
-        if np.unique(y).shape[0] < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs at least two classes in y; got 1 "
-                f"class: {np.unique(y).tolist()}."
-            )
-        return X, y
+        return X, check_training_labels(type(self).__name__, X, y)
 
     def _resolve_n_remove(self, n_samples):
         """``n_remove`` (a count, or a fraction of ``n_samples``) as a count."""

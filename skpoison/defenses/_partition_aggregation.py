@@ -32,18 +32,15 @@ from sklearn.utils import (
     check_random_state,
     get_tags,
 )
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    check_consistent_length,
     check_is_fitted,
-    column_or_1d,
     validate_data,
 )
 
 from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ..utils._labels import encode_labels
 from ..utils._seeding import seed_unseeded
-from ._base import inherit_input_tags
+from ._base import check_training_labels, inherit_input_tags
 
 __all__ = ["PartitionAggregation"]
 
@@ -464,23 +461,8 @@ class PartitionAggregation(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _validate_training_data(self, X, y):
         X = _as_2d(X)
         validate_data(self, X, skip_check_array=True)
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but "
-                             "the target y is None.")
-        y = column_or_1d(np.asarray(y), warn=True)
-        check_consistent_length(X, y)
-        if y.shape[0] == 0:
-            raise ValueError(
-                f"{type(self).__name__} got empty input: X and y have 0 rows; "
-                "fitting needs rows of at least two classes."
-            )
-        check_classification_targets(y)
+        y = check_training_labels(type(self).__name__, X, y)
         classes = np.unique(y)
-        if classes.shape[0] < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs at least two classes in y; got "
-                f"{classes.shape[0]} class: {classes.tolist()}."
-            )
         if self.n_features_in_ == 0:
             raise ValueError(
                 f"0 feature(s) (shape=({y.shape[0]}, 0)) while a minimum of 1 is "

@@ -7,6 +7,7 @@ from sklearn.utils import Bunch, _safe_indexing
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from ..utils._labels import check_label_space
+from ._damage import check_target_mask
 
 
 def _certifier_and_input(model, X):
@@ -109,19 +110,7 @@ def certified_fraction(model, X, y, mask, n_insertions):
     (0.75, 0.5, 3.0)
     """
     y = column_or_1d(np.asarray(y))
-    mask = column_or_1d(np.asarray(mask))
-    if mask.dtype != bool:
-        raise TypeError(f"mask must be boolean; got dtype {mask.dtype}.")
-    if mask.shape[0] != y.shape[0]:
-        raise ValueError(
-            f"mask has {mask.shape[0]} entries but y has {y.shape[0]} labels: "
-            "mask must select among the rows of X and y."
-        )
-    if not mask.any():
-        raise ValueError(
-            "mask selects no row: the target subpopulation has no test rows, so "
-            "its certified fraction is undefined."
-        )
+    mask = check_target_mask(y, mask, "certified fraction")
     budgets = np.asarray(n_insertions)
     if not (np.issubdtype(budgets.dtype, np.integer)
             or (budgets.dtype == object and all(isinstance(b, Integral)

@@ -18,6 +18,25 @@ def _accuracy(y_true, y_pred):
     return float(np.mean(y_true == y_pred)) if y_true.shape[0] else float("nan")
 
 
+def check_target_mask(y, mask, what):
+    """``mask`` as a boolean array with one entry per label of ``y``, selecting
+    at least one row (else ``what``, e.g. the damage, is undefined)."""
+    mask = column_or_1d(np.asarray(mask))
+    if mask.dtype != bool:
+        raise TypeError(f"mask must be boolean; got dtype {mask.dtype}.")
+    if mask.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"mask has {mask.shape[0]} entries but y has {y.shape[0]} labels: "
+            "mask must select among the rows of X and y."
+        )
+    if not mask.any():
+        raise ValueError(
+            "mask selects no row: the target subpopulation has no test rows, so "
+            f"its {what} is undefined."
+        )
+    return mask
+
+
 def subpopulation_damage(clean, poisoned, X, y, mask):
     """Target and collateral damage of a poisoned model, as in the paper.
 
@@ -68,14 +87,7 @@ def subpopulation_damage(clean, poisoned, X, y, mask):
     (0.5, 0.0)
     """
     y = column_or_1d(np.asarray(y))
-    mask = column_or_1d(np.asarray(mask))
-    if mask.dtype != bool:
-        raise TypeError(f"mask must be boolean; got dtype {mask.dtype}.")
-    if mask.shape[0] != y.shape[0]:
-        raise ValueError(
-            f"mask has {mask.shape[0]} entries but y has {y.shape[0]} labels: "
-            "mask must select among the rows of X and y."
-        )
+    mask = check_target_mask(y, mask, "damage")
     y_clean = _predictions(clean, X)
     y_poisoned = _predictions(poisoned, X)
     check_consistent_length(y, mask, y_clean, y_poisoned)
@@ -84,11 +96,6 @@ def subpopulation_damage(clean, poisoned, X, y, mask):
         classes = getattr(model, "classes_", None)
         check_label_space(y, np.unique(pred) if classes is None else classes,
                           where=which)
-    if not mask.any():
-        raise ValueError(
-            "mask selects no row: the target subpopulation has no test rows, so "
-            "its damage is undefined."
-        )
     rest = ~mask
     result = Bunch(
         clean_target_accuracy=_accuracy(y[mask], y_clean[mask]),
