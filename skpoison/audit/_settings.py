@@ -35,7 +35,6 @@ subpopulation's annotation like any other row. A user's table needs none of
 this: its own columns (strings, categories, missing values) are the groups.
 """
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -640,8 +639,8 @@ def load_setting(dataset="adult", model=None, *, n_samples=None, data_home=None,
           or n_samples < 10):
         raise SettingError("n_samples", "expected an int >= 10, 'full' or None; "
                                         f"got {n_samples!r}.")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # (the pretrained text model sets HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE
+    # itself before transformers is imported, in whichever process loads it)
     bunch = record.build(model, n_samples=n_samples, data_home=data_home,
                          random_state=random_state, progress=progress, device=device)
     bunch.dataset, bunch.model, bunch.record = record.name, model, record
