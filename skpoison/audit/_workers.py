@@ -27,7 +27,7 @@ from joblib.externals.loky.backend import resource_tracker
 from joblib.parallel import BACKENDS, get_active_backend
 from sklearn.base import clone
 
-from ..metrics import certified_fraction, subpopulation_damage
+from ..metrics import certified_fraction, removal_fractions, subpopulation_damage
 
 
 class _AuditData:
@@ -128,9 +128,8 @@ def _run_task(attack, finder, estimator, defenses, oracle_n_remove, data, clean_
             support = getattr(model, "support_mask_", None)
             if support is not None:
                 # the fraction of the poison rows, and of the clean rows, it removed
-                row["poison_removed"] = (float(np.mean(~support[poison]))
-                                         if poison.any() else float("nan"))
-                row["clean_removed"] = float(np.mean(~support[~poison]))
+                row["poison_removed"], row["clean_removed"] = removal_fractions(
+                    poison, support)
         row["fit_seconds"] = fit_seconds
         row["attack_seconds"] = attack_seconds
         rows.append(row)

@@ -16,6 +16,7 @@ from ._scorers import (
     find_defense,
     make_subpopulation_scorer,
     poison_removal_scorer,
+    removal_fractions,
     target_accuracy_scorer,
 )
 
@@ -27,6 +28,7 @@ __all__ = [
     "find_defense",
     "make_subpopulation_scorer",
     "poison_removal_scorer",
+    "removal_fractions",
     "subpopulation_damage",
     "target_accuracy_scorer",
 ]

@@ -188,6 +188,32 @@ collateral_accuracy_scorer = make_subpopulation_scorer(accuracy_score, subset="r
 """Accuracy on the rows outside the target subpopulation."""
 
 
+def removal_fractions(poison_mask, support_mask):
+    """The fractions of the poison rows and of the clean rows a defense removed.
+
+    Read more in the :ref:`User Guide <metrics>`.
+
+    ``poison_mask`` (the attack's ``poison_mask_``) and ``support_mask``
+    (the defense's ``support_mask_``) cover the same training rows. Returns
+    ``(poison_removed, clean_removed)``; the first is NaN without poison, the
+    second NaN without clean rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skpoison.metrics import removal_fractions
+    >>> poison = np.array([False, False, False, True, True])
+    >>> support = np.array([True, False, True, False, True])
+    >>> removal_fractions(poison, support)
+    (0.5, 0.3333333333333333)
+    """
+    poison = np.asarray(poison_mask, dtype=bool)
+    removed = ~np.asarray(support_mask, dtype=bool)
+    poison_removed = float(np.mean(removed[poison])) if poison.any() else float("nan")
+    clean_removed = float(np.mean(removed[~poison])) if (~poison).any() else float("nan")
+    return poison_removed, clean_removed
+
+
 def _poison_and_support(estimator):
     attack, _ = find_attack(estimator)
     defense = find_defense(estimator)
@@ -226,10 +252,7 @@ def poison_removal_scorer(estimator, X=None, y=None):
     -------
     score : float
     """
-    poison, support = _poison_and_support(estimator)
-    if not poison.any():
-        return float("nan")
-    return float(np.mean(~support[poison]))
+    return removal_fractions(*_poison_and_support(estimator))[0]
 
 
 def clean_removal_scorer(estimator, X=None, y=None):
@@ -248,5 +271,4 @@ def clean_removal_scorer(estimator, X=None, y=None):
     -------
     score : float
     """
-    poison, support = _poison_and_support(estimator)
-    return float(np.mean(~support[~poison]))
+    return removal_fractions(*_poison_and_support(estimator))[1]
