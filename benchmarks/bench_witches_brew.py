@@ -149,9 +149,13 @@ def main(argv=None):
         optimizer=torch.optim.Adam(net.module_.parameters()),
         input_shape=(X.shape[1],), nb_classes=10, clip_values=(0.0, 1.0),
         device_type=device_type)
-    # ART's schedule: lr 0.1 decayed x0.1 at the same fractions as the reference
+    # ART's schedule: lr 0.1 decayed x0.1 at the same fractions of the steps as
+    # the reference and skpoison. ART's (learning rates, epochs) pairs mean
+    # "rate i from epoch i on" (its PredefinedLRSchedule), so the first epoch
+    # is 0: with (3/8, 5/8, 7/8, n + 1) the first decay came at 5/8 of the
+    # steps and the last never.
     n = args.n_iter
-    milestones = [int(n // 2.667), int(n // 1.6), int(n // 1.142), n + 1]
+    milestones = [0, int(n // 2.667), int(n // 1.6), int(n // 1.142)]
     attack_art = GradientMatchingAttack(
         classifier, percent_poison=args.budget, epsilon=16 / 255,
         max_trials=args.restarts, max_epochs=n,
