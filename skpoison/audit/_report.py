@@ -548,7 +548,7 @@ def _img(fig, alt, caption):
 
 
 def plot_summary(results, path=None):
-    """Figure: Top-1/Top-5/mean target damage and collateral damage by alpha.
+    """Figure: Top-1, Top-5 mean and mean target damage and collateral damage by alpha.
 
     Read more in the :ref:`User Guide <audit>`.
 
@@ -569,34 +569,24 @@ def plot_summary(results, path=None):
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table = summarize(results, top=(1, 5)).reset_index()
-    filters = list(dict.fromkeys(table["filter"]))
-    fig, axes = plt.subplots(1, len(filters), figsize=(5.5 * len(filters), 4),
-                             squeeze=False, sharey=True)
-    for ax, fname in zip(axes[0], filters):
-        sub = table[table["filter"] == fname]
-        for defense, grp in sub.groupby("defense", sort=False):
-            style = "-" if defense == "none" else "--"
-            name = _plain(defense)
-            ax.plot(grp.alpha, grp.top1, "o" + style, label=f"top-1 ({name})")
-            ax.plot(grp.alpha, grp.top5, "s" + style, label=f"top-5 mean ({name})")
-            ax.plot(grp.alpha, grp.mean_collateral, "x" + style,
-                    label=f"mean collateral ({name})")
-        ax.axhline(0, color="grey", lw=0.5)
-        ax.set_title(_plain(fname))
-        ax.set_xlabel("alpha (poisons / subpopulation size)")
-        ax.set_ylabel("damage (accuracy points lost)")
-        ax.legend(fontsize=7)
+    fig = plt.figure(figsize=(5.5 * _n_filters(results), 4))
+    _draw_by_alpha(fig, results)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
 
 
-def _fig_by_alpha(results):
+def _n_filters(results):
+    return max(1, len(dict.fromkeys(results["filter"])))
+
+
+def _draw_by_alpha(fig, results):
+    """The Top-k figure, drawn once for the console's PNG and the report: per
+    filter, top-1, top-5 mean and mean target damage and the mean collateral
+    damage by alpha, one colour per defense."""
     table = summarize(results, top=(1, 5)).reset_index()
     filters = list(dict.fromkeys(table["filter"]))
-    fig = _figure(5.2 * len(filters), 3.8)
     axes = fig.subplots(1, len(filters), squeeze=False, sharey=True)[0]
     for ax, fname in zip(axes, filters):
         sub = table[table["filter"] == fname]
@@ -607,12 +597,18 @@ def _fig_by_alpha(results):
             ax.plot(grp.alpha, grp.top5, "s--", color=color, label=f"top-5 mean, {name}")
             ax.plot(grp.alpha, grp.mean_target, "^:", color=color,
                     label=f"mean, {name}")
+            ax.plot(grp.alpha, grp.mean_collateral, "x-.", color=color, alpha=0.6,
+                    label=f"mean collateral, {name}")
         ax.axhline(0, color="grey", lw=0.5)
         ax.set_title(_plain(fname))
         ax.set_xlabel("alpha (poisons / subpopulation size)")
-        ax.set_ylabel("target damage")
+        ax.set_ylabel("damage (accuracy points lost)")
         ax.legend(fontsize=7)
     return fig
+
+
+def _fig_by_alpha(results):
+    return _draw_by_alpha(_figure(5.2 * _n_filters(results), 3.8), results)
 
 
 def _fig_per_subpopulation(per_sub, max_bars=25, label_width=40):
