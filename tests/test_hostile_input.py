@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
-from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
@@ -51,9 +51,17 @@ from skpoison.metrics import (
 from skpoison.nets import make_mlp_classifier
 from skpoison.pipeline import PoisonedEstimator
 from skpoison.subpopulations import ClusterMatch, FeatureMatch, rank_subpopulations
+from tests.test_bad_input import (  # the input builders the two sweeps share
+    CLEAR_ERRORS,
+    _base,
+    _empty,
+    _string_labels,
+    _x_1d,
+    _x_3d,
+)
 from tests.test_common import _data
 
-CLEAR_ERRORS = (ValueError, TypeError)  # InvalidParameterError, NotFittedError too
+# CLEAR_ERRORS: ValueError and TypeError (InvalidParameterError, NotFittedError too)
 
 
 @pytest.fixture(autouse=True)
@@ -179,10 +187,6 @@ def _expect_clear(exc, pattern, context):
 
 
 # ------------------------------------------------------------- hostile inputs
-def _base():
-    return _data()
-
-
 def _frame(X):
     return pd.DataFrame(X, columns=["a", "b", "c"])
 
@@ -232,26 +236,6 @@ def _short_y():
 def _long_y():
     X, y = _base()
     return X, np.r_[y, y[:3]]
-
-
-def _string_labels():
-    X, y = _base()
-    return X, np.where(y == 1, "yes", "no")
-
-
-def _empty():
-    X, y = _base()
-    return X[:0], y[:0]
-
-
-def _x_1d():
-    X, y = _base()
-    return X[:, 1], y
-
-
-def _x_3d():
-    X, y = _base()
-    return X[:, :, None], y
 
 
 def _x_3d_wide():

@@ -261,13 +261,16 @@ def test_unreadable_file(tmp_path, capsys, name, content):
     (["--dataset", "german"], "--dataset"),
 ])
 def test_bad_options_with_data(files, tmp_path, capsys, argv, option):
-    _bad(["--data", str(files["csv"]), "--target", "income", *argv], capsys, tmp_path,
-         option)
+    # status 2, one "skpoison: error:" line naming the option, nothing written
+    line = _bad(["--data", str(files["csv"]), "--target", "income", *argv], capsys,
+                tmp_path, option)
+    assert line.startswith("skpoison: error:") and option in line
 
 
 def test_options_that_need_data(tmp_path, capsys):
     for option in ("--target", "--features", "--test"):
-        _bad([option, "x"], capsys, tmp_path, option)
+        line = _bad([option, "x"], capsys, tmp_path, option)
+        assert option in line and "--data" in line, line
 
 
 def test_bad_output_paths(files, tmp_path, capsys):
