@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ..utils._seeding import seed_unseeded
 from ._base import _SHARED_PARAMS_DOC, BaseSubpopulationFinder
-from ._describe import as_table, find_rule
+from ._describe import LazyTable, find_rule
 
 
 def _is_dataframe(X):
@@ -334,9 +334,13 @@ class ClusterMatch(BaseSubpopulationFinder):
         Kmeans = KMeans if self.algorithm == "kmeans" else MiniBatchKMeans
         self.kmeans_ = Kmeans(n_clusters=self.n_clusters, n_init=self.n_init,
                               random_state=seed).fit(Z)
-        # the fitted rows in their own units, one byte a value, for describe()
-        self._table = as_table(X_given)
+        # the fitted rows in their own units for describe(), coded on first use
+        self._table = LazyTable(X_given)
         return self._finish_fit(self.kmeans_.labels_.astype(np.intp), rng)
+
+    def _described_rows(self):
+        lazy = getattr(self, "_table", None)
+        return None if lazy is None else lazy.get()
 
     def _n_raw_ids(self):
         return int(self.kmeans_.cluster_centers_.shape[0])
@@ -387,7 +391,7 @@ class ClusterMatch(BaseSubpopulationFinder):
         if (isinstance(max_depth, (bool, np.bool_))
                 or not isinstance(max_depth, Integral) or max_depth < 1):
             raise ValueError(f"max_depth must be an integer >= 1; got {max_depth!r}.")
-        table = getattr(self, "_table", None)
+        table = self._described_rows()
         if table is None:
             raise ValueError(
                 "ClusterMatch.describe names clusters by conditions on the columns "
@@ -415,7 +419,7 @@ class ClusterMatch(BaseSubpopulationFinder):
         """
         check_is_fitted(self, "kmeans_")
         subpopulation = self._check_id(subpopulation)
-        if getattr(self, "_table", None) is None:
+        if self._described_rows() is None:
             return f"cluster {subpopulation}"
         return str(self.describe(subpopulation))
 

@@ -303,19 +303,45 @@ def missing_code(codes):
     return np.iinfo(codes.dtype).max
 
 
-def as_table(X):
-    """A :class:`_Table` of ``X``, or None when ``X`` is not a 2-D table."""
+def _table_rows(X):
+    """A private copy of ``X`` when it is a 2-D table that can be described,
+    else None (sparse matrices, images, texts and anything exotic)."""
     if hasattr(X, "columns") and hasattr(X, "iloc"):
-        return _Table(X)
+        return X.copy()
     if hasattr(X, "toarray") or not hasattr(X, "__len__"):
-        return None  # sparse matrices and anything exotic: not described
+        return None
     try:
-        X = np.asarray(X)
+        X = np.array(X, copy=True)
     except (TypeError, ValueError):
         return None
     if X.ndim != 2 or X.dtype.kind not in "biufUSO":
         return None
-    return _Table(X)
+    return X
+
+
+class LazyTable:
+    """A finder's fitted rows, coded into a :class:`_Table` on first use.
+
+    Coding costs as much as the k-means fit itself, and most fits (an attack
+    refitting its finder, a grid search) never describe a cluster: the rows
+    are only copied at fit, and coded when :meth:`get` is first called or the
+    finder is pickled (so pickles hold the compact codes, not the rows).
+    Shallow copies of the finder (``retarget``) share one instance, so the
+    rows are coded once for all of them.
+    """
+
+    def __init__(self, X):
+        self._rows = _table_rows(X)
+        self._table = None
+
+    def get(self):
+        """The :class:`_Table`, or None when the rows were not a table."""
+        if self._rows is not None:
+            self._table, self._rows = _Table(self._rows), None
+        return self._table
+
+    def __getstate__(self):
+        return {"_rows": None, "_table": self.get()}
 
 
 def _code_column(column, frame):

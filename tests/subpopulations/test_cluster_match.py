@@ -488,3 +488,27 @@ def test_formatting_of_values_and_conditions():
     assert str(Condition("w", "not in", ("a",))) == "w != a"
     assert str(Condition("w", "not in", (None,))) == "w is not missing"
     assert str(Condition("g", "<=", 0.5)) == "g <= 0.5"
+
+
+def test_description_rows_are_copied_at_fit_and_coded_once():
+    # the rows are coded for describe() on first use, not at every fit, from
+    # a private copy: the caller changing its array later changes nothing;
+    # pickles hold the codes, and retargeted copies share one coding
+    import pickle
+
+    import pandas as pd
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"age": rng.randint(18, 90, 300).astype(float),
+                          "job": rng.choice(["clerk", "owner", "nurse"], 300)})
+    finder = ClusterMatch(n_clusters=3, random_state=0).fit(frame)
+    lazy = finder._table
+    assert lazy._table is None  # nothing coded by fit
+    frame["age"] = -1.0  # the caller's frame changes after the fit
+    text = finder.describe_text(0)
+    assert "-1" not in text
+    other = finder.retarget(1)
+    assert other._table is lazy and lazy._rows is None  # coded once, shared
+    restored = pickle.loads(pickle.dumps(other))
+    assert restored._table._rows is None
+    assert restored.describe_text(0) == text
