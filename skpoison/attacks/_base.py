@@ -530,8 +530,8 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
         y_poison = np.asarray(
             self._poison_labels(y_seed, candidates, X_src, y_src, classes, rng)
         ).astype(y.dtype, copy=False)
-        X_poison = self._poison_features(X_seed, y_poison,
-                                         (X_src_given, X_src, y_src), finder, rng)
+        X_poison = self._poison_features(
+            X_seed, y_poison, (X_src_given, X_src, y_src, source_mask), finder, rng)
 
         self.sample_indices_ = idx
         self.n_subpopulation_ = n_sub
@@ -559,7 +559,8 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
     def _poison_features(self, X_seed, y_poison, attacker, finder, rng):
         """Features of the poison rows; label flipping keeps them as drawn.
 
-        ``attacker`` is ``(X_src_given, X_src, y_src)``: the attacker's rows as
-        given (for the finder), validated, and their labels.
+        ``attacker`` is ``(X_src_given, X_src, y_src, source_mask)``: the
+        attacker's rows as given (for the finder), validated, their labels,
+        and which of them are in the target subpopulation.
         """
         return X_seed

@@ -119,22 +119,24 @@ _OPTIMISED_ATTRS_DOC = """
 
 @dataclass
 class _Problem:
-    """What an optimisation loop works on, in standardised units.
+    """What an optimisation loop works on, all in standardised units.
 
-    ``X_p``: the poisons' features (original units), ``Y_poison`` their class
-    indices; ``Z_src, Y_src``: the attacker's rows; ``Z_t, Y_t``: the target
-    rows; ``standardise``, ``project`` (onto the feasible box) and ``move``
-    (per-feature step scale) map between the units.
+    ``Z_p``: the poisons' seed features, ``Y_poison`` their class indices;
+    ``Z_src, Y_src``: the attacker's rows; ``Z_t, Y_t``: the target rows;
+    ``project``: onto the feasible box (the ``eps`` box, ``bounds``, and the
+    seed where a feature is fixed); ``move``: the per-feature step scale
+    (``step_size`` on the features that may move, 0 elsewhere). The loops
+    step in these units, so no step converts units; the attack maps the
+    result back to the original units once, at the end.
     """
 
-    X_p: np.ndarray
+    Z_p: np.ndarray
     Y_poison: np.ndarray
     Z_src: np.ndarray
     Y_src: np.ndarray
     Z_t: np.ndarray
     Y_t: np.ndarray
     surrogate: object
-    standardise: Callable
     project: Callable
     move: np.ndarray
 
@@ -218,8 +220,14 @@ class _OptimisedAttack(BasePoisoningAttack):
         if isinstance(mask, str) and mask == "all":
             return np.ones(n_features, dtype=bool)
         if isinstance(mask, str) and mask == "continuous":
-            return np.array([np.unique(X_src[:, j]).size > 2
-                             for j in range(n_features)], dtype=bool)
+            # more than 2 distinct values: count the changes down each
+            # sorted column (one sort for all columns; NaNs sort last and
+            # count as one value, as in np.unique)
+            X_sorted = np.sort(np.asarray(X_src, dtype=np.float64), axis=0)
+            changes = np.diff(X_sorted, axis=0)
+            distinct = 1 + np.sum((changes != 0) & ~np.isnan(changes), axis=0)
+            distinct += np.isnan(X_sorted[-1:]).any(axis=0) & ~np.isnan(X_sorted[:1]).all(axis=0)
+            return distinct > 2
         mask = np.asarray(mask)
         if mask.dtype != bool or mask.shape != (n_features,):
             raise ValueError(
@@ -252,7 +260,7 @@ class _OptimisedAttack(BasePoisoningAttack):
         return check_bounds(self.bounds, n_features)
 
     def _poison_features(self, X_seed, y_poison, attacker, finder, rng):
-        X_src_given, X_src, y_src = attacker
+        _, X_src, y_src, source_mask = attacker
         # validate all parameters before the (possibly long) optimisation
         surrogate = self._surrogate(rng)
         mask = self._feature_mask(X_src)
@@ -273,8 +281,7 @@ class _OptimisedAttack(BasePoisoningAttack):
         Y_src = encode_labels(classes, y_src)
         Y_poison = encode_labels(classes, y_poison)
         if self.targets is None:
-            target = np.asarray(finder.membership(X_src_given), dtype=bool)
-            Z_t, Y_t = Z_src[target], Y_src[target]
+            Z_t, Y_t = Z_src[source_mask], Y_src[source_mask]
         else:
             X_t, y_t = self._check_targets(X_src.shape[1], classes)
             Z_t, Y_t = (X_t - mean) / scale, encode_labels(classes, y_t, name="targets")
@@ -292,20 +299,23 @@ class _OptimisedAttack(BasePoisoningAttack):
         if bounds is not None:
             low, high = (np.clip(v, bounds[0], bounds[1]) for v in (low, high))
         low[:, ~mask] = high[:, ~mask] = x0[:, ~mask]
-        move = mask.astype(np.float64) * scale * self.step_size
+        # the same box in standardised units, where the loops step
+        low_z, high_z = (low - mean) / scale, (high - mean) / scale
 
-        def project(X_p):
-            return np.clip(X_p, low, high)
+        def project(Z_p):
+            # np.minimum(np.maximum(.)) is np.clip for low <= high, at half
+            # its cost on these small arrays (it runs at every step)
+            return np.minimum(np.maximum(Z_p, low_z), high_z)
 
-        def standardise(X_p):
-            return (X_p - mean) / scale
-
-        X_p = self._optimise(_Problem(
-            X_p=x0.copy(), Y_poison=Y_poison, Z_src=Z_src, Y_src=Y_src, Z_t=Z_t,
-            Y_t=Y_t, surrogate=surrogate, standardise=standardise,
-            project=project, move=move))
+        with surrogate.threads(Z_src.shape[0] + x0.shape[0]):
+            Z_p = self._optimise(_Problem(
+                Z_p=(x0 - mean) / scale, Y_poison=Y_poison, Z_src=Z_src,
+                Y_src=Y_src, Z_t=Z_t, Y_t=Y_t, surrogate=surrogate,
+                project=project, move=mask.astype(np.float64) * self.step_size))
         self.estimator_ = surrogate.finalize()
-        return X_p
+        # back to the original units, clipped to the exact box: rounding in
+        # the round trip must not leave it (or move a fixed feature)
+        return np.clip(Z_p * scale + mean, low, high)
 
     def _optimise(self, problem):
         """Optimised poison features for a :class:`_Problem`."""
@@ -396,21 +406,21 @@ class GradientPoison(_OptimisedAttack):
         self.random_state = random_state
 
     def _optimise(self, problem):
-        X_p, surrogate = problem.X_p, problem.surrogate
-        Y_poison, standardise = problem.Y_poison, problem.standardise
-        project, move = problem.project, problem.move
+        Z_p, surrogate, Y_poison = problem.Z_p, problem.surrogate, problem.Y_poison
+        project = problem.project
         G_t = surrogate.target_gradient(problem.Z_t, problem.Y_t)
-        n_p = X_p.shape[0]
+        n_p = Z_p.shape[0]
+        move = problem.move / n_p
         history = []
         for _ in _steps(self.n_iter, self.progress, type(self).__name__):
-            J, grad = surrogate.alignment(standardise(X_p), Y_poison, G_t)
+            J, grad = surrogate.alignment(Z_p, Y_poison, G_t)
             history.append(J / n_p)
-            X_p = project(X_p - move * grad / n_p)
-        J, _ = surrogate.alignment(standardise(X_p), Y_poison, G_t)
+            Z_p = project(Z_p - move * grad)
+        J, _ = surrogate.alignment(Z_p, Y_poison, G_t)
         history.append(J / n_p)
         self.objective_ = np.asarray(history)
         self.n_iter_ = self.n_iter
-        return X_p
+        return Z_p
 
 
 def _steps(n_iter, progress, name):

@@ -200,9 +200,8 @@ class InfluencePoison(_OptimisedAttack):
         return {"solver": self.solver}
 
     def _optimise(self, problem):
-        X_p, surrogate = problem.X_p, problem.surrogate
-        Y_poison, standardise = problem.Y_poison, problem.standardise
-        project, move = problem.project, problem.move
+        Z_p, surrogate = problem.Z_p, problem.surrogate
+        Y_poison, project, move = problem.Y_poison, problem.project, problem.move
         Z_src, Y_src, Z_t, Y_t = problem.Z_src, problem.Y_src, problem.Z_t, problem.Y_t
         Y_all = np.concatenate([Y_src, Y_poison])
         n = Y_all.shape[0]
@@ -217,44 +216,44 @@ class InfluencePoison(_OptimisedAttack):
         solves = surrogate.refit_is_solve
         backtrack = self.backtrack and solves
 
-        def fit_model(X_p):
+        def fit_model(Z_p):
             # Poisons pinned at corners of their box stop moving: refitting on
             # the same rows would only repeat the last solution, so it is
             # skipped (the model, its Hessian and V stay exactly the same).
             nonlocal fitted_on
-            if solves and fitted_on is not None and np.array_equal(X_p, fitted_on):
+            if solves and fitted_on is not None and np.array_equal(Z_p, fitted_on):
                 return False
-            surrogate.refit(standardise(X_p))
-            fitted_on = X_p
+            surrogate.refit(Z_p)
+            fitted_on = Z_p
             self.n_refits_ += 1
             return True
 
-        def checkpoint(X_p):
+        def checkpoint(Z_p):
             # refit on the current poisons; if the target loss fell since the
             # last checkpoint, the steps overshot: go back, halve the step
             nonlocal accepted, shrink
-            changed = fit_model(X_p)
+            changed = fit_model(Z_p)
             loss = surrogate.loss(Z_t, Y_t) if changed else accepted[1]
             if (backtrack and accepted is not None
                     and loss < accepted[1] - 1e-9 * (1 + abs(accepted[1]))):
-                X_p, loss = accepted
+                Z_p, loss = accepted
                 shrink /= 2
                 self.n_backtracks_ += 1
-                fit_model(X_p)
-            accepted = (X_p, loss)
+                fit_model(Z_p)
+            accepted = (Z_p, loss)
             history.append(loss)
-            return X_p, changed
+            return Z_p, changed
 
         V = None
         for it in _steps(self.n_iter, self.progress, type(self).__name__):
             if it % self.refit_every == 0:
-                X_p, changed = checkpoint(X_p)
+                Z_p, changed = checkpoint(Z_p)
                 if changed:
                     V = surrogate.influence_direction(Z_t, Y_t, lam)
             # grad_x L_t = -(1/n) grad_x <V, grad_theta l(x_i, y_i)>
-            _, grad = surrogate.alignment(standardise(X_p), Y_poison, V)
-            X_p = project(X_p - shrink * move * grad)
-        X_p, _ = checkpoint(X_p)
+            _, grad = surrogate.alignment(Z_p, Y_poison, V)
+            Z_p = project(Z_p - shrink * move * grad)
+        Z_p, _ = checkpoint(Z_p)
         self.objective_ = np.asarray(history)
         self.n_iter_ = self.n_iter
-        return X_p
+        return Z_p

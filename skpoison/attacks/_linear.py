@@ -11,10 +11,12 @@ into the model's ``classes_``. Parameter gradients are matrices of shape
 """
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg import lapack
 from scipy.special import expit, softmax
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression, SGDClassifier
+
+from ..utils._threads import small_blas
 
 
 def check_linear_estimator(estimator):
@@ -140,6 +142,19 @@ def inner_product_and_grad(Z, Y, W, b, G):
     grad : ndarray of shape (n, d)
     """
     d = Z.shape[1]
+    if W.shape[0] == 1:
+        # binary: both terms are outer products with the rows of M = [w; g]
+        # (one product in, one out; the optimised attacks call this at every
+        # step, where the general form's small temporaries cost three times
+        # as much)
+        M = np.concatenate((W, G[:, :d]))
+        S = Z @ M.T
+        s = expit(S[:, 0] + b[0])
+        u = S[:, 1] + G[0, d]
+        C = np.empty_like(S)
+        np.multiply(s * (1.0 - s), u, out=C[:, 0])
+        np.subtract(s, Y, out=C[:, 1])
+        return C[:, 1] * u, C @ M
     P = probabilities(Z, W, b)
     R = residuals(P, Y)
     U = Z @ G[:, :d].T + G[:, d]  # G [z; 1], shape (n, K)
@@ -174,7 +189,40 @@ def data_hessian(Zt, P):
 
 def penalty_diagonal(d, K, lam, jitter=1e-10):
     """Diagonal of the ridge term: ``lam`` on coefficients, 0 on intercepts."""
-    return np.tile(np.r_[np.full(d, lam), 0.0], K) + jitter
+    return lam * _coefficient_mask(d, K).ravel() + jitter
+
+
+def _coefficient_mask(d, K):
+    """1 on the coefficients of ``theta`` (shape (K, d + 1)), 0 on the intercepts."""
+    mask = np.ones((K, d + 1))
+    mask[:, -1] = 0.0
+    return mask
+
+
+def cholesky(H):
+    """The Cholesky factor of a symmetric positive definite ``H``.
+
+    What :func:`scipy.linalg.cho_factor` returns, computed by the same
+    LAPACK routine called directly: an optimisation refits hundreds of
+    times on small Hessians, where the wrapper's checks cost more than the
+    factorisation. Raises :class:`numpy.linalg.LinAlgError` when ``H`` is
+    not positive definite or not finite.
+    """
+    if not np.isfinite(H).all():
+        raise np.linalg.LinAlgError("The Hessian has non-finite entries.")
+    c, info = lapack.dpotrf(H, lower=False, clean=False)
+    if info != 0:
+        raise np.linalg.LinAlgError(
+            f"The Hessian is not positive definite (LAPACK info {info}).")
+    return c
+
+
+def cholesky_solve(c, b):
+    """``H^{-1} b`` from :func:`cholesky` ``(H)`` (as :func:`scipy.linalg.cho_solve`)."""
+    x, info = lapack.dpotrs(c, b, lower=False)
+    if info != 0:  # pragma: no cover - only for malformed arguments
+        raise ValueError(f"LAPACK dpotrs failed (info {info}).")
+    return x
 
 
 def hessian(Z, W, b, lam, jitter=1e-10):
@@ -233,7 +281,7 @@ def newton_fit(Zt, Y, theta, lam, *, factor=None, P=None, max_iter=50, tol=1e-6)
     lam : float
         Ridge strength on the coefficients.
     factor : tuple or None, default=None
-        ``scipy.linalg.cho_factor`` of a Hessian to reuse.
+        :func:`cholesky` of a Hessian to reuse.
     P : ndarray of shape (n, K) or None, default=None
         The model's probabilities on ``Zt`` at ``theta``, when the caller
         has them (a refit that moved a few rows); else computed.
@@ -252,7 +300,7 @@ def newton_fit(Zt, Y, theta, lam, *, factor=None, P=None, max_iter=50, tol=1e-6)
     n, D = Zt.shape
     K = theta.shape[0]
     pen = penalty_diagonal(D - 1, K, lam)
-    reg = np.tile(np.r_[np.ones(D - 1), 0.0], (K, 1))
+    reg = _coefficient_mask(D - 1, K)
     if P is None:
         f, P = _objective(Zt, Y, theta, lam)
     else:
@@ -262,17 +310,17 @@ def newton_fit(Zt, Y, theta, lam, *, factor=None, P=None, max_iter=50, tol=1e-6)
         grad = residuals(P, Y).T @ Zt / n + lam * reg * theta
         step = None
         if factor is not None:
-            step = cho_solve(factor, grad.ravel(), check_finite=False).reshape(K, D)
+            step = cholesky_solve(factor, grad.ravel()).reshape(K, D)
             size = np.max(np.abs(step))
             if size > 0.25 * last:  # not contracting fast: exact Hessian
                 factor = step = None
         if step is None:
             H = add_to_diagonal(data_hessian(Zt, P), pen)
             try:
-                factor = cho_factor(H)
+                factor = cholesky(H)
             except np.linalg.LinAlgError:
                 return theta, False
-            step = cho_solve(factor, grad.ravel(), check_finite=False).reshape(K, D)
+            step = cholesky_solve(factor, grad.ravel()).reshape(K, D)
             size = np.max(np.abs(step))
         if size <= tol * (1.0 + np.max(np.abs(theta))):
             # converged: take the (tiny) step without a line search, whose
@@ -317,7 +365,7 @@ class LinearSurrogate:
     The attacks talk to their surrogate through this small protocol (also
     implemented for torch nets in :mod:`skpoison.attacks._torch_surrogate`):
     ``fit``, ``target_gradient``, ``alignment``, ``loss``, ``refit``,
-    ``influence_direction`` and ``finalize``. ``Z`` are standardised rows,
+    ``influence_direction``, ``finalize`` and ``threads``. ``Z`` are standardised rows,
     ``Y`` class indices into ``classes_``.
     """
 
@@ -378,6 +426,16 @@ class LinearSurrogate:
     def default_reg(self, n):
         return l2_strength(self.estimator, n)
 
+    def threads(self, n_rows):
+        """The BLAS threads of an optimisation on ``n_rows`` rows.
+
+        Its largest product is a refit's Hessian, ``n_rows (K (d + 1))^2``
+        flops; below :func:`~skpoison.utils._threads.small_blas`'s threshold
+        the loop runs on one BLAS thread.
+        """
+        D = self.theta.shape[0] * self.theta.shape[1]
+        return small_blas(n_rows * D * D)
+
     # a refit finds the minimiser on its rows (Newton, or the estimator's fit)
     refit_is_solve = True
 
@@ -414,7 +472,7 @@ class LinearSurrogate:
                 self.theta = theta
                 self._P = augmented_probabilities(Zt, theta)
                 self._H = data_hessian(Zt, self._P)
-                self._factor = cho_factor(add_to_diagonal(
+                self._factor = cholesky(add_to_diagonal(
                     self._H.copy(), penalty_diagonal(Zt.shape[1] - 1, theta.shape[0], lam)))
                 return
             self._newton = False  # e.g. separable data without a penalty
@@ -442,9 +500,9 @@ class LinearSurrogate:
             Zt = self._Zt
             H = (self._H.copy() if self._H is not None
                  else data_hessian(Zt, augmented_probabilities(Zt, self.theta)))
-            factor = cho_factor(add_to_diagonal(H, penalty_diagonal(
+            factor = cholesky(add_to_diagonal(H, penalty_diagonal(
                 Zt.shape[1] - 1, self.theta.shape[0], lam)))
-        return cho_solve(factor, g_t, check_finite=False).reshape(self.theta.shape)
+        return cholesky_solve(factor, g_t).reshape(self.theta.shape)
 
     def finalize(self):
         """The fitted estimator of the last (re)fit."""

@@ -3,7 +3,7 @@
 Implements the same small protocol as
 :class:`skpoison.attacks._linear.LinearSurrogate` (``fit``,
 ``target_gradient``, ``alignment``, ``loss``, ``start_refits``, ``refit``,
-``influence_direction``, ``finalize``), with :mod:`torch.autograd` in
+``influence_direction``, ``finalize``, ``threads``), with :mod:`torch.autograd` in
 place of the closed forms, so the attack loops in ``_gradient_poison.py`` and
 ``_influence_poison.py`` serve both.
 
@@ -28,6 +28,7 @@ criterion, with skorch's ``NLLLoss``/probability convention), assumed to be
 a mean over rows.
 """
 
+import contextlib
 import copy
 
 import numpy as np
@@ -161,6 +162,10 @@ class TorchSurrogate:
         decay = self.estimator.get_params(deep=False).get(
             "optimizer__weight_decay", 0.0)
         return float(decay) if decay else 1e-3
+
+    def threads(self, n_rows):
+        """Torch sets its own threads: the caller's settings stay."""
+        return contextlib.nullcontext()
 
     # --------------------------------------------------------- second order
     def _objective_grad(self, lam):

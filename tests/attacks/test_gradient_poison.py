@@ -76,6 +76,35 @@ def test_parameter_gradient_and_hessian_match_finite_differences(K):
     assert_allclose(H, fd_H, rtol=1e-4, atol=1e-7)
 
 
+def test_cholesky_is_scipys_and_refuses_what_it_cannot_factor():
+    from scipy.linalg import cho_factor, cho_solve
+
+    rng = np.random.RandomState(0)
+    A = rng.normal(size=(7, 7))
+    H = A @ A.T + 0.1 * np.eye(7)
+    b = rng.normal(size=7)
+    c = _linear.cholesky(H)
+    assert_allclose(np.triu(c), np.triu(cho_factor(H)[0]), rtol=1e-12)
+    assert_allclose(_linear.cholesky_solve(c, b), cho_solve(cho_factor(H), b),
+                    rtol=1e-10)
+    assert_allclose(H @ _linear.cholesky_solve(c, b), b, atol=1e-10)
+    for bad in (H - 10 * np.eye(7) * np.abs(H).max(), np.where(H > 0, np.nan, H)):
+        with pytest.raises(np.linalg.LinAlgError):
+            _linear.cholesky(bad)
+
+
+def test_continuous_mask_counts_distinct_values_as_numpy_unique():
+    # one sort for all columns must agree with np.unique per column, NaNs
+    # (one value, as np.unique counts them) and constant columns included
+    rng = np.random.RandomState(0)
+    attack = GradientPoison(None)
+    for _ in range(200):
+        X = rng.randint(0, rng.randint(1, 5), size=(rng.randint(1, 9), 6)).astype(float)
+        X[rng.rand(*X.shape) < 0.2] = np.nan
+        expected = [np.unique(X[:, j]).size > 2 for j in range(6)]
+        assert_array_equal(attack._feature_mask(X), expected)
+
+
 def test_objective_is_the_inner_product_of_parameter_gradients(fitted_finder):
     X, y, finder = fitted_finder
     attack = GradientPoison(FrozenEstimator(finder), n_iter=3, random_state=0)
