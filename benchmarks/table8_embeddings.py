@@ -16,7 +16,8 @@ standardised units); ``step_size`` is 0.2 (GO) and 0.1 (INF) for
 eps <= 0.1, else ``eps * 20`` (GO) and ``eps`` (INF), as for Adult.
 
 Settings (:func:`skpoison.audit.load_setting` with ``model="ll"``, CPU-sized
-splits; the ``annotation:*`` columns are dropped):
+splits; the annotation columns, :func:`skpoison.audit.annotation_column`, are
+dropped by :func:`skpoison.audit.drop_annotations`):
 
 * ``rotten-tomatoes`` (default): binary sentiment, 384-d all-MiniLM-L6-v2
   sentence embeddings, 1,500 rows per split. ``X`` is the embedding itself.

@@ -32,7 +32,6 @@ and the test set (the paper: 25,000 / 25,000 / 10,000 for CIFAR-10).
 # rows), and a stratified subsample of the test images.
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 from joblib import Memory
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -40,7 +39,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skpoison.attacks import LabelFlip
-from skpoison.audit import SubpopulationAudit, drop_annotations
+from skpoison.audit import (
+    SubpopulationAudit,
+    annotation_column,
+    drop_annotations,
+    with_annotations,
+)
 from skpoison.datasets import get_data_home, load_fashion_mnist
 from skpoison.features import ImageEmbedder
 from skpoison.subpopulations import ClusterMatch, FeatureMatch, rank_subpopulations
@@ -74,20 +78,16 @@ print("features:", emb_train.shape)
 # (tops, bottoms, dresses, footwear, bags) x an ink-coverage bucket (low,
 # medium, high number of bright pixels), 15 ``subgroup`` values in all. It is
 # synthetic, not real metadata (unlike UTKFace's age, gender and race), and
-# documented as such in ``train.DESCR``. It travels as an
-# ``annotation:subgroup`` column that the victim and ClusterMatch drop.
-
-
-def as_frame(features, bunch):
-    frame = pd.DataFrame(features, columns=[f"f{i}" for i in range(features.shape[1])])
-    frame["annotation:subgroup"] = np.asarray(bunch.annotations["subgroup"])
-    return frame
-
-
-frame_train = as_frame(emb_train, train)
+# documented as such in ``train.DESCR``. It travels as an extra column,
+# ``annotation_column("subgroup")``, which
+# :func:`~skpoison.audit.with_annotations` adds to the features and the
+# victim and ClusterMatch drop.
+SUBGROUP = annotation_column("subgroup")
+frame_train = with_annotations(emb_train, train.annotations, ["subgroup"])
 X, y = frame_train.iloc[idx_train].reset_index(drop=True), train.target[idx_train]
 X_aux, y_aux = frame_train.iloc[idx_aux].reset_index(drop=True), train.target[idx_aux]
-X_test, y_test = as_frame(emb_test, test), test.target
+X_test = with_annotations(emb_test, test.annotations, ["subgroup"])
+y_test = test.target
 images_aux = train.images[idx_aux]
 
 # %%
@@ -130,13 +130,13 @@ print(confidence.head(6).round(3).to_string())
 audit = SubpopulationAudit(
     victim,
     finders={"ClusterMatch": finder,
-             "FeatureMatch": FeatureMatch(["annotation:subgroup"])},
+             "FeatureMatch": FeatureMatch([SUBGROUP])},
     attack=LabelFlip(None, label="least_frequent"),
     alphas=(1, 2), subpopulation_order={"ClusterMatch": targets},
     progress=False)
 results = audit.run(X, y, X_aux, y_aux, X_test, y_test)
 fitted = audit.fitted_finders_["FeatureMatch"]
-names = {s: train.subgroup_names[int(fitted.describe(s)["annotation:subgroup"])]
+names = {s: train.subgroup_names[int(fitted.describe(s)[SUBGROUP])]
          for s in fitted.subpopulations_}
 is_fm = results["filter"] == "FeatureMatch"
 results.loc[is_fm, "description"] = results.loc[is_fm, "subpopulation"].map(names)

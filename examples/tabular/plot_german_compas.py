@@ -29,11 +29,13 @@ lost on everyone else).
 # (the victim's training rows ``D``, the attacker's disjoint auxiliary rows
 # ``D_aux`` and test rows, a third each, stratified by label), then attacks
 # every subpopulation at every rate. The demographic annotations travel as
-# ``annotation:<name>`` columns, each category coded as the rank of its name
-# among the sorted names: FeatureMatch selects on them, and the victim drops
-# them (:func:`~skpoison.audit.drop_annotations`), so they are never model
-# inputs (COMPAS's features do include one-hot race and sex, German credit's
-# a personal-status-and-sex code: the victim may still use those).
+# extra columns, named by :func:`~skpoison.audit.annotation_column`, each
+# category coded as the rank of its name among the sorted names
+# (:func:`~skpoison.audit.with_annotations`): FeatureMatch selects on them,
+# and the victim drops them (:func:`~skpoison.audit.drop_annotations`), so
+# they are never model inputs (COMPAS's features do include one-hot race and
+# sex, German credit's a personal-status-and-sex code: the victim may still
+# use those).
 #
 # One subpopulation per combination of annotation values, kept when the
 # attacker holds at least 10 of its rows (the paper's Adult filter keeps
@@ -42,7 +44,7 @@ lost on everyone else).
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from skpoison.audit import setting_audit
+from skpoison.audit import annotation_column, setting_audit
 from skpoison.datasets import load_compas, load_german_credit
 
 GROUPS = {
@@ -60,9 +62,9 @@ def group_name(finder, subpopulation, categories):
 
 audits = {}
 for dataset, (loader, names) in GROUPS.items():
-    columns = [f"annotation:{c}" for c in names]
+    columns = [annotation_column(c) for c in names]
     annotations = loader().annotations
-    categories = {f"annotation:{c}": sorted(annotations[c].astype(str).unique())
+    categories = {annotation_column(c): sorted(annotations[c].astype(str).unique())
                   for c in names}
     audit = setting_audit(
         dataset, "lr", filters=("FeatureMatch",),

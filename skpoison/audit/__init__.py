@@ -11,12 +11,12 @@ table (``skpoison audit --data FILE --target COLUMN``).
 Modules: ``_settings`` (the records), ``_parts`` (victims, attacks, defenses,
 devices), ``_data`` (reading and checking tables), ``_audit`` (the sweep),
 ``_workers`` (its joblib plumbing), ``_store`` (the result store),
-``_describe`` (words for groups and settings), ``_report`` (every table and
+``_describe`` (words for groups and parameters), ``_report`` (every table and
 figure, and the HTML page) and ``_cli`` (the command line).
 """
 
 from ._audit import SubpopulationAudit
-from ._data import SettingError
+from ._data import SettingError, annotation_column, with_annotations
 from ._describe import describe_subpopulation
 from ._parts import (
     DEFENSES,
@@ -30,8 +30,8 @@ from ._parts import (
 from ._report import plot_summary, summarize
 from ._settings import (
     SETTINGS,
-    Setting,
     ConfidenceOrder,
+    Setting,
     adult_audit,
     by_confidence,
     load_setting,
@@ -42,8 +42,8 @@ from ._store import ResultStore, StoreInUseError
 
 __all__ = ["DEFENSES", "SETTINGS", "ConfidenceOrder", "ResultStore", "Setting",
            "SettingError", "StoreInUseError", "SubpopulationAudit", "adult_audit",
-           "by_confidence",
+           "annotation_column", "by_confidence",
            "describe_subpopulation", "drop_annotations", "load_setting",
            "make_attack", "make_defense", "make_table_victim", "make_victim",
            "plot_summary", "setting_audit", "summarize", "table_preprocessor",
-           "table_setting"]
+           "table_setting", "with_annotations"]

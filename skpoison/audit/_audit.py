@@ -2,6 +2,7 @@
 
 import os
 import time
+import warnings
 from contextlib import ExitStack
 from numbers import Integral, Real
 
@@ -16,7 +17,7 @@ from ..attacks import BasePoisoningAttack, LabelFlip
 from ..utils._seeding import seed_unseeded
 from . import _report
 from ._describe import describe_subpopulation
-from ._store import ResultStore, canonical, new_run_id, normalize_row, setting_hash
+from ._store import ResultStore, canonical, config_hash, new_run_id, normalize_row
 from ._workers import (
     _AuditData,
     _parallel,
@@ -153,12 +154,12 @@ class SubpopulationAudit:
 
     store : str or Path, default=None
         A SQLite file (created when missing) that keeps one row per finished
-        (setting, filter, subpopulation, alpha, seed, defense), committed as
-        each unit finishes. Running an audit again with the same store loads
-        the stored rows of the same setting and computes only the rest, so an
-        interrupted audit resumes where it stopped and returns the same
-        results as an uninterrupted one (timing columns excepted). The
-        setting is a hash of everything that determines a row: the victim,
+        (configuration, filter, subpopulation, alpha, seed, defense), committed
+        as each unit finishes. Running an audit again with the same store
+        loads the stored rows of the same configuration and computes only the
+        rest, so an interrupted audit resumes where it stopped and returns the
+        same results as an uninterrupted one (timing columns excepted). The
+        configuration hash covers everything that determines a row: the victim,
         attack, finder and defense parameters, ``oracle_n_remove``, the
         skpoison version and fingerprints of the six data arrays. A store
         has one writer at a time: while ``run`` works, another audit given the
@@ -211,9 +212,15 @@ class SubpopulationAudit:
         coordinates ``x``, ``y`` (PCA of the standardised centroids of its
         auxiliary rows), for the report's map.
 
+    config_hash_ : str
+        The configuration hash of the audit-wide part of the run (victim,
+        attack, options, data): a store's rows are keyed by it together with
+        each finder and defense.
+
     setting_ : str
-        Hash of the audit-wide part of the setting (victim, attack, options,
-        data).
+        Deprecated alias of ``config_hash_`` (renamed: a setting is a data set
+        and victim record, :class:`~skpoison.audit.Setting`); removed in
+        skpoison 0.2.
 
     n_computed_, n_reused_ : int
         Result rows computed by this ``run`` and loaded from ``store``.
@@ -334,13 +341,13 @@ class SubpopulationAudit:
     def _tasks(self, data, alphas, seeds):
         _, _, X_aux, _, X_test, _ = data
         self.fitted_finders_, self.skipped_ = {}, {}
-        self._finder_settings, maps = {}, []
+        self._finder_configs, maps = {}, []
         for fname, finder in self.finders.items():
             finder = clone(finder)
             if "random_state" in finder.get_params(deep=False) \
                     and finder.get_params()["random_state"] is None:
                 finder.set_params(random_state=seeds[0])
-            self._finder_settings[fname] = canonical(finder)
+            self._finder_configs[fname] = canonical(finder)
             t0 = time.perf_counter()
             finder.fit(X_aux)
             self.timings_["finders"] += time.perf_counter() - t0
@@ -402,22 +409,32 @@ class SubpopulationAudit:
                                "them have no test rows (see skipped_)")
         return reasons
 
-    def _settings(self, data, attack, defenses):
-        """Per (filter, defense), the hash of everything that determines a row."""
+    def _configs(self, data, attack, defenses):
+        """Per (filter, defense), the configuration hash (of everything that
+        determines a row) and what it hashes."""
         from .. import __version__
 
         base = {"skpoison": __version__, "estimator": canonical(self.estimator),
                 "attack": canonical(attack),
                 "oracle_n_remove": bool(self.oracle_n_remove),
                 "data": [canonical(d) for d in data]}
-        self.setting_ = setting_hash(base)
+        self.config_hash_ = config_hash(base)
         described = {}
-        for fname, finder in self._finder_settings.items():
+        for fname, finder in self._finder_configs.items():
             for dname, defense in defenses.items():
-                setting = dict(base, filter=fname, finder=finder, defense=dname,
-                               defense_params=canonical(defense))
-                described[fname, dname] = (setting_hash(setting), setting)
+                config = dict(base, filter=fname, finder=finder, defense=dname,
+                              defense_params=canonical(defense))
+                described[fname, dname] = (config_hash(config), config)
         return described
+
+    @property
+    def setting_(self):
+        """Deprecated: renamed ``config_hash_``; removed in skpoison 0.2."""
+        value = self.config_hash_  # unfitted: AttributeError, and no warning
+        warnings.warn("SubpopulationAudit.setting_ is deprecated and will be removed "
+                      "in skpoison 0.2; use config_hash_ (the configuration hash).",
+                      FutureWarning, stacklevel=2)
+        return value
 
     def run(self, X_train, y_train, X_aux, y_aux, X_test, y_test):
         """Run the sweep (or finish it, when ``store`` holds part of it).
@@ -453,20 +470,20 @@ class SubpopulationAudit:
             if not tasks:
                 raise ValueError("The audit has nothing to attack: "
                                  + "; ".join(self._why_empty()) + ".")
-            settings = self._settings(data, attack, defenses)
+            configs = self._configs(data, attack, defenses)
             done = {}
             if store is not None:
-                for setting, description in settings.values():
-                    store.describe(setting, description)
+                for config, description in configs.values():
+                    store.describe(config, description)
                 if self.resume:
-                    done = store.load(s for s, _ in settings.values())
+                    done = store.load(c for c, _ in configs.values())
             unit = {}  # (task index, defense) -> store key
             pending = []
             for i, (_, _, _, key) in enumerate(tasks):
                 need = {}
                 for dname, defense in defenses.items():
                     row = dict(key, defense=dname)
-                    unit[i, dname] = ResultStore.unit(settings[key["filter"], dname][0],
+                    unit[i, dname] = ResultStore.unit(configs[key["filter"], dname][0],
                                                       row)
                     if unit[i, dname] not in done:
                         need[dname] = defense
@@ -499,7 +516,7 @@ class SubpopulationAudit:
                 for i, need in pending:
                     finder, seed, mask, key = tasks[i]
                     if store is not None:
-                        store.log_attempt(self.run_id_, self.setting_, key, need)
+                        store.log_attempt(self.run_id_, self.config_hash_, key, need)
                     yield delayed(_run_task)(
                         attack, finder, seed_unseeded(self.estimator, seed), need,
                         self.oracle_n_remove, shared, clean_pred[seed], mask, key,
@@ -543,7 +560,7 @@ class SubpopulationAudit:
     def report(self, path, *, title="skpoison audit"):
         """Write the audit's report: one self-contained HTML page.
 
-        The page holds the run's settings, the Top-k tables and figures
+        The page holds the run's parameters, the Top-k tables and figures
         (embedded PNGs): target damage by alpha and filter, damage per
         subpopulation, a 2-D map of the subpopulations with the attacked
         ones coloured by damage, and what each defense removed.

@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ._data import SettingError
+from ._data import ANNOTATION_PREFIX, SettingError
 from ._parts import ATTACKS, DEFENSES, TABLE_MODELS
 from ._settings import FINDERS, SETTINGS, check_attack, on_accelerator, table_setting
 
@@ -515,7 +515,7 @@ def _print_results(audit, args, plan, elapsed):
     for fname, finder in audit.fitted_finders_.items():
         attacked = results.loc[results["filter"] == fname, "subpopulation"].nunique()
         columns = getattr(finder, "columns", None)
-        on = (f" on {', '.join(str(c).removeprefix('annotation:') for c in columns)}"
+        on = (" on " + ", ".join(str(c).removeprefix(ANNOTATION_PREFIX) for c in columns)
               if fname == "FeatureMatch" and columns is not None else "")
         params = finder.get_params()
         bounds = " < ".join(str(v) for v in (params.get("min_size"), "aux rows",

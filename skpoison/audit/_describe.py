@@ -1,10 +1,12 @@
-"""Words for what the audit shows: group names and readable settings."""
+"""Words for what the audit shows: group names and readable parameters."""
 
 import functools
 import inspect
 from collections.abc import Mapping
 
 import numpy as np
+
+from ._data import ANNOTATION_PREFIX
 
 MISSING_WORD = "(missing)"
 
@@ -21,7 +23,7 @@ def _is_missing(value):
 def _short(value):
     """``annotation:sex`` -> ``sex``; ``2.0`` -> ``2``; NaN -> ``(missing)``."""
     if isinstance(value, str):
-        return value.removeprefix("annotation:")
+        return value.removeprefix(ANNOTATION_PREFIX)
     if _is_missing(value):
         return MISSING_WORD
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
@@ -141,7 +143,7 @@ class CodedNames:
 
 
 # ---------------------------------------------------------------------------
-# settings as readable parameters
+# the audit's parameters, readable
 
 
 def _name(obj):
@@ -182,11 +184,11 @@ def _changed_params(estimator):
 
 def _columns_text(columns):
     columns = list(columns) if not isinstance(columns, (str, int)) else [columns]
-    return ", ".join(str(c).removeprefix("annotation:") for c in columns)
+    return ", ".join(str(c).removeprefix(ANNOTATION_PREFIX) for c in columns)
 
 
 def readable(obj):
-    """A short, complete, readable description of a setting's part.
+    """A short, complete, readable description of a part of the audit.
 
     Pipelines read as their steps joined by arrows; a ColumnTransformer as
     each part with the columns it takes; an estimator as its class name and

@@ -44,6 +44,11 @@ def drop_annotations():
     Returns
     -------
     transformer : FunctionTransformer
+
+    See Also
+    --------
+    annotation_column : The name of an annotation's column.
+    with_annotations : Features and coded annotation columns as one DataFrame.
     """
     return FunctionTransformer(_drop_annotation_columns, feature_names_out=None)
 

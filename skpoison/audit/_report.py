@@ -1,7 +1,7 @@
 """Every table and figure of the audit, and its report: one self-contained HTML page.
 
 The tables (:func:`summarize`, :func:`vulnerable_groups`,
-:func:`defense_effect`, :func:`certified_groups`, :func:`settings_table`) read
+:func:`defense_effect`, :func:`certified_groups`, :func:`parameters_table`) read
 an audit's results; the
 console output and the HTML page are built from the same tables. Nothing here
 imports the audit itself: the audit calls this module, never the other way.
@@ -52,7 +52,7 @@ table { border-collapse: collapse; font-size: 0.85em; margin: 0.8em 0; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right;
          vertical-align: top; }
 th { background: #f3f3f3; }
-td.text, th.text, table.settings td { text-align: left; white-space: normal;
+td.text, th.text, table.parameters td { text-align: left; white-space: normal;
          overflow-wrap: break-word; max-width: 36em; min-width: 5em; }
 figure { margin: 1em 0; } figcaption { font-size: 0.9em; color: #555; }
 img { max-width: 100%; height: auto; }
@@ -379,8 +379,8 @@ def defense_verdicts(effect):
     return out
 
 
-def settings_table(audit):
-    """The audit's settings as readable parameters (a DataFrame ``setting, value``)."""
+def parameters_table(audit):
+    """The audit's parameters, readable (a DataFrame ``parameter, value``)."""
     rows = {}
     data = getattr(audit, "setting_name_", None)
     if data:
@@ -406,7 +406,7 @@ def settings_table(audit):
                                 f"{audit.n_jobs if audit.n_jobs is not None else 1}"
                                 + (f", device {device}" if device else ""))
     rows["result store"] = str(audit.store) if audit.store is not None else "none"
-    rows["setting hash"] = getattr(audit, "setting_", "")
+    rows["configuration hash"] = getattr(audit, "config_hash_", "")
     rows["units"] = (f"{len(audit.results_)} result rows: {audit.n_computed_} computed "
                      f"in this run, {audit.n_reused_} loaded from the store")
     rows["time"] = ", ".join(f"{k} {v:.1f} s" for k, v in audit.timings_.items())
@@ -417,7 +417,7 @@ def settings_table(audit):
             f"{len(finder.subpopulations_)} pass the size filter, "
             f"{len(audit.skipped_[fname])} skipped (no test rows), {attacked} attacked")
     values = [" ".join(str(v).split()) for v in rows.values()]
-    return pd.DataFrame({"setting": list(rows), "value": values})
+    return pd.DataFrame({"parameter": list(rows), "value": values})
 
 
 def _fill_numeric(frame):
@@ -763,7 +763,7 @@ def write_report(audit, path, *, title="skpoison audit"):
     The page reads top-down: the clean model's accuracy; the most vulnerable
     groups by name, with their size, clean accuracy and target damage at
     each alpha; for each defense whether it helped and what it cost; then
-    the figures, the paper's Top-k table and the settings.
+    the figures, the paper's Top-k table and the parameters.
 
     Parameters
     ----------
@@ -815,7 +815,7 @@ def write_report(audit, path, *, title="skpoison audit"):
     parts.append("<h2>Did the defenses help?</h2>")
     verdicts = defense_verdicts(effect)
     if not verdicts:
-        parts.append('<p class="note">Only one defense setting was run, so there is '
+        parts.append('<p class="note">Only one defense was run, so there is '
                      "nothing to compare; run the audit with several defenses (e.g. "
                      "<code>none,trim</code>).</p>")
     else:
@@ -858,8 +858,8 @@ def write_report(audit, path, *, title="skpoison audit"):
                "most damaged groups, per filter, defense and alpha; <em>worst</em> "
                "names the most damaged group.</p>"),
               _table(_formatted(top_k), text_columns=("filter", "defense", "worst")),
-              "<h2>Settings</h2>",
-              _table(settings_table(audit), classes="settings")]
+              "<h2>Parameters</h2>",
+              _table(parameters_table(audit), classes="parameters")]
     body = "\n".join(parts)
     page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8"/>\n'
             f"<title>{esc(title)}</title>\n<style>{_STYLE}</style>\n"

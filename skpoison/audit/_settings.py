@@ -28,8 +28,9 @@ fine-tunes the whole pretrained network for every (poisoned) training set.
 Annotations that are not model inputs (the derived garment group x ink bucket
 of Fashion-MNIST, German credit's sex / age bucket, COMPAS's race / sex / age
 category, a review's length bucket) travel as extra DataFrame columns named
-``annotation:<name>`` (categories as the codes of their sorted values, since
-attacks take numeric rows): FeatureMatch selects on them, and the victim and
+``annotation:<name>`` (:func:`annotation_column`; :func:`with_annotations`
+codes categories as the ranks of their sorted values, since attacks take
+numeric rows): FeatureMatch selects on them, and the victim and
 ClusterMatch drop them (:func:`drop_annotations`), so poisons carry their
 subpopulation's annotation like any other row. A user's table needs none of
 this: its own columns (strings, categories, missing values) are the groups.
@@ -62,8 +63,8 @@ from ..subpopulations import ClusterMatch, FeatureMatch
 from ..utils._seeding import seed_unseeded
 from ._audit import SubpopulationAudit
 from ._data import (
-    ANNOTATION_PREFIX,
     SettingError,
+    annotation_column,
     check_classes,
     check_finite,
     check_same_columns,
@@ -158,8 +159,8 @@ def _victim(model, X, random_state, device):
 
 def _coded_names(annotations, columns):
     """Names groups of coded annotation columns (see :func:`encode`) by value."""
-    return CodedNames({ANNOTATION_PREFIX + c: np.unique(np.asarray(annotations[c])
-                                                        .astype(str)).tolist()
+    return CodedNames({annotation_column(c): np.unique(np.asarray(annotations[c])
+                                                       .astype(str)).tolist()
                        for c in columns})
 
 
@@ -202,7 +203,7 @@ def _build_german_compas(loader, model, *, n_samples, data_home, random_state, p
     min_size, max_size, k = _tabular_sizes(len(aux))
     finders = {
         "FeatureMatch": FeatureMatch(
-            [ANNOTATION_PREFIX + c for c in bunch.annotation_columns],
+            [annotation_column(c) for c in bunch.annotation_columns],
             min_size=min_size, max_size=max_size),
         "ClusterMatch": ClusterMatch(
             n_clusters=k, min_size=min_size, max_size=max_size,
@@ -284,7 +285,7 @@ def _build_fashion_mnist(model, *, n_samples, data_home, random_state, progress,
                               memory=_cache(data_home), progress=progress))
     y = [np.asarray(b.target)[i] for b, i in parts]
     finders = {
-        "FeatureMatch": FeatureMatch([ANNOTATION_PREFIX + c for c in columns]),
+        "FeatureMatch": FeatureMatch([annotation_column(c) for c in columns]),
         "ClusterMatch": ClusterMatch(n_clusters=100, n_components=100,
                                      n_components_kmeans=40,
                                      representation=representation,
@@ -328,7 +329,7 @@ def _build_rotten_tomatoes(model, *, n_samples, data_home, random_state, progres
         frames = []
         for i in (train, aux, test):
             frame = pd.DataFrame({"text": np.asarray(bunch.data[i], dtype=object)})
-            frame[ANNOTATION_PREFIX + "length_bucket"] = np.asarray(
+            frame[annotation_column("length_bucket")] = np.asarray(
                 codes["length_bucket"].iloc[i])
             frames.append(frame)
         # the paper fine-tunes BERT with lr 1e-5 for 4 epochs on 12,500
@@ -343,7 +344,7 @@ def _build_rotten_tomatoes(model, *, n_samples, data_home, random_state, progres
         attacker_model = make_pipeline(clone(representation),
                                        LogisticRegression(max_iter=1000))
     finders = {
-        "FeatureMatch": FeatureMatch([ANNOTATION_PREFIX + c for c in columns]),
+        "FeatureMatch": FeatureMatch([annotation_column(c) for c in columns]),
         "ClusterMatch": ClusterMatch(n_clusters=100, n_components=10,
                                      representation=representation,
                                      random_state=random_state),

@@ -1,13 +1,17 @@
 """A SQLite result store that makes audits resumable.
 
-One row per finished unit of work, *(setting, filter, subpopulation, alpha,
+One row per finished unit of work, *(config, filter, subpopulation, alpha,
 seed, defense)*, committed in its own transaction as soon as the unit's result
-reaches the parent process. ``setting`` is a stable hash of everything that
-determines that row's numbers: the victim, the attack template, the finder,
-the defense, the audit's options and fingerprints of the six data arrays. An
-audit re-run against the same store loads the rows whose setting matches and
-computes only the rest, so a killed audit loses at most the work that was in
-flight.
+reaches the parent process. ``config`` is the configuration hash
+(:func:`config_hash`), a stable hash of everything that determines that row's
+numbers: the victim, the attack template, the finder, the defense, the audit's
+options and fingerprints of the six data arrays. An audit re-run against the
+same store loads the rows whose configuration matches and computes only the
+rest, so a killed audit loses at most the work that was in flight.
+
+Stores written before the configuration hash was named so (the ``config``
+columns were ``setting`` and the ``configs`` table ``settings``) are renamed in
+place when opened, in one transaction; their rows are kept and reused.
 
 Rows are stored as JSON text (never pickles), so a store from an untrusted
 source can be read safely.
@@ -43,7 +47,7 @@ import pandas as pd
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
-    setting TEXT NOT NULL,
+    config TEXT NOT NULL,
     filter TEXT NOT NULL,
     subpopulation INTEGER NOT NULL,
     alpha REAL NOT NULL,
@@ -51,15 +55,15 @@ CREATE TABLE IF NOT EXISTS results (
     defense TEXT NOT NULL,
     row TEXT NOT NULL,
     finished REAL NOT NULL,
-    PRIMARY KEY (setting, filter, subpopulation, alpha, seed, defense)
+    PRIMARY KEY (config, filter, subpopulation, alpha, seed, defense)
 );
-CREATE TABLE IF NOT EXISTS settings (
-    setting TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS configs (
+    config TEXT PRIMARY KEY,
     description TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS attempts (
     run TEXT NOT NULL,
-    setting TEXT NOT NULL,
+    config TEXT NOT NULL,
     filter TEXT NOT NULL,
     subpopulation INTEGER NOT NULL,
     alpha REAL NOT NULL,
@@ -75,7 +79,7 @@ def _qualname(obj):
 
 
 def canonical(obj):
-    """A JSON-ready description of ``obj`` that is equal for equal settings.
+    """A JSON-ready description of ``obj`` that is equal for equal configurations.
 
     Estimators become their class name and their (recursively canonical)
     ``get_params(deep=False)``; arrays, DataFrames and Series a content hash
@@ -137,16 +141,16 @@ def canonical(obj):
         return {"object": _qualname(type(obj)), "repr": repr(obj)}
 
 
-def setting_hash(obj):
-    """A stable 32-hex-digit hash of :func:`canonical` ``(obj)``.
+def config_hash(obj):
+    """The configuration hash: a stable 32-hex-digit hash of :func:`canonical` ``(obj)``.
 
     Examples
     --------
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from skpoison.audit._store import setting_hash
-    >>> setting_hash(LogisticRegression()) == setting_hash(LogisticRegression())
+    >>> from skpoison.audit._store import config_hash
+    >>> config_hash(LogisticRegression()) == config_hash(LogisticRegression())
     True
-    >>> setting_hash(LogisticRegression()) == setting_hash(LogisticRegression(C=2))
+    >>> config_hash(LogisticRegression()) == config_hash(LogisticRegression(C=2))
     False
     """
     text = json.dumps(canonical(obj), sort_keys=True, separators=(",", ":"))
@@ -258,6 +262,13 @@ class ResultStore:
     process that holds it. Open it with ``writer=False`` to read it while an
     audit writes it.
 
+    Rows are keyed by a configuration hash (a hash of everything that
+    determines them; the audit-wide part is the audit's ``config_hash_``).
+    A store written by an earlier development version, whose configuration
+    columns were named ``setting`` (and its ``configs`` table ``settings``),
+    is renamed in place when opened, in one transaction; its rows are kept
+    and reused.
+
     Parameters
     ----------
     path : str or Path
@@ -308,6 +319,7 @@ class ResultStore:
         try:
             self._con.execute("PRAGMA journal_mode=WAL")
             self._con.execute("PRAGMA synchronous=NORMAL")
+            self._upgrade_schema()
             self._con.executescript(_SCHEMA)
             self._check_schema()
         except sqlite3.Error as exc:
@@ -326,7 +338,37 @@ class ResultStore:
             raise RuntimeError(f"The result store {self.path} was opened with "
                                "writer=False, for reading only.")
 
-    def _check_schema(self):
+    def _columns(self, table):
+        return [row[1] for row in self._con.execute(f"PRAGMA table_info({table})")]
+
+    def _old_names(self):
+        """The renames an older store needs: its ``settings`` table and the
+        ``setting`` columns that hold what is now the configuration hash."""
+        renames = []
+        tables = {"results": "results", "configs": "configs", "attempts": "attempts"}
+        if self._columns("settings") and not self._columns("configs"):
+            renames.append("ALTER TABLE settings RENAME TO configs")
+            tables["configs"] = "settings"  # its columns, before the rename
+        for table, now in tables.items():
+            have = self._columns(now)
+            if "setting" in have and "config" not in have:
+                renames.append(f"ALTER TABLE {table} RENAME COLUMN setting TO config")
+        return renames
+
+    def _upgrade_schema(self):
+        """Bring a store written before the configuration hash was named so
+        to this version's names, in one transaction (upgraded, or left as it
+        was); its rows are kept, and reused by an audit with the same
+        configuration."""
+        if not self._old_names():
+            return
+        with self._lock, self._con:
+            self._con.execute("BEGIN IMMEDIATE")
+            for statement in self._old_names():  # again, under the write lock
+                self._con.execute(statement)
+            self._check_schema(missing_ok=True)  # else rolled back: a foreign file
+
+    def _check_schema(self, missing_ok=False):
         """Every table has the columns this version writes (not a foreign one)."""
         import re
 
@@ -334,9 +376,8 @@ class ResultStore:
                                          _SCHEMA, flags=re.DOTALL):
             want = [line.split()[0] for line in columns.strip().splitlines()
                     if not line.strip().startswith("PRIMARY")]
-            have = [row[1] for row in
-                    self._con.execute(f"PRAGMA table_info({table})").fetchall()]
-            if have != want:
+            have = self._columns(table)
+            if have != want and not (missing_ok and not have):
                 raise sqlite3.DatabaseError(
                     f"its table {table!r} has columns {have}, not {want}")
 
@@ -352,37 +393,38 @@ class ResultStore:
         self._release()
 
     @staticmethod
-    def unit(setting, row):
-        """The primary key of ``row`` under ``setting``."""
-        return (setting, str(row["filter"]), int(row["subpopulation"]),
+    def unit(config, row):
+        """The primary key of ``row`` under the configuration hash ``config``."""
+        return (config, str(row["filter"]), int(row["subpopulation"]),
                 float(row["alpha"]), int(row["seed"]), str(row["defense"]))
 
-    def describe(self, setting, description):
-        """Record a readable description (JSON-ready) of ``setting``."""
+    def describe(self, config, description):
+        """Record a readable description (JSON-ready) of the configuration hash
+        ``config``: what was hashed."""
         self._check_writer()
         with self._lock, self._con:
             self._con.execute("BEGIN")
             self._con.execute(
-                "INSERT OR IGNORE INTO settings VALUES (?, ?)",
-                (setting, json.dumps(description, sort_keys=True, default=str)))
+                "INSERT OR IGNORE INTO configs VALUES (?, ?)",
+                (config, json.dumps(description, sort_keys=True, default=str)))
 
-    def put(self, setting, row):
+    def put(self, config, row):
         """Store one finished row, in its own committed transaction."""
         self._check_writer()
         text = json.dumps(row, default=_json_default)
         with self._lock, self._con:
             self._con.execute("BEGIN IMMEDIATE")
             self._con.execute("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?)",
-                              (*self.unit(setting, row), text, time.time()))
+                              (*self.unit(config, row), text, time.time()))
 
-    def load(self, settings):
-        """Stored rows of the given settings, keyed by :meth:`unit`."""
-        settings = list(dict.fromkeys(settings))
+    def load(self, configs):
+        """Stored rows of the given configuration hashes, keyed by :meth:`unit`."""
+        configs = list(dict.fromkeys(configs))
         out = {}
-        for start in range(0, len(settings), 500):
-            chunk = settings[start:start + 500]
-            query = ("SELECT setting, filter, subpopulation, alpha, seed, defense, row "
-                     f"FROM results WHERE setting IN ({','.join('?' * len(chunk))})")
+        for start in range(0, len(configs), 500):
+            chunk = configs[start:start + 500]
+            query = ("SELECT config, filter, subpopulation, alpha, seed, defense, row "
+                     f"FROM results WHERE config IN ({','.join('?' * len(chunk))})")
             with self._lock:
                 found = self._con.execute(query, chunk).fetchall()
             for *key, text in found:
@@ -410,14 +452,14 @@ class ResultStore:
             ) from None
         return row
 
-    def log_attempt(self, run, setting, key, defenses):
+    def log_attempt(self, run, config, key, defenses):
         """Record that a unit of work was dispatched (the audit's work log)."""
         self._check_writer()
         with self._lock, self._con:
             self._con.execute("BEGIN IMMEDIATE")
             self._con.execute(
                 "INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?)",
-                (run, setting, str(key["filter"]), int(key["subpopulation"]),
+                (run, config, str(key["filter"]), int(key["subpopulation"]),
                  float(key["alpha"]), int(key["seed"]), json.dumps(list(defenses)),
                  time.time()))
 
@@ -427,7 +469,7 @@ class ResultStore:
             return pd.read_sql_query("SELECT * FROM attempts ORDER BY rowid", self._con)
 
     def count(self):
-        """Number of stored result rows (all settings)."""
+        """Number of stored result rows (all configurations)."""
         with self._lock:
             return self._con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
 

@@ -54,7 +54,7 @@ TARGET_NAMES = [
     "Ankle boot",
 ]
 
-# Derived annotation: garment group of each class ...
+# The derived annotation is the garment group of each class ...
 GARMENT_GROUPS = ["tops", "bottoms", "dresses", "footwear", "bags"]
 CLASS_TO_GROUP = np.array([0, 1, 0, 2, 0, 3, 0, 3, 4, 3])
 # ... times an ink-coverage bucket: the number of pixels >= INK_THRESHOLD,

@@ -63,7 +63,7 @@ def test_page_is_self_contained(page):
         png = base64.b64decode(src.split(",", 1)[1])
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(sources) == 4  # by alpha, per subpopulation, map, removal
-    assert text.count("<table") == 4  # groups, defenses, top-k, settings
+    assert text.count("<table") == 4  # groups, defenses, top-k, parameters
     assert "Top-k target damage" in text and "x0" in text  # clusters named by rules
 
 
@@ -71,18 +71,40 @@ def test_page_reads_top_down(audit, page):
     _, text = page
     order = ["The clean model", "test accuracy", "The most vulnerable groups",
              "Did the defenses help?", "Damage by alpha", "Top-k target damage",
-             "Settings"]
+             "<h2>Parameters</h2>"]
     positions = [text.index(h) for h in order]
     assert positions == sorted(positions)
     accuracy = audit.clean_accuracy_[0]
     assert f"{accuracy:.3f}" in text[:text.index("The most vulnerable groups")]
-    # settings as readable parameters, never reprs with memory addresses
+    # the parameters, readable, never reprs with memory addresses
     assert " at 0x" not in text and "LabelFlip(subpopulation=None)" not in text
     assert "TRIM(max_iter=3)" in text
     # every group named in full in the groups table
     groups = text[text.index("The most vulnerable groups"):text.index("Did the")]
     for name in audit.results_.description.unique():
         assert html.escape(name) in groups
+
+
+def test_parameters_table_names_the_configuration_hash(audit, page):
+    from skpoison.audit._report import parameters_table
+
+    table = parameters_table(audit)
+    assert list(table.columns) == ["parameter", "value"]
+    values = dict(zip(table.parameter, table.value))
+    assert values["configuration hash"] == audit.config_hash_
+    assert len(audit.config_hash_) == 32
+    _, text = page
+    assert '<table class="parameters">' in text and "configuration hash" in text
+
+
+def test_setting_attribute_is_deprecated(audit):
+    with pytest.warns(FutureWarning, match="setting_ is deprecated.*config_hash_"):
+        assert audit.setting_ == audit.config_hash_
+    unfitted = SubpopulationAudit(LogisticRegression(),
+                                  finders={"cm": ClusterMatch(n_clusters=4)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to rename, so no warning
+        assert not hasattr(unfitted, "setting_")
 
 
 def test_report_needs_run(tmp_path):

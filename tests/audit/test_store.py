@@ -1,6 +1,7 @@
 """Resumable audits: the SQLite result store, SIGKILL included."""
 
 import importlib.util
+import json
 import os
 import pickle
 import signal
@@ -16,7 +17,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from skpoison.audit import SubpopulationAudit
-from skpoison.audit._store import ResultStore, setting_hash
+from skpoison.audit._store import ResultStore, config_hash
 from skpoison.defenses import TRIM
 from skpoison.subpopulations import ClusterMatch
 
@@ -81,7 +82,7 @@ def test_added_defense_computes_only_its_rows(tmp_path):
 
 
 @pytest.mark.parametrize("change", ["estimator", "data", "finder", "defense"])
-def test_changed_setting_is_not_reused(tmp_path, change):
+def test_changed_configuration_is_not_reused(tmp_path, change):
     data = list(job.data())
     store = tmp_path / "audit.sqlite"
     _audit(store, defenses={"d": TRIM(None, max_iter=2)}).run(*data)
@@ -111,13 +112,131 @@ def test_resume_false_recomputes(tmp_path):
         assert db.count() == len(res)  # overwritten, not duplicated
 
 
-def test_setting_hash_reads_dataframes_by_content():
+def test_config_hash_reads_dataframes_by_content():
     df = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
-    assert setting_hash(df) == setting_hash(df.copy())
+    assert config_hash(df) == config_hash(df.copy())
     changed = df.copy()
     changed.loc[1, "a"] = 3.0
-    assert setting_hash(df) != setting_hash(changed)
-    assert setting_hash(np.arange(3)) != setting_hash(np.arange(3) + 1)
+    assert config_hash(df) != config_hash(changed)
+    assert config_hash(np.arange(3)) != config_hash(np.arange(3) + 1)
+
+
+# The schema of stores written before the configuration hash was named so,
+# as that code created it: kept literally, since users have such files.
+OLD_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    setting TEXT NOT NULL,
+    filter TEXT NOT NULL,
+    subpopulation INTEGER NOT NULL,
+    alpha REAL NOT NULL,
+    seed INTEGER NOT NULL,
+    defense TEXT NOT NULL,
+    row TEXT NOT NULL,
+    finished REAL NOT NULL,
+    PRIMARY KEY (setting, filter, subpopulation, alpha, seed, defense)
+);
+CREATE TABLE IF NOT EXISTS settings (
+    setting TEXT PRIMARY KEY,
+    description TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    run TEXT NOT NULL,
+    setting TEXT NOT NULL,
+    filter TEXT NOT NULL,
+    subpopulation INTEGER NOT NULL,
+    alpha REAL NOT NULL,
+    seed INTEGER NOT NULL,
+    defenses TEXT NOT NULL,
+    dispatched REAL NOT NULL
+);
+"""
+
+
+def _old_store(path, results=(), configs=(), attempts=()):
+    """A store as the code before the rename wrote it: WAL, the old names."""
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.executescript(OLD_SCHEMA)
+    con.executemany("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?)", results)
+    con.executemany("INSERT OR IGNORE INTO settings VALUES (?, ?)", configs)
+    con.executemany("INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?)", attempts)
+    con.commit()
+    con.close()
+
+
+def _tables(path):
+    con = sqlite3.connect(path)
+    try:
+        return {t: [c[1] for c in con.execute(f"PRAGMA table_info({t})")]
+                for (t,) in con.execute("SELECT name FROM sqlite_master "
+                                        "WHERE type = 'table' ORDER BY name")}
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("writer", [True, False])
+def test_old_store_is_renamed_and_read(tmp_path, writer):
+    path = tmp_path / "audit.sqlite"
+    row = {"filter": "f", "subpopulation": 3, "alpha": 1.0, "seed": 0,
+           "defense": "none", "target_damage": 0.5}
+    _old_store(path,
+               results=[("s1", "f", 3, 1.0, 0, "none", json.dumps(row), 1.0)],
+               configs=[("s1", json.dumps({"estimator": "lr"}))],
+               attempts=[("run-1", "s1", "f", 3, 1.0, 0, '["none"]', 1.0)])
+    with ResultStore(path, writer=writer) as store:
+        assert store.load(["s1"]) == {("s1", "f", 3, 1.0, 0, "none"): row}
+        assert store.count() == 1
+        log = store.attempts()
+        assert list(log.columns) == ["run", "config", "filter", "subpopulation",
+                                     "alpha", "seed", "defenses", "dispatched"]
+        assert log.config.tolist() == ["s1"]
+    tables = _tables(path)
+    assert set(tables) == {"results", "configs", "attempts"}
+    assert tables["results"][0] == tables["configs"][0] == tables["attempts"][1] == "config"
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT * FROM configs").fetchall() == [
+        ("s1", json.dumps({"estimator": "lr"}))]
+    con.close()
+    with ResultStore(path) as store:  # renamed once; written as a new store
+        store.put("s1", dict(row, seed=1))
+        store.describe("s2", {"estimator": "hgb"})
+        store.log_attempt("run-2", "s1", row, ["none"])
+        assert len(store.load(["s1"])) == 2 and store.count() == 2
+
+
+def test_audit_reuses_the_rows_of_an_old_store(tmp_path):
+    data = job.data()
+    new = tmp_path / "new.sqlite"
+    first = _audit(new)
+    res1 = first.run(*data)
+    con = sqlite3.connect(new)  # its rows, written back as the old code did
+    results = con.execute("SELECT * FROM results").fetchall()
+    configs = con.execute("SELECT * FROM configs").fetchall()
+    attempts = con.execute("SELECT * FROM attempts").fetchall()
+    con.close()
+    old = tmp_path / "old.sqlite"
+    _old_store(old, results, configs, attempts)
+    second = _audit(old)
+    res2 = second.run(*data)
+    assert (second.n_reused_, second.n_computed_) == (len(res1), 0)
+    assert second.config_hash_ == first.config_hash_
+    pd.testing.assert_frame_equal(res1, res2)
+    with ResultStore(old) as db:
+        assert db.count() == len(res1)
+        assert len(db.attempts()) == len(attempts)  # nothing dispatched again
+
+
+def test_foreign_table_named_settings_is_left_alone(tmp_path):
+    # a file with a table of the old name but other columns is not a store:
+    # the rename is rolled back and the file refused
+    path = tmp_path / "audit.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE settings (setting TEXT, other TEXT)")
+    con.commit()
+    con.close()
+    with pytest.raises(ValueError, match="not a usable skpoison result store"):
+        ResultStore(path)
+    assert "settings" in _tables(path) and "configs" not in _tables(path)
 
 
 def test_bad_store_type():
@@ -252,8 +371,6 @@ def test_damaged_row_is_refused_on_load(tmp_path, damage):
     con = sqlite3.connect(store)
     key = con.execute("SELECT rowid, row FROM results LIMIT 1").fetchone()
     if damage == "other-unit":
-        import json
-
         row = json.loads(key[1])
         row["seed"] = int(row["seed"]) + 7
         damage = json.dumps(row)
