@@ -425,7 +425,13 @@ class ClusterMatch(BaseSubpopulationFinder):
 
     @staticmethod
     def _represent(representation, X):
-        Z = np.asarray(representation.transform(X), dtype=np.float64)
+        Z = np.asarray(representation.transform(X))
+        if Z.dtype not in (np.float32, np.float64):
+            # float32 stays float32, as for rows given directly: k-means on
+            # float32 and float64 copies of the same rows can converge to
+            # other clusters, so a representation computed inside the finder
+            # and outside it must give the same dtype
+            Z = Z.astype(np.float64)
         if Z.ndim != 2:
             raise ValueError(
                 "representation must map X to a 2-D array; got shape "
