@@ -26,6 +26,23 @@ def lr_victim():
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
 
 
+def adult_problem():
+    """UCI Adult in the paper's form and ClusterMatch fitted on its ``D_aux``.
+
+    Returns ``((X, y, X_aux, y_aux, X_test, y_test), finder)``: 100 clusters
+    of 10 to 100 auxiliary rows, seed 0.
+    """
+    from skpoison.datasets import load_adult
+    from skpoison.subpopulations import ClusterMatch
+
+    adult = load_adult(form="paper", as_frame=False)
+    data = (adult.X_train, adult.y_train, adult.X_aux, adult.y_aux,
+            adult.X_test, adult.y_test)
+    finder = ClusterMatch(n_clusters=100, min_size=10, max_size=100,
+                          random_state=0).fit(adult.X_aux)
+    return data, finder
+
+
 def draw_targets(finder, X_test, n_subpops, min_test=5):
     """``n_subpops`` of the finder's subpopulations with ``min_test`` test rows.
 

@@ -36,9 +36,14 @@ import argparse
 import time
 
 import numpy as np
-from _table8 import draw_targets, lr_victim, optimised_attacks, print_damage_table
+from _table8 import (
+    adult_problem,
+    draw_targets,
+    lr_victim,
+    optimised_attacks,
+    print_damage_table,
+)
 
-from skpoison.datasets import load_adult
 from skpoison.subpopulations import ClusterMatch
 
 
@@ -78,12 +83,7 @@ def main():
     args = parser.parse_args()
 
     if args.data == "adult":
-        data = load_adult(form="paper", as_frame=False)
-        X, y = data.X_train, data.y_train
-        X_aux, y_aux = data.X_aux, data.y_aux
-        X_test, y_test = data.X_test, data.y_test
-        finder = ClusterMatch(n_clusters=100, min_size=10, max_size=100,
-                              random_state=0).fit(X_aux)
+        (X, y, X_aux, y_aux, X_test, y_test), finder = adult_problem()
         name = "Adult paper form"
     else:
         X, y, X_aux, y_aux, X_test, y_test = gaussian_data()

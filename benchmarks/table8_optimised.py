@@ -91,6 +91,7 @@ import time
 import numpy as np
 from _table8 import (
     ALPHAS,
+    adult_problem,
     attack_params,
     draw_targets,
     lr_victim,
@@ -129,14 +130,7 @@ def mlp_victim():
 
 
 def run_adult(args):
-    from skpoison.datasets import load_adult
-
-    adult = load_adult(form="paper", as_frame=False)
-    X, y = adult.X_train, adult.y_train
-    X_aux, y_aux = adult.X_aux, adult.y_aux
-    X_test, y_test = adult.X_test, adult.y_test
-    finder = ClusterMatch(n_clusters=100, min_size=10, max_size=100,
-                          random_state=0).fit(X_aux)
+    (X, y, X_aux, y_aux, X_test, y_test), finder = adult_problem()
     targets, test_ids, _ = draw_targets(finder, X_test, args.n_subpops or 10)
     print(f"Adult paper form, {len(targets)} ClusterMatch subpopulations {targets}")
     data = (X, y, X_test, y_test)
