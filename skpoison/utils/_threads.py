@@ -27,6 +27,11 @@ def small_blas(work, threshold=5e7):
     37 ms with one). scikit-learn's KMeans limits its BLAS calls the same
     way. Larger work keeps the caller's thread settings. One thread also
     makes those products bitwise independent of the thread count.
+
+    BLAS limits are process-wide: as with KMeans, attacks run concurrently in
+    threads of one process (joblib's ``threading`` backend) may restore each
+    other's limits out of order; processes (the default ``loky`` backend,
+    which the audit uses) are unaffected.
     """
     if work >= threshold:
         return contextlib.nullcontext()
