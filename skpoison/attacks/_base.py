@@ -531,7 +531,7 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
             self._poison_labels(y_seed, candidates, X_src, y_src, classes, rng)
         ).astype(y.dtype, copy=False)
         X_poison = self._poison_features(
-            X_seed, y_poison, (X_src_given, X_src, y_src, source_mask), finder, rng)
+            X_seed, y_poison, (X_src, y_src, source_mask), rng)
 
         self.sample_indices_ = idx
         self.n_subpopulation_ = n_sub
@@ -556,11 +556,11 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
         are all of the attacker's rows in the target subpopulation.
         """
 
-    def _poison_features(self, X_seed, y_poison, attacker, finder, rng):
+    def _poison_features(self, X_seed, y_poison, attacker, rng):
         """Features of the poison rows; label flipping keeps them as drawn.
 
-        ``attacker`` is ``(X_src_given, X_src, y_src, source_mask)``: the
-        attacker's rows as given (for the finder), validated, their labels,
-        and which of them are in the target subpopulation.
+        ``attacker`` is ``(X_src, y_src, source_mask)``: the attacker's rows
+        (validated), their labels, and which of them are in the target
+        subpopulation.
         """
         return X_seed

@@ -259,8 +259,8 @@ class _OptimisedAttack(BasePoisoningAttack):
             return None
         return check_bounds(self.bounds, n_features)
 
-    def _poison_features(self, X_seed, y_poison, attacker, finder, rng):
-        _, X_src, y_src, source_mask = attacker
+    def _poison_features(self, X_seed, y_poison, attacker, rng):
+        X_src, y_src, source_mask = attacker
         # validate all parameters before the (possibly long) optimisation
         surrogate = self._surrogate(rng)
         mask = self._feature_mask(X_src)

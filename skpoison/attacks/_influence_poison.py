@@ -3,10 +3,8 @@
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
 
 from ..utils._compat import Interval, StrOptions
-from . import _linear
 from ._base import _SHARED_ATTACK_ATTRS_DOC, _SHARED_ATTACK_PARAMS_DOC
 from ._gradient_poison import (
     _OPTIMISED_ATTRS_DOC,
@@ -14,19 +12,6 @@ from ._gradient_poison import (
     _OptimisedAttack,
     _steps,
 )
-
-
-def influence_direction(Z, Y, W, b, lam, Z_target, Y_target):
-    """``v = H^{-1} grad_theta L_t``, as a (K, d + 1) matrix.
-
-    ``H`` is the Hessian of the mean regularised training loss on ``(Z, Y)``
-    (:func:`skpoison.attacks._linear.hessian`), factorised once with
-    Cholesky.
-    """
-    H = _linear.hessian(Z, W, b, lam)
-    g_t = _linear.param_gradient(Z_target, Y_target, W, b)
-    v = cho_solve(cho_factor(H), g_t.ravel())
-    return v.reshape(g_t.shape)
 
 
 class InfluencePoison(_OptimisedAttack):

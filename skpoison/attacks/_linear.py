@@ -240,6 +240,19 @@ def hessian(Z, W, b, lam, jitter=1e-10):
     return H
 
 
+def influence_direction(Z, Y, W, b, lam, Z_target, Y_target):
+    """``v = H^{-1} grad_theta L_t``, as a (K, d + 1) matrix.
+
+    ``H`` is the Hessian of the mean regularised training loss on ``(Z, Y)``
+    (:func:`hessian`) at ``(W, b)``, ``L_t`` the mean cross-entropy of the
+    target rows. :meth:`LinearSurrogate.influence_direction` computes the
+    same from its last refit (reusing that refit's factorisation).
+    """
+    g_t = param_gradient(Z_target, Y_target, W, b)
+    v = cholesky_solve(cholesky(hessian(Z, W, b, lam)), g_t.ravel())
+    return v.reshape(g_t.shape)
+
+
 def _objective_from(P, Y, theta, lam):
     """Mean cross-entropy of the probabilities ``P`` + ``lam ||W||^2 / 2``."""
     tiny = np.finfo(np.float64).tiny

@@ -8,7 +8,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 
 from skpoison.attacks import InfluencePoison, LabelFlip, _linear
-from skpoison.attacks._influence_poison import influence_direction
 from skpoison.subpopulations import ClusterMatch
 
 from ._problems import central_difference, problem
@@ -42,7 +41,7 @@ def test_influence_gradient_matches_finite_differences(K):
     Z = rng.normal(size=(n, d))
     Y = rng.randint(0, 2 if K == 1 else K, size=n)
     W, b = rng.normal(size=(K, d)) * 0.5, rng.normal(size=K) * 0.5
-    V = influence_direction(Z, Y, W, b, 0.1, Z[:8], Y[:8])
+    V = _linear.influence_direction(Z, Y, W, b, 0.1, Z[:8], Y[:8])
     Zp, Yp = rng.normal(size=(4, d)), Y[-4:]
 
     def score(Zc):
@@ -63,7 +62,7 @@ def test_upweighting_prediction_matches_retraining():
     W, b = _linear.model_params(model)
     z_p, y_p = np.array([[1.5, -1.0]]), np.array([0])
     # mean-loss Hessian, lam = 1 / (C n); the sum-loss Hessian is n H
-    V = influence_direction(Z, y, W, b, 1.0 / (C * n), Z_t, y_t)
+    V = _linear.influence_direction(Z, y, W, b, 1.0 / (C * n), Z_t, y_t)
     grad_p = _linear.param_gradient(z_p, y_p, W, b)
     eps = 1e-3
     predicted = -eps * np.sum(V * grad_p) / n
@@ -83,7 +82,7 @@ def test_feature_gradient_matches_retraining():
     n = Z_all.shape[0]
     model = fit(Z_all, y_all)
     W, b = _linear.model_params(model)
-    V = influence_direction(Z_all, y_all, W, b, 1.0 / (C * n), Z_t, y_t)
+    V = _linear.influence_direction(Z_all, y_all, W, b, 1.0 / (C * n), Z_t, y_t)
     _, grad = _linear.inner_product_and_grad(z_p, y_p, W, b, V)
     predicted = -grad / n
 
