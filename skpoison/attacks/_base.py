@@ -44,6 +44,7 @@ from ..utils._frozen import prefit_estimator
 from ..utils._labels import check_label_space
 from ..utils._seeding import seed_unseeded
 from ..utils._validation import check_numeric_frame as _check_numeric_frame
+from ..utils._validation import is_dataframe, is_number_dtype
 
 _SHARED_ATTACK_PARAMS_DOC = """
     subpopulation : subpopulation finder
@@ -104,16 +105,6 @@ _SHARED_ATTACK_ATTRS_DOC = """
 """
 
 
-def _is_dataframe(X):
-    return hasattr(X, "columns") and hasattr(X, "iloc") and hasattr(X, "dtypes")
-
-
-def _is_number_dtype(dtype):
-    """Numbers and booleans; not strings, objects or pandas categories."""
-    return (pd.api.types.is_numeric_dtype(dtype)
-            and not isinstance(dtype, pd.CategoricalDtype))
-
-
 _ATTACK_ADVICE = ("Encode them before the attack (for example with the victim "
                   "pipeline's ColumnTransformer), or use LabelFlip, which copies "
                   "rows of any column type.")
@@ -137,7 +128,7 @@ def check_rows(X, input_name):
     A DataFrame comes back as is (its columns keep their dtypes); anything
     else as a 2-D array of its own dtype (objects for mixed values).
     """
-    if not _is_dataframe(X):
+    if not is_dataframe(X):
         X = check_array(X, dtype=None, ensure_all_finite="allow-nan",
                         input_name=input_name)
         if X.dtype.kind == "O" and _infinite_objects(X):
@@ -173,7 +164,7 @@ def check_rows(X, input_name):
 
 def _match_aux_columns(X, X_aux):
     """``X_aux`` with ``X``'s columns, matched by name when both have names."""
-    if _is_dataframe(X) and _is_dataframe(X_aux):
+    if is_dataframe(X) and is_dataframe(X_aux):
         ours, theirs = list(X.columns), list(X_aux.columns)
         if ours == theirs:
             return X_aux
@@ -191,8 +182,8 @@ def _match_aux_columns(X, X_aux):
                 "order; columns cannot be matched by name."
             )
         return X_aux[ours]  # a new frame in X's column order
-    if _is_dataframe(X) != _is_dataframe(X_aux):
-        named, other = ("X", "X_aux") if _is_dataframe(X) else ("X_aux", "X")
+    if is_dataframe(X) != is_dataframe(X_aux):
+        named, other = ("X", "X_aux") if is_dataframe(X) else ("X_aux", "X")
         warnings.warn(
             f"aux: {named} is a DataFrame with column names but {other} is not: "
             f"the columns of X_aux are taken by position, in X's order. Pass "
@@ -204,10 +195,10 @@ def _match_aux_columns(X, X_aux):
 
 def _check_aux_kinds(X, X_aux):
     """Numeric columns of ``X`` must be numeric in ``X_aux`` and the reverse."""
-    if _is_dataframe(X) and _is_dataframe(X_aux):
+    if is_dataframe(X) and is_dataframe(X_aux):
         bad = [f"{c!s} ({X[c].dtype} in X, {X_aux[c].dtype} in X_aux)"
                for c in X.columns
-               if _is_number_dtype(X[c].dtype) != _is_number_dtype(X_aux[c].dtype)]
+               if is_number_dtype(X[c].dtype) != is_number_dtype(X_aux[c].dtype)]
         if bad:
             raise ValueError(
                 "aux: columns that are numbers in one of X and X_aux but not in the "
@@ -220,7 +211,7 @@ def _as_frame_like(X, rows):
     """``rows`` (a DataFrame or a 2-D array) with ``X``'s columns and, where it
     loses nothing, ``X``'s dtypes; ``X`` itself, with its categorical columns
     widened when ``rows`` brings new categories."""
-    if not _is_dataframe(rows):
+    if not is_dataframe(rows):
         rows = pd.DataFrame(np.asarray(rows, dtype=object), columns=X.columns)
         rows = rows.infer_objects()
     else:
@@ -262,7 +253,7 @@ def _as_frame_like(X, rows):
 
 def _append_rows(X, rows):
     """The received rows, unchanged and in order, then ``rows``."""
-    if not _is_dataframe(X):
+    if not is_dataframe(X):
         return np.concatenate([X, np.asarray(rows).astype(X.dtype, copy=False)],
                               axis=0)
     X, rows = _as_frame_like(X, rows)
@@ -283,7 +274,7 @@ def _restore_y(y_res, y_given, index):
 
 def _take(X, idx):
     """Rows ``idx`` of an array or a DataFrame (a copy)."""
-    return X.iloc[idx].copy() if _is_dataframe(X) else X[idx].copy()
+    return X.iloc[idx].copy() if is_dataframe(X) else X[idx].copy()
 
 
 class _AttackSamplerMixin:
@@ -342,7 +333,7 @@ class _AttackSamplerMixin:
             from sklearn.preprocessing import label_binarize
 
             y_res = label_binarize(y_res, classes=np.unique(y))
-        if _is_dataframe(X_res):  # built with its columns' dtypes, not via numpy
+        if is_dataframe(X_res):  # built with its columns' dtypes, not via numpy
             return X_res, _restore_y(y_res, y_given, X_res.index)
         return ArraysTransformer(X_given, y_given).transform(X_res, y_res)
 
@@ -443,7 +434,7 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
             )
         X_aux_given, y_aux = self.aux
         if X_aux_given is None or (np.ndim(X_aux_given) != 2
-                                   and not _is_dataframe(X_aux_given)):
+                                   and not is_dataframe(X_aux_given)):
             raise ValueError(
                 "aux: X_aux must be a 2-D array or DataFrame of the attacker's rows; "
                 f"got {type(X_aux_given).__name__} of shape {np.shape(X_aux_given)}."
@@ -457,9 +448,9 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
         if self._X_dtype is None:
             _check_aux_kinds(X_given, X_aux_given)
             X_aux = check_rows(X_aux_given, "X_aux")
-            if not _is_dataframe(X):
+            if not is_dataframe(X):
                 X_aux = check_rows(np.asarray(X_aux, dtype=object)
-                                   if _is_dataframe(X_aux) else X_aux, "X_aux")
+                                   if is_dataframe(X_aux) else X_aux, "X_aux")
                 if X.dtype.kind in "biuf" and X_aux.dtype.kind not in "biuf":
                     try:
                         X_aux = X_aux.astype(X.dtype)
@@ -522,7 +513,7 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
                 UserWarning,
             )
         idx = rng.choice(candidates, size=n_poison, replace=True)
-        if _is_dataframe(X_src) or _is_dataframe(X):
+        if is_dataframe(X_src) or is_dataframe(X):
             X_seed = _take(X_src, idx)  # rows as they are, any column type
         else:
             X_seed = X_src[idx].astype(X.dtype, copy=True)

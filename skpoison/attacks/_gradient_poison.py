@@ -12,7 +12,7 @@ from ..utils._compat import HasMethods, Interval, StrOptions
 from ..utils._labels import encode_labels
 from ..utils._seeding import seed_unseeded
 from ..utils._torch import is_skorch_net
-from ..utils._validation import check_bounds
+from ..utils._validation import check_bounds, is_dataframe
 from . import _linear
 from ._base import (
     _SHARED_ATTACK_ATTRS_DOC,
@@ -434,7 +434,7 @@ def _steps(n_iter, progress, name):
 
 def _float_features(X):
     """``X`` with integer (and boolean) features cast to float64; never in place."""
-    if hasattr(X, "dtypes") and hasattr(X, "columns"):  # a DataFrame
+    if is_dataframe(X):
         import pandas as pd
 
         cols = [c for c, dt in X.dtypes.items()

@@ -17,24 +17,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ..utils._seeding import seed_unseeded
+from ..utils._validation import is_dataframe, is_number_dtype
 from ._base import _SHARED_PARAMS_DOC, BaseSubpopulationFinder
 from ._describe import LazyTable, find_rule
 
 
-def _is_dataframe(X):
-    return hasattr(X, "columns") and hasattr(X, "iloc") and hasattr(X, "dtypes")
-
-
-def _is_number_dtype(dtype):
-    return (pd.api.types.is_numeric_dtype(dtype)
-            and not isinstance(dtype, pd.CategoricalDtype))
-
-
 def _needs_default_representation(X):
     """A DataFrame with a non-numeric column or a missing value."""
-    if not _is_dataframe(X):
+    if not is_dataframe(X):
         return False
-    if not all(_is_number_dtype(dtype) for dtype in X.dtypes):
+    if not all(is_number_dtype(dtype) for dtype in X.dtypes):
         return True
     return bool(X.isna().to_numpy().any())
 
@@ -49,7 +41,7 @@ def _categories_as_strings(X):
     """
     columns = []
     for j in range(X.shape[1]):
-        column = X.iloc[:, j] if _is_dataframe(X) else pd.Series(np.asarray(X)[:, j])
+        column = X.iloc[:, j] if is_dataframe(X) else pd.Series(np.asarray(X)[:, j])
         values = column.to_numpy(dtype=object, copy=True)
         missing = np.asarray(pd.isna(column))
         values[~missing] = [str(v) for v in values[~missing]]
@@ -96,7 +88,7 @@ def default_representation(X):
             "Convert them, or pass a representation."
         )
     positions = np.arange(len(dtypes))
-    numeric = positions[[_is_number_dtype(dt) for dt in dtypes]].tolist()
+    numeric = positions[[is_number_dtype(dt) for dt in dtypes]].tolist()
     categorical = [j for j in positions.tolist() if j not in set(numeric)]
     branches = []
     if categorical:
@@ -297,7 +289,7 @@ class ClusterMatch(BaseSubpopulationFinder):
         elif self.representation is None:
             self.representation_ = None
             X = validate_data(self, X, dtype=[np.float64, np.float32])
-            if not _is_dataframe(X_given):  # lists and the like: as validated
+            if not is_dataframe(X_given):  # lists and the like: as validated
                 X_given = X
         else:
             validate_data(self, X, skip_check_array=True)

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from sklearn.tree import DecisionTreeClassifier
 
+from ..utils._validation import is_dataframe
+
 MISSING_TEXT = "missing"
 _MAX_BINS = 65534  # numeric codes 0 .. 65533; the dtype's maximum marks missing
 _MAX_CATEGORIES = 100  # wider text columns (free text, ids) are left out
@@ -163,7 +165,7 @@ def _category_key(value):
 
 def _column(X, key, feature):
     """The values of one column of ``X`` as an object array."""
-    if hasattr(X, "columns") and hasattr(X, "iloc"):
+    if is_dataframe(X):
         if key not in X.columns:
             raise ValueError(
                 f"X has no column {key!r} (the rule's feature {feature!r}).")
@@ -262,7 +264,7 @@ class _Table:
     """
 
     def __init__(self, X):
-        frame = hasattr(X, "columns") and hasattr(X, "iloc")
+        frame = is_dataframe(X)
         if frame:
             items = [(str(label), label, X.iloc[:, j])
                      for j, label in enumerate(X.columns)]
@@ -306,7 +308,7 @@ def missing_code(codes):
 def _table_rows(X):
     """A private copy of ``X`` when it is a 2-D table that can be described,
     else None (sparse matrices, images, texts and anything exotic)."""
-    if hasattr(X, "columns") and hasattr(X, "iloc"):
+    if is_dataframe(X):
         return X.copy()
     if hasattr(X, "toarray") or not hasattr(X, "__len__"):
         return None

@@ -7,12 +7,9 @@ import pandas as pd
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..utils._compat import _fit_context
+from ..utils._validation import is_dataframe
 from ._base import _SHARED_PARAMS_DOC, BaseSubpopulationFinder
 from ._describe import format_value
-
-
-def _is_dataframe(X):
-    return hasattr(X, "columns") and hasattr(X, "iloc")
 
 
 class FeatureMatch(BaseSubpopulationFinder):
@@ -119,7 +116,7 @@ class FeatureMatch(BaseSubpopulationFinder):
     def _select(self, X, reset):
         """The annotation values, an object 2-D array with None where missing."""
         cols = self._column_list()
-        if _is_dataframe(X):
+        if is_dataframe(X):
             if reset:
                 self.n_features_in_ = X.shape[1]
                 names = np.asarray(X.columns, dtype=object)

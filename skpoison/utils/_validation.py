@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["check_bounds", "check_numeric_frame"]
+__all__ = ["check_bounds", "check_numeric_frame", "is_dataframe", "is_number_dtype"]
 
 
 def check_bounds(bounds, n_features, *, param="bounds", allow_infinite=True):
@@ -49,7 +49,12 @@ def check_bounds(bounds, n_features, *, param="bounds", allow_infinite=True):
     return low, high
 
 
-def _is_number_dtype(dtype):
+def is_dataframe(X):
+    """Whether ``X`` is a DataFrame (duck-typed: pandas is not imported)."""
+    return hasattr(X, "columns") and hasattr(X, "iloc") and hasattr(X, "dtypes")
+
+
+def is_number_dtype(dtype):
     """Numbers and booleans; not strings, objects or pandas categories."""
     import pandas as pd
 
@@ -65,12 +70,12 @@ def check_numeric_frame(X, input_name, estimator_name, *, advice=None):
     numpy conversion fails obscurely ("could not convert string to float").
     Anything but a DataFrame passes through.
     """
-    if not (hasattr(X, "columns") and hasattr(X, "iloc") and hasattr(X, "dtypes")):
+    if not is_dataframe(X):
         return
     advice = advice or ("Encode them first, for example with a "
                         "ColumnTransformer in a pipeline.")
     other = [(str(c), str(dt)) for c, dt in X.dtypes.items()
-             if not _is_number_dtype(dt)]
+             if not is_number_dtype(dt)]
     if other:
         names = [c for c, _ in other]
         kinds = sorted({dt for _, dt in other})
