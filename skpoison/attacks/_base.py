@@ -110,6 +110,17 @@ _ATTACK_ADVICE = ("Encode them before the attack (for example with the victim "
                   "rows of any column type.")
 
 
+def _float_features(X):
+    """``X`` with integer (and boolean) features cast to float64; never in place."""
+    if is_dataframe(X):
+        cols = [c for c, dt in X.dtypes.items()
+                if pd.api.types.is_integer_dtype(dt) or pd.api.types.is_bool_dtype(dt)]
+        return X.astype({c: np.float64 for c in cols}) if cols else X
+    if isinstance(X, np.ndarray) and X.dtype.kind in "iub":
+        return X.astype(np.float64)
+    return X
+
+
 def check_numeric_frame(X, input_name, estimator_name):
     """The shared check, with the attacks' advice (encode, or use LabelFlip)."""
     _check_numeric_frame(X, input_name, estimator_name, advice=_ATTACK_ADVICE)
@@ -299,8 +310,9 @@ class _AttackSamplerMixin:
 
     # dtype of the validated rows: attacks that compute on features need
     # numbers ("numeric": a DataFrame with other columns or missing values is
-    # refused naming them); one that only copies rows (LabelFlip: None) takes
-    # any column type and missing values, and returns a DataFrame as one.
+    # refused naming them; integer and boolean features are cast to float64
+    # first); one that only copies rows (LabelFlip: None) takes any column
+    # type and missing values, and returns a DataFrame as one.
     _X_dtype = "numeric"
 
     def _validated_resample(self, X, y, resample):
@@ -317,6 +329,10 @@ class _AttackSamplerMixin:
             # scikit-learn's convention for single-output estimators: accept a
             # column vector but warn (imbalanced-learn ravels it silently).
             column_or_1d(y_array, warn=True)
+        if self._X_dtype is not None:
+            # attacks that change feature values return them unrounded, also
+            # in the caller's container (a DataFrame keeps its column dtypes)
+            X = _float_features(X)
         y_given, X_given = y, X
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
         if self._X_dtype is None:  # rows are only copied: any column type

@@ -12,7 +12,7 @@ from ..utils._compat import HasMethods, Interval, StrOptions
 from ..utils._labels import encode_labels
 from ..utils._seeding import seed_unseeded
 from ..utils._torch import is_skorch_net
-from ..utils._validation import check_bounds, is_dataframe
+from ..utils._validation import check_bounds
 from . import _linear
 from ._base import (
     _SHARED_ATTACK_ATTRS_DOC,
@@ -162,30 +162,6 @@ class _OptimisedAttack(BasePoisoningAttack):
         "mode": [StrOptions({"ll", "ft"})],
         "progress": ["boolean"],
     }
-
-    def fit_resample(self, X, y, **params):
-        """Append optimised poison rows to the training data.
-
-        Integer-typed features are cast to float64 first (see the class
-        description); otherwise as in :class:`~skpoison.attacks.LabelFlip`.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-            The victim's training rows.
-        y : array-like of shape (n_samples,)
-            Their labels.
-        **params : dict
-            Unused; kept for imbalanced-learn's signature.
-
-        Returns
-        -------
-        X_resampled : array-like or DataFrame of shape (n_samples + n_poison, n_features)
-            The received rows, unchanged and in order, then the poison rows.
-        y_resampled : array-like of shape (n_samples + n_poison,)
-            Their labels, then the poison labels.
-        """
-        return super().fit_resample(_float_features(X), y, **params)
 
     # ---------------------------------------------------------- the protocol
     def _poison_labels(self, y_seed, candidates, X_src, y_src, classes, rng):
@@ -431,15 +407,3 @@ def _steps(n_iter, progress, name):
 
     return tqdm(range(n_iter), desc=name, unit="step", leave=False)
 
-
-def _float_features(X):
-    """``X`` with integer (and boolean) features cast to float64; never in place."""
-    if is_dataframe(X):
-        import pandas as pd
-
-        cols = [c for c, dt in X.dtypes.items()
-                if pd.api.types.is_integer_dtype(dt) or pd.api.types.is_bool_dtype(dt)]
-        return X.astype({c: np.float64 for c in cols}) if cols else X
-    if isinstance(X, np.ndarray) and X.dtype.kind in "iub":
-        return X.astype(np.float64)
-    return X

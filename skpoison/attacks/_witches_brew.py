@@ -334,14 +334,15 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
         estimator = self.estimator
         if estimator is None:
             estimator = make_mlp_classifier((64,), max_epochs=20)
-        prefit = prefit_estimator(estimator, param="estimator", owner="WitchesBrew",
-                                  legacy_fitted=True, is_fitted=_torch.is_fitted_net)
-        if not _torch.is_skorch_net(estimator if prefit is None else prefit):
+        inner = estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
+        if not _torch.is_skorch_net(inner):  # before asking whether it is fitted
             raise TypeError(
                 "estimator must be a skorch classifier with a torch module_ "
                 f"(e.g. skpoison.nets.make_mlp_classifier); got "
-                f"{type(estimator).__name__}."
+                f"{type(inner).__name__}."
             )
+        prefit = prefit_estimator(estimator, param="estimator", owner="WitchesBrew",
+                                  legacy_fitted=True, is_fitted=_torch.is_fitted_net)
         if prefit is not None:
             net = prefit
             if self.device is not None:

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
 from sklearn.datasets import make_classification
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 
 from skpoison.attacks import WitchesBrew
@@ -175,6 +176,28 @@ def test_dataframe_in_dataframe_out(data):
     assert isinstance(y_res, pd.Series)
 
 
+def test_integer_dataframe_comes_back_as_float_with_the_exact_perturbation():
+    # pixel columns of an integer DataFrame: the perturbed rows were cast back
+    # to uint8 on the way out, silently rounding the perturbation
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, size=(120, 36)).astype(np.uint8)
+    y = (X[:, :18].mean(axis=1) > X[:, 18:].mean(axis=1)).astype(int)
+    X_df = pd.DataFrame(X, columns=[f"p{i}" for i in range(36)])
+    attack = WitchesBrew(targets=np.arange(3), intended_class=1, budget=0.1,
+                         n_iter=4, restarts=1, image_shape=(6, 6),
+                         estimator=make_mlp_classifier((8,), max_epochs=3),
+                         random_state=0)
+    X_res, _ = attack.fit_resample(X_df, y)
+    assert isinstance(X_res, pd.DataFrame)
+    assert (X_res.dtypes == np.float64).all()
+    assert X_df.dtypes.eq(np.uint8).all()  # the caller's frame is untouched
+    mask = attack.poison_mask_
+    assert_array_equal(X_res.to_numpy()[mask] - X[mask], attack.perturbation_)
+    assert np.any(attack.perturbation_ != np.round(attack.perturbation_))
+    X_np, _ = attack.fit_resample(X, y)  # the same as for the array
+    assert_array_equal(X_res.to_numpy(), X_np)
+
+
 def test_zero_budget_warns_and_returns_copy(data):
     X, y, targets = data
     with pytest.warns(UserWarning, match="perturbs nothing"):
@@ -191,6 +214,9 @@ def test_zero_budget_warns_and_returns_copy(data):
     ({"budget": 1.5}, ValueError, "budget"),
     ({"eps": -1}, ValueError, "eps"),
     ({"estimator": LogisticRegression()}, TypeError, "skorch classifier"),
+    # a frozen model that is not a net: the type, not "not fitted"
+    ({"estimator": FrozenEstimator(LogisticRegression().fit([[0], [1]], [0, 1]))},
+     TypeError, "skorch classifier.*got LogisticRegression"),
     ({"bounds": (1.0,)}, ValueError, "bounds"),
 ])
 def test_bad_input(data, kwargs, error, match):
