@@ -7,16 +7,17 @@ Every attack follows the same protocol in ``fit_resample``:
    :class:`sklearn.frozen.FrozenEstimator`;
 2. count the target subpopulation and draw ``int(alpha * n_sub)`` rows of it,
    with replacement, from the attacker's rows;
-3. give them poison labels (``_poison_labels``) and, for optimised attacks,
-   poison features (``_poison_features``);
+3. give them poison labels (``_poison_labels``: by the ``label`` rule of
+   :mod:`skpoison.attacks._labels`) and, for optimised attacks, poison
+   features (``_poison_features``);
 4. return the received rows unchanged and in order, then the poison rows.
 
-Subclasses implement ``_poison_labels`` and may override ``_poison_features``.
+Subclasses may override ``_poison_features`` (and ``_poison_labels`` for
+another labelling).
 """
 
 import math
 import warnings
-from abc import abstractmethod
 from collections import Counter
 from numbers import Real
 
@@ -45,6 +46,7 @@ from ..utils._labels import check_label_space
 from ..utils._seeding import seed_unseeded
 from ..utils._validation import check_numeric_frame as _check_numeric_frame
 from ..utils._validation import is_dataframe, is_number_dtype
+from ._labels import poison_labels
 
 _SHARED_ATTACK_PARAMS_DOC = """
     subpopulation : subpopulation finder
@@ -411,6 +413,8 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
         "alpha": [Interval(Real, 0, 1000, closed="both")],
         "aux": [tuple, None],
         "count_on": [StrOptions({"train", "aux"})],
+        "label": "no_validation",  # a rule name or any class label: checked in fit
+        "estimator": [HasMethods(["fit", "predict_proba"]), None],
         "random_state": ["random_state"],
     }
 
@@ -517,9 +521,9 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
                 f"the attacker's data ({where}): there is nothing to draw poison "
                 "from. Choose another subpopulation.target."
             )
-        if self.count_on == "train":
+        if self.count_on == "train" and self.aux is not None:
             n_sub = int(np.asarray(finder.membership(X_given), dtype=bool).sum())
-        else:
+        else:  # counted on the attacker's rows (the received ones without aux)
             n_sub = int(candidates.size)
         n_poison = int(self.alpha * n_sub)
         if n_poison == 0 and self.alpha > 0:
@@ -555,13 +559,20 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
     def _fit_resample(self, X, y, **params):  # imbalanced-learn's abstract hook
         return self._resample(X, X, y)
 
-    @abstractmethod
     def _poison_labels(self, y_seed, candidates, X_src, y_src, classes, rng):
-        """Labels of the poison rows.
+        """Labels of the poison rows, by the ``label`` rule.
 
         ``y_seed`` are the true labels of the drawn rows; ``X_src[candidates]``
         are all of the attacker's rows in the target subpopulation.
         """
+        return poison_labels(
+            self.label, y_seed, candidates, X_src, y_src, classes,
+            estimator=self._attacker_model(), rng=rng, owner=type(self).__name__,
+            feature_names=getattr(self, "feature_names_in_", None))
+
+    def _attacker_model(self):
+        """The model of ``label="least_confident"``: ``estimator``."""
+        return self.estimator
 
     def _poison_features(self, X_seed, y_poison, attacker, rng):
         """Features of the poison rows; label flipping keeps them as drawn.

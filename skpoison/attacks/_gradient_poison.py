@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_array
 
-from ..utils._compat import HasMethods, Interval, StrOptions
+from ..utils._compat import Interval, StrOptions
 from ..utils._labels import encode_labels
 from ..utils._seeding import seed_unseeded
 from ..utils._torch import is_skorch_net
@@ -19,7 +19,6 @@ from ._base import (
     _SHARED_ATTACK_PARAMS_DOC,
     BasePoisoningAttack,
 )
-from ._labels import poison_labels
 
 _OPTIMISED_PARAMS_DOC = """
     label : {"auto", "flip", "least_frequent", "least_confident"} or a class \
@@ -151,8 +150,6 @@ class _OptimisedAttack(BasePoisoningAttack):
 
     _parameter_constraints = {
         **BasePoisoningAttack._parameter_constraints,
-        "label": "no_validation",  # a rule name or any class label: checked in fit
-        "estimator": [HasMethods(["fit", "predict_proba"]), None],
         "n_iter": [Interval(Integral, 0, None, closed="left")],
         "step_size": [Interval(Real, 0, None, closed="neither")],
         "eps": [Interval(Real, 0, None, closed="left")],
@@ -164,15 +161,13 @@ class _OptimisedAttack(BasePoisoningAttack):
     }
 
     # ---------------------------------------------------------- the protocol
-    def _poison_labels(self, y_seed, candidates, X_src, y_src, classes, rng):
-        return poison_labels(
-            self.label, y_seed, candidates, X_src, y_src, classes,
-            estimator=self.estimator, rng=rng, owner=type(self).__name__,
-            feature_names=getattr(self, "feature_names_in_", None))
+    def _attacker_model(self):
+        """The surrogate's model (also that of ``"least_confident"``)."""
+        return (LogisticRegression(max_iter=1000) if self.estimator is None
+                else self.estimator)
 
     def _surrogate(self, rng):
-        estimator = (LogisticRegression(max_iter=1000) if self.estimator is None
-                     else self.estimator)
+        estimator = self._attacker_model()
         if is_skorch_net(estimator):
             from . import _torch_surrogate  # imports torch only when needed
 

@@ -1,12 +1,10 @@
 """LabelFlip: the paper's label-flipping subpopulation attack."""
 
-from ..utils._compat import HasMethods
 from ._base import (
     _SHARED_ATTACK_ATTRS_DOC,
     _SHARED_ATTACK_PARAMS_DOC,
     BasePoisoningAttack,
 )
-from ._labels import poison_labels
 
 
 class LabelFlip(BasePoisoningAttack):
@@ -109,11 +107,6 @@ label, default="auto"
     # categories) travels, so a fine-tuned text victim can be attacked
     _X_dtype = None
 
-    _parameter_constraints = {
-        **BasePoisoningAttack._parameter_constraints,
-        "label": "no_validation",  # a rule name or any class label: checked in fit
-        "estimator": [HasMethods(["fit", "predict_proba"]), None],
-    }
 
     def __init__(self, subpopulation, *, alpha=1.0, label="auto", aux=None,
                  count_on="train", estimator=None, random_state=None):
@@ -124,9 +117,3 @@ label, default="auto"
         self.count_on = count_on
         self.estimator = estimator
         self.random_state = random_state
-
-    def _poison_labels(self, y_seed, candidates, X_src, y_src, classes, rng):
-        return poison_labels(
-            self.label, y_seed, candidates, X_src, y_src, classes,
-            estimator=self.estimator, rng=rng, owner=type(self).__name__,
-            feature_names=getattr(self, "feature_names_in_", None))

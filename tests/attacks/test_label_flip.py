@@ -13,7 +13,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils._param_validation import InvalidParameterError
 from threadpoolctl import threadpool_limits
 
-from skpoison.attacks import LabelFlip
+from skpoison.attacks import GradientPoison, InfluencePoison, LabelFlip
 from skpoison.subpopulations import ClusterMatch, FeatureMatch
 
 CENTERS = np.array([[0.0, 0.0], [40.0, 0.0], [0.0, 40.0], [40.0, 40.0]])
@@ -312,6 +312,22 @@ def test_least_confident_needs_an_estimator():
     attack = LabelFlip(ClusterMatch(n_clusters=3), label="least_confident")
     with pytest.raises(ValueError, match="estimator"):
         attack.fit_resample(X, y)
+
+
+@pytest.mark.parametrize("Attack", [GradientPoison, InfluencePoison])
+def test_optimised_attacks_least_confident_uses_the_default_surrogate(Attack):
+    # estimator=None is their default LogisticRegression(max_iter=1000) (it
+    # raised "needs an estimator", as LabelFlip rightly does)
+    X, y = _least_confident_data()
+    finder = ClusterMatch(n_clusters=3, target="smallest")
+    default = Attack(finder, label="least_confident", n_iter=2, random_state=0)
+    explicit = Attack(finder, label="least_confident", n_iter=2, random_state=0,
+                      estimator=LogisticRegression(max_iter=1000))
+    X_d, y_d = default.fit_resample(X, y)
+    X_e, y_e = explicit.fit_resample(X, y)
+    assert_array_equal(y_d[default.poison_mask_], np.full(10, 2))
+    assert_array_equal(y_d, y_e)
+    assert_array_equal(X_d, X_e)
 
 
 @pytest.mark.parametrize("labels, fixed",
