@@ -68,7 +68,6 @@ ANNOTATION_COLUMNS = (
     + ["sex_Male"]
 )
 
-DESCR = load_descr("adult")
 
 
 def _read_adult_file(file_name, *, skiprows=0):
@@ -312,7 +311,7 @@ def load_adult(
     bunch.update(
         feature_names=list(data.columns),
         target_names=list(TARGET_NAMES),
-        DESCR=DESCR,
+        DESCR=load_descr("adult"),
     )
 
     if not as_frame:

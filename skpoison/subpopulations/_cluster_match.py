@@ -285,7 +285,10 @@ class ClusterMatch(BaseSubpopulationFinder):
                     "minimum of 1 is required by ClusterMatch."
                 )
             self.representation_ = default_representation(X)
-            X = self._represent(self.representation_.fit(X), X)
+            # its fit_transform is fit().transform() (imputation, one-hot
+            # coding, scaling), in one pass over the rows
+            X = self._represent(self.representation_, X,
+                                self.representation_.fit_transform(X))
         elif self.representation is None:
             self.representation_ = None
             X = validate_data(self, X, dtype=[np.float64, np.float32])
@@ -416,8 +419,9 @@ class ClusterMatch(BaseSubpopulationFinder):
         return str(self.describe(subpopulation))
 
     @staticmethod
-    def _represent(representation, X):
-        Z = np.asarray(representation.transform(X))
+    def _represent(representation, X, Z=None):
+        """``representation.transform(X)`` (or its given output ``Z``), checked."""
+        Z = np.asarray(representation.transform(X) if Z is None else Z)
         if Z.dtype not in (np.float32, np.float64):
             # float32 stays float32, as for rows given directly: k-means on
             # float32 and float64 copies of the same rows can converge to

@@ -313,12 +313,13 @@ def _table_rows(X):
     if hasattr(X, "toarray") or not hasattr(X, "__len__"):
         return None
     try:
-        X = np.array(X, copy=True)
+        rows = np.asarray(X)
     except (TypeError, ValueError):
         return None
-    if X.ndim != 2 or X.dtype.kind not in "biufUSO":
-        return None
-    return X
+    if rows.ndim != 2 or rows.dtype.kind not in "biufUSO":
+        return None  # checked before copying: images and texts are not kept
+    # a private copy, unless asarray already made one (from a list, say)
+    return rows.copy() if rows is X or not rows.flags.owndata else rows
 
 
 class LazyTable:
