@@ -176,13 +176,18 @@ class TorchSurrogate:
         grads = torch.autograd.grad(loss, self.params, create_graph=True)
         return loss, _flat(grads)
 
-    def hessian(self, lam=0.0, chunk=256):
+    def hessian(self, lam=0.0, chunk=256, grad=None):
         """Exact Hessian of the mean training loss + ``lam I``, as an ndarray.
 
         Rows are Hessian-vector products with the unit vectors, batched
-        (``is_grads_batched``) in chunks of ``chunk``.
+        (``is_grads_batched``) in chunks of ``chunk``. ``grad``: the flat
+        gradient (with graph) of the objective with ``lam``, as
+        :meth:`_objective_grad` returns it; differentiating it gives the
+        ``lam I`` term as well. ``None``: the loss's gradient is computed here
+        and ``lam`` added to the diagonal.
         """
-        _, g = self._objective_grad(0.0)
+        add_lam = grad is None
+        g = self._objective_grad(0.0)[1] if add_lam else grad
         P = g.numel()
         rows = []
         eye = torch.eye(P, dtype=_DTYPE, device=self.device)
@@ -201,7 +206,8 @@ class TorchSurrogate:
                     rows.append(_flat(parts)[None])
         H = _torch.to_numpy(torch.cat(rows))
         H = (H + H.T) / 2
-        H[np.diag_indices_from(H)] += lam
+        if add_lam:
+            H[np.diag_indices_from(H)] += lam
         return H
 
     def hvp_operator(self, lam):
@@ -251,7 +257,8 @@ class TorchSurrogate:
         decay (or 1e-3). ``"ft"``: the net's ``partial_fit``.
         """
         self._Z_np[self._n_src:] = Z_p
-        self._Z_all = self._tensor(self._Z_np)
+        # only the poison rows changed: update them on the device, in place
+        self._Z_all[self._n_src:] = self._tensor(self._Z_np[self._n_src:])
         if self.mode == "ft":
             self._train(self.estimator.partial_fit, self._Z_np, self._y_all)
             self._sync()
@@ -259,7 +266,7 @@ class TorchSurrogate:
         lam = self.default_reg(self._Z_np.shape[0])
         for _ in range(20):
             loss, g = self._objective_grad(lam)
-            H = self.hessian(lam)
+            H = self.hessian(lam, grad=g)
             g_host = _torch.to_numpy(g)
             step = cho_solve(cho_factor(H), g_host)
             decrease = float(g_host @ step)

@@ -193,7 +193,8 @@ class ActivationClustering(RepresentationDefense):
 
     @staticmethod
     def _two_means(Z, seed):
-        """2-means labels of ``Z`` and their silhouette (NaN when one cluster)."""
+        """2-means labels of ``Z`` and their silhouette (NaN exactly when one
+        cluster is empty)."""
         labels = KMeans(n_clusters=2, n_init=10,
                         random_state=int(seed[0])).fit_predict(Z)
         if np.bincount(labels, minlength=2).min() == 0:
@@ -237,9 +238,9 @@ class ActivationClustering(RepresentationDefense):
             return None, (0, n), np.nan, np.nan, n_components
         Z = self._reduce(R, n_components, int(seeds[0]))
         labels, silhouette = self._two_means(Z, seeds[1:3])
-        sizes = np.bincount(labels, minlength=2)
-        if sizes.min() == 0:
+        if np.isnan(silhouette):  # one cluster: nothing to split
             return None, (0, n), np.nan, np.nan, n_components
+        sizes = np.bincount(labels, minlength=2)
         smaller = int(np.argmin(sizes))
         return labels == smaller, (int(sizes.min()), int(sizes.max())), \
             silhouette, self._threshold(Z, seeds[3:]), n_components

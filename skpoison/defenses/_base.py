@@ -132,16 +132,22 @@ class BaseDefense(DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin
 
     # ------------------------------------------------------------ rounds
     def _fit_round(self, estimator, X, y, keep, can_warm):
-        """Fit ``estimator`` on the kept rows (one round); return the rows used."""
-        estimator.fit(self._rows(X, keep), y[keep])
+        """Fit ``estimator`` on the kept rows (one round).
+
+        Returns ``(fitted_on, X_kept)``: a copy of ``keep`` and the rows of
+        ``X`` it was fitted on.
+        """
+        X_kept = self._rows(X, keep)
+        estimator.fit(X_kept, y[keep])
         self.n_iter_ += 1
         if can_warm:
             estimator.set_params(warm_start=True)
-        return keep.copy()
+        return keep.copy(), X_kept
 
-    def _wipes_a_class(self, y, new_keep, n_remove):
-        """Warn and return True when ``new_keep`` loses every row of a class."""
-        if np.unique(y[new_keep]).shape[0] < np.unique(y).shape[0]:
+    def _wipes_a_class(self, y, new_keep, n_remove, n_classes):
+        """Warn and return True when ``new_keep`` loses every row of a class
+        (``n_classes``: the classes of ``y``, counted once per fit)."""
+        if np.unique(y[new_keep]).shape[0] < n_classes:
             warnings.warn(
                 f"{type(self).__name__}: removing the n_remove={n_remove} "
                 f"highest-scoring rows in round {self.n_iter_} would drop every row "
@@ -168,16 +174,17 @@ class BaseDefense(DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin
         """
         n_samples = y.shape[0]
         can_warm = self._can_warm_start(estimator)
+        n_classes = np.unique(y).shape[0]
         keep = np.ones(n_samples, dtype=bool)
         for _ in range(self.max_iter):
-            fitted_on = self._fit_round(estimator, X, y, keep, can_warm)
+            fitted_on, _ = self._fit_round(estimator, X, y, keep, can_warm)
             scores = score(estimator)
             new_keep = np.ones(n_samples, dtype=bool)
             if n_remove:
                 new_keep[np.argsort(-scores, kind="stable")[:n_remove]] = False
             if np.array_equal(new_keep, keep):
                 return keep, fitted_on, True
-            if self._wipes_a_class(y, new_keep, n_remove):
+            if self._wipes_a_class(y, new_keep, n_remove, n_classes):
                 break
             keep = new_keep
         return keep, fitted_on, False

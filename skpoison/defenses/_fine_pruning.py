@@ -326,10 +326,13 @@ class FinePruning(BaseDefense):
             target = _check_layer(module, self.layer)
             n_units = int(target.weight.shape[0])
             ranked = _ranked_layer(module, self.layer)
-            scores, order = self._unit_scores(model, X_val, ranked, n_units)
+            # the validation rows as the net sees them, transformed once (the
+            # preprocessing, an embedder say, is fixed from here on)
+            _, Z_val = final_step(model, X_val)
+            scores, order = self._unit_scores(net, Z_val, ranked, n_units)
 
             def accuracy():
-                return float(accuracy_score(y_val, model.predict(X_val)))
+                return float(accuracy_score(y_val, net.predict(Z_val)))
 
             mask = torch.ones(n_units, dtype=target.weight.dtype,
                               device=target.weight.device)
@@ -362,7 +365,7 @@ class FinePruning(BaseDefense):
                     prune.custom_from_mask(target, "bias", mask.clone())
 
             if self.fine_tune_epochs > 0:
-                self._fine_tune(model, net, X_val, y_val)
+                self._fine_tune(net, Z_val, y_val)
             acc_after = accuracy() if self.fine_tune_epochs > 0 else acc_pruned
 
         self.estimator_ = model
@@ -379,14 +382,13 @@ class FinePruning(BaseDefense):
         self.validation_accuracy_after_ = acc_after
         return self
 
-    def _fine_tune(self, model, net, X_val, y_val):
-        _, X_val = final_step(model, X_val)
+    def _fine_tune(self, net, Z_val, y_val):
         old = {"max_epochs": net.max_epochs, "lr": net.lr}
         new = {"max_epochs": self.fine_tune_epochs}
         if self.fine_tune_lr is not None:
             new["lr"] = self.fine_tune_lr
         net.set_params(**new)
         try:
-            net.partial_fit(X_val, y_val)
+            net.partial_fit(Z_val, y_val)
         finally:
             net.set_params(**old)

@@ -149,23 +149,27 @@ def _skorch_gradients(net, X, yi, layer, batch_size, closed_form=True):
 def _closed_form_head(module, head, Xt, yi, batch_size, device):
     """``(softmax(z) - onehot) (x) [h, 1]`` for a Linear head producing the logits.
 
-    Computed on the module's device; one host copy per batch.
+    The forward pass runs on the module's device, the float64 algebra there
+    too unless that device has no float64 (MPS: on the CPU); one host copy
+    per batch.
     """
     import torch
 
+    work = _torch.float64_device(device)
+    dtype = _torch.module_dtype(module)
     pieces = []
     with torch.no_grad(), _torch.capture_layer(head, what="input") as inputs, \
             _torch.capture_layer(head) as outputs:
         for rows in _batches(Xt.shape[0], batch_size):
-            xb = _torch.as_tensor(Xt[rows], device=device,
-                                  dtype=_torch.module_dtype(module))
+            xb = _torch.as_tensor(Xt[rows], device=device, dtype=dtype)
             out = module(xb)
             if outputs[-1] is not out:
                 return None  # the head's output is post-processed: use autograd
-            h = inputs[-1].reshape(xb.shape[0], -1).to(torch.float64)
-            R = torch.softmax(out.to(torch.float64), dim=1)
-            codes = torch.as_tensor(yi[rows], dtype=torch.long, device=device)
-            R[torch.arange(R.shape[0], device=device), codes] -= 1.0
+            # moved first, then cast: the cast runs on ``work``
+            h = inputs[-1].reshape(xb.shape[0], -1).to(work).to(torch.float64)
+            R = torch.softmax(out.to(work).to(torch.float64), dim=1)
+            codes = torch.as_tensor(yi[rows], dtype=torch.long, device=work)
+            R[torch.arange(R.shape[0], device=work), codes] -= 1.0
             parts = [(R[:, :, None] * h[:, None, :]).reshape(R.shape[0], -1)]
             if head.bias is not None:
                 parts.append(R)
@@ -183,15 +187,17 @@ def _batches(n, batch_size):
         yield slice(start, min(start + batch_size, n))
 
 
-def _skorch_head_inputs(net, X, batch_size=None):
+def _skorch_head_inputs(net, X):
+    """Input of the net's last parametrised module, batched (``net.batch_size``):
+    one batch on the device at a time."""
     import torch
 
     module = net.module_
     head = _torch.last_parametrised_name(module)
-    Xt = _torch.as_tensor(_torch_X(net, X), device=_torch.module_device(module),
-                          dtype=_torch.module_dtype(module))
-    size = _batch_size(net, batch_size)
-    batches = (Xt[rows] for rows in _batches(Xt.shape[0], size))
+    Xt = _torch_X(net, X)
+    device, dtype = _torch.module_device(module), _torch.module_dtype(module)
+    batches = (_torch.as_tensor(Xt[rows], device=device, dtype=dtype)
+               for rows in _batches(Xt.shape[0], _batch_size(net, None)))
     out = _torch.layer_outputs(module, head, batches, what="input")
     if not out:
         return np.zeros((0, 0))

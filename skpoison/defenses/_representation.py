@@ -20,13 +20,11 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
-from sklearn.base import clone
 from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..utils import _torch
-from ..utils._pipeline import final_step, is_pipeline
+from ..utils._pipeline import final_step, fit_transform_to_final, is_pipeline
 from ._base import BaseDefense
 
 __all__ = ["representation"]
@@ -58,19 +56,11 @@ def _input(X):
 def _skorch_layer_output(net, X, layer):
     """Output of ``net.module_``'s submodule ``layer`` (raw shape), batched."""
     check_is_fitted(net, "module_")
-    _torch.named_submodule(net.module_, layer)  # the error names the layer
     if hasattr(net, "activations"):
-        # skpoison's SeededNeuralNetClassifier: validated float32 input,
-        # batched, eval mode, no_grad.
+        # skpoison's nets validate X first (float32, feature count, their
+        # own input types: texts, images), then run the same pass
         return np.asarray(net.activations(X, layer=layer))
-
-    import torch  # only nets reach here; scikit-learn victims never import torch
-
-    # skorch's iterator and ``infer`` move each batch to the net's device
-    batches = (Xi for Xi, _ in net.get_iterator(net.get_dataset(X),
-                                                 training=False))
-    return _torch.to_numpy(torch.cat(_torch.layer_outputs(
-        net.module_, layer, batches, forward=net.infer)))
+    return _torch.net_layer_outputs(net, X, layer)
 
 
 def _mlp_activation(name):
@@ -214,18 +204,17 @@ class RepresentationDefense(BaseDefense):
         Returns ``(estimator, R, fitted)``: ``fitted`` says whether the clone
         was fitted on all rows to get ``R``. With ``layer=None`` the
         representation is the input of the model and nothing but the
-        preprocessing is fitted: for a :class:`~sklearn.pipeline.Pipeline`,
-        the input of its final step, after its other steps (fitted on all
-        rows).
+        preprocessing is fitted: for a :class:`~sklearn.pipeline.Pipeline`
+        (nested or not), the input of its final step, after all the steps
+        before it (clones fitted on all rows; samplers skipped).
         """
         estimator = self._make_estimator()
         layer = self.layer
         if layer is None or (isinstance(layer, str) and layer == "input"):
-            if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
-                # the linear model's input is what its preprocessing (a scaler,
-                # an embedder) gives, not the raw columns
-                preprocessing = clone(estimator[:-1])
-                X = preprocessing.fit_transform(X, y)
+            # the linear model's input is what its preprocessing (a scaler, an
+            # embedder; samplers skipped, nested pipelines descended) gives,
+            # not the raw columns
+            X = fit_transform_to_final(estimator, X, y)
             return estimator, representation(None, X, None), False
         estimator.fit(X, y)
         return estimator, representation(estimator, X, layer), True

@@ -262,12 +262,12 @@ class SEVER(BaseDefense):
         n_samples = y.shape[0]
         can_warm = self._can_warm_start(estimator)
         base, extra = divmod(n_remove, self.max_iter)
+        n_classes = np.unique(y).shape[0]
         keep = np.ones(n_samples, dtype=bool)
         for t in range(self.max_iter):
             quota = base + (t < extra)
-            fitted_on = self._fit_round(estimator, X, y, keep, can_warm)
+            fitted_on, X_active = self._fit_round(estimator, X, y, keep, can_warm)
             active = np.flatnonzero(keep)
-            X_active = self._rows(X, keep)
             G = per_sample_gradients(estimator, X_active, y[active], layer=self.layer)
             groups = y[active] if self.per_class else None
             scores = svd_scores(G, groups, random_state=svd_seed + t)
@@ -281,7 +281,7 @@ class SEVER(BaseDefense):
                 break
             new_keep = keep.copy()
             new_keep[active[order]] = False
-            if self._wipes_a_class(y, new_keep, n_remove):
+            if self._wipes_a_class(y, new_keep, n_remove, n_classes):
                 break
             keep = new_keep
         return keep, fitted_on

@@ -7,30 +7,30 @@ from sklearn.utils import Bunch, _safe_indexing
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from ..utils._labels import check_label_space
+from ..utils._pipeline import final_step, is_pipeline
 from ._damage import check_target_mask
 
 
 def _certifier_and_input(model, X):
     """The step with ``certify`` in ``model`` and ``X`` as that step sees it.
 
-    Looks through fitted searches (``best_estimator_``) and pipelines: the
-    steps before the certifying one transform ``X``.
+    Looks through fitted searches (``best_estimator_``) and pipelines, a
+    search inside a pipeline and a pipeline inside a search included: the
+    steps before the certifying one transform ``X`` (samplers skipped, see
+    :func:`~skpoison.utils._pipeline.final_step`).
     """
-    if hasattr(model, "best_estimator_"):
-        return _certifier_and_input(model.best_estimator_, X)
-    if hasattr(model, "certify"):
-        return model, X
-    steps = getattr(model, "steps", None)
-    if steps:
-        for _, step in steps[:-1]:  # samplers do nothing at prediction time
-            if step not in (None, "passthrough") and not hasattr(step, "fit_resample"):
-                X = step.transform(X)
-        return _certifier_and_input(steps[-1][1], X)
-    raise TypeError(
-        f"model must be a fitted certified defense with a certify method (e.g. "
-        f"PartitionAggregation, LabelFlipCertifier), a pipeline ending in one, or a "
-        f"(y_pred, radius) pair; got {type(model).__name__}."
-    )
+    while not hasattr(model, "certify"):
+        if hasattr(model, "best_estimator_"):
+            model = model.best_estimator_
+        elif is_pipeline(model):
+            model, X = final_step(model, X)
+        else:
+            raise TypeError(
+                f"model must be a fitted certified defense with a certify method "
+                f"(e.g. PartitionAggregation, LabelFlipCertifier), a pipeline ending "
+                f"in one, or a (y_pred, radius) pair; got {type(model).__name__}."
+            )
+    return model, X
 
 
 def certified_fraction(model, X, y, mask, n_insertions):

@@ -473,14 +473,8 @@ class SeededNeuralNetClassifier(NeuralNetClassifier):
             If ``module_`` has no submodule called ``layer``.
         """
         check_is_fitted(self)
-        _torch.named_submodule(self.module_, layer)  # the error names the layer
         X = self._validate_X(X, reset=False)
-        # skorch's iterator and ``infer`` move each batch to the net's device
-        batches = (Xi for Xi, _ in self.get_iterator(self.get_dataset(X),
-                                                      training=False))
-        outputs = _torch.layer_outputs(self.module_, layer, batches,
-                                       forward=self.infer)
-        return _torch.to_numpy(torch.cat(outputs))
+        return _torch.net_layer_outputs(self, X, layer)  # checks the layer first
 
 
 def make_mlp_classifier(

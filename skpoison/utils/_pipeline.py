@@ -8,7 +8,9 @@ skipped when rows are pushed through a fitted pipeline, as imbalanced-learn
 does at predict time.
 """
 
-__all__ = ["final_step", "is_pipeline"]
+from sklearn.base import clone
+
+__all__ = ["final_step", "fit_transform_to_final", "is_pipeline"]
 
 
 def is_pipeline(estimator):
@@ -48,3 +50,51 @@ def final_step(estimator, X=None):
                     X = step.transform(X)
         estimator = steps[-1]
     return estimator, X
+
+
+
+def _fit_transform_step(step, X, y):
+    """``X`` after a clone of ``step`` fitted on ``(X, y)`` (skipped steps: as is)."""
+    if _skipped(step):
+        return X
+    if is_pipeline(step):  # descend: a nested pipeline may hold a sampler
+        for _, sub in step.steps:
+            X = _fit_transform_step(sub, X, y)
+        return X
+    step = clone(step)
+    if hasattr(step, "fit_transform"):
+        return step.fit_transform(X, y)
+    return step.fit(X, y).transform(X)
+
+
+def fit_transform_to_final(estimator, X, y=None):
+    """``X`` as the final step of an unfitted (nested) pipeline would see it.
+
+    Clones of every step before the final model are fitted on all of
+    ``(X, y)`` and transform it in turn; nested pipelines are descended (the
+    steps of the outer and inner pipelines all count); samplers and
+    ``"passthrough"``/``None`` steps are skipped, as by :func:`final_step`,
+    so every row of ``X`` keeps its place. ``estimator`` itself is not
+    fitted. Not a pipeline: ``X`` as given.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A pipeline (scikit-learn's or imbalanced-learn's, nested or not) or
+        any other estimator.
+    X : array-like
+        Rows in the pipeline's input space.
+    y : array-like, default=None
+        Their labels, for supervised preprocessing.
+
+    Returns
+    -------
+    X : array-like
+        One row per row of ``X``, in the final step's input space.
+    """
+    while is_pipeline(estimator):
+        steps = [step for _, step in estimator.steps]
+        for step in steps[:-1]:
+            X = _fit_transform_step(step, X, y)
+        estimator = steps[-1]
+    return X

@@ -28,6 +28,7 @@ __all__ = [
     "as_tensor",
     "capture_layer",
     "eval_mode",
+    "float64_device",
     "forked_rng",
     "generator",
     "is_skorch_net",
@@ -37,6 +38,7 @@ __all__ = [
     "module_dtype",
     "named_submodule",
     "named_submodules",
+    "net_layer_outputs",
     "parametrised_names",
     "per_sample_gradients",
     "resolve_device",
@@ -111,6 +113,15 @@ def module_dtype(module):
     return torch.float32
 
 
+def float64_device(device):
+    """Where float64 tensors of ``device`` are computed: ``device`` itself, or
+    the CPU for a device without float64 (MPS)."""
+    import torch
+
+    device = torch.device(device)
+    return torch.device("cpu") if device.type == "mps" else device
+
+
 def as_tensor(array, *, device, dtype=None):
     """``array`` as a tensor on ``device`` (one host-to-device copy at most)."""
     import torch
@@ -148,7 +159,10 @@ def generator(seed, device):
 def forked_rng(seed, device=None):
     """Seed torch's global generators for the CPU and ``device``, restore after.
 
-    ``seed=None`` leaves the global state untouched (no fork, no seeding).
+    Only these two generators are seeded, and both are saved and restored
+    (``torch.manual_seed`` would reseed every accelerator of the machine
+    while ``fork_rng`` restores the one it forked). ``seed=None`` leaves the
+    global state untouched (no fork, no seeding).
     """
     import torch
 
@@ -162,9 +176,15 @@ def forked_rng(seed, device=None):
             yield
         return
     backend = torch.get_device_module(device.type)
-    devices = [device.index if device.index is not None else backend.current_device()]
-    with torch.random.fork_rng(devices=devices, device_type=device.type):
-        torch.manual_seed(int(seed))
+    index = device.index if device.index is not None else backend.current_device()
+    with torch.random.fork_rng(devices=[index], device_type=device.type):
+        torch.default_generator.manual_seed(int(seed))
+        # fork_rng read the device's state, so its generators exist by now
+        generators = getattr(backend, "default_generators", ())
+        if index < len(generators):
+            generators[index].manual_seed(int(seed))
+        else:  # single-device backends without a generator list (mps)
+            backend.manual_seed(int(seed))
         yield
 
 
@@ -283,6 +303,27 @@ def layer_outputs(module, layer, batches, *, what="output", forward=None):
     return outputs
 
 
+def net_layer_outputs(net, X, layer):
+    """Output of the submodule ``layer`` of a fitted skorch net's ``module_``.
+
+    ``X`` goes through skorch's own dataset and iterator (batches of the
+    net's ``batch_size``, each moved to the net's device by ``net.infer``);
+    the pass runs in evaluation mode without gradients (see
+    :func:`layer_outputs`, which checks the layer name before any pass).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, ...)
+        The layer's output concatenated over batches, on the host.
+    """
+    import torch
+
+    batches = (Xi for Xi, _ in net.get_iterator(net.get_dataset(X),
+                                                 training=False))
+    return to_numpy(torch.cat(layer_outputs(net.module_, layer, batches,
+                                            forward=net.infer)))
+
+
 # ------------------------------------------------------------------ gradients
 def per_sample_gradients(module, loss, params, X, codes, *, batch_size, device,
                          out_dtype=np.float64, reduce=None):
@@ -327,10 +368,10 @@ def per_sample_gradients(module, loss, params, X, codes, *, batch_size, device,
 
     per_row = vmap(grad(one), in_dims=(None, 0, 0))
     n = X.shape[0]
+    dtype = module_dtype(module)
     pieces = []
     for start in range(0, n, max(int(batch_size), 1)):
-        xb = as_tensor(X[start:start + batch_size], device=device,
-                       dtype=module_dtype(module))
+        xb = as_tensor(X[start:start + batch_size], device=device, dtype=dtype)
         tb = torch.as_tensor(np.asarray(codes[start:start + batch_size]),
                              dtype=torch.long, device=device)
         g = per_row(wrt, xb, tb)

@@ -129,6 +129,65 @@ def test_last_layer_newton_refit_is_stationary():
                     sur.module.output.weight.detach().numpy(), rtol=1e-6)
 
 
+def _reference_ll_refit(sur, Z_p):
+    """The last-layer refit as first written: every row re-uploaded, the
+    gradient computed once for the step and again inside ``hessian``."""
+    from scipy.linalg import cho_factor, cho_solve
+
+    from skpoison.attacks._torch_surrogate import _unflat
+
+    sur._Z_np[sur._n_src:] = Z_p
+    sur._Z_all = sur._tensor(sur._Z_np.copy())
+    lam = sur.default_reg(sur._Z_np.shape[0])
+    for _ in range(20):
+        loss, g = sur._objective_grad(lam)
+        H = sur.hessian(lam)
+        g_host = g.detach().numpy()
+        step = cho_solve(cho_factor(H), g_host)
+        decrease = float(g_host @ step)
+        old = [p.detach().clone() for p in sur.params]
+        t = 1.0
+        while True:
+            with torch.no_grad():
+                for p, p0, s in zip(sur.params, old, _unflat(sur._tensor(step), old)):
+                    p.copy_(p0 - t * s)
+                new = sur._mean_loss(sur._Z_all, sur._Y_all)
+                new = new + lam / 2 * sum(torch.sum(p ** 2) for p in sur.params)
+            if float(new) <= float(loss.detach()) - 1e-4 * t * decrease or t < 1e-8:
+                break
+            t /= 2
+        if t * np.max(np.abs(step)) <= 1e-9 * (1.0 + max(
+                float(p.detach().abs().max()) for p in sur.params)):
+            break
+
+
+def test_last_layer_refit_reuses_the_gradient_and_the_device_rows():
+    import copy
+
+    Z, y = small(3, n=50)
+    net = make_mlp_classifier((4,), activation="tanh", max_epochs=5, random_state=0)
+    sur = TorchSurrogate(net, "ll", seed=0).fit(Z[:44], y[:44])
+    ref = copy.deepcopy(sur)
+    for s in (sur, ref):
+        s.start_refits(Z[:44], y)
+    rows = sur._Z_all
+    rng = np.random.RandomState(0)
+    for _ in range(3):
+        Z_p = Z[44:] + rng.normal(scale=0.5, size=(6, 3))
+        sur.refit(Z_p)
+        _reference_ll_refit(ref, Z_p)
+        assert sur._Z_all is rows  # the poison rows updated in place
+        assert_array_equal(sur._Z_all.numpy(), sur._Z_np)
+        for p, q in zip(sur.params, ref.params):
+            assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-10,
+                            atol=1e-12)
+    # the Hessian of the damped objective from its gradient: H + lam I
+    lam = 0.05
+    _, g = sur._objective_grad(lam)
+    assert_allclose(sur.hessian(lam, grad=g), sur.hessian(lam), rtol=1e-12,
+                    atol=1e-14)
+
+
 def test_last_layer_is_the_last_parametrised_submodule():
     module = MLPModule(n_features=3, hidden_layer_sizes=(4,))
     params = last_layer_parameters(module)

@@ -364,3 +364,26 @@ def test_in_pipeline_and_grid_search():
     search = GridSearchCV(clone(pipe), {"finepruning__accuracy_drop": [0.0, 0.1]},
                           cv=2).fit(X, y)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_validation_rows_go_through_the_preprocessing_once():
+    # the pruning loop scores the net on the validation rows once per pruned
+    # unit: a pipeline's preprocessing (an embedder, say) transforms them once
+    from sklearn.preprocessing import FunctionTransformer
+
+    calls = []
+
+    def embed(Z):
+        calls.append(len(Z))
+        return Z / 100.0
+
+    X, y = _clean(200, seed=4)
+    pipe = sk_make_pipeline(FunctionTransformer(embed),
+                            make_mlp_classifier((8,), max_epochs=5, random_state=0))
+    fp = FinePruning(pipe, layer="hidden.0", random_state=0).fit(X * 100, y)
+    assert fp.n_pruned_ >= 2  # several accuracy evaluations
+    n_val = int(fp.validation_mask_.sum())
+    assert calls.count(n_val) == 1
+    # the same accuracies as the pipeline's own predictions
+    X_val, y_val = (X * 100)[fp.validation_mask_], y[fp.validation_mask_]
+    assert fp.validation_accuracy_after_ == accuracy_score(y_val, fp.predict(X_val))

@@ -166,3 +166,23 @@ def test_errors():
     net = make_linear_classifier(max_epochs=1, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="Unknown layer 'nope'"):
         per_sample_gradients(net, X, y, layer="nope")
+
+
+def test_head_inputs_move_one_batch_to_the_device_at_a_time(monkeypatch):
+    from skpoison.utils import _torch
+
+    X, y = _data(2)
+    net = make_mlp_classifier((5,), max_epochs=2, batch_size=8,
+                              random_state=0).fit(X, y)
+    expected = net.activations(X, "hidden")
+    sizes = []
+    as_tensor = _torch.as_tensor
+
+    def recording(array, **kwargs):
+        sizes.append(len(array))
+        return as_tensor(array, **kwargs)
+
+    monkeypatch.setattr(_torch, "as_tensor", recording)
+    H = head_inputs(net, X)
+    assert len(X) > 8 and sizes and max(sizes) <= 8
+    np.testing.assert_allclose(H, expected, atol=1e-6)

@@ -188,3 +188,32 @@ def test_pipeline_input_is_the_final_step_input():
     _, R, fitted = defense._representation_for_fit(X, y)
     assert not fitted
     np.testing.assert_allclose(R, StandardScaler().fit_transform(X))
+
+
+@pytest.mark.parametrize("defense", ["SpectralSignatures", "ActivationClustering"])
+def test_pipeline_with_a_sampler_or_nested_inputs_the_final_step_input(defense):
+    # layer=None on an imbalanced-learn pipeline with a sampler (which has no
+    # fit_transform) and on nested pipelines: the input of the final model,
+    # every step before it fitted on all rows, the sampler skipped
+    from imblearn.under_sampling import RandomUnderSampler
+    from sklearn.decomposition import PCA
+
+    from skpoison import defenses
+    from skpoison.pipeline import make_pipeline as make_imb_pipeline
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3)) * np.array([1.0, 1e4, 1.0])
+    y = (np.arange(60) % 3 == 0).astype(int)
+    Defense = getattr(defenses, defense)
+    sampled = make_imb_pipeline(StandardScaler(), RandomUnderSampler(random_state=0),
+                                LogisticRegression())
+    _, R, fitted = Defense(sampled)._representation_for_fit(X, y)
+    assert not fitted
+    np.testing.assert_allclose(R, StandardScaler().fit_transform(X))
+    fitted_defense = Defense(sampled, random_state=0).fit(X, y)
+    assert fitted_defense.predict(X).shape == (60,)
+    nested = make_pipeline(StandardScaler(),
+                           make_pipeline(PCA(2, random_state=0), LogisticRegression()))
+    _, R, _ = Defense(nested)._representation_for_fit(X, y)
+    np.testing.assert_allclose(
+        R, make_pipeline(StandardScaler(), PCA(2, random_state=0)).fit_transform(X))

@@ -87,6 +87,24 @@ def test_looks_through_pipelines_and_searches():
     assert 0 <= r.certified_fraction <= 1
 
 
+def test_looks_through_a_search_inside_a_pipeline():
+    X, y = _data()
+    X_test, y_test = _data(seed=1, n=50)
+    mask = X_test[:, 1] > 0
+    shift = FunctionTransformer(lambda Z: Z - 1.0)
+    direct = PartitionAggregation(LogisticRegression(), n_partitions=5).fit(X - 1.0, y)
+    expected = certified_fraction(direct, X_test - 1.0, y_test, mask, 1)
+    search = GridSearchCV(PartitionAggregation(LogisticRegression()),
+                          {"n_partitions": [5]}, cv=2)
+    pipe = make_pipeline(shift, search).fit(X, y)
+    assert certified_fraction(pipe, X_test, y_test, mask, 1) == expected
+    # a search over a pipeline whose last step is a pipeline ending in a search
+    nested = GridSearchCV(make_pipeline(FunctionTransformer(),
+                                        make_pipeline(shift, search)),
+                          {"functiontransformer__validate": [False]}, cv=2).fit(X, y)
+    assert certified_fraction(nested, X_test, y_test, mask, 1) == expected
+
+
 def test_bad_input():
     with pytest.raises(TypeError, match="mask must be boolean"):
         certified_fraction((Y_PRED, RADIUS), None, Y, MASK.astype(int), 1)

@@ -10,6 +10,7 @@ caught where there is none.
 import importlib.util
 import pathlib
 import textwrap
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -108,6 +109,66 @@ def test_forked_rng_is_seeded_and_restores_the_global_state():
     assert not torch.equal(torch.get_rng_state(), before)
 
 
+def test_forked_rng_seeds_and_forks_only_the_cpu_and_the_chosen_device(monkeypatch):
+    # torch.manual_seed reseeds every accelerator, but fork_rng restores only
+    # the forked one: only the CPU and the chosen device may be seeded. A fake
+    # two-device backend stands in for CUDA on a machine without one.
+    class Generator:
+        def __init__(self):
+            self.seeds = []
+
+        def manual_seed(self, seed):
+            self.seeds.append(seed)
+
+    class Backend:
+        default_generators = (Generator(), Generator())
+
+        @staticmethod
+        def current_device():
+            return 0
+
+        @staticmethod
+        def manual_seed(seed):
+            raise AssertionError("seeds the current device, not the chosen one")
+
+    forks, seeded_all = [], []
+
+    @contextmanager
+    def fork_rng(devices, device_type):
+        forks.append((list(devices), device_type))
+        yield
+
+    state = torch.get_rng_state()
+    try:
+        monkeypatch.setattr(torch, "get_device_module", lambda kind: Backend)
+        monkeypatch.setattr(torch.random, "fork_rng", fork_rng)
+        monkeypatch.setattr(torch, "manual_seed", seeded_all.append)
+        with _torch.forked_rng(7, torch.device("cuda", 1)):
+            assert torch.initial_seed() == 7  # the CPU generator is seeded
+        assert forks == [([1], "cuda")]
+        assert [g.seeds for g in Backend.default_generators] == [[], [7]]
+        assert seeded_all == []  # no device but the forked one was reseeded
+        with _torch.forked_rng(5, torch.device("cuda")):  # the current device
+            pass
+        assert forks[-1] == ([0], "cuda")
+        assert [g.seeds for g in Backend.default_generators] == [[5], [7]]
+    finally:
+        torch.set_rng_state(state)
+    monkeypatch.undo()
+    # the CPU path: the same draws as a generator seeded alike, state restored
+    before = torch.get_rng_state()
+    with _torch.forked_rng(7, "cpu"):
+        a = torch.rand(3)
+    assert torch.equal(a, torch.rand(3, generator=_torch.generator(7, "cpu")))
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_float64_device_moves_only_devices_without_float64():
+    assert _torch.float64_device("cpu") == torch.device("cpu")
+    assert _torch.float64_device(torch.device("cuda", 1)) == torch.device("cuda", 1)
+    assert _torch.float64_device("mps") == torch.device("cpu")
+
+
 def test_generator_draws_depend_on_the_seed_only():
     a = torch.rand(4, generator=_torch.generator(3, "cpu"))
     b = torch.rand(4, generator=_torch.generator(3, torch.device("cpu")))
@@ -154,6 +215,26 @@ def test_layer_outputs_equal_a_manual_forward():
                                    module.hidden(x).numpy(), rtol=1e-6)
     heads = _torch.layer_outputs(module, "output", [x], what="input")
     np.testing.assert_allclose(heads[0].numpy(), torch.cat(out).numpy(), rtol=1e-6)
+
+
+def test_net_layer_outputs_equal_a_manual_forward_and_activations():
+    from skorch import NeuralNetClassifier
+
+    X = np.random.RandomState(0).normal(size=(25, 3)).astype(np.float32)
+    y = np.arange(25) % 2
+    net = NeuralNetClassifier(MLPModule, module__n_features=3, module__n_classes=2,
+                              module__hidden_layer_sizes=(4,), max_epochs=1,
+                              batch_size=8, train_split=None).fit(X, y)
+    out = _torch.net_layer_outputs(net, X, "hidden")
+    with torch.no_grad():
+        np.testing.assert_allclose(out, net.module_.hidden(torch.as_tensor(X)).numpy(),
+                                   rtol=1e-6)
+    with pytest.raises(ValueError, match=r"Unknown layer 'nope'.*'hidden'"):
+        _torch.net_layer_outputs(net, X, "nope")
+    seeded = make_mlp_classifier((4,), max_epochs=1, batch_size=8,
+                                 random_state=0).fit(X, y)
+    np.testing.assert_array_equal(seeded.activations(X.astype(np.float64), "hidden"),
+                                  _torch.net_layer_outputs(seeded, X, "hidden"))
 
 
 def test_per_sample_gradients_match_a_loop_and_norms():
