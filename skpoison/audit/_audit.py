@@ -489,7 +489,12 @@ class SubpopulationAudit:
                         need[dname] = defense
                 if need:
                     pending.append((i, need))
-            rows = {task: done[key] for task, key in unit.items() if key in done}
+            # a stored row as the task names it now: its description and
+            # n_aux are not hashed (a better describer, a renamed category)
+            rows = {(i, dname): dict(done[key],
+                                     description=tasks[i][3]["description"],
+                                     n_aux=tasks[i][3]["n_aux"])
+                    for (i, dname), key in unit.items() if key in done}
             self.n_reused_ = len(rows)
             self.n_computed_ = 0
             self.run_id_ = new_run_id()

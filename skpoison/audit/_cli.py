@@ -3,9 +3,10 @@
 ``skpoison audit`` audits the bundled UCI Adult data (``--dataset`` picks
 another bundled setting); ``skpoison audit --data FILE --target COLUMN``
 audits a user's own table. Every option is checked, every file read and
-every output path tested before any fitting starts: a usage error prints one
-line, ``skpoison: error: <option>: <problem>``, exits with status 2 and writes
-nothing.
+every output path tested before any fitting starts (the finders' sizes, which
+depend on the attacker's rows, as soon as the data is loaded): a usage error
+prints one line, ``skpoison: error: <option>: <problem>``, exits with status 2
+and writes no result.
 """
 
 import argparse
@@ -28,7 +29,8 @@ OPTIONS = {"data": "--data", "target": "--target", "test": "--test", "aux": "--a
            "features": "--features", "estimator": "--estimator", "model": "--model",
            "attack": "--attack", "n_samples": "--n-samples", "filters": "--filters",
            "defenses": "--defenses", "order": "--order",
-           "defense_params": "--n-partitions"}
+           "defense_params": "--n-partitions", "n_clusters": "--n-clusters",
+           "min_size": "--min-size", "max_size": "--max-size"}
 
 
 class UsageError(Exception):
@@ -420,7 +422,7 @@ def prepare(args):
         raise UsageError("--model", f"{model} is not available for {setting.title}; "
                                     f"use one of {', '.join(setting.models)}")
     try:
-        check_attack(args.attack, setting.text_columns)
+        check_attack(args.attack, setting.model_text_columns(model))
     except SettingError as exc:
         raise _setting_error(exc) from None
     filters = list(args.filters or FINDERS)
@@ -492,6 +494,7 @@ def _print_results(audit, args, plan, elapsed):
 
     from ._report import (
         CERTIFIED_NOTE,
+        baseline_defense,
         certified_groups,
         defense_effect,
         defense_verdicts,
@@ -531,8 +534,8 @@ def _print_results(audit, args, plan, elapsed):
     shown = groups.drop(columns=["aux rows", "test rows"]).rename(
         columns=lambda c: c.replace("damage at ", "").replace("clean accuracy",
                                                               "clean acc"))
-    baseline = "without defense" if "none" in set(results.defense) else \
-        f"with defense {results.defense.iloc[0]}"
+    baseline = baseline_defense(results)
+    baseline = "without defense" if baseline == "none" else f"with defense {baseline}"
     print(f"\nThe most vulnerable groups ({baseline}): rows = the group's training rows, "
           "clean acc = the clean\nmodel's accuracy on its test rows, alpha=a = target "
           "damage (accuracy lost on the group, 0.25 = 25 points)\nwith a poison rows "
@@ -581,6 +584,8 @@ def run_audit(args, plan=None):
         backend = "dask"
     start = time.perf_counter()
     try:
+        # options checked against the loaded data (the finders' sizes against
+        # the attacker's rows) are usage errors too
         audit = setting_audit(
             plan.setting, plan.model, attack=args.attack, filters=plan.filters,
             alphas=args.alphas, seeds=args.seeds, defenses=args.defenses,
@@ -589,6 +594,8 @@ def run_audit(args, plan=None):
             random_state=args.random_state, backend=backend, store=plan.store,
             resume=not args.fresh, finder_params=plan.finder_params,
             defense_params=plan.defense_params, device=args.device)
+    except SettingError as exc:
+        raise _setting_error(exc) from None
     finally:
         if client is not None:
             client.close()
@@ -656,6 +663,8 @@ def main(argv=None):
     try:
         with _sigterm_as_interrupt():
             return run_audit(args, plan)
+    except UsageError as exc:  # found once the data is loaded, before any fitting
+        parser.exit(2, f"skpoison: error: {exc}\n")
     except BrokenPipeError:  # e.g. `skpoison audit ... | head`: stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -206,18 +206,32 @@ def check_classes(y, param, n_parts):
 
 
 def encode(annotations, columns):
-    """Annotation columns as floats: a category becomes its sorted code.
+    """Annotation columns as floats, and the categories behind the codes.
 
-    Attacks take numeric rows. Encode the whole data set before splitting, so
-    that a code means the same category in every split.
+    A column of numbers (the ids of a loader's subgroups, counts) is kept as
+    it is; any other column (strings, booleans, categories) becomes the rank
+    of its value among its sorted values (as text), since attacks take
+    numeric rows. Encode the whole data set before splitting, so that a code
+    means the same category in every split.
+
+    Returns
+    -------
+    codes : DataFrame
+        The columns, as float32.
+    categories : dict of str to list of str
+        For each column that was coded, and only those, the category of each
+        code (``categories[c][k]`` is the value coded ``k``): the one place a
+        code is read back as its name (``CodedNames`` in ``_describe.py``).
     """
     out = pd.DataFrame(index=annotations.index)
+    categories = {}
     for c in columns:
         values = np.asarray(annotations[c])
         if not np.issubdtype(values.dtype, np.number):
-            values = np.unique(values.astype(str), return_inverse=True)[1]
+            names, values = np.unique(values.astype(str), return_inverse=True)
+            categories[c] = names.tolist()
         out[c] = values.astype(np.float32)
-    return out
+    return out, categories
 
 
 def annotation_column(name):
@@ -305,7 +319,7 @@ def with_annotations(features, annotations, columns, feature_names=None):
     if feature_names is None:
         feature_names = [f"f{i}" for i in range(features.shape[1])]
     frame = pd.DataFrame(features, columns=list(feature_names))
-    codes = encode(annotations, columns)
+    codes, _ = encode(annotations, columns)
     for c in columns:
         frame[annotation_column(c)] = codes[c].to_numpy()
     return frame

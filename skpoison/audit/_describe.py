@@ -3,34 +3,37 @@
 import functools
 import inspect
 from collections.abc import Mapping
+from numbers import Integral, Real
 
 import numpy as np
 
 from ._data import ANNOTATION_PREFIX
 
-MISSING_WORD = "(missing)"
+
+def _short(column):
+    """``annotation:sex`` -> ``sex``: a column as the reader knows it."""
+    return str(column).removeprefix(ANNOTATION_PREFIX)
 
 
-def _is_missing(value):
-    if value is None:
-        return True
-    try:
-        return bool(np.isnan(value))
-    except (TypeError, ValueError):
-        return False
+def _relabel(text, columns):
+    """The finder's ``column=value`` text with annotation columns named as
+    :func:`_short` names them (the finder does not know the convention)."""
+    for column in columns:
+        if isinstance(column, str) and column.startswith(ANNOTATION_PREFIX):
+            short = _short(column)
+            text = text.replace(f"{column}=", f"{short}=").replace(
+                f"{column} is missing", f"{short} is missing")
+    return text
 
 
-def _short(value):
-    """``annotation:sex`` -> ``sex``; ``2.0`` -> ``2``; NaN -> ``(missing)``."""
-    if isinstance(value, str):
-        return value.removeprefix(ANNOTATION_PREFIX)
-    if _is_missing(value):
-        return MISSING_WORD
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    if isinstance(value, np.generic):
-        return str(value.item())
-    return str(value)
+def _is_one_hot(finder, values):
+    """Several columns, each 0/1 in every combination of the finder: one-hot
+    columns (a single 0/1 column, or integer codes, read better as
+    ``column=value``)."""
+    combos = getattr(finder, "combinations_", [tuple(values.values())])
+    return len(values) > 1 and all(  # (NaN is not in (0, 1))
+        isinstance(v, (int, float, bool, np.number, np.bool_)) and v in (0, 1)
+        for combo in combos for v in combo)
 
 
 def describe_subpopulation(finder, subpopulation):
@@ -38,18 +41,19 @@ def describe_subpopulation(finder, subpopulation):
 
     Read more in the :ref:`User Guide <audit>`.
 
-    Uses the fitted finder's ``describe(id)``:
+    Uses the fitted finder's ``describe(id)`` and ``describe_text(id)``:
 
-    * a mapping of column to value (:class:`~skpoison.subpopulations.FeatureMatch`)
-      becomes ``column=value`` pairs (``column is missing`` for a missing
-      value), or, for several one-hot annotation columns, the names of the
-      columns set to 1 (``"base categories"`` when none is);
+    * for several one-hot annotation columns
+      (:class:`~skpoison.subpopulations.FeatureMatch` on 0/1 columns), the
+      names of the columns set to 1 (``"base categories"`` when none is);
     * a rule (:class:`~skpoison.subpopulations.ClusterMatch` on a table) reads
       as its conditions followed by how well it matches the cluster: the
       share of the cluster's rows it selects ("covers") and the share of the
       rows it selects that are in the cluster ("precision"), both on the
       attacker's rows the finder was fitted on;
-    * otherwise the finder's ``describe_text(id)``, or ``"cluster <id>"``.
+    * otherwise the finder's own ``describe_text(id)`` (FeatureMatch's
+      ``column=value`` pairs, ``column is missing`` for a missing value, an
+      ``annotation:`` column named without its prefix), or ``"cluster <id>"``.
 
     Parameters
     ----------
@@ -77,19 +81,9 @@ def describe_subpopulation(finder, subpopulation):
             values = describe(subpopulation)
         except (ValueError, NotImplementedError, AttributeError, LookupError):
             values = None  # e.g. clusters of images: no columns to name them by
-    if isinstance(values, Mapping):
-        combos = getattr(finder, "combinations_", [tuple(values.values())])
-        # one-hot columns: several columns, each 0/1 in every combination
-        # (a single 0/1 column, or integer codes, read better as column=value)
-        one_hot = len(values) > 1 and all(
-            isinstance(v, (int, float, bool, np.number, np.bool_))
-            and not _is_missing(v) and v in (0, 1)
-            for combo in combos for v in combo)
-        if one_hot:
-            on = [_short(k) for k, v in values.items() if v]
-            return " & ".join(on) if on else "base categories"
-        return ", ".join(f"{_short(k)} is missing" if _is_missing(v)
-                         else f"{_short(k)}={_short(v)}" for k, v in values.items())
+    if isinstance(values, Mapping) and _is_one_hot(finder, values):
+        on = [_short(k) for k, v in values.items() if v]
+        return " & ".join(on) if on else "base categories"
     coverage = getattr(values, "coverage", None)
     precision = getattr(values, "precision", None)
     if values is not None and coverage is not None and precision is not None:
@@ -99,9 +93,11 @@ def describe_subpopulation(finder, subpopulation):
     describe_text = getattr(finder, "describe_text", None)
     if describe_text is not None:
         try:
-            return str(describe_text(subpopulation))
+            text = str(describe_text(subpopulation))
         except (ValueError, NotImplementedError, AttributeError, LookupError):
             pass
+        else:
+            return _relabel(text, values) if isinstance(values, Mapping) else text
     if values is not None:
         return str(values)
     return f"cluster {int(subpopulation)}"
@@ -111,14 +107,15 @@ class CodedNames:
     """Name groups whose annotation columns hold category codes by the categories.
 
     The bundled settings encode annotations as the codes of their sorted
-    values (attacks take numeric rows); this describer reads a code back as
-    its category, e.g. ``sex=female, age_bucket=25-34``. Other groups are
-    named by :func:`describe_subpopulation`.
+    values (attacks take numeric rows); ``encode`` (``_data.py``) gives the
+    categories behind the codes of the columns it coded, and this describer
+    reads a code back as its category, e.g. ``sex=female, age_bucket=25-34``.
+    Groups on other columns are named by :func:`describe_subpopulation`.
 
     Parameters
     ----------
     categories : dict of str to sequence
-        Per column, the category of each code.
+        Per coded column, the category of each code.
     """
 
     def __init__(self, categories):
@@ -132,12 +129,13 @@ class CodedNames:
             parts = []
             for column, code in values.items():
                 names = self.categories[column]
-                if _is_missing(code):
+                if code is None:  # FeatureMatch's missing value
                     parts.append(f"{_short(column)} is missing")
-                elif float(code).is_integer() and 0 <= int(code) < len(names):
+                elif (isinstance(code, (Integral, Real)) and float(code).is_integer()
+                      and 0 <= int(code) < len(names)):
                     parts.append(f"{_short(column)}={names[int(code)]}")
-                else:
-                    parts.append(f"{_short(column)}={_short(code)}")
+                else:  # not a code: the finder's own words
+                    return describe_subpopulation(finder, subpopulation)
             return ", ".join(parts)
         return describe_subpopulation(finder, subpopulation)
 

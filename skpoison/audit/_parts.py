@@ -6,11 +6,11 @@ a scikit-learn victim does not pay for it.
 
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from ._data import ANNOTATION_PREFIX, is_numeric
+from ..subpopulations import default_representation
+from ._data import ANNOTATION_PREFIX
 
 ATTACKS = ("labelflip", "gradient", "influence")
 DEFENSES = ("none", "trim", "sever", "ac", "ss", "fine-pruning", "dpa")
@@ -101,31 +101,20 @@ def make_victim(model="lr", *, device=None):
     raise ValueError(f"model must be one of ('lr', 'mlp', 'torch-mlp'); got {model!r}.")
 
 
-def _one_hot():
-    return make_pipeline(
-        SimpleImputer(strategy="constant", fill_value=MISSING),
-        OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=50,
-                      sparse_output=False))
-
-
-def _columns(X):
-    """(numeric, categorical) column names of a DataFrame, annotations apart."""
-    columns = [c for c in X.columns if not str(c).startswith(ANNOTATION_PREFIX)]
-    numeric = [c for c in columns if is_numeric(X[c])]
-    return numeric, [c for c in columns if c not in numeric]
-
-
 def table_preprocessor(X, *, scale=True, impute=True):
     """Impute, one-hot the categories and (``scale``) standardise the numbers.
 
     Read more in the :ref:`User Guide <audit>`.
 
-    The columns are read from ``X``'s dtypes: numbers and booleans are
-    imputed with their median (``impute``) and standardised (``scale``); any
-    other column is a category, a missing value being a category of its own
+    ClusterMatch's :func:`~skpoison.subpopulations.default_representation`
+    of the columns of ``X`` that are not ``annotation:*`` columns (those are
+    dropped), with the victim's options: numbers and booleans are imputed
+    with their median (``impute``) and standardised (``scale``); any other
+    column is a category, its values read as strings (so strings, pandas
+    ``string`` columns with missing values, categories and columns mixing
+    strings and numbers alike), a missing value being a category of its own
     (``"(missing)"``), one-hot encoded with at most 50 categories per column
-    (rarer ones grouped; unseen ones ignored). ``annotation:*`` columns are
-    dropped.
+    (rarer ones grouped; unseen ones ignored).
 
     Parameters
     ----------
@@ -139,15 +128,22 @@ def table_preprocessor(X, *, scale=True, impute=True):
     -------
     transformer : ColumnTransformer
     """
-    numeric, categorical = _columns(X)
-    steps = ([SimpleImputer(strategy="median")] if impute else []) \
-        + ([StandardScaler()] if scale else [])
+    columns = [c for c in X.columns if not str(c).startswith(ANNOTATION_PREFIX)]
+    branches = {name: (step, [columns[j] for j in positions]) for name, step, positions
+                in default_representation(X[columns]).transformers}
     parts = []
-    if numeric:
-        parts.append(("numbers", make_pipeline(*steps) if steps else "passthrough",
+    if "numeric" in branches:
+        numbers, numeric = branches["numeric"]
+        numbers.set_params(**{step: "passthrough" for step, keep
+                              in (("impute", impute), ("scale", scale)) if not keep})
+        parts.append(("numbers", numbers if impute or scale else "passthrough",
                       numeric))
-    if categorical:
-        parts.append(("categories", _one_hot(), categorical))
+    if "categorical" in branches:
+        categories, categorical = branches["categorical"]
+        categories.set_params(impute__fill_value=MISSING,
+                              one_hot__handle_unknown="infrequent_if_exist",
+                              one_hot__max_categories=50)
+        parts.append(("categories", categories, categorical))
     return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
 
 

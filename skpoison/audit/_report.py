@@ -104,9 +104,7 @@ def summarize(results, top=(1, 5, 10)):
 
     Read more in the :ref:`User Guide <audit>`.
     """
-    per_sub = (results.groupby(["filter", "defense", "alpha", "subpopulation",
-                                "description"], sort=False)
-               [["target_damage", "collateral_damage"]].mean().reset_index())
+    per_sub = per_subpopulation(results)
     out = []
     for (fname, defense, alpha), grp in per_sub.groupby(["filter", "defense", "alpha"],
                                                          sort=False):
@@ -130,12 +128,15 @@ def baseline_defense(results):
 
 
 def per_subpopulation(results):
-    """Damage averaged over seeds, per (filter, defense, alpha, subpopulation)."""
+    """Damage averaged over seeds, per (filter, defense, alpha, subpopulation),
+    with the group's ``n_aux`` where the results have it."""
+    columns = {"target_damage": ("target_damage", "mean"),
+               "collateral_damage": ("collateral_damage", "mean")}
+    if "n_aux" in results:
+        columns["n_aux"] = ("n_aux", "first")
     return (results.groupby(["filter", "defense", "alpha", "subpopulation", "description"],
                             sort=False)
-            .agg(target_damage=("target_damage", "mean"),
-                 collateral_damage=("collateral_damage", "mean"),
-                 n_aux=("n_aux", "first")).reset_index())
+            .agg(**columns).reset_index())
 
 
 def vulnerable_groups(results, top=10):
@@ -650,18 +651,30 @@ def _fig_per_subpopulation(per_sub, max_bars=25, label_width=40):
     return fig
 
 
-def _fig_map(audit, per_sub):
+def _map_damage(results):
+    """What the map shows: ``(alpha, defense, ranked)``, the largest alpha, the
+    baseline defense and, per filter, its groups' ``target_damage`` there and
+    ``description``, in the order of :func:`vulnerable_groups` (most damaged
+    first: the groups numbered 1, 2, 3 are that table's first ones)."""
+    ranked, alphas = _ranked_groups(results)
+    alpha = alphas[-1]
+    table = ranked.reset_index().rename(columns={alpha: "target_damage",
+                                                 "group": "description"})
+    return alpha, baseline_defense(results), {
+        fname: grp for fname, grp in table.groupby("filter", sort=False)}
+
+
+def _fig_map(audit, damage):
     smap = audit.subpopulation_map_
     filters = list(dict.fromkeys(smap["filter"]))
     fig = _figure(5.2 * len(filters), 4.3)
     axes = fig.subplots(1, len(filters), squeeze=False)[0]
-    alpha = per_sub.alpha.max()
-    first = next(iter(dict.fromkeys(per_sub.defense)))
-    damage = per_sub[(per_sub.alpha == alpha) & (per_sub.defense == first)]
+    alpha, base, ranked = damage
     for ax, fname in zip(axes, filters):
         pts = smap[smap["filter"] == fname]
-        dmg = (damage[damage["filter"] == fname].set_index("subpopulation")
-               .target_damage.reindex(pts.subpopulation).to_numpy())
+        mine = ranked.get(fname, pd.DataFrame(columns=["subpopulation", "target_damage"]))
+        dmg = (mine.set_index("subpopulation").target_damage
+               .reindex(pts.subpopulation).to_numpy(dtype=float))
         size = 12 + 60 * pts.n_aux.to_numpy() / max(pts.n_aux.max(), 1)
         attacked = ~np.isnan(dmg)
         ax.scatter(pts.x[~attacked], pts.y[~attacked], s=size[~attacked],
@@ -672,11 +685,14 @@ def _fig_map(audit, per_sub):
                             vmax=max(1e-9, dmg[attacked].max()), edgecolors="black",
                             linewidths=0.5, label="attacked")
             fig.colorbar(sc, ax=ax, label=_plain(f"target damage (alpha={alpha:g}, "
-                                                 f"{first})"))
-            top = np.argsort(-np.where(attacked, dmg, -np.inf), kind="stable")[:3]
-            for rank, i in enumerate(top[attacked[top]], start=1):
-                ax.annotate(str(rank), (pts.x.iloc[i], pts.y.iloc[i]), fontsize=8,
-                            fontweight="bold", xytext=(3, 3), textcoords="offset points")
+                                                 f"{base})"))
+            where = {sid: i for i, sid in enumerate(pts.subpopulation)}
+            for rank, sid in enumerate(mine.subpopulation.head(3), start=1):
+                if sid in where:
+                    i = where[sid]
+                    ax.annotate(str(rank), (pts.x.iloc[i], pts.y.iloc[i]), fontsize=8,
+                                fontweight="bold", xytext=(3, 3),
+                                textcoords="offset points")
         ax.set_title(_plain(f"{fname}: {len(pts)} subpopulations"))
         ax.set_xlabel("PC 1 of subpopulation centroids")
         ax.set_ylabel("PC 2")
@@ -684,18 +700,14 @@ def _fig_map(audit, per_sub):
     return fig
 
 
-def _map_legend(audit, per_sub):
+def _map_legend(audit, damage):
     """The names of the groups numbered 1, 2, 3 on the map, per filter."""
-    smap = audit.subpopulation_map_
-    alpha = per_sub.alpha.max()
-    first = next(iter(dict.fromkeys(per_sub.defense)))
-    damage = per_sub[(per_sub.alpha == alpha) & (per_sub.defense == first)]
+    _, _, ranked = damage
     lines = []
-    for fname in dict.fromkeys(smap["filter"]):
-        top = (damage[damage["filter"] == fname]
-               .sort_values("target_damage", ascending=False, kind="stable").head(3))
-        names = "; ".join(f"{k}: {d}" for k, d in enumerate(top.description, start=1))
-        if names:
+    for fname in dict.fromkeys(audit.subpopulation_map_["filter"]):
+        if fname in ranked:
+            names = "; ".join(f"{k}: {d}" for k, d
+                              in enumerate(ranked[fname].description.head(3), start=1))
             lines.append(f"{fname}: {names}.")
     return " ".join(lines)
 
@@ -786,6 +798,7 @@ def write_report(audit, path, *, title="skpoison audit"):
     per_sub = per_subpopulation(results)
     summary = summarize(results)
     base = baseline_defense(results)
+    damage = _map_damage(results)  # the map and its legend
     esc = html.escape
     accuracy = dict(getattr(audit, "clean_accuracy_", {}))
     n_rows = getattr(audit, "n_rows_", None)
@@ -837,12 +850,12 @@ def write_report(audit, path, *, title="skpoison audit"):
                    "Target damage of each attacked group at the largest alpha, per "
                    "defense (sorted by the first defense)."),
               "<h2>Map of the groups</h2>",
-              _img(_fig_map(audit, per_sub), "map of the subpopulations",
+              _img(_fig_map(audit, damage), "map of the subpopulations",
                    "Each circle is a group that passes the size filter, placed by PCA "
                    "of the (standardised) centroid of its auxiliary rows, sized by its "
                    "number of auxiliary rows; attacked ones are filled by their target "
                    "damage. The three most damaged are numbered: "
-                   + _map_legend(audit, per_sub))]
+                   + _map_legend(audit, damage))]
     removal = _removal(results)
     parts.append("<h2>What each defense removed</h2>")
     if removal is None:

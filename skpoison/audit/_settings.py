@@ -122,9 +122,10 @@ class Setting:
         The order subpopulations are attacked in unless told otherwise.
     stands_in_for : str, default=""
         What the paper ran instead.
-    text_columns : tuple of str, default=()
+    text_columns : tuple of str or dict, default=()
         Input columns that do not hold numbers (the optimised attacks need
-        numbers).
+        numbers), per model when a dict; known before the data is loaded, so
+        that an attack that cannot run is refused first.
     """
 
     name: str
@@ -134,11 +135,17 @@ class Setting:
     rows: object = None
     order: str = "confidence"
     stands_in_for: str = ""
-    text_columns: tuple = ()
+    text_columns: object = ()
 
     def default_rows(self, model):
         """CPU-sized rows per split of ``model`` (``None``: all rows)."""
         return self.rows.get(model) if isinstance(self.rows, dict) else self.rows
+
+    def model_text_columns(self, model):
+        """The input columns of ``model`` that hold text (``()``: numbers only)."""
+        if isinstance(self.text_columns, dict):
+            return tuple(self.text_columns.get(model, ()))
+        return tuple(self.text_columns)
 
 
 def _cache(data_home):
@@ -157,11 +164,16 @@ def _victim(model, X, random_state, device):
     return make_pipeline(drop_annotations(), *[step for _, step in victim.steps])
 
 
-def _coded_names(annotations, columns):
-    """Names groups of coded annotation columns (see :func:`encode`) by value."""
-    return CodedNames({annotation_column(c): np.unique(np.asarray(annotations[c])
-                                                       .astype(str)).tolist()
-                       for c in columns})
+def _coded(annotations, columns, names=None):
+    """The annotation columns coded (see :func:`encode`), and the describer that
+    reads the codes back as the categories :func:`encode` used.
+
+    ``names`` (column -> list) names the number ids of columns :func:`encode`
+    keeps as they are, e.g. a loader's subgroup names.
+    """
+    codes, categories = encode(annotations, columns)
+    categories.update(names or {})
+    return codes, CodedNames({annotation_column(c): v for c, v in categories.items()})
 
 
 def _tabular_sizes(n_aux):
@@ -198,7 +210,8 @@ def _build_german_compas(loader, model, *, n_samples, data_home, random_state, p
     y = np.asarray(bunch.target)
     parts = split_rows(y, ("train", "aux", "test"), n_samples, random_state)
     train, aux, test = parts["train"], parts["aux"], parts["test"]
-    frame = with_annotations(bunch.data, bunch.annotations, bunch.annotation_columns,
+    codes, describe = _coded(bunch.annotations, bunch.annotation_columns)
+    frame = with_annotations(bunch.data, codes, bunch.annotation_columns,
                              bunch.feature_names)
     min_size, max_size, k = _tabular_sizes(len(aux))
     finders = {
@@ -216,7 +229,7 @@ def _build_german_compas(loader, model, *, n_samples, data_home, random_state, p
         estimator=_victim(model, frame, random_state, device),
         finders=finders, label="flip" if len(np.unique(y)) == 2 else "least_frequent",
         attacker_model=_victim("lr", frame, random_state, None), notes=[],
-        describe=_coded_names(bunch.annotations, bunch.annotation_columns))
+        describe=describe)
 
 
 def _image_embeddings(images, image_size, data_home, progress, device):
@@ -240,20 +253,29 @@ def _build_fashion_mnist(model, *, n_samples, data_home, random_state, progress,
     if n < len(idx_test):
         idx_test, _ = train_test_split(idx_test, train_size=n, stratify=test.target,
                                        random_state=rng.randint(2**31 - 1))
-    parts = [(train, idx_train), (train, idx_aux), (test, idx_test)]
     columns = list(train.annotation_columns)
+    # codes of the whole data set (train and test rows), so that a code means
+    # the same category in every split; the subgroup ids named as the loader
+    # names them
+    codes, describe = _coded(
+        pd.concat([train.annotations, test.annotations], ignore_index=True), columns,
+        {"subgroup": list(train.subgroup_names)} if "subgroup" in columns else None)
+    n_train = len(train.target)
+    train_codes, test_codes = codes.iloc[:n_train], codes.iloc[n_train:]
+    parts = [(train, idx_train), (train, idx_aux), (test, idx_test)]
+    part_codes = [train_codes, train_codes, test_codes]
     if model == "ll":
         # frozen ImageNet features, computed once per row and cached on disk
         feats = [_image_embeddings(b.images[i], 64, data_home, progress, device)
                  for b, i in parts]
-        frames = [with_annotations(f, b.annotations.iloc[i], columns)
-                  for f, (b, i) in zip(feats, parts)]
+        frames = [with_annotations(f, c.iloc[i], columns)
+                  for f, c, (_, i) in zip(feats, part_codes, parts)]
         estimator = make_pipeline(drop_annotations(), LogisticRegression(max_iter=1000))
         # the LL attacker model's penultimate layer is the frozen embedding
         representation = drop_annotations()
     else:
-        frames = [with_annotations(b.data[i], b.annotations.iloc[i], columns)
-                  for b, i in parts]
+        frames = [with_annotations(b.data[i], c.iloc[i], columns)
+                  for c, (b, i) in zip(part_codes, parts)]
         if model == "lr":
             estimator = make_pipeline(
                 drop_annotations(), FunctionTransformer(np.divide, kw_args={"x2": 255.0}),
@@ -295,8 +317,7 @@ def _build_fashion_mnist(model, *, n_samples, data_home, random_state, progress,
                  estimator=estimator, finders=finders, label="least_frequent",
                  attacker_model=make_pipeline(drop_annotations(),
                                               LogisticRegression(max_iter=300)),
-                 notes=[], describe=_coded_names(
-                     pd.concat([train.annotations, test.annotations]), columns))
+                 notes=[], describe=describe)
 
 
 def _text_column(X):
@@ -313,7 +334,7 @@ def _build_rotten_tomatoes(model, *, n_samples, data_home, random_state, progres
     parts = split_rows(y, ("train", "aux", "test"), n_samples, random_state)
     train, aux, test = parts["train"], parts["aux"], parts["test"]
     columns = ["length_bucket"]
-    codes = encode(bunch.annotations, columns)  # codes of the whole data set
+    codes, describe = _coded(bunch.annotations, columns)  # of the whole data set
     if model == "ll":
         embedder = set_device(TextEmbedder(memory=_cache(data_home), progress=progress),
                               device)
@@ -351,8 +372,7 @@ def _build_rotten_tomatoes(model, *, n_samples, data_home, random_state, progres
     }
     return Bunch(data=(frames[0], y[train], frames[1], y[aux], frames[2], y[test]),
                  estimator=estimator, finders=finders, label="flip",
-                 attacker_model=attacker_model, notes=[],
-                 describe=_coded_names(bunch.annotations, columns))
+                 attacker_model=attacker_model, notes=[], describe=describe)
 
 
 SETTINGS = {s.name: s for s in (
@@ -365,7 +385,7 @@ SETTINGS = {s.name: s for s in (
             stands_in_for="CIFAR-10 / UTKFace images"),
     Setting("rotten-tomatoes", "Rotten Tomatoes", ("ll", "ft"), _build_rotten_tomatoes,
             rows={"ll": 1500, "ft": 300}, stands_in_for="IMDB reviews",
-            text_columns=()),
+            text_columns={"ft": ("text",)}),
     Setting("german", "German credit", ("lr", "mlp", "hgb", "rf"),
             partial(_build_german_compas, load_german_credit)),
     Setting("compas", "COMPAS", ("lr", "mlp", "hgb", "rf"),
@@ -725,6 +745,36 @@ def check_attack(attack, text_cols):
                                      "rows as they are.")
 
 
+def check_finder_sizes(finders, n_aux, finder_params=None):
+    """The finders' sizes, their defaults merged, against the attacker's rows.
+
+    A ``SettingError`` naming ``n_clusters`` when ClusterMatch would make
+    more clusters than there are attacker's rows (``n_aux``), or
+    ``min_size`` / ``max_size`` (the one given in ``finder_params``, where
+    only one is) when no group size satisfies ``min_size < n < max_size``:
+    before any finder is fitted.
+    """
+    for name, finder in finders.items():
+        params = finder.get_params(deep=False)
+        given = set((finder_params or {}).get(name, {}))
+        k = params.get("n_clusters")
+        if isinstance(k, Integral) and k > n_aux:
+            raise SettingError("n_clusters", f"{name} cannot make {k} clusters of the "
+                                             f"attacker's {n_aux} rows (D_aux); use at "
+                                             f"most {n_aux}.")
+        low, high = params.get("min_size"), params.get("max_size")
+        if low is None or high is None or low < high - 1:
+            continue
+        param = "max_size" if "max_size" in given and "min_size" not in given \
+            else "min_size"
+        other = "max_size" if param == "min_size" else "min_size"
+        default = "" if other in given else " (the default)"
+        raise SettingError(param, f"{name}: {param}={params[param]} and "
+                                  f"{other}={params[other]}{default} leave no group "
+                                  "size: sizes must satisfy min_size < n < max_size "
+                                  f"(the attacker has {n_aux} rows).")
+
+
 def setting_audit(dataset="adult", model=None, *, attack="labelflip",
                   filters=FINDERS, alphas=(0.5, 1, 2), seeds=(0,),
                   defenses=("none", "trim"), n_samples=None, max_subpopulations=None,
@@ -786,7 +836,8 @@ def setting_audit(dataset="adult", model=None, *, attack="labelflip",
     if order not in (None, "confidence", "id"):
         raise SettingError("order", f"expected 'confidence', 'id' or None; got "
                                     f"{order!r}.")
-    check_attack(attack, record.text_columns)
+    check_attack(attack, record.model_text_columns(
+        record.models[0] if model is None else model))
     bad = [d for d in defenses if d not in DEFENSES]
     if bad or not list(defenses):
         raise SettingError("defenses", f"unknown defenses {bad}; use some of "
@@ -807,12 +858,11 @@ def setting_audit(dataset="adult", model=None, *, attack="labelflip",
         raise SettingError("features", f"{missing[0]} needs the columns that define "
                                        "its groups (features=[...], --features on the "
                                        "command line).")
-    check_attack(attack, text_columns(setting.data[0])
-                 if isinstance(setting.data[0], pd.DataFrame) else ())
     finders = {name: setting.finders[name] for name in filters}
     for name, params in (finder_params or {}).items():
         if name in finders:
             finders[name].set_params(**params)
+    check_finder_sizes(finders, len(setting.data[3]), finder_params)
     template = set_device(make_attack(attack), device)
     if "label" in template.get_params(deep=False):
         template.set_params(label=setting.label)

@@ -275,7 +275,7 @@ class ResultStore:
         The database file; created, with its folder, when missing.
     writer : bool, default=True
         Take the store's single-writer lock. ``False`` opens it for reading:
-        :meth:`put`, :meth:`delete` and :meth:`log_attempt` then raise.
+        :meth:`describe`, :meth:`put` and :meth:`log_attempt` then raise.
 
     Raises
     ------

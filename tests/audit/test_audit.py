@@ -256,3 +256,23 @@ def test_frames_with_other_columns_are_refused():
                                finders={"cm": ClusterMatch(n_clusters=4)}, progress=False)
     with pytest.raises(ValueError, match="X_aux must have the columns of X_train"):
         audit.run(X_train, y_train, X_aux[["b", "a"]], y_aux, X_test, y_test)
+
+
+def test_describe_subpopulation_is_the_finders_own_text():
+    # the audit wrote column=value pairs itself (15024, not the finder's
+    # 15,024); now it names groups as describe_text does, annotation columns
+    # without their prefix, and keeps only the one-hot case to itself
+    from skpoison.audit import annotation_column, describe_subpopulation
+    from skpoison.subpopulations import FeatureMatch
+
+    frame = pd.DataFrame({"gain": [15024.0, 15024.0, 0.5, 0.5],
+                          "job": ["a", None, "a", None]})
+    finder = FeatureMatch(["gain", "job"]).fit(frame)
+    names = [describe_subpopulation(finder, s) for s in finder.subpopulations_]
+    assert names == [finder.describe_text(s) for s in finder.subpopulations_]
+    assert sorted(names) == ["gain=0.5, job is missing", "gain=0.5, job=a",
+                             "gain=15,024, job is missing", "gain=15,024, job=a"]
+    annotated = FeatureMatch([annotation_column("gain"), annotation_column("job")]).fit(
+        frame.rename(columns=annotation_column))
+    assert sorted(describe_subpopulation(annotated, s)
+                  for s in annotated.subpopulations_) == sorted(names)

@@ -54,3 +54,27 @@ def test_cli_unusable_store_is_a_usage_error_before_any_work(tmp_path, capsys):
         err = capsys.readouterr().err
         assert "skpoison: error: --store:" in err and "not a usable" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_usage_errors_found_with_the_data_name_the_option(tmp_path, capsys):
+    # each used to escape the option checks: "skpoison: error: SettingError:
+    # ..." or a bare ValueError, exit status 1, not naming the option
+    import pytest
+
+    quick = ["--max-subpopulations", "1", "--n-jobs", "1", "--quiet", "--no-store"]
+    cases = [(["--dataset", "rotten-tomatoes", "--model", "ft", "--attack", "gradient"],
+              "--attack", "'text'"),
+             (["--dataset", "german", "--n-clusters", "400"], "--n-clusters", "333"),
+             (["--dataset", "german", "--min-size", "50"], "--min-size",
+              "max_size=33 (the default)"),
+             (["--dataset", "german", "--max-size", "4"], "--max-size", "min_size=3"),
+             (["--min-size", "150"], "--min-size", "max_size=100 (the default)")]
+    for argv, option, text in cases:
+        out = tmp_path / option.strip("-")
+        with pytest.raises(SystemExit) as exc:
+            main(["audit", *argv, *quick, "--out", str(out)])
+        assert exc.value.code == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(f"skpoison: error: {option}: ") and text in err, err
+        assert "Error:" not in err  # no exception class name
+        assert not (out / "results.csv").exists()

@@ -196,3 +196,22 @@ def test_defense_verdicts_per_alpha():
     assert " ".join(" ".join(line.split()[:-1] if i == 1 else line.split())
                     for i, line in enumerate(table.splitlines()[1:], start=1)) \
         == " ".join(("a long group name " * 4).split())
+
+
+def test_map_ranks_groups_by_the_baseline_defense(audit, tmp_path):
+    # the map and its legend ranked by the first defense of the results,
+    # the vulnerable-groups table by the baseline ("none" when it ran)
+    import copy
+
+    from skpoison.audit._report import vulnerable_groups
+
+    results = audit.results_.copy()
+    trim = results.defense == "trim"
+    results.loc[trim, "target_damage"] = -results.loc[trim, "target_damage"]
+    results = results.sort_values("defense", ascending=False, kind="stable")  # trim first
+    shown = copy.copy(audit)
+    shown.results_ = results.reset_index(drop=True)
+    page = html.unescape(shown.report(tmp_path / "report.html").read_text())
+    top = vulnerable_groups(shown.results_, top=3)["group"].tolist()
+    legend = "cm: " + "; ".join(f"{k}: {g}" for k, g in enumerate(top, start=1)) + "."
+    assert legend in page

@@ -379,3 +379,23 @@ def test_damaged_row_is_refused_on_load(tmp_path, damage):
     con.close()
     with pytest.raises(ValueError, match="the stored row of the unit .* is damaged"):
         _audit(store).run(*data)
+
+
+def test_reused_rows_take_the_description_and_n_aux_of_the_task(tmp_path):
+    # neither is part of the configuration hash: a stored row kept the name
+    # (and n_aux) of the run that computed it, e.g. a group named by an older
+    # describer
+    data = job.data()
+    store = tmp_path / "audit.sqlite"
+    first = _audit(store, describe=lambda finder, s: f"old name {s}").run(*data)
+    con = sqlite3.connect(store)
+    with con:
+        con.execute("UPDATE results SET row = json_set(row, '$.n_aux', 99999)")
+    con.close()
+    second = _audit(store, describe=lambda finder, s: f"group {s}")
+    res = second.run(*data)
+    assert (second.n_reused_, second.n_computed_) == (len(first), 0)
+    assert res.description.tolist() == [f"group {s}" for s in res.subpopulation]
+    assert res.n_aux.tolist() == first.n_aux.tolist()
+    pd.testing.assert_frame_equal(res.drop(columns="description"),
+                                  first.drop(columns="description"))

@@ -364,3 +364,47 @@ def test_empty_columns_are_dropped_and_said_so(files):
     assert any("nothing" in note for note in built.notes)
     with pytest.raises(SettingError, match="^features: .*no value"):
         table_setting(frame, "income", features=["nothing"])
+
+
+def _pandas_string_table(n=900, seed=0):
+    """A pandas ``string`` column with missing values (pd.NA) and a column
+    mixing strings and ints: read as categories, as ClusterMatch reads them."""
+    rng = np.random.RandomState(seed)
+    city = pd.array(rng.choice(["a", "b", "c"], n), dtype="string")
+    city[rng.rand(n) < 0.1] = pd.NA
+    mixed = np.array([["x", 1, 2][i % 3] for i in range(n)], dtype=object)
+    age = rng.randint(18, 80, n)
+    paid = np.where(age + 20 * (mixed == "x") + rng.normal(0, 10, n) > 55, "yes", "no")
+    return pd.DataFrame({"age": age, "city": city, "mixed": mixed, "paid": paid})
+
+
+@pytest.mark.parametrize("model", ["lr", "hgb"])
+def test_string_dtype_with_missing_values_and_mixed_columns(model):
+    # the victim's preprocessor used to fail on both ("boolean value of NA is
+    # ambiguous"; the encoder on a column of strings and ints)
+    from skpoison.audit import setting_audit, table_preprocessor
+
+    frame = _pandas_string_table()
+    X = frame.drop(columns="paid")
+    Z = table_preprocessor(X).fit_transform(X)
+    assert Z.shape == (len(X), 1 + 4 + 3) and np.isfinite(Z).all()
+    audit = setting_audit(table_setting(frame, "paid", features=["city", "mixed"]), model,
+                          alphas=(1,), defenses=("none",), max_subpopulations=1,
+                          progress=False, n_jobs=1)
+    assert set(audit.results_["filter"]) == {"FeatureMatch", "ClusterMatch"}
+
+
+def test_cli_string_dtype_with_missing_values(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    frame = _pandas_string_table()
+    frame["mixed"] = frame["mixed"].astype(str)  # Parquet holds one type a column
+    path = tmp_path / "train.parquet"
+    frame.to_parquet(path, index=False)
+    assert str(pd.read_parquet(path)["city"].dtype) == "string"  # pd.NA kept
+    out = tmp_path / "out"
+    text = _ok(["audit", "--data", str(path), "--target", "paid", "--features", "city,mixed",
+                "--alphas", "1", "--max-subpopulations", "1", "--n-jobs", "1",
+                "--quiet", "--no-store", "--out", str(out)], capsys)
+    assert "Wrote" in text
+    assert set(pd.read_csv(out / "results.csv")["filter"]) == {"FeatureMatch",
+                                                               "ClusterMatch"}
