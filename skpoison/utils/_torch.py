@@ -41,7 +41,9 @@ __all__ = [
     "net_layer_outputs",
     "parametrised_names",
     "per_sample_gradients",
+    "estimator_device",
     "resolve_device",
+    "set_device",
     "to_numpy",
 ]
 
@@ -90,6 +92,43 @@ def resolve_device(device):
             "(torch.cuda.is_available() is False); use device='cpu'."
         )
     return dev
+
+
+def set_device(estimator, device):
+    """Put every torch part of ``estimator`` on ``device``, in place.
+
+    Sets each (nested) parameter named ``device`` (skorch nets, the
+    pretrained embedders, torch attacks and defenses), whatever holds it: a
+    pipeline, a defense, a finder's representation. scikit-learn parts have
+    none and are left alone; ``None`` (for the device or the estimator)
+    changes nothing.
+
+    Returns
+    -------
+    estimator : the same object
+    """
+    if device is None or estimator is None or not hasattr(estimator, "get_params"):
+        return estimator
+    names = [k for k in estimator.get_params(deep=True)
+             if k == "device" or k.endswith("__device")]
+    if names:
+        estimator.set_params(**{k: device for k in names})
+    return estimator
+
+
+def estimator_device(estimator):
+    """The device of the torch parts of ``estimator``, or None without any.
+
+    Reads the (nested) ``device`` parameters that :func:`set_device` sets:
+    the first one that is not None, as a string (skorch's default ``"cpu"``
+    included); ``None`` when ``estimator`` has no torch part.
+    """
+    if estimator is None or not hasattr(estimator, "get_params"):
+        return None
+    for key, value in estimator.get_params(deep=True).items():
+        if (key == "device" or key.endswith("__device")) and value is not None:
+            return str(value)
+    return None
 
 
 def module_device(module):
