@@ -26,8 +26,8 @@ import scipy.sparse as sp
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.dummy import DummyClassifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils import (
-    _safe_indexing,
     assert_all_finite,
     check_random_state,
     get_tags,
@@ -37,7 +37,13 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
+from ..utils._compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _fit_context,
+    _safe_indexing,
+)
 from ..utils._labels import encode_labels
 from ..utils._seeding import seed_unseeded
 from ._base import check_training_labels, inherit_input_tags
@@ -50,6 +56,9 @@ _HASHES = ("sha256", "blake2b")
 # the data or on random_state, so a row's base classifiers are a function of
 # its content and the parameters alone.
 _SPREAD_SEED = 20220801
+# Most entries of spread_ (n_partitions * n_shares**2 integers, 80 MB): a
+# larger table is a mistyped n_shares, not a defense anyone can fit.
+_MAX_SPREAD = 10 ** 7
 
 
 # ------------------------------------------------------------------ hashing
@@ -213,8 +222,9 @@ def _plurality(counts):
 def _gaps(counts, pred):
     """``N_c - N_c' - 1[c' < c]`` per row and class (the winner's own: unused).
 
-    Non-negative for every ``c' != c`` because ``c`` wins the plurality vote
-    with ties to the smaller index.
+    Non-negative for every ``c' != c`` when ``c`` wins the plurality vote
+    with ties to the smaller index; an unseen rival (see
+    :func:`_with_unseen_rival`) may make it -1 where every model abstains.
     """
     rows = np.arange(counts.shape[0])
     idx = np.arange(counts.shape[1])
@@ -222,21 +232,36 @@ def _gaps(counts, pred):
             - (idx[None, :] < pred[:, None]).astype(np.int64))
 
 
-def _dpa_radius(counts):
+def _with_unseen_rival(votes, counts, pred):
+    """Votes, counts and winner with one more class, of index 0 and no votes.
+
+    The conservative certificate against labels never seen in training: an
+    added row may carry a new label, which may sort before every known one
+    and so win its ties. Known class ``j`` becomes ``j + 1``.
+    """
+    n = counts.shape[0]
+    counts = np.hstack([np.zeros((n, 1), dtype=counts.dtype), counts])
+    if votes is not None:
+        votes = np.where(votes >= 0, votes + 1, -1)
+    return votes, counts, pred + 1
+
+
+def _dpa_radius(counts, pred=None):
     """Deep Partition Aggregation's certificate (Levine and Feizi, ICLR 2021).
 
     ``floor((N_c - max_{c' != c} (N_c' + 1[c' < c])) / 2)``: each changed
     partition moves one vote, lowering a gap by at most 2. Exact: the next
     budget can always flip the vote (move ``radius + 1`` votes from ``c`` to
-    the runner-up).
+    the runner-up). ``pred`` (default: the plurality) is the class certified.
     """
-    pred = _plurality(counts)
+    if pred is None:
+        pred = _plurality(counts)
     gaps = _gaps(counts, pred)
     gaps[np.arange(counts.shape[0]), pred] = np.iinfo(np.int64).max
-    return pred, gaps.min(axis=1) // 2
+    return pred, np.maximum(gaps.min(axis=1) // 2, 0)
 
 
-def _fa_radius(votes, counts, spread, batch_size=512):
+def _fa_radius(votes, counts, spread, batch_size=512, pred=None):
     """Finite Aggregation's certificate (Wang, Levine and Feizi, ICML 2022).
 
     For a rival class ``c'``, corrupting bucket ``b`` can change the votes of
@@ -246,9 +271,11 @@ def _fa_radius(votes, counts, spread, batch_size=512):
     Summing over the buckets, classifiers shared by two corrupted buckets
     counted twice, bounds the damage of any ``r`` buckets by the sum of the
     ``r`` largest bucket scores; the radius is the largest ``r`` whose bound
-    stays within every rival's gap.
+    stays within every rival's gap. ``pred`` (default: the plurality) is the
+    class certified.
     """
-    pred = _plurality(counts)
+    if pred is None:
+        pred = _plurality(counts)
     n, n_classes = counts.shape
     gaps = _gaps(counts, pred)
     radius = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
@@ -289,6 +316,17 @@ def _member_votes(members, X, classes):
             out[:, j] = encode_labels(classes, np.asarray(model.predict(X)),
                                       name="the base classifiers' predictions")
     return out
+
+
+def _frozen_step(estimator):
+    """The first ``FrozenEstimator`` in ``estimator`` or its pipeline steps."""
+    if isinstance(estimator, FrozenEstimator):
+        return estimator
+    for _, step in getattr(estimator, "steps", None) or []:
+        found = _frozen_step(step)
+        if found is not None:
+            return found
+    return None
 
 
 class PartitionAggregation(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -338,7 +376,19 @@ class PartitionAggregation(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         fixed distinct offsets ``o_0 = 0, o_1, ...`` (so that every classifier
         also gets ``d`` buckets). FA's certificate holds for any such spread
         of each bucket over ``d`` distinct classifiers; this balanced one is
-        skpoison's choice.
+        skpoison's choice. ``n_partitions * n_shares**2`` (the size of
+        ``spread_``) may not exceed 10 million.
+
+    classes : array-like of shape (n_classes,) or None, default=None
+        The label set the certificate assumes. Given, :meth:`fit` refuses a
+        label outside it, so an attacker cannot add rows of a new class, and
+        the certificate is exact for the vote counts over these classes
+        (classes absent from the training rows get no votes and still count
+        as rivals). None: the classes of the training rows; a label never
+        seen before is not refused (a poisoned training set may bring one),
+        and the certificate is conservative against it: it counts one more
+        rival class with no votes that wins every tie (a new label may sort
+        before the predicted one), which lowers a radius by at most one.
 
     hash : {"sha256", "blake2b"}, default="sha256"
         Hash of a row's content (:mod:`hashlib`); the first 8 bytes of the
@@ -389,7 +439,8 @@ class PartitionAggregation(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         defenses).
 
     classes_ : ndarray of shape (n_classes,)
-        The class labels, sorted; a class's index in it breaks vote ties.
+        The class labels, sorted (``classes`` when given); a class's index in
+        it breaks vote ties.
 
     n_features_in_ : int
         Number of features seen in ``fit``.
@@ -436,23 +487,31 @@ class PartitionAggregation(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     >>> dpa.predict([[-3.0, -3.0], [0.2, 0.0]])
     array([0, 1])
     >>> dpa.certified_radius([[-3.0, -3.0], [0.2, 0.0]])
-    array([5, 3])
+    array([4, 3])
+
+    With the label set fixed, a new label is refused and the unanimous vote
+    certifies one row more:
+
+    >>> dpa.set_params(classes=[0, 1]).fit(X, y).certified_radius([[-3.0, -3.0]])
+    array([5])
     """
 
     _parameter_constraints = {  # noqa: RUF012 (scikit-learn's convention)
         "estimator": [HasMethods(["fit", "predict"])],
         "n_partitions": [Interval(Integral, 1, None, closed="left")],
         "n_shares": [Interval(Integral, 1, None, closed="left")],
+        "classes": ["array-like", None],
         "hash": [StrOptions(set(_HASHES))],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, estimator, *, n_partitions=50, n_shares=1, hash="sha256",
-                 n_jobs=None, random_state=None):
+    def __init__(self, estimator, *, n_partitions=50, n_shares=1, classes=None,
+                 hash="sha256", n_jobs=None, random_state=None):
         self.estimator = estimator
         self.n_partitions = n_partitions
         self.n_shares = n_shares
+        self.classes = classes
         self.hash = hash
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -462,7 +521,7 @@ class PartitionAggregation(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         X = _as_2d(X)
         validate_data(self, X, skip_check_array=True)
         y = check_training_labels(type(self).__name__, X, y)
-        classes = np.unique(y)
+        classes = self._check_classes(y)
         if self.n_features_in_ == 0:
             raise ValueError(
                 f"0 feature(s) (shape=({y.shape[0]}, 0)) while a minimum of 1 is "
@@ -473,6 +532,57 @@ class PartitionAggregation(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             # never look at X: check here, as the estimator itself would
             _check_finite(X)
         return X, y, classes
+
+    def _check_classes(self, y):
+        """The label set: ``classes`` (refusing labels outside it) or y's."""
+        if self.classes is None:
+            return np.unique(y)
+        classes = np.asarray(self.classes)
+        if classes.ndim != 1:
+            raise ValueError(
+                f"classes must be a 1-D array of labels; got shape {classes.shape}.")
+        try:
+            classes = np.unique(classes)
+        except TypeError as exc:
+            raise TypeError(f"classes must hold labels of one sortable type: {exc}") \
+                from exc
+        if classes.shape[0] < 2:
+            raise ValueError(
+                f"classes must hold at least two labels; got {classes.tolist()!r}.")
+        _, found = encode_labels(classes, y, unknown="mask")
+        if not found.all():
+            raise ValueError(
+                f"y contains labels outside classes={classes.tolist()!r}: "
+                f"{np.unique(y[~found])[:10].tolist()!r}. The certificate assumes "
+                "the label set classes; a row of another class is refused (or "
+                "leave classes=None for a certificate conservative against new "
+                "labels).")
+        return classes
+
+    def _check_structure(self, n_samples):
+        """Refuse what cannot be a partition defense, before any work."""
+        k, d = int(self.n_partitions), int(self.n_shares)
+        if k * d * d > _MAX_SPREAD:
+            raise ValueError(
+                f"n_shares={d} with n_partitions={k} asks for {k * d:,} base "
+                f"classifiers and a table of {k * d * d:,} bucket assignments "
+                f"(spread_); n_partitions * n_shares**2 may not exceed "
+                f"{_MAX_SPREAD:,}: use n_shares <= "
+                f"{max(1, int(np.sqrt(_MAX_SPREAD / k)))} with n_partitions={k} "
+                "(Finite Aggregation uses n_shares of 1 to 32).")
+        if k > n_samples:
+            raise ValueError(
+                f"n_partitions={k} exceeds n_samples={n_samples}: most partitions "
+                "would be empty. Use at most as many partitions as training rows."
+            )
+        frozen = _frozen_step(self.estimator)
+        if frozen is not None:
+            raise TypeError(
+                f"estimator is (or contains) a FrozenEstimator around a "
+                f"{type(frozen.estimator).__name__}: every partition would share "
+                "that one prefit model and the certificate would not hold. "
+                "PartitionAggregation trains one clone of estimator per "
+                "partition: pass the model unfitted and unfrozen.")
 
     def hash_partition(self, X):
         """Bucket of each row of ``X`` (its partition when ``n_shares=1``).
@@ -514,11 +624,7 @@ class PartitionAggregation(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         X, y, classes = self._validate_training_data(X, y)
         n_samples = y.shape[0]
         k, d = int(self.n_partitions), int(self.n_shares)
-        if k > n_samples:
-            raise ValueError(
-                f"n_partitions={k} exceeds n_samples={n_samples}: most partitions "
-                "would be empty. Use at most as many partitions as training rows."
-            )
+        self._check_structure(n_samples)
         n_buckets = k * d
         digests = _hash_rows(X, self.hash)
         bucket = (digests[:, 0] % np.uint64(n_buckets)).astype(np.int64)
@@ -652,10 +758,15 @@ class PartitionAggregation(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         votes = self.votes(X)
         counts = _vote_counts(votes, len(self.classes_))
-        if self.n_shares == 1:
-            pred, radius = _dpa_radius(counts)
+        pred = _plurality(counts)
+        if self.classes is None:  # conservative against labels never seen
+            votes, counts, code = _with_unseen_rival(votes, counts, pred)
         else:
-            pred, radius = _fa_radius(votes, counts, self.spread_)
+            code = pred
+        if self.n_shares == 1:
+            radius = _dpa_radius(counts, code)[1]
+        else:
+            radius = _fa_radius(votes, counts, self.spread_, pred=code)[1]
         return self.classes_[pred], radius
 
     def certified_radius(self, X):

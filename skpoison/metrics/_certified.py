@@ -3,10 +3,11 @@
 from numbers import Integral
 
 import numpy as np
-from sklearn.utils import Bunch, _safe_indexing
+from sklearn.utils import Bunch
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
-from ..utils._labels import check_label_space
+from ..utils._compat import _safe_indexing
+from ..utils._labels import check_label_space, check_prediction_labels
 from ..utils._pipeline import final_step, is_pipeline
 from ._damage import check_target_mask
 
@@ -31,6 +32,22 @@ def _certifier_and_input(model, X):
                 f"in one, or a (y_pred, radius) pair; got {type(model).__name__}."
             )
     return model, X
+
+
+def _check_radius(radius):
+    """Radii as int64: whole numbers, at least -1 (-1: not even certified
+    without an attack, as :class:`~skpoison.defenses.LabelFlipCertifier`
+    reports)."""
+    radius = np.asarray(radius)
+    if radius.dtype.kind not in "biuf" or (
+            radius.dtype.kind == "f" and not np.all(np.isfinite(radius)
+                                                    & (radius == np.round(radius)))):
+        raise ValueError(f"radius must hold whole numbers; got dtype {radius.dtype}.")
+    if radius.size and radius.min() < -1:
+        raise ValueError(
+            f"radius must be >= -1 (a number of rows; -1: not certified even "
+            f"without an attack); got {radius.min()!r}.")
+    return radius.astype(np.int64)
 
 
 def certified_fraction(model, X, y, mask, n_insertions):
@@ -90,7 +107,8 @@ def certified_fraction(model, X, y, mask, n_insertions):
     Raises
     ------
     ValueError
-        When ``mask`` selects no row, or ``n_insertions`` is negative.
+        When ``mask`` selects no row, ``n_insertions`` is negative, or a
+        given radius is below -1 or not a whole number.
 
     See Also
     --------
@@ -127,6 +145,7 @@ def certified_fraction(model, X, y, mask, n_insertions):
             raise TypeError("model given as a tuple must be (y_pred, radius).")
         y_pred, radius = (column_or_1d(np.asarray(a)) for a in model)
         check_consistent_length(y, y_pred, radius)
+        check_prediction_labels(y, y_pred, where="the certified predictions")
         y_pred, radius = y_pred[rows], radius[rows]
     else:
         if X is None:
@@ -135,9 +154,12 @@ def certified_fraction(model, X, y, mask, n_insertions):
         certifier, X_in = _certifier_and_input(model, _safe_indexing(X, rows))
         y_pred, radius = certifier.certify(X_in)
         y_pred, radius = np.asarray(y_pred), np.asarray(radius)
-    classes = None if isinstance(model, tuple) else getattr(certifier, "classes_", None)
-    check_label_space(y, np.unique(y_pred) if classes is None else classes,
-                      where="the certified model")
+        classes = getattr(certifier, "classes_", None)
+        if classes is None:
+            check_prediction_labels(y[rows], y_pred, where="the certified predictions")
+        else:
+            check_label_space(y, classes, where="the certified model")
+    radius = _check_radius(radius)
     y_target = y[rows]
     certified = radius[:, None] >= budgets.reshape(-1)[None, :]
     correct = (y_pred == y_target)[:, None]

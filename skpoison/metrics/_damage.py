@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
-from ..utils._labels import check_label_space
+from ..utils._labels import check_label_space, check_prediction_labels
 
 
 def _predictions(model, X):
@@ -94,8 +94,10 @@ def subpopulation_damage(clean, poisoned, X, y, mask):
     for model, pred, which in ((clean, y_clean, "the clean model"),
                                (poisoned, y_poisoned, "the poisoned model")):
         classes = getattr(model, "classes_", None)
-        check_label_space(y, np.unique(pred) if classes is None else classes,
-                          where=which)
+        if classes is None:  # predictions: a model may predict one class only
+            check_prediction_labels(y, pred, where=f"the predictions of {which}")
+        else:
+            check_label_space(y, classes, where=which)
     rest = ~mask
     result = Bunch(
         clean_target_accuracy=_accuracy(y[mask], y_clean[mask]),

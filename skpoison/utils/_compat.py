@@ -33,3 +33,8 @@ __all__ += ["ArraysTransformer", "check_target_type"]
 from sklearn.pipeline import _name_estimators  # noqa: E402
 
 __all__ += ["_name_estimators"]
+
+# scikit-learn's row selection for arrays, sparse matrices and DataFrames is private.
+from sklearn.utils import _safe_indexing  # noqa: E402
+
+__all__ += ["_safe_indexing"]

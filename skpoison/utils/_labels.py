@@ -89,3 +89,46 @@ def check_label_space(y, classes, *, name="y", where="the model"):
             "misclassified.", UserWarning,
         )
     return y
+
+
+def check_prediction_labels(y, y_pred, *, name="y", where="the predictions"):
+    """Refuse predictions given as labels that cannot be compared with ``y``.
+
+    Precomputed predictions say nothing of the model's classes: a model may
+    predict a single class, or a class absent from the test rows, and every
+    row may be wrong. What is refused is what cannot be a comparison: a
+    missing value in ``y``, numbers against strings, and predictions sharing
+    no label with a ``y`` of two or more labels (for instance ``">50K."``
+    against ``">50K"``). Nothing is warned about.
+
+    Returns
+    -------
+    y : ndarray
+    """
+    import pandas as pd
+
+    y = np.asarray(y)
+    y_pred = np.asarray(y_pred)
+    if y.size and pd.isna(y).any():
+        raise ValueError(
+            f"{name} contains missing values (NaN or None); every row needs a "
+            "label."
+        )
+    if y.size == 0 or y_pred.size == 0:
+        return y
+    y_labels, pred_labels = np.unique(y), np.unique(y_pred)
+
+    def numeric(labels):
+        return labels.dtype.kind in "biuf" or all(
+            isinstance(v, (int, float, np.number, bool)) for v in labels.tolist())
+
+    shared = np.isin(pred_labels, y_labels) if numeric(y_labels) == numeric(
+        pred_labels) else np.zeros(pred_labels.shape, dtype=bool)
+    if numeric(y_labels) != numeric(pred_labels) or (
+            not shared.any() and y_labels.shape[0] >= 2):
+        raise ValueError(
+            f"{name} shares no label with {where}: {name} has "
+            f"{y_labels[:10].tolist()!r}, {where} {pred_labels[:10].tolist()!r} "
+            "(for instance string labels against integer predictions)."
+        )
+    return y

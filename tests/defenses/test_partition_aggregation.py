@@ -24,6 +24,7 @@ from skpoison.defenses._partition_aggregation import (
     _plurality,
     _spread,
     _vote_counts,
+    _with_unseen_rival,
 )
 
 
@@ -132,9 +133,13 @@ def test_fitted_known_answer():
     far = np.array([[6.0, 0.0], [-6.0, 0.0]])
     np.testing.assert_array_equal(dpa.votes(far), [[0] * 10, [1] * 10])
     np.testing.assert_array_equal(dpa.predict(far), [0, 1])
-    # unanimous 10 votes: gap 10 (class 0 wins ties) / 9 (class 1 loses them)
-    np.testing.assert_array_equal(dpa.certified_radius(far), [5, 4])
+    # unanimous 10 votes, default classes: a new label may sort first and win
+    # its ties, so the gap is 9 for both
+    np.testing.assert_array_equal(dpa.certified_radius(far), [4, 4])
     np.testing.assert_array_equal(dpa.predict_proba(far), [[1, 0], [0, 1]])
+    # the label set given: gap 10 (class 0 wins ties) / 9 (class 1 loses them)
+    fixed = clone(dpa).set_params(classes=[0, 1]).fit(X, y)
+    np.testing.assert_array_equal(fixed.certified_radius(far), [5, 4])
 
 
 # --------------------------------------------------------------- brute force
@@ -168,6 +173,34 @@ def test_fa_certificate_is_sound_by_brute_force(n_partitions, n_shares, n_classe
     # the bound counts a classifier shared by two corrupted buckets twice, so
     # it may be loose; on these small cases it is attained most of the time
     assert tight >= len(votes) // 2
+
+
+@pytest.mark.parametrize("n_partitions, n_shares, n_classes",
+                         [(5, 1, 2), (6, 1, 3), (3, 2, 2), (2, 2, 3)])
+def test_certificate_against_an_unseen_label_by_brute_force(n_partitions, n_shares,
+                                                            n_classes):
+    """The conservative certificate (``classes=None``) against the known
+    classes plus a new one, of index 0, that no model votes for yet: exact for
+    DPA, sound for FA, by brute force over every vote of the reached models."""
+    rng = np.random.RandomState(n_partitions + 7 * n_shares)
+    votes = _random_votes(rng, n_partitions * n_shares, n_classes, 30)
+    votes = votes[(votes >= 0).any(axis=1)]  # all abstaining: the new class wins
+    spread = _spread(n_partitions, n_shares)
+    counts = _vote_counts(votes, n_classes)
+    pred = _plurality(counts)
+    ext_votes, ext_counts, code = _with_unseen_rival(votes, counts, pred)
+    if n_shares == 1:
+        radius = _dpa_radius(ext_counts, code)[1]
+    else:
+        radius = _fa_radius(ext_votes, ext_counts, spread, pred=code)[1]
+    assert (radius <= (_dpa_radius(counts)[1] if n_shares == 1 else
+                       _fa_radius(votes, counts, spread)[1])).all()
+    for v, r in zip(ext_votes, radius):
+        exact = _brute_force_radius(v, spread, n_classes + 1, limit=r + 1)
+        if n_shares == 1:
+            assert exact == r
+        else:
+            assert exact >= r
 
 
 def test_fa_with_one_share_is_dpa():
@@ -228,6 +261,79 @@ def test_certificate_against_real_insertions(n_shares):
             attacked = clone(pa).fit(np.vstack([X, rows]),
                                      np.concatenate([y, np.full(r + 1, rival)]))
             assert attacked.predict(x0[None, :])[0] != c
+
+
+@pytest.mark.parametrize("n_shares", [1, 2])
+def test_rows_of_a_label_never_seen_are_certified_against(n_shares):
+    """k = 10, 1-NN base models, a unanimous vote for class 0: rows labelled
+    with a new class -1 (smaller, so it wins ties) inserted next to the test
+    point take one vote each. Without a fixed label set the radius must stay
+    below the number of such rows that flips the prediction; with ``classes``
+    given, such rows are refused."""
+    X, y = _blobs(100, seed=0)
+    pa = PartitionAggregation(KNeighborsClassifier(n_neighbors=1), n_partitions=5,
+                              n_shares=n_shares).set_params(
+        n_partitions=10 // n_shares).fit(X, y)
+    x0 = np.array([6.0, 0.0])
+    assert (pa.votes(x0[None, :]) == 0).all()
+    radius = pa.certified_radius(x0[None, :])[0]
+    # the attacker's rows, each in a bucket whose classifiers are all new
+    rows, start, used = [], 0, set()
+    for b in range(len(pa.spread_)):
+        if used & set(pa.spread_[b].tolist()):
+            continue
+        row, start = _craft_near(pa, x0, b, start)
+        rows.append(row)
+        used |= set(pa.spread_[b].tolist())
+    rows = np.array(rows)
+    n_flip = None
+    for n in range(1, len(rows) + 1):
+        attacked = clone(pa).fit(np.vstack([X, rows[:n]]),
+                                 np.concatenate([y, np.full(n, -1)]))
+        if attacked.predict(x0[None, :])[0] != 0:
+            n_flip = n
+            break
+    assert n_flip is not None
+    assert radius < n_flip
+    if n_shares == 1:
+        assert (radius, n_flip) == (4, 5)  # exact: 5 new-label rows tie and win
+    # the label set fixed: the certificate is exact for it, new labels refused
+    fixed = clone(pa).set_params(classes=[0, 1]).fit(X, y)
+    if n_shares == 1:
+        assert fixed.certified_radius(x0[None, :])[0] == 5
+    with pytest.raises(ValueError, match=r"labels outside classes=\[0, 1\]: \[-1\]"):
+        clone(fixed).fit(np.vstack([X, rows[:1]]), np.append(y, -1))
+
+
+def test_classes_parameter():
+    X, y = _blobs(40)
+    pa = PartitionAggregation(LogisticRegression(), n_partitions=4,
+                              classes=[2, 1, 0]).fit(X, y)
+    np.testing.assert_array_equal(pa.classes_, [0, 1, 2])
+    assert pa.predict_proba(X).shape == (80, 3)
+    with pytest.raises(ValueError, match="at least two labels"):
+        clone(pa).set_params(classes=[0]).fit(X, y)
+    with pytest.raises(ValueError, match="1-D"):
+        clone(pa).set_params(classes=[[0, 1]]).fit(X, y)
+
+
+def test_frozen_estimator_is_refused():
+    from sklearn.frozen import FrozenEstimator
+
+    X, y = _blobs(40)
+    fitted = LogisticRegression().fit(X, y)
+    for est in (FrozenEstimator(fitted),
+                make_pipeline(StandardScaler(), FrozenEstimator(fitted))):
+        with pytest.raises(TypeError, match="FrozenEstimator.*one prefit model"):
+            PartitionAggregation(est, n_partitions=10).fit(X, y)
+
+
+def test_huge_n_shares_is_refused_before_any_work():
+    X, y = _blobs(20)
+    with pytest.raises(ValueError, match=r"n_shares=1000000 with n_partitions=2.*"
+                                         r"use n_shares <= 2236"):
+        PartitionAggregation(LogisticRegression(), n_partitions=2,
+                             n_shares=10 ** 6).fit(X, y)
 
 
 def test_removals_and_flips_touch_one_partition():

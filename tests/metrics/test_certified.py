@@ -138,3 +138,24 @@ def test_only_the_target_rows_are_certified():
     mask[:7] = True
     certified_fraction(model, X, y, mask, 1)
     assert model.seen_ == 7
+
+
+def test_radii_below_minus_one_are_refused():
+    with pytest.raises(ValueError, match="radius must be >= -1"):
+        certified_fraction((Y_PRED, RADIUS - 100), None, Y, MASK, 1)
+    with pytest.raises(ValueError, match="whole numbers"):
+        certified_fraction((Y_PRED, RADIUS + 0.5), None, Y, MASK, 1)
+    # -1 (LabelFlipCertifier: not certified even without an attack) is a radius
+    r = certified_fraction((Y_PRED, np.full(6, -1)), None, Y, MASK, 0)
+    assert r.certified_fraction == 0.0
+
+
+def test_no_unknown_label_warning_for_one_class_predictions():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = certified_fraction((np.array([1, 1, 0, 0]), np.array([3, 3, 3, 3])),
+                               None, np.array([1, 1, 0, 0]),
+                               np.array([1, 1, 0, 0], bool), 1)
+    assert (r.certified_fraction, r.certified_accuracy) == (1.0, 1.0)

@@ -113,3 +113,29 @@ def test_inputs_unchanged():
     subpopulation_damage(args[0], args[1], None, args[2], args[3])
     for a, b in zip(args, (CLEAN, POISONED, Y, MASK)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_predictions_of_one_class_are_neither_warned_about_nor_refused():
+    import warnings
+
+    y = np.array([0, 1, 0, 1])
+    mask = np.array([True, True, False, False])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = subpopulation_damage(np.zeros(4, int), np.zeros(4, int), None, y, mask)
+        assert (r.target_damage, r.clean_target_accuracy) == (0.0, 0.5)
+        # every prediction wrong, of a label the test rows lack: damage, not error
+        ones = np.ones(4, int)
+        r = subpopulation_damage(np.array([1, 1, 0, 0]), 1 - ones, None, ones,
+                                 mask)
+        assert (r.target_damage, r.poisoned_target_accuracy) == (1.0, 0.0)
+
+
+def test_predictions_that_cannot_be_compared_are_refused():
+    y = np.array([0, 1, 0, 1])
+    mask = np.array([True, True, False, False])
+    with pytest.raises(ValueError, match="shares no label"):
+        subpopulation_damage(y, np.array(["0", "1", "0", "1"]), None, y, mask)
+    with pytest.raises(ValueError, match="shares no label"):
+        subpopulation_damage(np.array([">50K.", "<=50K."] * 2), np.array(["a"] * 4),
+                             None, np.array([">50K", "<=50K"] * 2), mask)
