@@ -1,8 +1,14 @@
-"""Certified fraction of a subpopulation against an attack's number of rows."""
+"""Certified measurements: how much of a subpopulation a certificate protects.
+
+``certified_fraction`` (one group, one or several budgets) and
+``certified_radius_vs_poison`` (every group of a finder, several alphas).
+"""
 
 from numbers import Integral
 
 import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
@@ -112,8 +118,8 @@ def certified_fraction(model, X, y, mask, n_insertions):
 
     See Also
     --------
-    skpoison.defenses.certified_radius_vs_poison : The same per subpopulation
-        of a fitted finder, for several alphas.
+    certified_radius_vs_poison : The same per subpopulation of a fitted
+        finder, for several alphas.
 
     Examples
     --------
@@ -174,3 +180,123 @@ def certified_fraction(model, X, y, mask, n_insertions):
         n_target=int(rows.size),
         n_insertions=int(budgets) if scalar else budgets,
     )
+
+
+def certified_radius_vs_poison(certifier, X, subpopulations, *, alpha=(0.5, 1.0, 2.0),
+                               sizes=None, y=None):
+    """Per subpopulation, how many test rows are certified against the attack.
+
+    Read more in the :ref:`User Guide <metrics>`.
+
+    A subpopulation attack at rate ``alpha`` adds ``m = int(alpha * n_sub)``
+    poisoned rows. A row's prediction is certified against it
+    when its certified radius is at least ``m`` (in the certificate's own
+    threat model: label flips for the label-flip certificate, any added or
+    removed rows for partition aggregation).
+
+    Parameters
+    ----------
+    certifier : fitted certified defense or array-like of int
+        A fitted estimator with ``certify(X)`` (such as
+        :class:`~skpoison.defenses.LabelFlipCertifier`, whose radius counts
+        label flips, or :class:`~skpoison.defenses.PartitionAggregation`,
+        whose radius counts added, removed or relabelled rows), a pipeline or
+        fitted search ending in one, or precomputed radii, one per row of
+        ``X``.
+    X : array-like of shape (n_samples, n_features)
+        Test rows (ignored when radii are given, except for their number).
+    subpopulations : fitted finder or array-like of shape (n_samples,)
+        A fitted :class:`~skpoison.subpopulations.FeatureMatch` /
+        :class:`~skpoison.subpopulations.ClusterMatch` (its ``predict`` gives
+        the rows' subpopulations and ``sizes_`` their training sizes), or the
+        subpopulation id of each row (-1 for none).
+    alpha : float or sequence of float, default=(0.5, 1.0, 2.0)
+        Poisoning rates.
+    sizes : dict or None, default=None
+        ``{subpopulation id: n_sub}``, the training-set size behind ``m``.
+        Default: the finder's ``sizes_``, or else the number of rows of ``X``
+        in each subpopulation.
+    y : array-like of shape (n_samples,) or None
+        True labels; adds ``certified_accuracy`` (correct and certified).
+
+    Returns
+    -------
+    report : pandas.DataFrame
+        One row per subpopulation and alpha: ``subpopulation``, ``alpha``,
+        ``n_sub``, ``n_poison``, ``n_test``, ``median_radius``,
+        ``certified_fraction`` and, with ``y``, ``certified_accuracy``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skpoison.metrics import certified_radius_vs_poison
+    >>> radii = np.array([0, 3, 10, 40, 5, 5])
+    >>> ids = np.array([0, 0, 0, 0, 1, 1])
+    >>> report = certified_radius_vs_poison(radii, np.zeros((6, 1)), ids,
+    ...                                     alpha=1.0, sizes={0: 8, 1: 20})
+    >>> report[["subpopulation", "n_poison", "certified_fraction"]]
+       subpopulation  n_poison  certified_fraction
+    0              0         8                 0.5
+    1              1        20                 0.0
+    """
+    if isinstance(certifier, BaseEstimator):
+        try:
+            model, X_in = _certifier_and_input(certifier, X)
+        except TypeError:
+            raise TypeError(
+                "certifier must be a fitted certified defense (e.g. "
+                "LabelFlipCertifier, PartitionAggregation) or an array of radii; "
+                f"got {type(certifier).__name__}, which has no certify method."
+            ) from None
+        y_pred, radius = model.certify(X_in)
+        y_pred, radius = np.asarray(y_pred), _check_radius(radius)
+    else:
+        radius = np.asarray(certifier)
+        y_pred = None
+        if radius.ndim != 1 or not np.issubdtype(radius.dtype, np.integer):
+            raise ValueError("certifier given as radii must be a 1-D array of ints.")
+        radius = _check_radius(radius)
+    n_rows = radius.shape[0]
+    if hasattr(subpopulations, "predict") and hasattr(subpopulations, "sizes_"):
+        finder = subpopulations
+        ids = np.asarray(finder.predict(X))
+        if sizes is None:
+            sizes = dict(zip(np.asarray(finder.subpopulations_).tolist(),
+                             np.asarray(finder.sizes_).tolist()))
+    else:
+        ids = np.asarray(subpopulations)
+    if ids.shape != (n_rows,):
+        raise ValueError(
+            f"subpopulations has {ids.shape[0] if ids.ndim else 0} ids for "
+            f"{n_rows} rows."
+        )
+    alphas = np.atleast_1d(np.asarray(alpha, dtype=float))
+    if np.any(alphas < 0) or not np.all(np.isfinite(alphas)):
+        raise ValueError(f"alpha must be finite and non-negative, got {alpha!r}.")
+    if y is not None:
+        y = np.asarray(y)
+        if y.shape != (n_rows,):
+            raise ValueError(f"y has {y.shape[0]} labels for {n_rows} rows.")
+        if y_pred is None:
+            raise ValueError("y needs a certifier (predictions), not bare radii.")
+    records = []
+    for sub in np.unique(ids[ids != -1]):
+        rows = ids == sub
+        n_sub = int(sizes[sub.item()]) if sizes is not None and sub.item() in sizes \
+            else int(rows.sum())
+        for a in alphas:
+            m = int(a * n_sub)
+            certified = radius[rows] >= m
+            rec = {"subpopulation": sub.item(), "alpha": float(a), "n_sub": n_sub,
+                   "n_poison": m, "n_test": int(rows.sum()),
+                   "median_radius": float(np.median(radius[rows])),
+                   "certified_fraction": float(certified.mean())}
+            if y is not None:
+                rec["certified_accuracy"] = float(
+                    np.mean(certified & (y_pred[rows] == y[rows])))
+            records.append(rec)
+    columns = ["subpopulation", "alpha", "n_sub", "n_poison", "n_test",
+               "median_radius", "certified_fraction"]
+    if y is not None:
+        columns.append("certified_accuracy")
+    return pd.DataFrame.from_records(records, columns=columns)

@@ -3,6 +3,7 @@
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import binom
 from sklearn.linear_model import Ridge
@@ -13,7 +14,6 @@ from skpoison.defenses._certify import (
     chernoff_lower_bound,
     flip_radius,
 )
-from skpoison.subpopulations import ClusterMatch
 
 N_TINY = 8
 
@@ -157,30 +157,17 @@ def test_larger_noise_trades_accuracy_for_radius_far_from_boundary():
     assert proba[0, 0] > 0.5 and proba[1, 1] > 0.5
 
 
-def test_radius_vs_poison_report():
-    rng = np.random.RandomState(0)
-    X = np.vstack([rng.normal(-2, 1, (150, 2)), rng.normal(2, 1, (150, 2))])
-    y = np.repeat([0, 1], 150)
-    finder = ClusterMatch(n_clusters=4, random_state=0).fit(X)
-    cert = LabelFlipCertifier(q=0.1).fit(X, y)
-    X_test = np.vstack([rng.normal(-2, 1, (100, 2)), rng.normal(2, 1, (100, 2))])
-    y_test = np.repeat([0, 1], 100)
-    report = certified_radius_vs_poison(cert, X_test, finder, alpha=[0.5, 2.0],
-                                        y=y_test)
-    assert len(report) == 2 * len(finder.subpopulations_)
-    radius = cert.certified_radius(X_test)
-    ids = finder.predict(X_test)
-    sizes = dict(zip(finder.subpopulations_.tolist(), finder.sizes_.tolist()))
-    for rec in report.itertuples():
-        rows = ids == rec.subpopulation
-        m = int(rec.alpha * sizes[rec.subpopulation])
-        assert rec.n_poison == m
-        assert rec.certified_fraction == pytest.approx(np.mean(radius[rows] >= m))
-        assert rec.certified_accuracy <= rec.certified_fraction
-    # more poison, fewer certified points
-    by = report.pivot(index="subpopulation", columns="alpha",
-                      values="certified_fraction")
-    assert np.all(by[2.0] <= by[0.5])
+def test_radius_vs_poison_moved_to_metrics_with_a_deprecated_alias():
+    from skpoison import metrics
+
+    radii = np.array([0, 3, 10, 40, 5, 5])
+    ids = np.array([0, 0, 0, 0, 1, 1])
+    with pytest.warns(FutureWarning, match="moved to skpoison.metrics"):
+        old = certified_radius_vs_poison(radii, np.zeros((6, 1)), ids, alpha=1.0,
+                                         sizes={0: 8, 1: 20})
+    new = metrics.certified_radius_vs_poison(radii, np.zeros((6, 1)), ids, alpha=1.0,
+                                             sizes={0: 8, 1: 20})
+    pd.testing.assert_frame_equal(old, new)
 
 
 def test_errors_and_multiclass():
@@ -194,10 +181,6 @@ def test_errors_and_multiclass():
     cert = LabelFlipCertifier().fit(X, y)
     with pytest.raises(ValueError, match="batch_size"):
         cert.certify(X, batch_size=0)
-    with pytest.raises(ValueError, match="ids for"):
-        certified_radius_vs_poison(cert, X, np.zeros(3, int))
-    with pytest.raises(TypeError, match="no certify method"):
-        certified_radius_vs_poison(Ridge(), X, np.zeros(len(X), int))
 
 
 def test_batches_do_not_change_the_result():

@@ -17,7 +17,8 @@ from sklearn.svm import LinearSVC
 from sklearn.utils._param_validation import InvalidParameterError
 from threadpoolctl import threadpool_limits
 
-from skpoison.defenses import PartitionAggregation, certified_radius_vs_poison
+from skpoison.defenses import PartitionAggregation
+from skpoison.metrics import certified_radius_vs_poison
 from skpoison.defenses._partition_aggregation import (
     _dpa_radius,
     _fa_radius,

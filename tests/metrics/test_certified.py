@@ -10,7 +10,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from skpoison.attacks import LabelFlip
 from skpoison.defenses import LabelFlipCertifier, PartitionAggregation
-from skpoison.metrics import certified_fraction
+from skpoison.metrics import certified_fraction, certified_radius_vs_poison
 from skpoison.pipeline import make_pipeline as imb_make_pipeline
 from skpoison.subpopulations import ClusterMatch
 
@@ -159,3 +159,52 @@ def test_no_unknown_label_warning_for_one_class_predictions():
                                None, np.array([1, 1, 0, 0]),
                                np.array([1, 1, 0, 0], bool), 1)
     assert (r.certified_fraction, r.certified_accuracy) == (1.0, 1.0)
+
+
+def test_radius_vs_poison_report():
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(-2, 1, (150, 2)), rng.normal(2, 1, (150, 2))])
+    y = np.repeat([0, 1], 150)
+    finder = ClusterMatch(n_clusters=4, random_state=0).fit(X)
+    cert = LabelFlipCertifier(q=0.1).fit(X, y)
+    X_test = np.vstack([rng.normal(-2, 1, (100, 2)), rng.normal(2, 1, (100, 2))])
+    y_test = np.repeat([0, 1], 100)
+    report = certified_radius_vs_poison(cert, X_test, finder, alpha=[0.5, 2.0],
+                                        y=y_test)
+    assert len(report) == 2 * len(finder.subpopulations_)
+    radius = cert.certified_radius(X_test)
+    ids = finder.predict(X_test)
+    sizes = dict(zip(finder.subpopulations_.tolist(), finder.sizes_.tolist()))
+    for rec in report.itertuples():
+        rows = ids == rec.subpopulation
+        m = int(rec.alpha * sizes[rec.subpopulation])
+        assert rec.n_poison == m
+        assert rec.certified_fraction == pytest.approx(np.mean(radius[rows] >= m))
+        assert rec.certified_accuracy <= rec.certified_fraction
+    # more poison, fewer certified points
+    by = report.pivot(index="subpopulation", columns="alpha",
+                      values="certified_fraction")
+    assert np.all(by[2.0] <= by[0.5])
+
+
+def test_radius_vs_poison_errors():
+    X, y = _data(n=10)
+    cert = LabelFlipCertifier().fit(X, y)
+    with pytest.raises(ValueError, match="ids for"):
+        certified_radius_vs_poison(cert, X, np.zeros(3, int))
+    with pytest.raises(TypeError, match="no certify method"):
+        certified_radius_vs_poison(LogisticRegression().fit(X, y), X,
+                                   np.zeros(len(X), int))
+    with pytest.raises(ValueError, match="radius must be >= -1"):
+        certified_radius_vs_poison(np.array([-2, 3]), X[:2], np.zeros(2, int))
+
+
+def test_radius_vs_poison_looks_through_a_pipeline():
+    X, y = _data()
+    pa = make_pipeline(FunctionTransformer(),
+                       PartitionAggregation(LogisticRegression(), n_partitions=4)).fit(X, y)
+    ids = (np.arange(len(y)) % 2)
+    report = certified_radius_vs_poison(pa, X, ids, alpha=1.0, y=y)
+    radius = pa[-1].certified_radius(X)
+    assert report.certified_fraction.tolist() == [
+        np.mean(radius[ids == s] >= (ids == s).sum()) for s in (0, 1)]
