@@ -29,17 +29,19 @@ _AUTO_MARGIN = 0.05
 
 class ActivationClustering(RepresentationDefense):
     """Activation clustering: per class, split the representations in two and
-    drop the smaller cluster.
+    drop the smaller cluster when it is small and well separated.
 
     Read more in the :ref:`User Guide <defenses>`.
 
-    The backdoor defense of Chen et al. (arXiv 1811.03728) as the
-    subpopulation paper runs it (Sec. 8, Table 11): fit ``estimator`` on all
-    rows; for each class, take the rows' representation at ``layer``, reduce
-    it (FastICA with 15 components as the paper's authors, or PCA with 10 as
-    the original paper and IBM ART), split it with 2-means and remove the
-    smaller cluster, optionally only when the clustering's silhouette score
-    reaches ``silhouette_threshold``; refit ``estimator`` on the kept rows.
+    The backdoor defense of Chen et al. (2018) as the subpopulation paper
+    runs it (Jagielski et al., CCS 2021, Sec. 8, Table 11): fit ``estimator``
+    on all rows; for each class, take the rows' representation at ``layer``,
+    reduce it (FastICA with 15 components as the paper's authors, or PCA with
+    10 as Chen et al. and IBM ART), split it with 2-means and remove the
+    smaller cluster when it holds less than ``size_threshold`` of the class's
+    rows (Chen et al.'s relative-size analysis) and the clustering's
+    silhouette score reaches ``silhouette_threshold``; refit ``estimator`` on
+    the kept rows.
 
     Parameters
     ----------
@@ -76,16 +78,26 @@ class ActivationClustering(RepresentationDefense):
         2-means clustering is at least this value. ``"auto"`` (the separation
         guard): at least the silhouette that 2-means reaches on a Gaussian
         sample with the class's mean and covariance in the reduced space (a
-        class with no second cluster), plus 0.05; so a clean class is not cut
-        in two, whatever the number of components. A float is a fixed
-        threshold (the paper's authors used 0.1 on UTKFace and none on IMDB);
-        ``None`` always removes the smaller cluster.
+        class with no second cluster), plus 0.05; so a clean **unimodal**
+        class is not cut in two, whatever the number of components. A float is
+        a fixed threshold (the paper's authors used 0.1 on UTKFace and none on
+        IMDB); ``None`` applies no silhouette test.
+
+    size_threshold : float in (0, 1) or None, default=0.35
+        Chen et al.'s relative-size analysis: the smaller cluster is removed
+        only when it holds less than this share of its class's rows (0.35 in
+        their paper and in IBM ART's ``analyze_by_relative_size``). A clean
+        class with two natural modes, each at least this share of the class,
+        is kept whole although its silhouette is high; a natural mode smaller
+        than this share with a high silhouette looks like planted rows and is
+        removed. ``None`` applies no size test (the "smaller" analysis: the
+        smaller cluster is always a candidate).
 
         The paper's authors' setting is ``reduction="ica",
-        silhouette_threshold=None``. On clean data it removes the smaller
-        2-means cluster of **every** class: on 2,000 clean Gaussian rows it
-        drops 40 to 50 % of them (the subpopulation paper's Table 11 reports
-        25.7 % of the clean UTKFace rows removed).
+        silhouette_threshold=None, size_threshold=None``. On clean data it
+        removes the smaller 2-means cluster of **every** class: on 2,000 clean
+        Gaussian rows it drops 40 to 50 % of them (the subpopulation paper's
+        Table 11 reports 25.7 % of the clean UTKFace rows removed).
 
     random_state : int, RandomState instance or None, default=None
         Seeds the reduction, k-means, the silhouette sample and ``estimator``
@@ -114,6 +126,10 @@ class ActivationClustering(RepresentationDefense):
         Per class: the silhouette its split had to reach (``-inf`` with
         ``silhouette_threshold=None``; NaN when it could not be split).
 
+    relative_sizes_ : ndarray of float, shape (n_classes,)
+        Per class: the smaller cluster's share of the class's rows, compared
+        with ``size_threshold`` (NaN when the class could not be split).
+
     cluster_removed_ : ndarray of bool, shape (n_classes,)
         Per class: whether its smaller cluster was removed.
 
@@ -132,6 +148,15 @@ class ActivationClustering(RepresentationDefense):
 
     Notes
     -----
+    With the defaults, a class is kept whole when its representation is
+    unimodal (the silhouette guard) or when its two 2-means clusters are both
+    at least ``size_threshold`` of its rows (the relative-size guard); what is
+    removed is a cluster that is both small and separated. Planted rows that
+    make up ``size_threshold`` or more of their labelled class (alpha of 1 or
+    more on a target subpopulation that is a large share of its class) are
+    therefore kept: lower ``size_threshold`` or set it to ``None`` to search
+    for them, at the cost of cutting bimodal clean classes.
+
     A class with fewer than 3 rows, or whose representations are all equal, is
     not split. Ties in cluster size remove the cluster k-means labelled 0.
     The silhouette score of a class with more than 5,000 rows is estimated on
@@ -170,15 +195,18 @@ class ActivationClustering(RepresentationDefense):
         "n_components": [None, Interval(Integral, 1, None, closed="left")],
         "silhouette_threshold": [StrOptions({"auto"}), None,
                                  Interval(Real, -1, 1, closed="both")],
+        "size_threshold": [None, Interval(Real, 0, 1, closed="neither")],
     }
 
     def __init__(self, estimator, *, layer=None, reduction="pca", n_components=None,
-                 silhouette_threshold="auto", random_state=None):
+                 silhouette_threshold="auto", size_threshold=0.35,
+                 random_state=None):
         self.estimator = estimator
         self.layer = layer
         self.reduction = reduction
         self.n_components = n_components
         self.silhouette_threshold = silhouette_threshold
+        self.size_threshold = size_threshold
         self.random_state = random_state
 
     def _reduce(self, R, n_components, seed):
@@ -269,6 +297,7 @@ class ActivationClustering(RepresentationDefense):
         self.cluster_sizes_ = np.zeros((n_classes, 2), dtype=np.intp)
         self.silhouette_scores_ = np.full(n_classes, np.nan)
         self.silhouette_thresholds_ = np.full(n_classes, np.nan)
+        self.relative_sizes_ = np.full(n_classes, np.nan)
         self.cluster_removed_ = np.zeros(n_classes, dtype=bool)
         self.n_components_ = np.zeros(n_classes, dtype=np.intp)
         for k in range(n_classes):
@@ -281,7 +310,10 @@ class ActivationClustering(RepresentationDefense):
             self.n_components_[k] = n_comp
             if in_smaller is None:
                 continue
-            if silhouette >= threshold:
+            share = sizes[0] / rows.shape[0]
+            self.relative_sizes_[k] = share
+            small = self.size_threshold is None or share < self.size_threshold
+            if small and silhouette >= threshold:
                 keep[rows[in_smaller]] = False
                 self.cluster_removed_[k] = True
         return self._finish_on_kept(estimator, X, y, keep, fitted)

@@ -1,6 +1,6 @@
 """ClusterMatch: subpopulations as k-means clusters of a representation."""
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ..utils._seeding import seed_unseeded
 from ..utils._validation import is_dataframe, is_number_dtype
 from ._base import _SHARED_PARAMS_DOC, BaseSubpopulationFinder
-from ._describe import LazyTable, find_rule
+from ._describe import MIN_FIT, LazyTable, find_rule, with_min_fit
 
 
 def _needs_default_representation(X):
@@ -132,8 +132,9 @@ class ClusterMatch(BaseSubpopulationFinder):
     **Groups in words.** :meth:`describe` names a cluster by the few
     conditions on the columns of ``X`` (the data's own units, not the
     representation) that best pick it out of the rows the finder was fitted
-    on, e.g. ``capital_gain >= 15,024 and age in [41, 58]``, with the share of
-    the cluster they cover and their precision.
+    on, e.g. ``capital_gain >= 15024 and 41 <= age <= 58``, with the share of
+    the cluster they cover and their precision; a cluster that no short rule
+    describes well is named ``cluster <id>, approximately: <rule>``.
 
     The paper's settings (its experimental setup and the authors' code):
 
@@ -340,7 +341,7 @@ class ClusterMatch(BaseSubpopulationFinder):
     def _n_raw_ids(self):
         return int(self.kmeans_.cluster_centers_.shape[0])
 
-    def describe(self, subpopulation, *, max_depth=3):
+    def describe(self, subpopulation, *, max_depth=3, min_fit=MIN_FIT):
         """A cluster in words: the conditions that best pick it out.
 
         Fits a decision tree of depth ``max_depth``, the cluster against the
@@ -353,9 +354,11 @@ class ClusterMatch(BaseSubpopulationFinder):
 
         Columns of dates, and text columns with more than 100 distinct values
         (free text, identifiers), are not used. Thresholds are values of the
-        data (``age >= 41`` where the tree cut at 40.5); a number with more
-        than 65,534 distinct values is first cut into that many quantile
-        bins, so a threshold on it is a data value near the best cut.
+        data (``age >= 41`` where the tree cut at 40.5), or, for numbers that
+        are not whole, the shortest decimal that selects the same fitted rows
+        (``ratio <= 0.13`` rather than ``ratio <= 0.12349``); a number with
+        more than 65,534 distinct values is first cut into that many quantile
+        bins, so a threshold on it is a value near the best cut.
 
         Parameters
         ----------
@@ -364,14 +367,20 @@ class ClusterMatch(BaseSubpopulationFinder):
             pass the size filter).
         max_depth : int, default=3
             Depth of the tree: the rule has at most this many tests (two on
-            one number read as one interval, ``age in [41, 58]``).
+            one number read as one interval, ``41 <= age <= 58``).
+        min_fit : float in [0, 1], default=0.8
+            The precision and coverage the rule needs to name the cluster on
+            its own; below either, ``str(rule)`` says the rule is
+            approximate. Why 0.8: see :class:`SubpopulationRule`.
 
         Returns
         -------
         rule : SubpopulationRule
-            ``str(rule)`` is the rule in words; ``rule.coverage`` the share of
-            the cluster's fitted rows it selects, ``rule.precision`` the share
-            of the rows it selects that are in the cluster;
+            ``rule.text`` is the rule in words and ``str(rule)`` the
+            cluster's name (the rule, or ``cluster <id>, approximately:
+            <rule>`` when ``rule.approximate``); ``rule.coverage`` the share
+            of the cluster's fitted rows it selects, ``rule.precision`` the
+            share of the rows it selects that are in the cluster;
             ``rule.mask(X)`` applies it to other rows.
 
         Raises
@@ -386,6 +395,9 @@ class ClusterMatch(BaseSubpopulationFinder):
         if (isinstance(max_depth, (bool, np.bool_))
                 or not isinstance(max_depth, Integral) or max_depth < 1):
             raise ValueError(f"max_depth must be an integer >= 1; got {max_depth!r}.")
+        if (isinstance(min_fit, (bool, np.bool_)) or not isinstance(min_fit, Real)
+                or not 0 <= min_fit <= 1):
+            raise ValueError(f"min_fit must be a number in [0, 1]; got {min_fit!r}.")
         table = self._described_rows()
         if table is None:
             raise ValueError(
@@ -395,13 +407,16 @@ class ClusterMatch(BaseSubpopulationFinder):
                 "describe_text, which falls back to 'cluster <id>'."
             )
         members = np.asarray(self.kmeans_.labels_) == subpopulation
-        return find_rule(table, members, subpopulation, max_depth=int(max_depth))
+        rule = find_rule(table, members, subpopulation, max_depth=int(max_depth))
+        return with_min_fit(rule, min_fit)
 
     def describe_text(self, subpopulation):
-        """A cluster in words, e.g. ``"capital_gain >= 15,024 and age in [41, 58]"``.
+        """A cluster in words, e.g. ``"capital_gain >= 15024 and 41 <= age <= 58"``.
 
-        ``str(self.describe(subpopulation))``; ``"cluster <id>"`` when the
-        finder was fitted on something other than a table.
+        ``str(self.describe(subpopulation))``: the rule when it describes the
+        cluster well, ``"cluster <id>, approximately: <rule>"`` otherwise;
+        ``"cluster <id>"`` when the finder was fitted on something other than
+        a table.
 
         Parameters
         ----------

@@ -2,8 +2,9 @@
 
 A finder that is not defined by column values (ClusterMatch) describes a
 subpopulation by the few conditions that best pick it out of the rows the
-finder was fitted on, for example ``capital_gain >= 15,024 and age in [41, 58]``,
-with how well that rule matches the subpopulation.
+finder was fitted on, for example ``capital_gain >= 15024 and 41 <= age <= 58``,
+with how well that rule matches the subpopulation; a rule that matches it
+loosely is marked approximate.
 
 At fit time the finder keeps a compact copy of its rows (:class:`_Table`, one
 or two bytes a value: the rank of a number among its distinct values, or the
@@ -15,7 +16,7 @@ on its path back in the data's units.
 
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,10 @@ from ..utils._validation import is_dataframe
 MISSING_TEXT = "missing"
 _MAX_BINS = 65534  # numeric codes 0 .. 65533; the dtype's maximum marks missing
 _MAX_CATEGORIES = 100  # wider text columns (free text, ids) are left out
+# a rule names its group when at least this share of the rows it selects are
+# in the group and it selects at least this share of the group's rows (see
+# SubpopulationRule)
+MIN_FIT = 0.8
 
 
 def _is_missing(value):
@@ -39,7 +44,12 @@ def _is_missing(value):
 
 
 def format_value(value):
-    """A value as a person reads it: ``15,024``, ``0.125``, ``Private``, ``missing``."""
+    """A value as a person reads it: ``15024``, ``0.125``, ``Private``, ``missing``.
+
+    Values of the data, never counts: no thousands separator (``year=2008``,
+    not ``year=2,008``), so a number never reads as two in a list. Numbers
+    that are not whole are rounded to about five significant digits.
+    """
     if _is_missing(value):
         return MISSING_TEXT
     if isinstance(value, (bool, np.bool_)):
@@ -49,18 +59,57 @@ def format_value(value):
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
         if value.is_integer() and abs(value) < 1e15:
-            return f"{int(value):,}"
+            return str(int(value))
         if 1e-4 <= abs(value) < 1e15:
             digits = max(1, 4 - math.floor(math.log10(abs(value))))
-            return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+            return f"{value:.{digits}f}".rstrip("0").rstrip(".")
         return f"{value:.4g}"
     if isinstance(value, bytes):
         return value.decode(errors="replace")
     return str(value)
 
 
+def _format_bound(value):
+    """A bound of a numeric condition, written exactly (its shortest decimal
+    form, no thousands separator): the rule finder stores bounds that are
+    already the shortest decimals selecting the same rows."""
+    value = float(value)
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return np.format_float_positional(value, trim="-")
+
+
+def format_category(value):
+    """A category inside ``{...}``: quoted when its text holds a comma, a
+    brace, a quote or outer spaces, so the set cannot be misread."""
+    text = format_value(value)
+    if (any(ch in text for ch in ',{}"') or text != text.strip()
+            or (not _is_missing(value) and text == MISSING_TEXT)):
+        text = '"' + text.replace('"', '\\"') + '"'
+    return text
+
+
 def _format_set(values):
-    return "{" + ", ".join(format_value(v) for v in values) + "}"
+    return "{" + ", ".join(format_category(v) for v in values) + "}"
+
+
+def _shortest_in(value, lower, upper):
+    """A number with the fewest decimals in ``[lower, upper]``, found by
+    rounding ``value`` (nearest, down, then up) to 0, 1, 2, ... decimals;
+    ``value`` itself when it is whole (a value of the data) or nothing
+    shorter fits."""
+    value, lower, upper = float(value), float(lower), float(upper)
+    if value.is_integer():
+        return value
+    for decimals in range(16):
+        scale = 10.0 ** decimals
+        for candidate in (round(value, decimals), math.floor(value * scale) / scale,
+                          math.ceil(value * scale) / scale):
+            if lower <= candidate <= upper:
+                return candidate
+    return value
 
 
 @dataclass(frozen=True)
@@ -86,10 +135,13 @@ class Condition:
 
     Notes
     -----
-    ``str(condition)`` reads ``age in [41, 58]``, ``capital_gain >= 15,024``,
+    ``str(condition)`` reads ``41 <= age <= 58``, ``capital_gain >= 15024``,
     ``workclass in {Private, Self-emp}``, ``workclass = Private``,
     ``race != White`` or ``workclass is missing``. A missing value is written
-    ``missing``.
+    ``missing``. Numbers are written exactly, without thousands separators
+    (``year <= 2008``, ``1937 <= weight <= 2945``), and an interval with its
+    bounds on either side of the name, so that no bound reads as two
+    numbers or as a set; a category holding a comma or a brace is quoted.
     """
 
     feature: str
@@ -102,19 +154,19 @@ class Condition:
         if op == "between":
             low, high = value
             if low == high:
-                return f"{name} = {format_value(low)}"
-            return f"{name} in [{format_value(low)}, {format_value(high)}]"
+                return f"{name} = {_format_bound(low)}"
+            return f"{_format_bound(low)} <= {name} <= {_format_bound(high)}"
         if op in (">=", "<="):
-            return f"{name} {op} {format_value(value)}"
+            return f"{name} {op} {_format_bound(value)}"
         if op == "in":
             if len(value) == 1:
                 return (f"{name} is missing" if _is_missing(value[0])
-                        else f"{name} = {format_value(value[0])}")
+                        else f"{name} = {format_category(value[0])}")
             return f"{name} in {_format_set(value)}"
         if op == "not in":
             if len(value) == 1:
                 return (f"{name} is not missing" if _is_missing(value[0])
-                        else f"{name} != {format_value(value[0])}")
+                        else f"{name} != {format_category(value[0])}")
             return f"{name} not in {_format_set(value)}"
         return f"{name} {op}"  # "is missing", "is not missing"
 
@@ -185,8 +237,24 @@ class SubpopulationRule:
     Read more in the :ref:`User Guide <finders>`.
 
     Returned by :meth:`ClusterMatch.describe
-    <skpoison.subpopulations.ClusterMatch.describe>`. ``str(rule)`` is the rule
-    in words, e.g. ``capital_gain >= 15,024 and age in [41, 58]``.
+    <skpoison.subpopulations.ClusterMatch.describe>`. ``rule.text`` is the rule
+    in words, e.g. ``capital_gain >= 15024 and 41 <= age <= 58``;
+    ``str(rule)`` is the name of the group: the rule when it describes the
+    group well, otherwise ``cluster <id>, approximately: <rule>``, to be shown
+    with ``coverage`` and ``precision`` beside it.
+
+    A rule describes its group well when both its precision and its coverage
+    are at least ``min_fit``, 0.8 by default: at least four in five of the
+    rows it selects are in the group and it selects at least four in five of
+    the group's rows, so the rows it names and the group's rows differ by at
+    most a quarter of the group's size either way. A group is damaged or
+    defended as a whole; a reader who takes the rule for the group (and a
+    chart labelled with it) should be wrong about few of the rows it names.
+    Rules of a depth-3 tree on k-means clusters often fall short: on UCI
+    Adult's 14 raw columns, 100 clusters of 8,000 rows, the median precision
+    is about 0.35 (the rule selects almost three times the cluster's rows)
+    and about 1 rule in 20 reaches 0.8, so most clusters are named
+    approximately.
 
     Parameters
     ----------
@@ -204,6 +272,9 @@ class SubpopulationRule:
         Number of the subpopulation's rows in the fitted data.
     n_selected : int
         Number of fitted rows the rule selects.
+    min_fit : float, default=0.8
+        The precision and the coverage a rule needs to name its group on its
+        own (see above).
     """
 
     subpopulation: int
@@ -212,11 +283,28 @@ class SubpopulationRule:
     precision: float
     size: int
     n_selected: int
+    min_fit: float = field(default=MIN_FIT, compare=False)
 
-    def __str__(self):
+    @property
+    def text(self):
+        """The conditions in words, joined by ``and`` (``"all rows"`` when
+        there is none)."""
         if not self.conditions:
             return "all rows" if self.size else "no rows"
         return " and ".join(str(c) for c in self.conditions)
+
+    @property
+    def approximate(self):
+        """Whether the rule describes its group only loosely: its precision
+        or its coverage is below ``min_fit``."""
+        return bool(self.precision < self.min_fit or self.coverage < self.min_fit)
+
+    def __str__(self):
+        if not self.approximate:
+            return self.text
+        if not self.conditions:
+            return f"cluster {self.subpopulation}"
+        return f"cluster {self.subpopulation}, approximately: {self.text}"
 
     @property
     def f1(self):
@@ -242,9 +330,12 @@ class SubpopulationRule:
         return mask
 
     def to_dict(self):
-        """The rule as plain values: ``rule`` (the text), ``coverage``,
-        ``precision``, ``size`` and ``n_selected``; for tables and JSON."""
-        return {"subpopulation": self.subpopulation, "rule": str(self),
+        """The rule as plain values, for tables and JSON: ``name``
+        (``str(rule)``), ``rule`` (its conditions, ``rule.text``),
+        ``approximate``, ``coverage``, ``precision``, ``size`` and
+        ``n_selected``."""
+        return {"subpopulation": self.subpopulation, "name": str(self),
+                "rule": self.text, "approximate": self.approximate,
                 "coverage": self.coverage, "precision": self.precision,
                 "size": self.size, "n_selected": self.n_selected}
 
@@ -459,12 +550,21 @@ class _Test:
         if self.op == "bins":
             low, high = table.low[self.j], table.high[self.j]
             top = len(low) - 1
-            if self.lo > 0 and self.hi < top:
-                return Condition(name, "between",
-                                 (float(low[self.lo]), float(high[self.hi])), key)
+            # bounds as the shortest decimals that select the same rows: above
+            # the largest value left out below, up to the smallest one inside
+            lower = upper = None
             if self.lo > 0:
-                return Condition(name, ">=", float(low[self.lo]), key)
-            return Condition(name, "<=", float(high[self.hi]), key)
+                lower = _shortest_in(low[self.lo],
+                                     np.nextafter(high[self.lo - 1], np.inf),
+                                     low[self.lo])
+            if self.hi < top:
+                upper = _shortest_in(high[self.hi], high[self.hi],
+                                     np.nextafter(low[self.hi + 1], -np.inf))
+            if lower is not None and upper is not None:
+                return Condition(name, "between", (lower, upper), key)
+            if lower is not None:
+                return Condition(name, ">=", lower, key)
+            return Condition(name, "<=", upper, key)
         categories = table.categories[self.j]
         inside = [categories[i] for i in sorted(self.allowed)]
         outside = [categories[i] for i in range(len(categories))
@@ -589,7 +689,7 @@ def _tighten(tests, table, members):
     A tree cuts anywhere in a gap between values (``age >= 36`` where the
     cluster's ages start at 41 and nobody selected is 31 to 40); the rows the
     rule selects stay the same or lose non-members, and the rule reads as the
-    members' own range (``age in [41, 58]``).
+    members' own range (``41 <= age <= 58``).
     """
     hits = members.copy()
     for test in tests:
@@ -615,6 +715,11 @@ def find_rule(table, members, subpopulation, max_depth=3):
     if key not in table.cache:
         table.cache[key] = _find_rule(table, members, subpopulation, max_depth)
     return table.cache[key]
+
+
+def with_min_fit(rule, min_fit):
+    """``rule`` judged against another ``min_fit`` (the same conditions)."""
+    return rule if min_fit == rule.min_fit else replace(rule, min_fit=float(min_fit))
 
 
 def _find_rule(table, members, subpopulation, max_depth):

@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ..utils._compat import _fit_context
 from ..utils._validation import is_dataframe
 from ._base import _SHARED_PARAMS_DOC, BaseSubpopulationFinder
-from ._describe import format_value
+from ._describe import format_category
 
 
 class FeatureMatch(BaseSubpopulationFinder):
@@ -264,7 +264,9 @@ class FeatureMatch(BaseSubpopulationFinder):
         """A subpopulation in words: ``column=value`` pairs.
 
         A missing value reads ``column is missing``; numbers are written as
-        people write them (``2.0`` as ``2``, ``15024`` as ``15,024``).
+        people write them (``2.0`` as ``2``), without thousands separators
+        (``year=2008``, ``gain=15024``), and a value holding a comma is quoted,
+        so that no value reads as two.
 
         Parameters
         ----------
@@ -279,7 +281,7 @@ class FeatureMatch(BaseSubpopulationFinder):
         """
         return ", ".join(
             f"{column} is missing" if value is None
-            else f"{column}={format_value(value)}"
+            else f"{column}={format_category(value)}"
             for column, value in self.describe(subpopulation).items())
 
 

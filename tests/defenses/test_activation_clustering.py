@@ -63,7 +63,8 @@ def test_removes_exactly_the_planted_backdoor(reduction):
 def test_without_threshold_removes_each_smaller_cluster():
     X, y = _backdoor()
     ac = ActivationClustering(LogisticRegression(), reduction="pca",
-                              silhouette_threshold=None, random_state=0).fit(X, y)
+                              silhouette_threshold=None, size_threshold=None,
+                              random_state=0).fit(X, y)
     removed = ~ac.support_mask_
     assert removed[PLANTED].all()
     np.testing.assert_array_equal(ac.cluster_removed_, [True, True])
@@ -173,6 +174,8 @@ def test_unknown_layer_lists_valid_names():
 
 @pytest.mark.parametrize("params", [{"reduction": "tsne"}, {"n_components": 0},
                                     {"silhouette_threshold": 2.0},
+                                    {"size_threshold": 0.0},
+                                    {"size_threshold": 1.0},
                                     {"layer": 1.5}])
 def test_invalid_parameters(params):
     X, y = _backdoor()
@@ -243,15 +246,63 @@ def test_default_guard_never_cuts_a_clean_class(d):
 
 
 def test_authors_setting_by_name_cuts_clean_classes():
-    # reduction="ica", silhouette_threshold=None: the subpopulation paper's
+    # reduction="ica", no silhouette or size test: the subpopulation paper's
     # authors; on clean data it removes the smaller cluster of every class
     X, y = _far_poisons()
     X, y = X[:2000], y[:2000]
     ac = ActivationClustering(LogisticRegression(), reduction="ica",
-                              silhouette_threshold=None, random_state=0).fit(X, y)
+                              silhouette_threshold=None, size_threshold=None,
+                              random_state=0).fit(X, y)
     assert ac.cluster_removed_.all()
     assert 0.3 < (~ac.support_mask_).mean() < 0.5
     assert np.isneginf(ac.silhouette_thresholds_).all()
+
+
+def _bimodal(seed, n=1000, d=10, share=0.5):
+    """Two clean classes; class 0 has two natural modes (``share`` of its rows
+    moved 6 units along feature 1), so 2-means splits it with a high
+    silhouette."""
+    rng = np.random.RandomState(seed)
+    X0 = rng.normal(size=(n, d))
+    X0[: int(share * n), 1] += 6
+    X1 = rng.normal(size=(n, d))
+    X1[:, 0] += 4
+    return np.vstack([X0, X1]), np.repeat([0, 1], n)
+
+
+@pytest.mark.parametrize("share", [0.5, 0.4])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_default_keeps_a_bimodal_clean_class(seed, share):
+    # before the relative-size analysis, the default (PCA, silhouette "auto")
+    # removed the 400-500 rows of the smaller mode: its silhouette (about
+    # 0.4) is well above a Gaussian's
+    X, y = _bimodal(seed, share=share)
+    ac = ActivationClustering(LogisticRegression(), random_state=seed).fit(X, y)
+    assert ac.support_mask_.all()
+    assert not ac.cluster_removed_.any()
+    assert ac.silhouette_scores_[0] > ac.silhouette_thresholds_[0]
+    np.testing.assert_allclose(ac.relative_sizes_[0], min(share, 1 - share),
+                               atol=0.01)
+    # the size test alone is what keeps it: without it the mode is cut
+    cut = ActivationClustering(LogisticRegression(), size_threshold=None,
+                               random_state=seed).fit(X, y)
+    assert abs((~cut.support_mask_).sum() - min(share, 1 - share) * 1000) <= 10
+    assert cut.support_mask_[1000:].all()
+
+
+@pytest.mark.parametrize("size_threshold, removed", [
+    (0.35, True), (0.25, False), (None, True)])
+def test_size_threshold_is_a_share_of_the_class(size_threshold, removed):
+    # a separated mode of 300 rows in a class of 1,000: 0.30 of the class,
+    # flagged below a threshold of 0.35 and kept under one of 0.25
+    X, y = _bimodal(0, share=0.3)
+    ac = ActivationClustering(LogisticRegression(), size_threshold=size_threshold,
+                              random_state=0).fit(X, y)
+    assert ac.cluster_sizes_[0].tolist() == [300, 700]
+    assert ac.relative_sizes_[0] == 0.3
+    assert ac.cluster_removed_[0] == removed
+    np.testing.assert_array_equal(~ac.support_mask_[:1000],
+                                  np.arange(1000) < 300 if removed else False)
 
 
 @pytest.mark.parametrize("reduction", ["pca", "ica"])
@@ -264,6 +315,7 @@ def test_same_seed_same_rows_whatever_the_thread_count(reduction):
         with threadpool_limits(limits=threads):
             ac = ActivationClustering(LogisticRegression(), reduction=reduction,
                                       silhouette_threshold=None,
+                                      size_threshold=None,
                                       random_state=0).fit(X, y)
         masks.append(ac.support_mask_)
     np.testing.assert_array_equal(*masks)

@@ -341,8 +341,8 @@ def test_default_representation_rejects_dates_by_name():
 
 # ------------------------------------------------------- groups in words
 def _planted(seed=0):
-    """Background rows, a cluster planted by the rule ``age in [41, 58] and
-    capital_gain >= 15,000``, and high-gain decoys of other ages."""
+    """Background rows, a cluster planted by the rule ``41 <= age <= 58 and
+    capital_gain >= 15000``, and high-gain decoys of other ages."""
     import pandas as pd
 
     rng = np.random.RandomState(seed)
@@ -383,13 +383,15 @@ def test_describe_recovers_a_planted_rule(as_frame):
     # the text, as the audit shows it
     text = finder.describe_text(target)
     assert text == str(rule)
-    assert f"{age} in [41, 58]" in text and f"{gain} >= 15," in text
+    assert f"41 <= {age} <= 58" in text and f"{gain} >= 150" in text
+    assert not rule.approximate and rule.text == text
     assert isinstance(by_feature[age], Condition)
     # the rule applies to rows: on the fitted rows, exactly its scores
     selected = rule.mask(X)
     assert selected.sum() == rule.n_selected
     assert (selected & planted).sum() == round(rule.coverage * rule.size)
-    assert rule.to_dict()["rule"] == text
+    assert rule.to_dict()["rule"] == rule.to_dict()["name"] == text
+    assert rule.to_dict()["approximate"] is False
 
 
 def test_describe_names_categories_and_missing_values():
@@ -475,13 +477,25 @@ def test_formatting_of_values_and_conditions():
     from skpoison.subpopulations import Condition
     from skpoison.subpopulations._describe import format_value
 
-    assert format_value(15024.0) == "15,024"
+    assert format_value(15024.0) == "15024"
+    assert format_value(2008) == "2008"
     assert format_value(0.125) == "0.125"
-    assert format_value(1234.56789) == "1,234.6"
+    assert format_value(1234.56789) == "1234.6"
     assert format_value(None) == "missing"
     assert format_value(np.nan) == "missing"
     assert format_value(True) == "True"
-    assert str(Condition("age", "between", (41.0, 58.0))) == "age in [41, 58]"
+    assert str(Condition("age", "between", (41.0, 58.0))) == "41 <= age <= 58"
+    # no thousands separators, and intervals that cannot read as four numbers
+    assert str(Condition("year", "<=", 2008.0)) == "year <= 2008"
+    assert str(Condition("Weight", "between", (1937.0, 2945.0))) == \
+        "1937 <= Weight <= 2945"
+    assert str(Condition("t", "between", (-2.5, -0.125))) == "-2.5 <= t <= -0.125"
+    assert str(Condition("g", ">=", 1234567.875)) == "g >= 1234567.875"
+    # a category holding a comma or a brace, or the word missing, is quoted
+    assert str(Condition("w", "in", ("Self-emp, inc", "Private"))) == \
+        'w in {"Self-emp, inc", Private}'
+    assert str(Condition("w", "in", ("missing", None))) == 'w in {"missing", missing}'
+    assert str(Condition("w", "not in", ("{a}",))) == 'w != "{a}"'
     assert str(Condition("age", "between", (41.0, 41.0))) == "age = 41"
     assert str(Condition("w", "in", ("a", None))) == "w in {a, missing}"
     assert str(Condition("w", "in", (None,))) == "w is missing"
@@ -542,3 +556,90 @@ def test_a_representation_of_integers_is_clustered_in_float64():
     to_int = FunctionTransformer(lambda Z: np.rint(Z * 10).astype(np.int64))
     finder = ClusterMatch(3, representation=to_int, random_state=0).fit(X)
     assert finder.kmeans_.cluster_centers_.dtype == np.float64
+
+
+def _hidden_group():
+    """1,000 rows: ``x`` takes the values 0..99, ten rows each; ``id`` is a
+    text column of 1,000 distinct values (too wide to be described). The
+    group is ``x >= 50`` and an even position within its ``x`` value: every
+    interval of ``x`` inside it holds exactly half members, so the best rule
+    is ``x >= 50``, with coverage 1 and precision 1/2."""
+    import pandas as pd
+
+    x = np.repeat(np.arange(100), 10)
+    position = np.tile(np.arange(10), 100)
+    members = (x >= 50) & (position % 2 == 0)
+    frame = pd.DataFrame({"x": x, "id": [f"row{i}" for i in range(1000)]})
+    return frame, members
+
+
+def test_a_loose_rule_is_named_approximate():
+    from sklearn.preprocessing import FunctionTransformer
+
+    frame, members = _hidden_group()
+    rep = FunctionTransformer(lambda F, m=members: np.c_[m * 10.0, np.zeros(len(m))])
+    finder = ClusterMatch(n_clusters=2, representation=rep, random_state=0).fit(frame)
+    target = int(finder.predict(frame)[members][0])
+    assert_array_equal(finder.predict(frame) == target, members)
+    rule = finder.describe(target)
+    assert rule.text == "x >= 50"
+    assert rule.coverage == 1.0 and rule.precision == 0.5
+    assert rule.approximate
+    assert str(rule) == f"cluster {target}, approximately: x >= 50"
+    assert finder.describe_text(target) == str(rule)
+    assert rule.to_dict()["name"] == str(rule) and rule.to_dict()["rule"] == "x >= 50"
+    assert rule.to_dict()["approximate"] is True
+    # the threshold is a parameter: at 0.5 the same rule names the group
+    loose = finder.describe(target, min_fit=0.5)
+    assert not loose.approximate and str(loose) == "x >= 50"
+    assert loose.conditions == rule.conditions
+    for bad in (-0.1, 1.5, True, "0.8"):
+        with pytest.raises(ValueError, match="min_fit"):
+            finder.describe(target, min_fit=bad)
+
+
+@pytest.mark.parametrize("min_fit, approximate", [(0.8, False), (0.9, True)])
+def test_fit_threshold_is_inclusive_on_precision_and_coverage(min_fit, approximate):
+    from skpoison.subpopulations import SubpopulationRule
+
+    rule = SubpopulationRule(3, (), coverage=0.8, precision=0.9, size=10,
+                             n_selected=9, min_fit=min_fit)
+    assert rule.approximate is approximate
+    rule = SubpopulationRule(3, (), coverage=1.0, precision=0.8, size=8,
+                             n_selected=10, min_fit=min_fit)
+    assert rule.approximate is approximate
+
+
+def test_rule_bounds_are_per_column_and_exact():
+    # years and weights are whole numbers: written as the data's values,
+    # with no separator; a ratio is written with the fewest decimals that
+    # select the same rows (0.124 lies between 0.12349, in, and 0.13, out)
+    import pandas as pd
+    from sklearn.preprocessing import FunctionTransformer
+
+    rng = np.random.RandomState(0)
+    n = 400
+    year = rng.randint(1990, 2021, n)
+    weight = rng.randint(1500, 4000, n)
+    ratio = rng.choice([0.05, 0.1, 0.12349, 0.13, 0.2, 0.31], n)
+    frame = pd.DataFrame({"year": year, "Weight": weight, "ratio": ratio})
+    groups = {
+        "year": year <= 2008,
+        "Weight": (weight >= 1937) & (weight <= 2945),
+        "ratio": ratio <= 0.12349,
+    }
+    for column, members in groups.items():
+        rep = FunctionTransformer(lambda F, m=members: np.c_[m * 10.0, np.zeros(len(m))])
+        finder = ClusterMatch(n_clusters=2, representation=rep,
+                              random_state=0).fit(frame)
+        target = int(finder.predict(frame)[members][0])
+        rule = finder.describe(target)
+        assert rule.coverage == rule.precision == 1.0, str(rule)
+        assert_array_equal(rule.mask(frame), members)
+        low = weight[groups["Weight"]].min()
+        high = weight[groups["Weight"]].max()
+        expected = {"year": f"year <= {year[year <= 2008].max()}",
+                    "Weight": f"{low} <= Weight <= {high}",
+                    "ratio": "ratio <= 0.124"}[column]
+        assert str(rule) == expected
+        assert "," not in str(rule)

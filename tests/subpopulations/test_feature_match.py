@@ -344,3 +344,14 @@ def test_describe_validates_ids(frame):
     assert finder.describe(np.int64(3)) == {"race": "b", "sex": "m"}
     # an id that did not pass the size filter is still described
     assert finder.describe(0) == {"race": "a", "sex": "f"}
+
+
+def test_describe_text_numbers_without_separators_and_quoted_commas():
+    import pandas as pd
+
+    frame = pd.DataFrame({"year": [2008, 2008, 1999], "gain": [15024.0, 15024.0, 0.5],
+                          "work": ["Self-emp, inc", "Self-emp, inc", "Private"]})
+    finder = FeatureMatch(["year", "gain", "work"]).fit(frame)
+    names = sorted(finder.describe_text(s) for s in finder.subpopulations_)
+    assert names == ['year=1999, gain=0.5, work=Private',
+                     'year=2008, gain=15024, work="Self-emp, inc"']
