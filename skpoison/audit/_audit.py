@@ -3,8 +3,11 @@
 import os
 import time
 import warnings
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
+from functools import partial
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -19,6 +22,7 @@ from . import _report
 from ._describe import describe_subpopulation
 from ._store import ResultStore, canonical, config_hash, new_run_id, normalize_row
 from ._workers import (
+    Task,
     _AuditData,
     _parallel,
     _run_task,
@@ -28,6 +32,32 @@ from ._workers import (
     defended,
     process_workers,
 )
+
+
+class _Planned(NamedTuple):
+    """A planned unit of work: its key, the retargeted frozen finder, the
+    seed and the group's test rows."""
+
+    key: dict
+    finder: object
+    seed: int
+    test_mask: np.ndarray
+
+
+def _broken_pool(exc, flight, n_done, store):
+    """The message for a worker process that died (killed, out of memory, or
+    unable to load a task)."""
+    names = [f"{k['filter']} group {k['subpopulation']} ({k['description']}), "
+             f"alpha={k['alpha']:g}, seed={k['seed']}" for k in flight.values()]
+    which = ("The task that failed is one of those running: " + "; ".join(names[:5])
+             + (f" and {len(names) - 5} more" if len(names) > 5 else "") + ". "
+             if names else "")
+    kept = (f"The {n_done} rows finished in this run are in the store {store}: run "
+            "the same command (or run() with the same store) again to resume." if store
+            else "No store was given (--no-store, store=None): finished rows are lost; "
+            "give a store to make a re-run resume.")
+    return (f"A worker process of the audit stopped ({type(exc).__name__}: {exc}). "
+            f"{which}{kept}")
 
 
 def _n_rows(X):
@@ -338,44 +368,150 @@ class SubpopulationAudit:
                 f"subpopulations of the fitted finder: {unknown[:10]}.")
         return [(i, sizes[i]) for i in ids]
 
-    def _tasks(self, data, alphas, seeds):
-        _, _, X_aux, _, X_test, _ = data
-        self.fitted_finders_, self.skipped_ = {}, {}
-        self._finder_configs, maps = {}, []
+    def _fit_finders(self, X_aux, seeds):
+        """Step 1: fit each finder on the attacker's rows and name its groups.
+
+        Returns the fitted finders, their canonical configurations, the names
+        of their kept groups, the map of the groups and the seconds taken.
+        """
+        t0 = time.perf_counter()
+        fitted, configs, names, maps = {}, {}, {}, []
+        describe = self.describe or describe_subpopulation
         for fname, finder in self.finders.items():
             finder = clone(finder)
             if "random_state" in finder.get_params(deep=False) \
                     and finder.get_params()["random_state"] is None:
                 finder.set_params(random_state=seeds[0])
-            self._finder_configs[fname] = canonical(finder)
-            t0 = time.perf_counter()
-            finder.fit(X_aux)
-            self.timings_["finders"] += time.perf_counter() - t0
-            self.fitted_finders_[fname] = finder
-            describe = self.describe or describe_subpopulation
-            names = {int(s): describe(finder, s) for s in finder.subpopulations_}
-            maps.append(_report.subpopulation_map(fname, finder, X_aux, names))
-            test_ids = finder.predict(X_test)
-            self.skipped_[fname] = []
-            n_done = 0
+            configs[fname] = canonical(finder)
+            fitted[fname] = finder = finder.fit(X_aux)
+            names[fname] = {int(s): describe(finder, s) for s in finder.subpopulations_}
+            maps.append(_report.subpopulation_map(fname, finder, X_aux, names[fname]))
+        return (fitted, configs, names, pd.concat(maps, ignore_index=True),
+                time.perf_counter() - t0)
+
+    def _plan(self, fitted, names, data, alphas, seeds):
+        """Step 2, without side effects: the units of work in task order (one
+        :class:`_Planned` per group, alpha and seed), and per filter the kept
+        groups skipped because they have no test rows."""
+        tasks, skipped = [], {}
+        for fname, finder in fitted.items():
+            test_ids = finder.predict(data[4])
+            skipped[fname], kept = [], []
             for sid, size in self._ordered(fname, finder, data):
                 if self.max_subpopulations is not None \
-                        and n_done >= self.max_subpopulations:
+                        and len(kept) >= self.max_subpopulations:
                     break
-                test_mask = test_ids == sid
-                if not test_mask.any():
-                    self.skipped_[fname].append(int(sid))
-                    continue
-                n_done += 1
-                frozen = FrozenEstimator(finder.retarget(int(sid)))
-                label = names[int(sid)]
+                mask = test_ids == sid
+                if mask.any():
+                    kept.append((int(sid), int(size), mask))
+                else:
+                    skipped[fname].append(int(sid))
+            for sid, size, mask in kept:
+                frozen = FrozenEstimator(finder.retarget(sid))
                 for alpha in alphas:
                     for seed in seeds:
-                        key = {"filter": fname, "subpopulation": int(sid),
-                               "description": label, "n_aux": int(size),
+                        key = {"filter": fname, "subpopulation": sid,
+                               "description": names[fname][sid], "n_aux": size,
                                "alpha": float(alpha), "seed": int(seed)}
-                        yield frozen, seed, test_mask, key
-        self.subpopulation_map_ = pd.concat(maps, ignore_index=True)
+                        tasks.append(_Planned(key, frozen, int(seed), mask))
+        return tasks, skipped
+
+    def _load_stored(self, store, tasks, configs, defenses):
+        """Step 3: the store key of every (task, defense) unit, the stored rows
+        this run reuses, and per task the defenses left to compute."""
+        done = {}
+        if store is not None:
+            for config, description in configs.values():
+                store.describe(config, description)
+            if self.resume:
+                done = store.load(c for c, _ in configs.values())
+        units, rows, pending = {}, {}, []
+        for i, task in enumerate(tasks):
+            need = {}
+            for dname, defense in defenses.items():
+                unit = units[i, dname] = ResultStore.unit(
+                    configs[task.key["filter"], dname][0], dict(task.key, defense=dname))
+                if unit in done:
+                    # as the task names it now: description and n_aux are not
+                    # hashed (a better describer, a renamed category)
+                    rows[i, dname] = dict(done[unit], description=task.key["description"],
+                                          n_aux=task.key["n_aux"])
+                else:
+                    need[dname] = defense
+            if need:
+                pending.append((i, need))
+        return units, rows, pending
+
+    def _fit_clean(self, data, tasks, pending, defenses):
+        """Step 4: per seed with work left, the clean model (its test
+        predictions and accuracy) and each certifying defense fitted on the
+        clean rows and certified once: every poisoning adds rows to them."""
+        X_train, y_train, _, _, X_test, y_test = data
+        clean_pred, accuracy, certificates = {}, {}, {}
+        for seed in sorted({tasks[i].seed for i, _ in pending}):
+            t0 = time.perf_counter()
+            victim = seed_unseeded(self.estimator, seed).fit(X_train, y_train)
+            clean_pred[seed] = np.asarray(victim.predict(X_test))
+            accuracy[seed] = float(np.mean(clean_pred[seed] == y_test))
+            t1 = time.perf_counter()
+            needed = {d for i, need in pending if tasks[i].seed == seed for d in need}
+            for dname, defense in defenses.items():
+                if dname in needed and certifies(defense):
+                    model = defended(victim, defense, seed).fit(X_train, y_train)
+                    certificates[dname, seed] = tuple(
+                        np.asarray(a) for a in model.certify(X_test))
+            self.timings_["clean"] += t1 - t0
+            self.timings_["certificates"] += time.perf_counter() - t1
+        return clean_pred, accuracy, certificates
+
+    def _jobs(self, tasks, pending, attack, clean_pred, certificates, store, flight,
+              owner):
+        """The pending work as :class:`Task` records, logged as dispatched and
+        kept in ``flight`` until their rows come back."""
+        for i, need in pending:
+            planned = tasks[i]
+            seed = planned.seed
+            if store is not None:
+                store.log_attempt(self.run_id_, self.config_hash_, planned.key, need)
+            flight[_task_id(planned.key)] = planned.key
+            yield Task(planned.key, planned.finder, planned.test_mask, attack,
+                       seed_unseeded(self.estimator, seed), need, self.oracle_n_remove,
+                       clean_pred[seed], {d: certificates[d, seed] for d in need
+                                          if (d, seed) in certificates}, owner)
+
+    def _dispatch(self, jobs, shared, n_total, n_pending, collect):
+        """Step 5: run the tasks (in parallel) and hand each one's rows to
+        ``collect`` as it finishes."""
+        bar = tqdm(total=n_total, initial=n_total - n_pending,
+                   disable=not self.progress, desc="audit", unit="attack")
+        with bar, ExitStack() as stack:
+            if self.backend is not None:
+                # parallel_config also registers "dask" on first use
+                stack.enter_context(parallel_config(backend=self.backend))
+            owner = None
+            if n_pending:
+                shared = _shared_once(shared, self.n_jobs, stack)
+                # workers of this process stop when it is killed
+                owner = os.getpid() if process_workers(self.n_jobs) else None
+            outputs = _parallel(self.n_jobs)(
+                delayed(_run_task)(task, shared) for task in jobs(owner))
+            # interrupted (Ctrl-C, SIGTERM on the command line) or failing
+            # here: close the generator, so joblib ends its workers
+            stack.callback(getattr(outputs, "close", lambda: None))
+            for task_rows in outputs:
+                collect(task_rows)
+                bar.update()
+
+    def _collect(self, index, units, rows, store, flight, task_rows):
+        """Step 6: keep (and store) the rows of one finished task."""
+        for row in task_rows:
+            row = normalize_row(row)
+            i = index[_task_id(row)]
+            if store is not None:
+                store.put(units[i, row["defense"]][0], row)
+            rows[i, row["defense"]] = row
+            self.n_computed_ += 1
+        flight.pop(_task_id(task_rows[0]), None)
 
     def _stored_clean_accuracy(self, seeds):
         """The clean accuracy of seeds whose rows all came from the store,
@@ -409,7 +545,7 @@ class SubpopulationAudit:
                                "them have no test rows (see skipped_)")
         return reasons
 
-    def _configs(self, data, attack, defenses):
+    def _configs(self, data, attack, defenses, finder_configs):
         """Per (filter, defense), the configuration hash (of everything that
         determines a row) and what it hashes."""
         from .. import __version__
@@ -420,7 +556,7 @@ class SubpopulationAudit:
                 "data": [canonical(d) for d in data]}
         self.config_hash_ = config_hash(base)
         described = {}
-        for fname, finder in self._finder_configs.items():
+        for fname, finder in finder_configs.items():
             for dname, defense in defenses.items():
                 config = dict(base, filter=fname, finder=finder, defense=dname,
                               defense_params=canonical(defense))
@@ -456,103 +592,37 @@ class SubpopulationAudit:
         """
         start = time.perf_counter()
         alphas, seeds, attack, defenses = self._check_params()
+        data = _check_data(X_train, y_train, X_aux, y_aux, X_test, y_test)
         self.timings_ = {"finders": 0.0, "clean": 0.0, "certificates": 0.0,
                          "total": 0.0}
-        data = _check_data(X_train, y_train, X_aux, y_aux, X_test, y_test)
-        X_train, y_train, X_aux, y_aux, X_test, y_test = data
-        self.n_rows_ = {"train": _n_rows(X_train), "aux": _n_rows(X_aux),
-                        "test": _n_rows(X_test)}
-        shared = _AuditData(*data)
+        self.n_rows_ = {name: _n_rows(X) for name, X in zip(("train", "aux", "test"),
+                                                             data[::2])}
         # the store is opened (and checked) before any fitting
         store = None if self.store is None else ResultStore(self.store)
         try:
-            tasks = list(self._tasks(data, alphas, seeds))
+            (self.fitted_finders_, finder_configs, names, self.subpopulation_map_,
+             self.timings_["finders"]) = self._fit_finders(data[2], seeds)
+            tasks, self.skipped_ = self._plan(self.fitted_finders_, names, data, alphas,
+                                              seeds)
             if not tasks:
                 raise ValueError("The audit has nothing to attack: "
                                  + "; ".join(self._why_empty()) + ".")
-            configs = self._configs(data, attack, defenses)
-            done = {}
-            if store is not None:
-                for config, description in configs.values():
-                    store.describe(config, description)
-                if self.resume:
-                    done = store.load(c for c, _ in configs.values())
-            unit = {}  # (task index, defense) -> store key
-            pending = []
-            for i, (_, _, _, key) in enumerate(tasks):
-                need = {}
-                for dname, defense in defenses.items():
-                    row = dict(key, defense=dname)
-                    unit[i, dname] = ResultStore.unit(configs[key["filter"], dname][0],
-                                                      row)
-                    if unit[i, dname] not in done:
-                        need[dname] = defense
-                if need:
-                    pending.append((i, need))
-            # a stored row as the task names it now: its description and
-            # n_aux are not hashed (a better describer, a renamed category)
-            rows = {(i, dname): dict(done[key],
-                                     description=tasks[i][3]["description"],
-                                     n_aux=tasks[i][3]["n_aux"])
-                    for (i, dname), key in unit.items() if key in done}
-            self.n_reused_ = len(rows)
-            self.n_computed_ = 0
-            self.run_id_ = new_run_id()
-
-            clean_pred, self.clean_accuracy_, certificates = {}, {}, {}
-            for seed in sorted({tasks[i][1] for i, _ in pending}):
-                t0 = time.perf_counter()  # the clean model: once per seed
-                victim = seed_unseeded(self.estimator, seed).fit(X_train, y_train)
-                clean_pred[seed] = np.asarray(victim.predict(X_test))
-                self.timings_["clean"] += time.perf_counter() - t0
-                self.clean_accuracy_[seed] = float(np.mean(clean_pred[seed] == y_test))
-                # a certifying defense: fitted on the clean rows, certified
-                # once per seed; every poisoning adds rows to these rows
-                t0 = time.perf_counter()
-                needed = {d for i, need in pending if tasks[i][1] == seed for d in need}
-                for dname, defense in defenses.items():
-                    if dname in needed and certifies(defense):
-                        model = defended(victim, defense, seed).fit(X_train, y_train)
-                        certificates[dname, seed] = tuple(
-                            np.asarray(a) for a in model.certify(X_test))
-                self.timings_["certificates"] += time.perf_counter() - t0
-
-            def jobs():
-                for i, need in pending:
-                    finder, seed, mask, key = tasks[i]
-                    if store is not None:
-                        store.log_attempt(self.run_id_, self.config_hash_, key, need)
-                    yield delayed(_run_task)(
-                        attack, finder, seed_unseeded(self.estimator, seed), need,
-                        self.oracle_n_remove, shared, clean_pred[seed], mask, key,
-                        {d: certificates[d, seed] for d in need
-                         if (d, seed) in certificates}, owner)
-
-            index = {_task_id(key): i for i, (_, _, _, key) in enumerate(tasks)}
-            bar = tqdm(total=len(tasks), initial=len(tasks) - len(pending),
-                       disable=not self.progress, desc="audit", unit="attack")
-            with bar, ExitStack() as stack:
-                if self.backend is not None:
-                    # parallel_config also registers "dask" on first use
-                    stack.enter_context(parallel_config(backend=self.backend))
-                owner = None
-                if pending:
-                    shared = _shared_once(shared, self.n_jobs, stack)
-                    # workers of this process stop when it is killed
-                    owner = os.getpid() if process_workers(self.n_jobs) else None
-                outputs = _parallel(self.n_jobs)(jobs())
-                # interrupted (Ctrl-C, SIGTERM on the command line) or failing
-                # here: close the generator, so joblib ends its workers
-                stack.callback(getattr(outputs, "close", lambda: None))
-                for task_rows in outputs:
-                    for row in task_rows:
-                        row = normalize_row(row)
-                        i = index[_task_id(row)]
-                        if store is not None:
-                            store.put(unit[i, row["defense"]][0], row)
-                        rows[i, row["defense"]] = row
-                        self.n_computed_ += 1
-                    bar.update()
+            configs = self._configs(data, attack, defenses, finder_configs)
+            units, rows, pending = self._load_stored(store, tasks, configs, defenses)
+            self.n_reused_, self.n_computed_, self.run_id_ = len(rows), 0, new_run_id()
+            clean_pred, self.clean_accuracy_, certificates = self._fit_clean(
+                data, tasks, pending, defenses)
+            flight = {}  # dispatched tasks whose rows have not come back
+            jobs = partial(self._jobs, tasks, pending, attack, clean_pred, certificates,
+                           store, flight)
+            index = {_task_id(task.key): i for i, task in enumerate(tasks)}
+            collect = partial(self._collect, index, units, rows, store, flight)
+            try:
+                self._dispatch(jobs, _AuditData(*data), len(tasks), len(pending),
+                               collect)
+            except BrokenProcessPool as exc:
+                raise RuntimeError(_broken_pool(exc, flight, self.n_computed_,
+                                                self.store)) from exc
         finally:
             if store is not None:
                 store.close()

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import joblib
 import numpy as np
@@ -77,63 +78,79 @@ def defended(estimator, defense, seed, n_poison=None, oracle_n_remove=False):
     return model
 
 
-def _run_task(attack, finder, estimator, defenses, oracle_n_remove, data, clean_pred,
-              test_mask, key, certificates=None, owner=None):
-    """Poison once, then fit the victim behind each defense; one row each.
+@dataclass
+class Task:
+    """One unit of work: poison once, fit the victim behind each defense.
+
+    ``key`` names the unit (filter, subpopulation, description, n_aux, alpha,
+    seed); ``finder`` is the attacker's finder fitted on the auxiliary rows,
+    retargeted and frozen; ``defenses`` the defenses still to compute;
+    ``clean_pred`` the clean model's test predictions for the seed;
+    ``certificates`` each certifying defense's ``certify`` output on the test
+    rows, fitted on the clean training rows; ``owner`` the audit's process id
+    when the task runs in a worker process it started (:func:`_watch_owner`).
+    """
+
+    key: dict
+    finder: object
+    test_mask: np.ndarray
+    attack: object
+    estimator: object
+    defenses: dict
+    oracle_n_remove: bool
+    clean_pred: np.ndarray
+    certificates: dict = field(default_factory=dict)
+    owner: int = None
+
+
+def _run_task(task, data):
+    """Run ``task`` (a :class:`Task`) on the shared ``data``; one row per defense.
 
     Every row records ``attack_seconds`` (the attack's ``fit_resample``, the
     same for all rows of one poisoning) and ``fit_seconds`` (that row's
-    ``fit``), so the harness's overhead can be measured against the fits.
-    ``certificates`` maps each certifying defense to its ``certify`` output
-    on the test rows, fitted on the clean training rows: its rows get the
-    fraction of the group's test rows certified against the attack's
-    ``n_poison_`` added rows (``certified``) and certified and correct
-    (``certified_correct``), and no removal columns (it removes nothing).
-    ``owner`` is the audit's process id when the task runs in a worker
-    process it started (see :func:`_watch_owner`).
+    ``fit``). A certifying defense's rows get the fraction of the group's test
+    rows certified against the attack's ``n_poison_`` added rows
+    (``certified``) and certified and correct (``certified_correct``), and no
+    removal columns (it removes nothing).
     """
-    _watch_owner(owner)
+    _watch_owner(task.owner)
     X_train, y_train, X_aux, y_aux, X_test, y_test = data.arrays
-    attack = clone(attack).set_params(subpopulation=finder, alpha=key["alpha"],
-                                      aux=(X_aux, y_aux), random_state=key["seed"])
+    key, mask = task.key, task.test_mask
+    attack = clone(task.attack).set_params(subpopulation=task.finder, alpha=key["alpha"],
+                                           aux=(X_aux, y_aux), random_state=key["seed"])
     start = time.perf_counter()
     X_res, y_res = attack.fit_resample(X_train, y_train)
     attack_seconds = time.perf_counter() - start
-    poison = attack.poison_mask_
     n_poison = int(attack.n_poison_)
     rows = []
-    for name, defense in defenses.items():
-        model = defended(estimator, defense, key["seed"], n_poison, oracle_n_remove)
+    for name, defense in task.defenses.items():
+        model = defended(task.estimator, defense, key["seed"], n_poison,
+                         task.oracle_n_remove)
         t0 = time.perf_counter()
         model.fit(X_res, y_res)
         fit_seconds = time.perf_counter() - t0
-        pred = model.predict(X_test)
-        dmg = subpopulation_damage(clean_pred, pred, None, y_test, test_mask)
+        dmg = subpopulation_damage(task.clean_pred, model.predict(X_test), None, y_test,
+                                   mask)
         row = dict(key, defense=name, n_poison=n_poison,
                    n_train=int(attack.n_subpopulation_),
-                   clean_target_accuracy=dmg.clean_target_accuracy,
-                   poisoned_target_accuracy=dmg.poisoned_target_accuracy,
-                   target_damage=dmg.target_damage,
-                   clean_collateral_accuracy=dmg.clean_collateral_accuracy,
-                   poisoned_collateral_accuracy=dmg.poisoned_collateral_accuracy,
-                   collateral_damage=dmg.collateral_damage,
-                   n_test=dmg.n_target)
+                   **{f: getattr(dmg, f) for f in _DAMAGE_FIELDS}, n_test=dmg.n_target)
         if certifies(defense):
-            cert = certified_fraction(certificates[name], None, y_test, test_mask,
+            cert = certified_fraction(task.certificates[name], None, y_test, mask,
                                       n_poison)
-            row["certified"] = cert.certified_fraction
-            row["certified_correct"] = cert.certified_accuracy
-            row["median_radius"] = cert.median_radius
-        else:
-            support = getattr(model, "support_mask_", None)
-            if support is not None:
-                # the fraction of the poison rows, and of the clean rows, it removed
-                row["poison_removed"], row["clean_removed"] = removal_fractions(
-                    poison, support)
-        row["fit_seconds"] = fit_seconds
-        row["attack_seconds"] = attack_seconds
-        rows.append(row)
+            row.update(certified=cert.certified_fraction,
+                       certified_correct=cert.certified_accuracy,
+                       median_radius=cert.median_radius)
+        elif getattr(model, "support_mask_", None) is not None:
+            # the fraction of the poison rows, and of the clean rows, it removed
+            row["poison_removed"], row["clean_removed"] = removal_fractions(
+                attack.poison_mask_, model.support_mask_)
+        rows.append(dict(row, fit_seconds=fit_seconds, attack_seconds=attack_seconds))
     return rows
+
+
+_DAMAGE_FIELDS = ("clean_target_accuracy", "poisoned_target_accuracy", "target_damage",
+                  "clean_collateral_accuracy", "poisoned_collateral_accuracy",
+                  "collateral_damage")
 
 
 def _task_id(row):
