@@ -328,6 +328,16 @@ class LabelFlipCertifier(ClassifierMixin, BaseEstimator):
     Neyman-Pearson worst case for independent flips (tight for a given
     probability), evaluated on the Chernoff lower bound.
 
+    References
+    ----------
+    .. [1] E. Rosenfeld, E. Winston, P. Ravikumar and J. Z. Kolter,
+       "Certified Robustness to Label-Flipping Attacks via Randomized
+       Smoothing", ICML 2020 (the linear-in-labels ridge classifier, the
+       Chernoff bound on its smoothed probability).
+    .. [2] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021, Sec. 8 (this
+       certificate against subpopulation attacks).
+
     Examples
     --------
     >>> import numpy as np

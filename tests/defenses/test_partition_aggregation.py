@@ -23,9 +23,12 @@ from skpoison.defenses._partition_aggregation import (
     _dpa_radius,
     _fa_radius,
     _plurality,
+    _runoff,
+    _runoff_radius,
     _spread,
     _vote_counts,
     _with_unseen_rival,
+    _with_unseen_score,
 )
 
 
@@ -202,6 +205,123 @@ def test_certificate_against_an_unseen_label_by_brute_force(n_partitions, n_shar
             assert exact == r
         else:
             assert exact >= r
+
+
+# ------------------------------------------------------------- run-off
+def _score_states(n_classes):
+    """Every ranking of the classes a corrupted model can output, and abstaining."""
+    perms = [np.array(p, float) for p in itertools.permutations(range(n_classes))]
+    return np.array([*perms, np.full(n_classes, np.nan)])
+
+
+def _runoff_exact_radius(scores, spread, limit, winner):
+    """Largest r <= limit such that no r corrupted buckets change the run-off
+    winner: every multiset of buckets, every ranking of every reached model."""
+    states = _score_states(scores.shape[1])
+    for r in range(1, limit + 1):
+        for buckets in itertools.combinations_with_replacement(range(len(spread)), r):
+            hit = np.unique(spread[list(buckets)].ravel())
+            combos = np.array(list(itertools.product(range(len(states)),
+                                                     repeat=hit.size)))
+            new = np.repeat(scores[None], len(combos), axis=0)
+            new[:, hit, :] = states[combos]
+            if np.any(_runoff(new)[-1] != winner):
+                return r - 1
+    return limit
+
+
+def _random_scores(rng, n_members, n_classes, n_cases):
+    """Score matrices with a favourite of varying strength, some abstaining
+    models and some classes a model does not know (-inf)."""
+    s = rng.normal(0, 1, (n_cases, n_members, n_classes))
+    fav = rng.randint(n_classes, size=n_cases)
+    s[np.arange(n_cases), :, fav] += rng.uniform(0, 4, (n_cases, 1))
+    s[rng.rand(n_cases, n_members) < 0.1] = np.nan
+    s[(rng.rand(*s.shape) < 0.05) & ~np.isnan(s)] = -np.inf
+    return s
+
+
+@pytest.mark.parametrize("n_partitions, n_shares, n_classes, unseen", [
+    (5, 1, 3, False), (7, 1, 3, False), (4, 1, 2, False), (5, 1, 4, False),
+    (3, 2, 3, False), (4, 2, 2, False), (5, 1, 2, True), (5, 1, 3, True),
+    (3, 2, 2, True)])
+def test_runoff_certificate_is_sound_by_brute_force(n_partitions, n_shares, n_classes,
+                                                    unseen):
+    rng = np.random.RandomState(n_partitions * 10 + n_shares + n_classes)
+    scores = _random_scores(rng, n_partitions * n_shares, n_classes, 20)
+    scores = scores[~np.isnan(scores[:, :, 0]).all(axis=1)]
+    spread = _spread(n_partitions, n_shares)
+    winner = _runoff(scores)[-1]
+    if unseen:  # a class of index 0 that no model knows yet
+        scores, winner = _with_unseen_score(scores), winner + 1
+    radius = _runoff_radius(scores, spread, winner)
+    assert radius.max() >= 1
+    tight = 0
+    for s, r, w in zip(scores, radius, winner):
+        exact = _runoff_exact_radius(s, spread, r + 1, w)
+        assert exact >= r  # no r corrupted buckets change the winner
+        tight += exact == r
+    assert tight >= 0.8 * len(radius)  # and it is nearly always attained
+
+
+def test_runoff_known_answer_beats_the_plurality_vote():
+    # 10 models, votes 4 / 3 / 3 for classes 0 / 1 / 2; class 2's voters rank
+    # 0 above 1, so 0 wins the final 7 to 3.
+    order = {0: [3, 2, 1], 1: [2, 3, 1], 2: [2, 1, 3]}
+    scores = np.array([[order[v] for v in [0] * 4 + [1] * 3 + [2] * 3]], float)
+    votes, counts, first, second, m_first, m_second, winner = _runoff(scores)
+    assert (first[0], second[0], m_first[0], m_second[0], winner[0]) == (0, 1, 7, 3, 0)
+    spread = _spread(10, 1)
+    # vote: gap 4 - 3 = 1, radius 0; run-off: two rows are needed to push
+    # 1 and 2 above 0 (each row moves a vote of 0), three to win the final
+    assert _dpa_radius(counts)[1][0] == 0
+    assert _runoff_radius(scores, spread)[0] == 1
+    assert _runoff_exact_radius(scores[0], spread, 3, 0) == 1
+    assert _runoff_radius(_with_unseen_score(scores), spread, winner + 1)[0] == 1
+
+
+def test_runoff_estimator():
+    X, y = _blobs(60, n_classes=3, spread=2.0)
+    vote = PartitionAggregation(LogisticRegression(), n_partitions=7).fit(X, y)
+    runoff = clone(vote).set_params(aggregation="runoff").fit(X, y)
+    for a, b in zip(vote.estimators_, runoff.estimators_):  # the same models
+        np.testing.assert_array_equal(a.coef_, b.coef_)
+    X_test = np.random.RandomState(0).normal(0, 3, (200, 2))
+    y_pred, radius = runoff.certify(X_test)
+    np.testing.assert_array_equal(y_pred, runoff.predict(X_test))
+    proba = runoff.predict_proba(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(runoff.classes_[proba.argmax(axis=1)], y_pred)
+    assert (radius >= 0).all() and radius.max() >= 2
+    scores = runoff._scores(X_test)
+    np.testing.assert_array_equal(
+        radius, _runoff_radius(_with_unseen_score(scores), runoff.spread_,
+                               _runoff(scores)[-1] + 1))
+    # on two classes the final is the first round: the same radii as the vote
+    X2, y2 = _blobs(60, n_classes=2, spread=2.0)
+    for d in (1, 2):
+        v2 = PartitionAggregation(LogisticRegression(), n_partitions=6, n_shares=d,
+                                  classes=[0, 1]).fit(X2, y2)
+        r2 = clone(v2).set_params(aggregation="runoff").fit(X2, y2)
+        np.testing.assert_array_equal(v2.certify(X_test)[1], r2.certify(X_test)[1])
+        np.testing.assert_array_equal(v2.predict(X_test), r2.predict(X_test))
+    # decision_function only (LinearSVC), and single-class partitions
+    svc = PartitionAggregation(LinearSVC(), n_partitions=4,
+                               aggregation="runoff").fit(X, y)
+    assert svc.score(X, y) > 0.8
+
+
+def test_runoff_needs_class_scores():
+    class OnlyPredict(DummyClassifier):
+        predict_proba = property(lambda self: (_ for _ in ()).throw(AttributeError()))
+
+    X, y = _blobs(20)
+    with pytest.raises(TypeError, match="aggregation='runoff' needs class scores"):
+        PartitionAggregation(OnlyPredict(), n_partitions=2,
+                             aggregation="runoff").fit(X, y)
+    with pytest.raises(InvalidParameterError, match="aggregation"):
+        PartitionAggregation(LogisticRegression(), n_partitions=2,
+                             aggregation="borda").fit(X, y)
 
 
 def test_fa_with_one_share_is_dpa():
