@@ -1,11 +1,27 @@
 """Composition: pipelines that run attacks at fit time only.
 
 ``Pipeline`` and ``make_pipeline`` are imbalanced-learn's (samplers run in
-``fit`` and are skipped in ``predict``), with one guard added: a subpopulation
-finder placed as its own step before an attack is an error. Such a pipeline
-would replace the features by the finder's indicators and poison nothing
-useful, a silent no-op that makes any defense look robust; the finder belongs
-inside the attack, as its first parameter.
+``fit`` and are skipped in ``predict``), with two additions for subpopulation
+attacks:
+
+* **a finder step binds to the attack after it.** No pipeline passes one
+  step's membership to a later step, so ``Pipeline([ClusterMatch(),
+  LabelFlip(alpha=1), victim])`` would otherwise hand the attack the finder's
+  indicator features. Here a finder step right before an attack that has no
+  finder of its own becomes that attack's finder, and the finder step passes
+  rows through unchanged at fit and at predict time. A finder step before an
+  attack with its own finder is ambiguous, and one that is not right before
+  its attack would see other rows than the attack: both are errors.
+* **the attacker's rows take the steps before the attack.** An attack's
+  ``aux=(X_aux, y_aux)`` is in the pipeline's input space; the attack sees
+  the rows after the steps before it. Its finder is fitted and its poisons
+  drawn on ``X_aux`` transformed by those fitted steps, as the training rows
+  were.
+
+Both are fit-time arrangements on a clone of the attack: the attack given in
+``steps`` keeps its parameters, so ``clone``, ``get_params``/``set_params``
+and grid searches over ``clustermatch__n_clusters`` reach the finder step the
+attack actually uses.
 
 ``PoisonedEstimator(attack, estimator)`` makes the same composition available
 inside scikit-learn's own :class:`sklearn.pipeline.Pipeline`, which does not
@@ -15,11 +31,20 @@ accept samplers as steps.
 from imblearn import pipeline as _imb_pipeline
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.frozen import FrozenEstimator
+from sklearn.utils.validation import check_memory
 
 from .attacks import is_attack
 from .subpopulations import BaseSubpopulationFinder
-from .utils._compat import HasMethods, _fit_context, _name_estimators
+from .utils._compat import (
+    HasMethods,
+    _fit_context,
+    _fit_resample_one,
+    _fit_transform_one,
+    _name_estimators,
+    _print_elapsed_time,
+)
 from .utils._delegation import DelegatingClassifierMixin
+from .utils._pipeline import skipped_step
 
 __all__ = ["Pipeline", "make_pipeline", "PoisonedEstimator"]
 
@@ -30,64 +55,277 @@ def _is_finder(estimator):
     return isinstance(estimator, BaseSubpopulationFinder)
 
 
-def _check_no_detached_finder(steps):
-    finder_steps = []
-    for name, est in steps:
-        if _is_finder(est):
-            finder_steps.append(name)
-        elif is_attack(est) and finder_steps:
-            raise ValueError(
-                f"Pipeline step {finder_steps[0]!r} is a subpopulation finder placed "
-                f"as its own step before the attack {name!r}. A pipeline cannot pass "
-                "a step's subpopulation to a later step, so the attack would run on "
-                "the finder's indicator features and poison nothing meaningful. "
-                f"Pass the finder as the attack's first parameter instead, e.g. "
-                f"{type(est).__name__}(ClusterMatch(...), alpha=...)."
-            )
+def _is_pair(step):
+    return (isinstance(step, (tuple, list)) and len(step) == 2
+            and isinstance(step[0], str))
+
+
+def _named_steps(steps):
+    """``steps`` with bare estimators named as ``make_pipeline`` names them.
+
+    A list of ``(name, estimator)`` pairs comes back as the same object (so
+    that ``clone`` finds the parameter it passed); anything else that is not
+    a list or tuple is left for the pipeline's validation to refuse.
+    """
+    if not isinstance(steps, (list, tuple)) or all(_is_pair(s) for s in steps):
+        return steps
+    names = iter(_name_estimators([s for s in steps if not _is_pair(s)]))
+    return [tuple(s) if _is_pair(s) else next(names) for s in steps]
+
+
+def _active(step):
+    return step is not None and not (isinstance(step, str) and step == "passthrough")
+
+
+def _finder_bindings(steps, *, strict=True):
+    """``{finder step index: attack step index}`` for the bound finder steps.
+
+    A finder step binds to the next active step when it is an attack without
+    a finder of its own. A finder step with no attack after it is an ordinary
+    transformer (its membership indicators). With ``strict``, a finder step
+    before an attack with its own finder, or not right before the attack,
+    raises a ValueError; otherwise such steps are left unbound.
+    """
+    bindings = {}
+    for i, (name, step) in enumerate(steps):
+        if not _is_finder(step):
+            continue
+        later = [(j, n, s) for j, (n, s) in enumerate(steps) if j > i and _active(s)]
+        attacks = [(j, n, s) for j, n, s in later if is_attack(s)]
+        if not attacks:
+            continue
+        j, attack_name, attack = later[0]
+        if not is_attack(attack):
+            if strict:
+                raise ValueError(
+                    f"Pipeline step {name!r} is a subpopulation finder, but the "
+                    f"attack {attacks[0][1]!r} does not come right after it (step "
+                    f"{attack_name!r} is between them). A finder step defines the "
+                    "target of the attack that directly follows it, on the rows "
+                    "that attack receives: put it right before the attack, or pass "
+                    "it as the attack's first parameter, e.g. "
+                    f"{type(attacks[0][2]).__name__}(ClusterMatch(...), ...)."
+                )
+            continue
+        own = attack.get_params(deep=False)
+        if "subpopulation" not in own:
+            if strict:
+                raise ValueError(
+                    f"Pipeline step {name!r} is a subpopulation finder before the "
+                    f"attack {attack_name!r}, but {type(attack).__name__} takes no "
+                    "finder (no subpopulation parameter); remove the finder step."
+                )
+            continue
+        if own["subpopulation"] is not None:
+            if strict:
+                raise ValueError(
+                    f"Pipeline step {name!r} is a subpopulation finder placed before "
+                    f"the attack {attack_name!r}, which has a finder of its own "
+                    f"(subpopulation={type(own['subpopulation']).__name__}(...)): "
+                    "ambiguous. Keep one of them: remove the finder step, or give "
+                    f"the attack subpopulation=None, e.g. make_pipeline("
+                    f"ClusterMatch(...), {type(attack).__name__}(alpha=...), victim)."
+                )
+            continue
+        bindings[i] = j
+    return bindings
 
 
 class Pipeline(_imb_pipeline.Pipeline):
-    """imbalanced-learn's pipeline, guarded against detached finders.
+    """imbalanced-learn's pipeline, binding finder steps to attacks.
 
     Read more in the :ref:`User Guide <composition>`.
 
     Attacks (samplers) run in ``fit`` only; ``predict`` and ``score`` skip
     them. Parameters and behaviour are those of
-    :class:`imblearn.pipeline.Pipeline`. The one addition: a subpopulation
-    finder given as its own step before an attack raises a ``ValueError``,
-    since it would otherwise run without error and poison nothing.
+    :class:`imblearn.pipeline.Pipeline`, with these additions:
+
+    * ``steps`` may hold bare estimators beside ``(name, estimator)`` pairs;
+      bare ones are named as :func:`make_pipeline` names them (the class name
+      in lower case, numbered when repeated).
+    * A subpopulation finder step right before an attack whose
+      ``subpopulation`` is ``None`` becomes that attack's finder: at ``fit``
+      the attack (a clone of the step; the step's parameters never change)
+      clones, seeds and fits it as it would its own, and the finder step
+      passes rows through unchanged, at ``fit`` and at ``predict`` time.
+      Grid searches reach the finder by its step name
+      (``clustermatch__n_clusters``). A finder step before an attack that has
+      its own finder, or with another step between it and the attack, is a
+      ``ValueError``.
+    * An attack's ``aux=(X_aux, y_aux)`` is given in the pipeline's input
+      space: ``X_aux`` is transformed by the fitted steps before the attack,
+      as the training rows were, before the attack uses it.
 
     Parameters
     ----------
-    steps : list of (str, estimator) tuples
-        Transformers, attacks and a final estimator.
-    memory : str or object with the joblib.Memory interface, default=None
-        Caches fitted transformers.
+    steps : list of estimators or of (str, estimator) tuples
+        Transformers, finders, attacks and a final estimator.
     transform_input : list of str, default=None
         Metadata to transform through the steps (scikit-learn's option).
+    memory : str or object with the joblib.Memory interface, default=None
+        Caches fitted transformers.
     verbose : bool, default=False
         Print the time of each step.
 
+    Attributes
+    ----------
+    named_steps : Bunch
+        The steps by name. After ``fit``, an attack bound to a finder step, or
+        given ``aux`` after other steps, is the fitted clone (its
+        ``subpopulation_`` is the fitted finder); a bound finder step stays as
+        given, unfitted.
+
+    See Also
+    --------
+    make_pipeline : The same, naming every step.
+    PoisonedEstimator : An attack and a victim for scikit-learn's Pipeline.
+
     Examples
     --------
-    >>> from sklearn.linear_model import LogisticRegression
+    The finder as a step of its own, right before the attack:
+
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsClassifier
     >>> from skpoison.attacks import LabelFlip
     >>> from skpoison.pipeline import Pipeline
     >>> from skpoison.subpopulations import ClusterMatch
-    >>> pipe = Pipeline([("attack", LabelFlip(ClusterMatch(n_clusters=5))),
-    ...                  ("victim", LogisticRegression())])
-    >>> bad = Pipeline([("finder", ClusterMatch(n_clusters=5)),
-    ...                 ("attack", LabelFlip(ClusterMatch(n_clusters=5))),
-    ...                 ("victim", LogisticRegression())])
-    >>> bad.fit([[0.0], [1.0]], [0, 1])
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.normal(0, 0.1, (20, 2)), rng.normal(3, 0.1, (10, 2))])
+    >>> y = np.array([0] * 20 + [1] * 10)
+    >>> pipe = Pipeline([ClusterMatch(n_clusters=2, target="smallest"),
+    ...                  LabelFlip(alpha=2, random_state=0),
+    ...                  KNeighborsClassifier(21)])
+    >>> [name for name, _ in pipe.steps]
+    ['clustermatch', 'labelflip', 'kneighborsclassifier']
+    >>> pipe.fit(X, y).predict(X[-3:])
+    array([0, 0, 0])
+    >>> int(pipe.named_steps["labelflip"].n_poison_)
+    20
+
+    A finder in both places is ambiguous:
+
+    >>> bad = Pipeline([ClusterMatch(n_clusters=2),
+    ...                 LabelFlip(ClusterMatch(n_clusters=2)),
+    ...                 KNeighborsClassifier()])
+    >>> bad.fit(X, y)
     Traceback (most recent call last):
     ...
-    ValueError: Pipeline step 'finder' is a subpopulation finder placed as its own step...
+    ValueError: Pipeline step 'clustermatch' is a subpopulation finder placed before...
     """
+
+    def __init__(self, steps, *, transform_input=None, memory=None, verbose=False):
+        super().__init__(steps, transform_input=transform_input, memory=memory,
+                         verbose=verbose)
+
+    # ``steps`` is named on assignment (in __init__, set_params and fit), so
+    # that bare estimators have names everywhere the pipeline reads them
+    @property
+    def steps(self):
+        """The steps, as ``(name, estimator)`` pairs."""
+        return self._steps
+
+    @steps.setter
+    def steps(self, steps):
+        self._steps = _named_steps(steps)
 
     def _validate_steps(self):
         super()._validate_steps()
-        _check_no_detached_finder(self.steps)
+        _finder_bindings(self.steps)
+
+    def _passthrough_steps(self):
+        """Indices of the finder steps bound to the attack after them: they
+        pass rows through unchanged (read by ``skpoison.utils._pipeline``)."""
+        try:
+            return set(_finder_bindings(self.steps, strict=False))
+        except (TypeError, ValueError, AttributeError):  # steps not validated yet
+            return set()
+
+    def _iter(self, with_final=True, filter_passthrough=True, filter_resample=True):
+        bound = self._passthrough_steps()
+        for idx, name, step in super()._iter(with_final, filter_passthrough,
+                                             filter_resample):
+            if idx not in bound:
+                yield idx, name, step
+            elif not filter_passthrough:
+                yield idx, name, "passthrough"
+
+    def _first_active_step(self):
+        bound = self._passthrough_steps()
+        for idx, (_, step) in enumerate(self.steps):
+            if idx not in bound and _active(step):
+                return step
+        raise AttributeError("the pipeline has no step that has seen data")
+
+    @property
+    def n_features_in_(self):
+        """Number of features seen in ``fit`` by the first step that sees rows."""
+        return self._first_active_step().n_features_in_
+
+    @property
+    def feature_names_in_(self):
+        """Names of the features seen by the first step that sees rows."""
+        return self._first_active_step().feature_names_in_
+
+    def _attack_for_fit(self, idx, attack):
+        """The attack to fit at step ``idx``: a clone bound to the finder step
+        before it and given ``aux`` transformed by the fitted steps before it,
+        or ``attack`` itself when neither applies."""
+        if not is_attack(attack):
+            return attack
+        bindings = {a: f for f, a in _finder_bindings(self.steps).items()}
+        before = [s for k, (_, s) in enumerate(self.steps[:idx])
+                  if not skipped_step(s) and k not in bindings.values()]
+        aux = getattr(attack, "aux", None)
+        transform_aux = (before and isinstance(aux, tuple) and len(aux) == 2
+                         and aux[0] is not None)
+        if idx not in bindings and not transform_aux:
+            return attack
+        attack = clone(attack)
+        if idx in bindings:
+            attack._bound_finder = self.steps[bindings[idx]][1]
+        if transform_aux:
+            X_aux, y_aux = aux
+            for step in before:
+                X_aux = step.transform(X_aux)
+            attack._pipeline_aux = (X_aux, y_aux)
+        return attack
+
+    def _fit(self, X, y=None, routed_params=None, raw_params=None):
+        # imbalanced-learn's loop, with attacks prepared by _attack_for_fit
+        # once the steps before them are fitted
+        self.steps = list(self.steps)
+        self._validate_steps()
+        memory = check_memory(self.memory)
+        fit_transform_one_cached = memory.cache(_fit_transform_one)
+        fit_resample_one_cached = memory.cache(_fit_resample_one)
+        for step_idx, name, transformer in self._iter(
+            with_final=False, filter_passthrough=False, filter_resample=False
+        ):
+            if transformer is None or transformer == "passthrough":
+                with _print_elapsed_time("Pipeline", self._log_message(step_idx)):
+                    continue
+            if hasattr(memory, "location") and memory.location is None:
+                cloned = transformer  # no cache: fitted in place, as imblearn
+            else:
+                cloned = clone(transformer)
+            step_params = self._get_metadata_for_step(
+                step_idx=step_idx, step_params=routed_params[name],
+                all_params=raw_params)
+            if hasattr(cloned, "transform") or hasattr(cloned, "fit_transform"):
+                X, fitted = fit_transform_one_cached(
+                    cloned, X, y, weight=None, message_clsname="Pipeline",
+                    message=self._log_message(step_idx), params=step_params)
+            else:
+                X, y, fitted = fit_resample_one_cached(
+                    self._attack_for_fit(step_idx, cloned), X, y,
+                    message_clsname="Pipeline", message=self._log_message(step_idx),
+                    params=routed_params[name])
+            self.steps[step_idx] = (name, fitted)
+        if self.steps:  # an attack as the final step (fit_resample) is bound too
+            last = len(self.steps) - 1
+            name, final = self.steps[last]
+            self.steps[last] = (name, self._attack_for_fit(last, final))
+        return X, y
 
 
 def make_pipeline(*steps, memory=None, transform_input=None, verbose=False):
@@ -98,7 +336,9 @@ def make_pipeline(*steps, memory=None, transform_input=None, verbose=False):
     Parameters
     ----------
     *steps : list of estimators
-        Transformers, samplers (attacks) and a final estimator.
+        Transformers, finders, attacks and a final estimator. A finder right
+        before an attack without one becomes its finder (see
+        :class:`Pipeline`).
     memory, transform_input, verbose
         As in :func:`imblearn.pipeline.make_pipeline`.
 
@@ -109,12 +349,14 @@ def make_pipeline(*steps, memory=None, transform_input=None, verbose=False):
     Examples
     --------
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from skpoison.attacks import LabelFlip
+    >>> from skpoison.attacks import GradientPoison
+    >>> from skpoison.defenses import TRIM
     >>> from skpoison.pipeline import make_pipeline
     >>> from skpoison.subpopulations import ClusterMatch
-    >>> make_pipeline(LabelFlip(ClusterMatch(n_clusters=5)), LogisticRegression())
-    Pipeline(steps=[('labelflip', LabelFlip(subpopulation=ClusterMatch(n_clusters=5))),
-                    ('logisticregression', LogisticRegression())])
+    >>> pipe = make_pipeline(ClusterMatch(), GradientPoison(alpha=1),
+    ...                      TRIM(LogisticRegression()))
+    >>> sorted(k for k in pipe.get_params() if k.endswith(("n_clusters", "__alpha")))
+    ['clustermatch__n_clusters', 'gradientpoison__alpha']
     """
     return Pipeline(_name_estimators(steps), memory=memory,
                     transform_input=transform_input, verbose=verbose)

@@ -1,6 +1,7 @@
 """Composition: skpoison pipelines, PoisonedEstimator, model selection."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -376,3 +377,243 @@ def test_caller_data_unchanged(data, as_frame):
             np.testing.assert_array_equal(a, b)
     # the aux arrays inside the attack are the caller's, unchanged
     assert models[0].named_steps["labelflip"].aux[0] is X_aux
+
+
+# ------------------------------- the finder as a step: bound to the attack
+def _bound(alpha=2, n_clusters=3, target=None, attack=LabelFlip, **kw):
+    return Pipeline([ClusterMatch(n_clusters=n_clusters, target=target),
+                     attack(alpha=alpha, random_state=0, **kw),
+                     TRIM(LogisticRegression(), n_remove=5)])
+
+
+def _nested(alpha=2, n_clusters=3, target=None, attack=LabelFlip, **kw):
+    return make_pipeline(
+        attack(ClusterMatch(n_clusters=n_clusters, target=target), alpha=alpha,
+               random_state=0, **kw),
+        TRIM(LogisticRegression(), n_remove=5))
+
+
+def test_bare_steps_are_named_as_make_pipeline_names_them():
+    steps = [ClusterMatch(), LabelFlip(alpha=1), TRIM(LogisticRegression())]
+    pipe = Pipeline(steps)
+    assert [n for n, _ in pipe.steps] == ["clustermatch", "labelflip", "trim"]
+    assert [n for n, _ in make_pipeline(*steps).steps] == [n for n, _ in pipe.steps]
+    assert all(a is b for (_, a), b in zip(pipe.steps, steps))
+    # pairs and bare estimators mix; a list of pairs is kept as given (clone)
+    mixed = Pipeline([("f", ClusterMatch()), LabelFlip(), ("m", LogisticRegression())])
+    assert [n for n, _ in mixed.steps] == ["f", "labelflip", "m"]
+    pairs = [("f", ClusterMatch()), ("m", LogisticRegression())]
+    assert Pipeline(pairs).steps is pairs
+    assert type(clone(pipe)) is Pipeline
+    assert [n for n, _ in clone(pipe).steps] == ["clustermatch", "labelflip", "trim"]
+    # set_params(steps=...) names bare estimators too
+    mixed.set_params(steps=[ClusterMatch(), LabelFlip(), LogisticRegression()])
+    assert [n for n, _ in mixed.steps] == ["clustermatch", "labelflip",
+                                           "logisticregression"]
+    # repeated classes are numbered, as make_pipeline does
+    twice = Pipeline([StandardScaler(), StandardScaler(), LogisticRegression()])
+    assert [n for n, _ in twice.steps] == ["standardscaler-1", "standardscaler-2",
+                                           "logisticregression"]
+
+
+@pytest.mark.parametrize("target", [0, 1, 2])
+def test_bound_finder_is_the_nested_finder(data, target):
+    # the bound form and the nested form make the same poisons and the same model
+    X, y, _, _, X_test, y_test = data
+    bound, nested = _bound(target=target).fit(X, y), _nested(target=target).fit(X, y)
+    a, b = bound.named_steps["labelflip"], nested.named_steps["labelflip"]
+    assert a.n_poison_ == b.n_poison_ > 0
+    np.testing.assert_array_equal(a.sample_indices_, b.sample_indices_)
+    np.testing.assert_array_equal(a.poison_mask_, b.poison_mask_)
+    assert a.subpopulation_.get_params() == b.subpopulation_.get_params()
+    np.testing.assert_array_equal(bound.predict(X_test), nested.predict(X_test))
+    for scorer in (*SCORING.values(), poison_removal_scorer):
+        assert scorer(bound, X_test, y_test) == scorer(nested, X_test, y_test)
+    # the victim saw the 2 features, not the finder's 3 indicators
+    assert bound.named_steps["trim"].n_features_in_ == 2
+    assert bound.n_features_in_ == 2
+    # the attack given is untouched: the fitted one is a bound clone
+    assert target_accuracy_scorer(bound, X_test, y_test) < 0.3
+
+
+def test_bound_gradient_poison_is_the_nested_one(data):
+    from skpoison.attacks import GradientPoison
+
+    X, y, _, _, X_test, _ = data
+    kw = {"attack": GradientPoison, "target": 1, "n_iter": 3, "eps": 0.5}
+    bound, nested = _bound(**kw).fit(X, y), _nested(**kw).fit(X, y)
+    a, b = bound.named_steps["gradientpoison"], nested.named_steps["gradientpoison"]
+    X_a, _ = clone(a).set_params(subpopulation=ClusterMatch(
+        n_clusters=3, target=1)).fit_resample(X, y)
+    np.testing.assert_array_equal(a.objective_, b.objective_)
+    np.testing.assert_array_equal(bound.predict(X_test), nested.predict(X_test))
+    assert X_a.shape[0] == X.shape[0] + a.n_poison_
+
+
+def test_bound_form_params_reach_the_finder_and_leave_the_steps_alone(data):
+    X, y, *_ = data
+    finder, attack = ClusterMatch(n_clusters=3), LabelFlip(alpha=2, random_state=0)
+    pipe = Pipeline([finder, attack, LogisticRegression()])
+    assert {"clustermatch__n_clusters", "labelflip__alpha",
+            "labelflip__subpopulation"} <= set(pipe.get_params())
+    pipe.set_params(clustermatch__n_clusters=2, clustermatch__target="smallest",
+                    labelflip__alpha=1)
+    pipe.fit(X, y)
+    fitted = pipe.named_steps["labelflip"]
+    assert fitted is not attack and fitted.subpopulation_.n_clusters == 2
+    assert fitted.alpha == 1
+    assert fitted.n_poison_ == fitted.subpopulation_.sizes_[fitted.subpopulation_.target_]
+    # the steps given keep their parameters and stay unfitted
+    assert attack.subpopulation is None and attack.alpha == 1
+    assert not hasattr(attack, "poison_mask_")
+    assert not hasattr(finder, "subpopulations_")
+    assert pipe.get_params()["labelflip__subpopulation"] is None
+    # refitting after set_params rebinds the current finder step
+    pipe.set_params(clustermatch__n_clusters=3).fit(X, y)
+    assert pipe.named_steps["labelflip"].subpopulation_.n_clusters == 3
+    # clone and pickle of the fitted bound pipeline
+    cloned = clone(pipe)
+    assert repr(cloned) == repr(pipe)
+    assert cloned.get_params()["labelflip__subpopulation"] is None
+    np.testing.assert_array_equal(cloned.fit(X, y).predict(X), pipe.predict(X))
+    restored = pickle.loads(pickle.dumps(pipe))
+    np.testing.assert_array_equal(restored.predict(X), pipe.predict(X))
+    assert target_accuracy_scorer(restored, X, y) == target_accuracy_scorer(pipe, X, y)
+
+
+def test_bound_form_grid_search_matches_the_nested_form(data):
+    # the design card's grid, over the finder step's and the attack's params
+    X, y, *_ = data
+    grid = {"clustermatch__n_clusters": [2, 3], "clustermatch__target": [0, 1],
+            "labelflip__alpha": [0.5, 2]}
+    nested_grid = {"labelflip__subpopulation__n_clusters": [2, 3],
+                   "labelflip__subpopulation__target": [0, 1],
+                   "labelflip__alpha": [0.5, 2]}
+    bound = GridSearchCV(_bound(), grid, scoring=SCORING, refit="target", cv=2)
+    nested = GridSearchCV(_nested(), nested_grid, scoring=SCORING, refit="target",
+                          cv=2)
+    bound.fit(X, y)
+    nested.fit(X, y)
+
+    def by_setting(search, prefix):
+        res = search.cv_results_
+        return {(p[f"{prefix}n_clusters"], p[f"{prefix}target"], p["labelflip__alpha"]):
+                (res["mean_test_target"][i], res["mean_test_rest"][i],
+                 res["split0_test_target"][i])
+                for i, p in enumerate(res["params"])}
+
+    assert by_setting(bound, "clustermatch__") == \
+        by_setting(nested, "labelflip__subpopulation__")
+    assert bound.best_score_ == nested.best_score_
+    best = bound.best_estimator_.named_steps["labelflip"]
+    assert best.subpopulation_.n_clusters == \
+        bound.best_params_["clustermatch__n_clusters"]
+    # alpha=2 damages the target (direction of effect)
+    alpha = np.asarray(bound.cv_results_["param_labelflip__alpha"], dtype=float)
+    target = bound.cv_results_["mean_test_target"]
+    assert target[alpha == 2].mean() < target[alpha == 0.5].mean() - 0.3
+
+
+def test_bound_form_cross_validate_and_memory(data, tmp_path):
+    X, y, *_ = data
+    cv = KFold(2, shuffle=True, random_state=0)
+    scoring = {**SCORING, "poison_removed": poison_removal_scorer}
+    out = cross_validate(_bound(target=1), X, y, cv=cv, scoring=scoring)
+    ref = cross_validate(_nested(target=1), X, y, cv=cv, scoring=scoring)
+    for k in ("test_target", "test_rest", "test_poison_removed"):
+        np.testing.assert_array_equal(out[k], ref[k])
+    # with a cache the pipeline clones its steps: the binding survives it
+    cached = _bound(target=1).set_params(memory=str(tmp_path)).fit(X, y)
+    plain = _bound(target=1).fit(X, y)
+    np.testing.assert_array_equal(cached.named_steps["labelflip"].poison_mask_,
+                                  plain.named_steps["labelflip"].poison_mask_)
+    np.testing.assert_array_equal(cached.predict(X), plain.predict(X))
+
+
+def test_bound_form_in_poisoned_estimator(data):
+    X, y, _, _, X_test, y_test = data
+    attack = make_pipeline(ClusterMatch(n_clusters=3, target=1),
+                           LabelFlip(alpha=2, random_state=0))
+    model = PoisonedEstimator(attack, LogisticRegression()).fit(X, y)
+    ref = PoisonedEstimator(LabelFlip(ClusterMatch(n_clusters=3, target=1), alpha=2,
+                                      random_state=0), LogisticRegression()).fit(X, y)
+    assert model.n_features_in_ == 2
+    np.testing.assert_array_equal(model.predict(X_test), ref.predict(X_test))
+    assert target_accuracy_scorer(model, X_test, y_test) == \
+        target_accuracy_scorer(ref, X_test, y_test)
+    assert "attack__clustermatch__n_clusters" in model.get_params()
+
+
+def test_attack_without_finder_is_a_clear_error(data):
+    X, y, *_ = data
+    for model in (make_pipeline(LabelFlip(), LogisticRegression()),
+                  make_pipeline(StandardScaler(), LabelFlip(), LogisticRegression()),
+                  PoisonedEstimator(LabelFlip(), LogisticRegression())):
+        with pytest.raises(ValueError, match=(
+                r"LabelFlip has no subpopulation finder.*first parameter.*"
+                r"step right before it")):
+            model.fit(X, y)
+    with pytest.raises(ValueError, match="no subpopulation finder"):
+        LabelFlip().fit_resample(X, y)
+
+
+def test_finder_step_not_right_before_its_attack_is_an_error(data):
+    X, y, *_ = data
+    pipe = make_pipeline(ClusterMatch(), StandardScaler(), LabelFlip(),
+                         LogisticRegression())
+    with pytest.raises(ValueError, match="'labelflip' does not come right after.*"
+                                         "'standardscaler' is between"):
+        pipe.fit(X, y)
+    # a step set to passthrough between them does not count
+    pipe.set_params(standardscaler="passthrough").fit(X, y)
+    assert pipe.named_steps["labelflip"].n_poison_ > 0
+
+
+# ------------------------------------- aux goes through the steps before it
+@pytest.mark.parametrize("bound", [False, True])
+def test_aux_after_a_transformer_takes_the_steps_before_the_attack(data, bound):
+    X, y, X_aux, y_aux, X_test, y_test = data
+    # raw rows far from the scaled ones: raw aux against scaled rows would
+    # put no received row in the target
+    X, X_aux, X_test = X + 100.0, X_aux + 100.0, X_test + 100.0
+    attack = LabelFlip(ClusterMatch(n_clusters=3, target=1), alpha=2,
+                       aux=(X_aux, y_aux), random_state=0)
+    if bound:
+        attack.set_params(subpopulation=None)
+        steps = [StandardScaler(), ClusterMatch(n_clusters=3, target=1), attack,
+                 LogisticRegression()]
+        name = "labelflip"
+    else:
+        steps = [("scale", StandardScaler()), ("attack", attack),
+                 ("victim", LogisticRegression())]
+        name = "attack"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pipe = Pipeline(steps).fit(X, y)
+    fitted = pipe.named_steps[name]
+    # reference: the attack on rows (and aux) scaled by hand
+    scaler = StandardScaler().fit(X)
+    ref = LabelFlip(ClusterMatch(n_clusters=3, target=1), alpha=2,
+                    aux=(scaler.transform(X_aux), y_aux), random_state=0)
+    ref.fit_resample(scaler.transform(X), y)
+    assert fitted.n_poison_ == ref.n_poison_ > 0
+    np.testing.assert_array_equal(fitted.sample_indices_, ref.sample_indices_)
+    assert target_accuracy_scorer(pipe, X_test, y_test) < 0.3
+    # the attack given keeps the caller's aux, untransformed
+    assert attack.aux[0] is X_aux
+    np.testing.assert_array_equal(fitted.aux[0], X_aux)
+
+
+def test_zero_poisons_from_aux_in_another_representation_is_not_silent(data):
+    # PoisonedEstimator cannot see the scaler before it: the attacker's raw
+    # rows put none of the received (scaled) rows in the target
+    X, y, X_aux, y_aux, *_ = data
+    X, X_aux = X + 100.0, X_aux + 100.0
+    attack = LabelFlip(ClusterMatch(n_clusters=3, target=1), alpha=2,
+                       aux=(X_aux, y_aux), random_state=0)
+    model = sk_make_pipeline(StandardScaler(),
+                             PoisonedEstimator(attack, LogisticRegression()))
+    with pytest.warns(UserWarning, match=r"None of the 180 rows received.*"
+                                         r"X_aux must be in the representation"):
+        model.fit(X, y)
+    assert model[-1].attack_.n_poison_ == 0

@@ -49,13 +49,16 @@ from ..utils._validation import is_dataframe, is_number_dtype
 from ._labels import poison_labels
 
 _SHARED_ATTACK_PARAMS_DOC = """
-    subpopulation : subpopulation finder
+    subpopulation : subpopulation finder or None, default=None
         The finder that defines the target subpopulation, for example
         :class:`~skpoison.subpopulations.ClusterMatch`. It is cloned and fitted
         on the attacker's rows in ``fit_resample`` (seeded from
         ``random_state`` when it has no seed of its own); wrap a finder the
         attacker already fitted in :class:`sklearn.frozen.FrozenEstimator` to
-        use it as is.
+        use it as is. ``None``: the finder is the step right before the
+        attack in a :class:`skpoison.pipeline.Pipeline`
+        (``make_pipeline(ClusterMatch(), LabelFlip(), victim)``); an attack
+        with no finder either way raises a ValueError in ``fit_resample``.
 
     alpha : float, default=1.0
         Poisoning rate: the attack adds ``int(alpha * n_sub)`` rows, where
@@ -401,13 +404,49 @@ def is_attack(estimator):
             and hasattr(estimator, "fit_resample"))
 
 
+def resolve_finder(attack, *, required=True):
+    """The finder ``attack`` uses: its own ``subpopulation`` or the one bound.
+
+    A :class:`skpoison.pipeline.Pipeline` binds a finder step to the attack
+    right after it by setting ``_bound_finder`` on its fit-time clone of the
+    attack (the attack's parameters are never changed). Both at once cannot
+    happen (the pipeline refuses it); neither is a ValueError saying the two
+    ways to give one, unless ``required=False`` (then ``None``).
+    """
+    own = getattr(attack, "subpopulation", None)
+    bound = getattr(attack, "_bound_finder", None)
+    if own is not None and bound is not None:
+        raise ValueError(
+            f"{type(attack).__name__} has a finder of its own (subpopulation="
+            f"{type(own).__name__}(...)) and one bound from a pipeline step; give "
+            "it one or the other."
+        )
+    finder = own if own is not None else bound
+    if finder is None and required:
+        name = type(attack).__name__
+        raise ValueError(
+            f"{name} has no subpopulation finder (subpopulation=None): there is no "
+            "target to poison. Give it one either as its first parameter, "
+            f"{name}(ClusterMatch(...), ...), or as the step right before it in a "
+            f"skpoison Pipeline, make_pipeline(ClusterMatch(...), {name}(...), "
+            "victim)."
+        )
+    return finder
+
+
 class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
-    """Base class of subpopulation attacks. Not for direct use."""
+    """Base class of subpopulation attacks. Not for direct use.
+
+    Subclasses take the finder as their first parameter, ``subpopulation=None``,
+    store it unchanged, and reach it only through ``self._finder()`` (the
+    shared ``_resample`` does so): that is the finder given, or the one a
+    :class:`skpoison.pipeline.Pipeline` bound from the step before the attack.
+    """
 
     _sampling_type = "poisoning"
 
     _parameter_constraints = {
-        "subpopulation": [HasMethods(["fit", "membership"])],
+        "subpopulation": [HasMethods(["fit", "membership"]), None],
         # at most 1,000 poison rows per subpopulation row: far above the
         # paper's 2, and an int(alpha * n_sub) that always fits in memory
         "alpha": [Interval(Real, 0, 1000, closed="both")],
@@ -443,16 +482,24 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
         return self._validated_resample(X, y, self._resample)
 
     # ------------------------------------------------------------ protocol
+    def _aux(self):
+        """``aux``, or its rows after the pipeline steps before the attack
+        (``_pipeline_aux``, set by :class:`skpoison.pipeline.Pipeline` on its
+        fit-time clone of the attack)."""
+        transformed = getattr(self, "_pipeline_aux", None)
+        return self.aux if transformed is None else transformed
+
     def _attacker_rows(self, X_given, X, y):
         """The attacker's rows: as given (for the finder) and validated."""
-        if self.aux is None:
+        aux = self._aux()
+        if aux is None:
             return X_given, X, y
-        if len(self.aux) != 2:
+        if len(aux) != 2:
             raise ValueError(
                 "aux must be a tuple (X_aux, y_aux); got a tuple of length "
-                f"{len(self.aux)}."
+                f"{len(aux)}."
             )
-        X_aux_given, y_aux = self.aux
+        X_aux_given, y_aux = aux
         if X_aux_given is None or (np.ndim(X_aux_given) != 2
                                    and not is_dataframe(X_aux_given)):
             raise ValueError(
@@ -493,8 +540,15 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
         check_label_space(y_aux, np.unique(y), name="y_aux", where="y")
         return X_aux_given, X_aux, y_aux
 
+    def _finder(self):
+        """The finder this attack uses: its ``subpopulation``, else the one a
+        :class:`skpoison.pipeline.Pipeline` bound to it from the step before
+        it (``_bound_finder``, set on the pipeline's clone of the attack at
+        fit time, never a parameter); neither is a clear ValueError."""
+        return resolve_finder(self)
+
     def _fitted_finder(self, X_src_given, rng):
-        finder = self.subpopulation
+        finder = self._finder()
         if prefit_estimator(finder, param="subpopulation",
                             owner=type(self).__name__) is not None:
             return finder  # frozen: used as is
@@ -526,7 +580,22 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
         else:  # counted on the attacker's rows (the received ones without aux)
             n_sub = int(candidates.size)
         n_poison = int(self.alpha * n_sub)
-        if n_poison == 0 and self.alpha > 0:
+        if n_sub == 0 and self.alpha > 0:
+            # the target exists in aux but in none of the rows received: often
+            # aux in another representation than those rows (raw X_aux for an
+            # attack after a scaler in a hand-built pipeline), never silent
+            warnings.warn(
+                f"None of the {X.shape[0]} rows received by {type(self).__name__} "
+                f"is in the target subpopulation (target_={finder.target_}), which "
+                f"has {candidates.size} rows in aux: with count_on='train' the "
+                "attack adds 0 poison rows. If the attack follows a transformer "
+                "(a scaler, an encoder), X_aux must be in the representation the "
+                "attack receives: skpoison's Pipeline passes aux through the steps "
+                "before the attack; PoisonedEstimator and scikit-learn's Pipeline "
+                "do not, so transform X_aux yourself there.",
+                UserWarning,
+            )
+        elif n_poison == 0 and self.alpha > 0:
             warnings.warn(
                 f"alpha={self.alpha} times n_sub={n_sub} (counted on "
                 f"{self.count_on}) gives 0 poison rows: the attack adds nothing.",

@@ -355,7 +355,7 @@ class GradientPoison(_OptimisedAttack):
 
     _parameter_constraints = {**_OptimisedAttack._parameter_constraints}
 
-    def __init__(self, subpopulation, *, alpha=1.0, label="auto", aux=None,
+    def __init__(self, subpopulation=None, *, alpha=1.0, label="auto", aux=None,
                  count_on="train", estimator=None, mode="ll", n_iter=50,
                  step_size=0.2, eps=0.1, targets=None, bounds=None,
                  feature_mask="continuous",

@@ -149,7 +149,7 @@ class InfluencePoison(_OptimisedAttack):
         "solver": [StrOptions({"auto", "exact", "cg"})],
     }
 
-    def __init__(self, subpopulation, *, alpha=1.0, label="auto", aux=None,
+    def __init__(self, subpopulation=None, *, alpha=1.0, label="auto", aux=None,
                  count_on="train", estimator=None, mode="ll", n_iter=250,
                  step_size=0.1, eps=0.1, targets=None, bounds=None,
                  feature_mask="continuous",

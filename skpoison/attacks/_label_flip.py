@@ -108,7 +108,7 @@ label, default="auto"
     _X_dtype = None
 
 
-    def __init__(self, subpopulation, *, alpha=1.0, label="auto", aux=None,
+    def __init__(self, subpopulation=None, *, alpha=1.0, label="auto", aux=None,
                  count_on="train", estimator=None, random_state=None):
         self.subpopulation = subpopulation
         self.alpha = alpha

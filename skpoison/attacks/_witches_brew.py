@@ -25,7 +25,7 @@ from ..utils._frozen import prefit_estimator
 from ..utils._labels import encode_labels
 from ..utils._seeding import seed_unseeded
 from ..utils._validation import check_bounds
-from ._base import _AttackSamplerMixin
+from ._base import _AttackSamplerMixin, resolve_finder
 from ._targets import select_targets
 
 __all__ = ["WitchesBrew"]
@@ -89,7 +89,10 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
         Used only when ``targets=None``: the targets are then chosen among
         the received rows by :func:`~skpoison.attacks.select_targets`, all
         from this finder's target subpopulation (fitted on the rows of the
-        targets' class), or at random from one class when ``None``.
+        targets' class), or at random from one class when ``None`` and no
+        finder step comes right before the attack in a
+        :class:`skpoison.pipeline.Pipeline` (a finder step there is used as
+        this parameter).
 
     targets : array-like, default=None
         The targets: a 2-D array of shape (n_targets, n_features) of target
@@ -369,6 +372,13 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
         """Target inputs and their indices (None for explicit inputs)."""
         targets = self.targets
         classes = np.unique(y)
+        finder = resolve_finder(self, required=False)
+        if targets is not None and getattr(self, "_bound_finder", None) is not None:
+            raise ValueError(
+                "WitchesBrew was given targets, so the finder step before it in the "
+                "pipeline would choose nothing: remove that step, or set "
+                "targets=None to choose the targets within its subpopulation."
+            )
         if targets is not None:
             arr = np.asarray(targets)
             if arr.ndim == 1 and arr.dtype.kind in "iu":
@@ -394,9 +404,9 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
                     f"{self.intended_class!r} has n_targets={self.n_targets} rows."
                 )
             target_class = others[rng.randint(len(others))]
-        mode = "random" if self.subpopulation is None else "subpopulation"
+        mode = "random" if finder is None else "subpopulation"
         idx = select_targets(X, y, n=self.n_targets, mode=mode,
-                             subpopulation=self.subpopulation,
+                             subpopulation=finder,
                              target_class=target_class, random_state=rng)
         return X[idx], idx
 

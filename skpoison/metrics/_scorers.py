@@ -8,6 +8,11 @@ from sklearn.utils.validation import check_consistent_length
 
 from ..attacks import is_attack
 from ..utils._labels import check_label_space
+from ..utils._pipeline import find_step
+
+
+def _is_fitted_attack(step):
+    return is_attack(step) and hasattr(step, "subpopulation_")
 
 
 def find_attack(estimator):
@@ -15,10 +20,11 @@ def find_attack(estimator):
 
     Read more in the :ref:`User Guide <metrics>`.
 
-    Looks through :class:`~skpoison.pipeline.Pipeline` steps,
-    :class:`~skpoison.pipeline.PoisonedEstimator` (``attack_``) and fitted
-    searches (``best_estimator_``). The returned function pushes rows through
-    the fitted steps before the attack, so that the attack's finder sees the
+    Looks through :class:`~skpoison.pipeline.Pipeline` steps (nested ones
+    too), :class:`~skpoison.pipeline.PoisonedEstimator` (``attack_``) and
+    fitted searches (``best_estimator_``). The returned function pushes rows
+    through the fitted steps before the attack (a finder step bound to the
+    attack passes them unchanged), so that the attack's finder sees the
     representation it was fitted on.
 
     Parameters
@@ -36,32 +42,14 @@ def find_attack(estimator):
     ValueError
         When no fitted attack is found.
     """
-    if hasattr(estimator, "best_estimator_"):
-        return find_attack(estimator.best_estimator_)
-    if is_attack(estimator) and hasattr(estimator, "subpopulation_"):
-        return estimator, lambda X: X
-    if hasattr(estimator, "attack_"):
-        return estimator.attack_, lambda X: X
-    steps = getattr(estimator, "steps", None)
-    if steps is not None:
-        for i, (_, step) in enumerate(steps):
-            try:
-                attack, inner = find_attack(step)
-            except ValueError:
-                continue
-            before = [s for _, s in steps[:i]
-                      if s not in (None, "passthrough") and not hasattr(s, "fit_resample")]
-
-            def to_attack_input(X, before=before, inner=inner):
-                for s in before:
-                    X = s.transform(X)
-                return inner(X)
-
-            return attack, to_attack_input
-    raise ValueError(
-        f"No fitted attack found in {type(estimator).__name__}: subpopulation scorers "
-        "need a fitted skpoison Pipeline or PoisonedEstimator containing an attack."
-    )
+    attack, to_input = find_step(estimator, _is_fitted_attack)
+    if attack is None:
+        raise ValueError(
+            f"No fitted attack found in {type(estimator).__name__}: subpopulation "
+            "scorers need a fitted skpoison Pipeline or PoisonedEstimator "
+            "containing an attack."
+        )
+    return attack, to_input
 
 
 def find_defense(estimator):
@@ -77,16 +65,7 @@ def find_defense(estimator):
     -------
     defense : fitted estimator with ``support_mask_``, or None
     """
-    if hasattr(estimator, "support_mask_"):
-        return estimator
-    if hasattr(estimator, "best_estimator_"):
-        return find_defense(estimator.best_estimator_)
-    if hasattr(estimator, "estimator_"):
-        return find_defense(estimator.estimator_)
-    steps = getattr(estimator, "steps", None)
-    if steps:
-        return find_defense(steps[-1][1])
-    return None
+    return find_step(estimator, lambda step: hasattr(step, "support_mask_"))[0]
 
 
 class _SubpopulationScorer:

@@ -38,3 +38,10 @@ __all__ += ["_name_estimators"]
 from sklearn.utils import _safe_indexing  # noqa: E402
 
 __all__ += ["_safe_indexing"]
+
+# imbalanced-learn's pipeline steps (fit one transformer or sampler, cached) and
+# scikit-learn's step timer are private; skpoison's Pipeline runs the same loop.
+from imblearn.pipeline import _fit_resample_one, _fit_transform_one  # noqa: E402
+from sklearn.utils._user_interface import _print_elapsed_time  # noqa: E402
+
+__all__ += ["_fit_resample_one", "_fit_transform_one", "_print_elapsed_time"]

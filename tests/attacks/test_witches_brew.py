@@ -142,6 +142,26 @@ def test_targets_selected_from_one_subpopulation(data):
     assert not attack.poison_mask_[idx].any()
 
 
+def test_finder_step_before_it_chooses_the_targets(data):
+    # make_pipeline(ClusterMatch(), WitchesBrew()): the finder step is the
+    # attack's subpopulation, as if given as its first parameter
+    from skpoison.pipeline import make_pipeline
+
+    X, y, targets = data
+    finder = ClusterMatch(n_clusters=3, target="largest", min_size=4)
+    small = {"n_targets": 5, "n_iter": 2,
+             "estimator": make_mlp_classifier((8,), max_epochs=3)}
+    pipe = make_pipeline(finder, _attack(**small), LogisticRegression())
+    pipe.fit(X, y)
+    fitted = pipe.named_steps["witchesbrew"]
+    ref = _attack(subpopulation=finder, **small).fit(X, y)
+    assert_array_equal(fitted.target_indices_, ref.target_indices_)
+    assert_array_equal(fitted.poison_mask_, ref.poison_mask_)
+    # with targets given, a finder step would choose nothing: an error
+    with pytest.raises(ValueError, match="given targets.*finder step"):
+        make_pipeline(finder, _attack(targets=targets), LogisticRegression()).fit(X, y)
+
+
 def test_intended_class_chosen_when_none(data):
     X, y, targets = data
     attack = _attack(targets=targets, intended_class=None, n_iter=2).fit(X, y)
