@@ -7,6 +7,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from functools import partial
 from numbers import Integral, Real
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -20,6 +21,7 @@ from ..attacks import BasePoisoningAttack, LabelFlip
 from ..utils._seeding import seed_unseeded
 from . import _report
 from ._describe import describe_subpopulation
+from ._render import render_html
 from ._store import ResultStore, canonical, config_hash, new_run_id, normalize_row
 from ._workers import (
     Task,
@@ -28,6 +30,7 @@ from ._workers import (
     _run_task,
     _shared_once,
     _task_id,
+    _workers_text,
     certifies,
     defended,
     process_workers,
@@ -206,6 +209,13 @@ class SubpopulationAudit:
         :func:`~skpoison.audit.describe_subpopulation` (column values, or the
         rule that picks a cluster out of the attacker's rows).
 
+    title : str, default=None
+        What is audited, for the report's heading (e.g. ``"UCI Adult / lr"``).
+
+    notes : list of str, default=None
+        Notes printed with the clean model in the report (e.g. how the data
+        was split).
+
     Attributes
     ----------
     results_ : DataFrame
@@ -261,6 +271,9 @@ class SubpopulationAudit:
         recovered from the stored clean accuracies on a group and on the
         rest of the test rows).
 
+    workers_ : str
+        Where the work ran (``n_jobs`` and the CPUs, or the Dask scheduler).
+
     timings_ : dict
         Seconds spent fitting the finders (``"finders"``), the clean models
         (``"clean"``), the certifying defenses on the clean rows
@@ -293,7 +306,8 @@ class SubpopulationAudit:
     def __init__(self, estimator, *, finders, attack=None, alphas=(0.5, 1, 2),
                  seeds=(0,), defenses=None, oracle_n_remove=True, n_jobs=None,
                  backend=None, progress=True, max_subpopulations=None,
-                 subpopulation_order=None, store=None, resume=True, describe=None):
+                 subpopulation_order=None, store=None, resume=True, describe=None,
+                 title=None, notes=None):
         self.estimator = estimator
         self.finders = finders
         self.attack = attack
@@ -309,6 +323,8 @@ class SubpopulationAudit:
         self.store = store
         self.resume = resume
         self.describe = describe
+        self.title = title
+        self.notes = notes
 
     def _check_params(self):
         if not isinstance(self.finders, dict) or not self.finders:
@@ -482,6 +498,7 @@ class SubpopulationAudit:
     def _dispatch(self, jobs, shared, n_total, n_pending, collect):
         """Step 5: run the tasks (in parallel) and hand each one's rows to
         ``collect`` as it finishes."""
+        self.workers_ = _workers_text(self.backend, self.n_jobs)
         bar = tqdm(total=n_total, initial=n_total - n_pending,
                    disable=not self.progress, desc="audit", unit="attack")
         with bar, ExitStack() as stack:
@@ -632,20 +649,25 @@ class SubpopulationAudit:
         self.timings_["total"] = time.perf_counter() - start
         return self.results_
 
-    def report(self, path, *, title="skpoison audit"):
+    def report(self, path, *, title=None):
         """Write the audit's report: one self-contained HTML page.
 
-        The page holds the run's parameters, the Top-k tables and figures
-        (embedded PNGs): target damage by alpha and filter, damage per
-        subpopulation, a 2-D map of the subpopulations with the attacked
-        ones coloured by damage, and what each defense removed.
+        The page holds what the console shows after a run (the clean model,
+        the most vulnerable groups, whether each defense helped, the Top-k
+        table), the figures (embedded PNGs): target damage by alpha and
+        filter, damage per group, a 2-D map of the groups with the attacked
+        ones coloured by damage, what each defense removed; and the run's
+        parameters. Works on an audit reloaded from its store (run it again
+        with the same ``store``: every row is loaded, nothing refitted but
+        the finders).
 
         Parameters
         ----------
         path : str or Path
             A ``.html`` file, or a folder (``report.html`` is written in it).
-        title : str, default="skpoison audit"
-            The page's heading.
+        title : str, default=None
+            The page's heading after "skpoison audit: "; ``None`` uses the
+            audit's ``title``.
 
         Returns
         -------
@@ -654,7 +676,15 @@ class SubpopulationAudit:
         """
         if not hasattr(self, "results_"):
             raise RuntimeError("Call run() before report().")
-        return _report.write_report(self, path, title=title)
+        path = Path(path)
+        if path.suffix.lower() not in (".html", ".htm"):
+            path = path / "report.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sections = _report.report_sections(self)
+        if title is not None:
+            sections[0] = sections[0]._replace(content=f"skpoison audit: {title}")
+        path.write_text(render_html(sections), encoding="utf-8")
+        return path
 
     def vulnerable_groups(self, top=10):
         """The groups an attacker damages most, by name; see the report.

@@ -1,33 +1,29 @@
-"""Every table and figure of the audit, and its report: one self-contained HTML page.
+"""Every table of the audit, and its report model: one list of sections.
 
 The tables (:func:`summarize`, :func:`vulnerable_groups`,
 :func:`defense_effect`, :func:`certified_groups`, :func:`parameters_table`) read
-an audit's results; the
-console output and the HTML page are built from the same tables. Nothing here
-imports the audit itself: the audit calls this module, never the other way.
-
-Everything in the page is inline: figures are PNGs drawn with matplotlib (no
-pyplot, so no global backend is touched) and embedded as base64 ``data:`` URLs,
-tables come from :meth:`pandas.DataFrame.to_html`, the style sheet is in the
-page, and the only script is a small render check that marks the ``<html>``
-element with the number of images, broken images, tables and script errors
-once the page has loaded (``data-images``, ``data-broken-images``,
-``data-tables``, ``data-errors``), so a headless browser can verify the page.
-Text from the data (group names, column values) is shown as text: escaped in
-HTML, and never read as matplotlib mathtext (a ``$`` is a dollar sign).
+an audit's results; :func:`report_sections` builds the report once from a
+finished audit (title, text, tables and figures), and ``_render`` prints it on
+the console or writes it as an HTML page. Nothing here imports the audit
+itself: the audit calls this module, never the other way.
 """
 
-import base64
-import html
-import io
-import textwrap
 import time
-from pathlib import Path
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from ._describe import describe_subpopulation, readable
+from ._render import (  # noqa: F401 - text_table: the console's tables
+    Section,
+    draw_by_alpha,
+    fig_by_alpha,
+    fig_map,
+    fig_per_group,
+    fig_removal,
+    text_table,
+)
 
 # a change of target damage smaller than this (accuracy points, as a
 # fraction) is "no clear effect" of a defense
@@ -43,52 +39,6 @@ CERTIFIED_NOTE = (
     "damage it did without and with the defense). A certificate covers a limited "
     "number of rows (for partition aggregation, at most half its partitions): "
     "larger attacks certify nothing. Means over seeds.")
-
-_STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
-       max-width: 1100px; color: #222; line-height: 1.4; padding: 0 1em; }
-h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 0.8em 0; }
-th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right;
-         vertical-align: top; }
-th { background: #f3f3f3; }
-td.text, th.text, table.parameters td { text-align: left; white-space: normal;
-         overflow-wrap: break-word; max-width: 36em; min-width: 5em; }
-figure { margin: 1em 0; } figcaption { font-size: 0.9em; color: #555; }
-img { max-width: 100%; height: auto; }
-p.note { color: #555; font-size: 0.9em; }
-p.lead { font-size: 1.15em; }
-li.helped { color: #1a6d1a; } li.worse { color: #a31515; }
-"""
-
-_CHECK = """
-window.__skpoisonErrors = 0;
-window.addEventListener("error", function () { window.__skpoisonErrors += 1; }, true);
-window.addEventListener("load", function () {
-  var images = Array.prototype.slice.call(document.images);
-  var broken = images.filter(function (im) {
-    return !(im.complete && im.naturalWidth > 0);
-  }).length;
-  var root = document.documentElement;
-  root.setAttribute("data-images", String(images.length));
-  root.setAttribute("data-broken-images", String(broken));
-  root.setAttribute("data-tables", String(document.getElementsByTagName("table").length));
-  root.setAttribute("data-errors", String(window.__skpoisonErrors));
-});
-"""
-
-_PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
-            "#e377c2", "#7f7f7f"]
-
-
-def _plain(text, width=None):
-    """Text from the data for a matplotlib label: ``$`` is a dollar sign,
-    long text wrapped at ``width`` characters (never cut)."""
-    text = str(text)
-    if width is not None:
-        text = "\n".join(textwrap.wrap(text, width, break_long_words=True,
-                                       break_on_hyphens=False)) or text
-    return text.replace("$", r"\$")
 
 
 def _pct(value):
@@ -165,7 +115,8 @@ def vulnerable_groups(results, top=10):
         table = table.head(top)
     table = table.reset_index()
     top_alpha = alphas[-1]
-    out = pd.DataFrame({"filter": table["filter"], "group": table["group"],
+    out = pd.DataFrame({"id": table["id"], "filter": table["filter"],
+                        "group": table["group"],
                         "rows": table["rows"].astype(int),
                         "aux rows": table["aux_rows"].astype(int),
                         "test rows": table["test_rows"].astype(int),
@@ -193,7 +144,9 @@ def _ranked_groups(results):
     table = groups.join(damage)
     table["collateral"] = collateral
     table["_mean"] = damage.mean(axis=1)
-    return table.sort_values([top_alpha, "_mean"], ascending=False, kind="stable"), alphas
+    table = table.sort_values([top_alpha, "_mean"], ascending=False, kind="stable")
+    table.insert(0, "id", [f"#{k}" for k in range(1, len(table) + 1)])
+    return table, alphas
 
 
 def certifying_defenses(results):
@@ -489,65 +442,6 @@ def _removal(results):
                  n_poison=("n_poison", "mean"), units=("poison_removed", "size")))
 
 
-# ---------------------------------------------------------------------------
-# console
-
-
-def text_table(frame, wrap=None, floats="{:.3f}"):
-    """A DataFrame as plain text; the columns in ``wrap`` (name -> width) are
-    wrapped over several lines, never cut."""
-    wrap = wrap or {}
-    cols = list(frame.columns)
-    cells = []
-    for _, row in frame.iterrows():
-        line = []
-        for c in cols:
-            v = row[c]
-            if isinstance(v, (float, np.floating)):
-                text = "" if pd.isna(v) else floats.format(v)
-            else:
-                text = str(v)
-            width = wrap.get(c)
-            line.append(textwrap.wrap(text, width, break_on_hyphens=False) or [""]
-                        if width else [text])
-        cells.append(line)
-    widths = [max([len(str(c))] + [len(part) for line in cells for part in line[i]])
-              for i, c in enumerate(cols)]
-    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in cols]
-
-    def fmt(parts):
-        return "  ".join(p.rjust(w) if n else p.ljust(w)
-                         for p, w, n in zip(parts, widths, numeric)).rstrip()
-
-    out = [fmt([str(c) for c in cols])]
-    for line in cells:
-        for k in range(max(len(part) for part in line)):
-            out.append(fmt([part[k] if k < len(part) else "" for part in line]))
-    return "\n".join(out)
-
-
-# ---------------------------------------------------------------------------
-# figures
-
-
-def _figure(width, height):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
-
-
-def _png(fig):
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _img(fig, alt, caption):
-    return (f'<figure><img alt="{html.escape(alt)}" '
-            f'src="data:image/png;base64,{_png(fig)}"/>'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-
-
 def plot_summary(results, path=None):
     """Figure: Top-1, Top-5 mean and mean target damage and collateral damage by alpha.
 
@@ -570,312 +464,196 @@ def plot_summary(results, path=None):
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig = plt.figure(figsize=(5.5 * _n_filters(results), 4))
-    _draw_by_alpha(fig, results)
+    table = summarize(results, top=(1, 5)).reset_index()
+    fig = plt.figure(figsize=(5.5 * max(1, table["filter"].nunique()), 4))
+    draw_by_alpha(fig, table)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
 
 
-def _n_filters(results):
-    return max(1, len(dict.fromkeys(results["filter"])))
-
-
-def _draw_by_alpha(fig, results):
-    """The Top-k figure, drawn once for the console's PNG and the report: per
-    filter, top-1, top-5 mean and mean target damage and the mean collateral
-    damage by alpha, one colour per defense."""
-    table = summarize(results, top=(1, 5)).reset_index()
-    filters = list(dict.fromkeys(table["filter"]))
-    axes = fig.subplots(1, len(filters), squeeze=False, sharey=True)[0]
-    for ax, fname in zip(axes, filters):
-        sub = table[table["filter"] == fname]
-        for k, (defense, grp) in enumerate(sub.groupby("defense", sort=False)):
-            color = _PALETTE[k % len(_PALETTE)]
-            name = _plain(defense)
-            ax.plot(grp.alpha, grp.top1, "o-", color=color, label=f"top-1, {name}")
-            ax.plot(grp.alpha, grp.top5, "s--", color=color, label=f"top-5 mean, {name}")
-            ax.plot(grp.alpha, grp.mean_target, "^:", color=color,
-                    label=f"mean, {name}")
-            ax.plot(grp.alpha, grp.mean_collateral, "x-.", color=color, alpha=0.6,
-                    label=f"mean collateral, {name}")
-        ax.axhline(0, color="grey", lw=0.5)
-        ax.set_title(_plain(fname))
-        ax.set_xlabel("alpha (poisons / subpopulation size)")
-        ax.set_ylabel("damage (accuracy points lost)")
-        ax.legend(fontsize=7)
-    return fig
-
-
-def _fig_by_alpha(results):
-    return _draw_by_alpha(_figure(5.2 * _n_filters(results), 3.8), results)
-
-
-def _fig_per_subpopulation(per_sub, max_bars=25, label_width=40):
-    alpha = per_sub.alpha.max()
-    at = per_sub[per_sub.alpha == alpha]
-    filters = list(dict.fromkeys(at["filter"]))
-    defenses = list(dict.fromkeys(at["defense"]))
-    firsts, heights = [], []
-    for fname in filters:
-        sub = at[at["filter"] == fname]
-        first = sub[sub.defense == defenses[0]].sort_values(
-            "target_damage", ascending=False, kind="stable").head(max_bars)
-        labels = [_plain(d, label_width) for d in first.description]
-        firsts.append((first, labels))
-        # a bar per group, taller when its name takes several lines
-        heights.append(sum(max(1.0, 0.45 * (lab.count("\n") + 1)) for lab in labels))
-    fig = _figure(9, 1.2 + 0.3 * sum(heights) + 0.7 * len(filters))
-    axes = fig.subplots(len(filters), 1, squeeze=False,
-                        gridspec_kw={"height_ratios": [max(h, 1) for h in heights]})[:, 0]
-    width = 0.8 / len(defenses)
-    for ax, fname, (first, labels) in zip(axes, filters, firsts):
-        sub = at[at["filter"] == fname]
-        order = list(first.subpopulation)
-        pos = np.arange(len(order))
-        for k, defense in enumerate(defenses):
-            vals = (sub[sub.defense == defense].set_index("subpopulation")
-                    .target_damage.reindex(order))
-            ax.barh(pos + k * width, vals, height=width, label=_plain(defense),
-                    color=_PALETTE[k % len(_PALETTE)])
-        ax.set_yticks(pos + width * (len(defenses) - 1) / 2, labels, fontsize=7)
-        ax.invert_yaxis()
-        ax.axvline(0, color="grey", lw=0.5)
-        ax.set_title(_plain(f"{fname}: target damage per subpopulation at "
-                            f"alpha={alpha:g}"
-                            + (f" (the {max_bars} most damaged)"
-                               if len(first) == max_bars else "")), fontsize=9)
-        ax.set_xlabel("target damage (mean over seeds)")
-        ax.legend(fontsize=7, title="defense", title_fontsize=7)
-    return fig
-
-
-def _map_damage(results):
-    """What the map shows: ``(alpha, defense, ranked)``, the largest alpha, the
-    baseline defense and, per filter, its groups' ``target_damage`` there and
-    ``description``, in the order of :func:`vulnerable_groups` (most damaged
-    first: the groups numbered 1, 2, 3 are that table's first ones)."""
-    ranked, alphas = _ranked_groups(results)
-    alpha = alphas[-1]
-    table = ranked.reset_index().rename(columns={alpha: "target_damage",
-                                                 "group": "description"})
-    return alpha, baseline_defense(results), {
-        fname: grp for fname, grp in table.groupby("filter", sort=False)}
-
-
-def _fig_map(audit, damage):
-    smap = audit.subpopulation_map_
-    filters = list(dict.fromkeys(smap["filter"]))
-    fig = _figure(5.2 * len(filters), 4.3)
-    axes = fig.subplots(1, len(filters), squeeze=False)[0]
-    alpha, base, ranked = damage
-    for ax, fname in zip(axes, filters):
-        pts = smap[smap["filter"] == fname]
-        mine = ranked.get(fname, pd.DataFrame(columns=["subpopulation", "target_damage"]))
-        dmg = (mine.set_index("subpopulation").target_damage
-               .reindex(pts.subpopulation).to_numpy(dtype=float))
-        size = 12 + 60 * pts.n_aux.to_numpy() / max(pts.n_aux.max(), 1)
-        attacked = ~np.isnan(dmg)
-        ax.scatter(pts.x[~attacked], pts.y[~attacked], s=size[~attacked],
-                   facecolors="none", edgecolors="#999999", label="not attacked")
-        if attacked.any():
-            sc = ax.scatter(pts.x[attacked], pts.y[attacked], s=size[attacked],
-                            c=dmg[attacked], cmap="YlOrRd", vmin=min(0, dmg[attacked].min()),
-                            vmax=max(1e-9, dmg[attacked].max()), edgecolors="black",
-                            linewidths=0.5, label="attacked")
-            fig.colorbar(sc, ax=ax, label=_plain(f"target damage (alpha={alpha:g}, "
-                                                 f"{base})"))
-            where = {sid: i for i, sid in enumerate(pts.subpopulation)}
-            for rank, sid in enumerate(mine.subpopulation.head(3), start=1):
-                if sid in where:
-                    i = where[sid]
-                    ax.annotate(str(rank), (pts.x.iloc[i], pts.y.iloc[i]), fontsize=8,
-                                fontweight="bold", xytext=(3, 3),
-                                textcoords="offset points")
-        ax.set_title(_plain(f"{fname}: {len(pts)} subpopulations"))
-        ax.set_xlabel("PC 1 of subpopulation centroids")
-        ax.set_ylabel("PC 2")
-        ax.legend(fontsize=7, loc="best")
-    return fig
-
-
-def _map_legend(audit, damage):
-    """The names of the groups numbered 1, 2, 3 on the map, per filter."""
-    _, _, ranked = damage
-    lines = []
-    for fname in dict.fromkeys(audit.subpopulation_map_["filter"]):
-        if fname in ranked:
-            names = "; ".join(f"{k}: {d}" for k, d
-                              in enumerate(ranked[fname].description.head(3), start=1))
-            lines.append(f"{fname}: {names}.")
-    return " ".join(lines)
-
-
-def _fig_removal(table):
-    groups = table.reset_index()
-    keys = list(dict.fromkeys(zip(groups["filter"], groups["defense"])))
-    fig = _figure(max(5.0, 4.2 * len(keys)), 3.6)
-    axes = fig.subplots(1, len(keys), squeeze=False, sharey=True)[0]
-    for ax, (fname, defense) in zip(axes, keys):
-        grp = groups[(groups["filter"] == fname) & (groups.defense == defense)]
-        pos = np.arange(len(grp))
-        ax.bar(pos - 0.2, grp.poison_removed, 0.4, label="poison rows removed",
-               color=_PALETTE[1])
-        ax.bar(pos + 0.2, grp.clean_removed, 0.4, label="clean rows removed",
-               color=_PALETTE[0])
-        ax.set_xticks(pos, [f"{a:g}" for a in grp.alpha])
-        ax.set_xlabel("alpha")
-        ax.set_ylim(0, 1)
-        ax.set_title(_plain(f"{defense} on {fname}", 40), fontsize=9)
-        ax.legend(fontsize=7)
-    axes[0].set_ylabel("fraction removed (mean)")
-    return fig
-
-
 # ---------------------------------------------------------------------------
-# the page
+# the report model
 
 
-def _table(df, text_columns=(), classes=None):
-    """An HTML table of ``df`` (no index): every cell escaped, the
-    ``text_columns`` left-aligned and wrapped, never cut."""
-    text = set(text_columns)
-    cls = f' class="{html.escape(classes)}"' if classes else ""
-
-    def cell(tag, value, column):
-        value = "" if value is None or (not isinstance(value, str) and pd.isna(value)) \
-            else value
-        if isinstance(value, (float, np.floating)):
-            value = f"{value:.3f}"
-        mark = ' class="text"' if column in text else ""
-        return f"<{tag}{mark}>{html.escape(str(value))}</{tag}>"
-
-    head = "".join(cell("th", c, c) for c in df.columns)
-    body = "".join("<tr>" + "".join(cell("td", v, c) for c, v in zip(df.columns, row))
-                   + "</tr>\n" for row in df.itertuples(index=False, name=None))
-    return (f"<table{cls}>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n"
-            "</table>")
+def _rows_text(n_rows):
+    return (f"{n_rows['train']} training rows (D), {n_rows['aux']} attacker's rows "
+            f"(D_aux), {n_rows['test']} test rows")
 
 
-def _formatted(table):
-    """Accuracies and damages as numbers with three decimals, counts as ints."""
-    out = table.copy()
-    for c in out.columns:
-        if pd.api.types.is_float_dtype(out[c]):
-            spec = ("{:.0f}" if "rows" in str(c) else "{:g}" if c == "alpha"
-                    else "{:.3f}")
-            out[c] = out[c].map(lambda v, spec=spec: "" if pd.isna(v) else spec.format(v))
+def _finder_text(audit, fname):
+    finder = audit.fitted_finders_[fname]
+    results = audit.results_
+    attacked = results.loc[results["filter"] == fname, "subpopulation"].nunique()
+    params = finder.get_params()
+    columns = params.get("columns")
+    on = (" on " + readable(list(columns) if isinstance(columns, tuple) else columns)
+          .strip("[]") if columns is not None else "")
+    bounds = " < ".join(str(v) for v in (params.get("min_size"), "aux rows",
+                                         params.get("max_size")) if v is not None)
+    size = f" ({bounds})" if bounds != "aux rows" else ""
+    return (f"{fname}{on}: {len(finder.subpopulations_)} groups pass the size "
+            f"filter{size}, {len(audit.skipped_[fname])} skipped (no test rows), "
+            f"{attacked} attacked")
+
+
+def _device(estimator):
+    try:
+        from ..utils._torch import estimator_device
+    except ImportError:  # pragma: no cover - until the torch layer has it
+        params = getattr(estimator, "get_params", dict)()
+        return next((v for k, v in params.items()
+                     if k == "device" or k.endswith("__device")), None)
+    return estimator_device(estimator)
+
+
+def _run_text(audit):
+    device = _device(audit.estimator)
+    return (f"attack {readable(audit.attack) if audit.attack is not None else 'LabelFlip'}"
+            f"; alphas {', '.join(f'{a:g}' for a in audit.alphas)}; seeds "
+            f"{', '.join(str(s) for s in audit.seeds)}"
+            + (f"; device {device}" if device is not None else ""))
+
+
+def parameters_table(audit):
+    """The audit's parameters, readable (a DataFrame ``parameter, value``)."""
+    rows = {"data": audit.title or "", "rows": _rows_text(audit.n_rows_),
+            "victim": readable(audit.estimator),
+            "attack": (readable(audit.attack) if audit.attack is not None
+                       else "LabelFlip (default)")}
+    for name, finder in audit.finders.items():
+        rows[f"finder {name}"] = readable(finder)
+    for name, defense in (audit.defenses or {"none": None}).items():
+        rows[f"defense {name}"] = readable(defense)
+    device = _device(audit.estimator)
+    rows.update({
+        "alphas": ", ".join(f"{a:g}" for a in audit.alphas),
+        "seeds": ", ".join(str(s) for s in audit.seeds),
+        "oracle n_remove": str(audit.oracle_n_remove),
+        "max subpopulations": ("all" if audit.max_subpopulations is None
+                               else str(audit.max_subpopulations)),
+        "backend / n_jobs": (f"{audit.backend or 'default (loky)'} / {audit.workers_}"
+                             + (f", device {device}" if device is not None else "")),
+        "result store": str(audit.store) if audit.store is not None else "none",
+        "configuration hash": audit.config_hash_,
+        "units": (f"{len(audit.results_)} result rows: {audit.n_computed_} computed "
+                  f"in this run, {audit.n_reused_} loaded from the store"),
+        "time": ", ".join(f"{k} {v:.1f} s" for k, v in audit.timings_.items())})
+    for fname in audit.fitted_finders_:
+        rows[f"{fname} subpopulations"] = _finder_text(audit, fname).split(": ", 1)[1]
+    values = [" ".join(str(v).split()) for v in rows.values()]
+    return pd.DataFrame({"parameter": list(rows), "value": values})
+
+
+def _groups_sections(results):
+    base = baseline_defense(results)
+    groups = vulnerable_groups(results, top=10).drop(columns=["aux rows"])
+    return [Section("heading", "The most vulnerable groups"),
+            Section("text", f"The groups an attacker damages most ("
+                    f"{'undefended' if base == 'none' else 'defense ' + base}), most "
+                    "damaged first: rows is the group's size in the training data, "
+                    "clean accuracy the clean model's accuracy on its test rows, then "
+                    "the target damage (accuracy lost on the group, 0.25 = 25 points) "
+                    "at each alpha."),
+            Section("table", groups, wrap={"group": 46, "filter": 12})]
+
+
+def _defense_sections(results, n_train):
+    effect = defense_effect(results, n_clean=n_train)
+    verdicts = defense_verdicts(effect)
+    out = [Section("heading", "Did the defenses help?")]
+    if not verdicts:
+        return out + [Section("note", "Only one defense was run, so there is nothing "
+                              "to compare; run the audit with several defenses (e.g. "
+                              "none,trim).")]
+    out += [Section("list", [(kind, text) for _, kind, text in verdicts]),
+            Section("table", effect, where="html")]
+    certified = certified_groups(results, top=5)
+    if not certified.empty:
+        repeated = certified.duplicated(["defense", "filter", "group"])
+        certified.loc[repeated, ["defense", "filter", "group"]] = ""
+        out += [Section("heading", "What the certificate promises, on the 5 most "
+                        "vulnerable groups"), Section("text", CERTIFIED_NOTE),
+                Section("table", certified, wrap={"group": 36, "filter": 12})]
     return out
 
 
-def write_report(audit, path, *, title="skpoison audit"):
-    """Write ``audit``'s HTML report; see :meth:`SubpopulationAudit.report`.
-
-    The page reads top-down: the clean model's accuracy; the most vulnerable
-    groups by name, with their size, clean accuracy and target damage at
-    each alpha; for each defense whether it helped and what it cost; then
-    the figures, the paper's Top-k table and the parameters.
-
-    Parameters
-    ----------
-    audit : SubpopulationAudit
-        A run audit.
-    path : str or Path
-        A ``.html`` file, or a folder for ``report.html``.
-    title : str, default="skpoison audit"
-
-    Returns
-    -------
-    path : Path
-        The file written.
-    """
-    path = Path(path)
-    if path.suffix.lower() not in (".html", ".htm"):
-        path = path / "report.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _figure_sections(audit):
     results = audit.results_
-    per_sub = per_subpopulation(results)
-    summary = summarize(results)
-    base = baseline_defense(results)
-    damage = _map_damage(results)  # the map and its legend
-    esc = html.escape
-    accuracy = dict(getattr(audit, "clean_accuracy_", {}))
-    n_rows = getattr(audit, "n_rows_", None)
-    parts = [f"<h1>{esc(title)}</h1>",
-             (f'<p class="note">Written {time.strftime("%Y-%m-%d %H:%M:%S")}. Damage is '
-              "accuracy lost on test rows, as a fraction (0.25 = 25 points), positive = "
-              "damage: <em>target damage</em> on the attacked group, <em>collateral "
-              "damage</em> on the rest of the test rows. <em>alpha</em> is the number "
-              "of poison rows per training row of the group.</p>"),
-             "<h2>The clean model</h2>"]
-    if accuracy:
-        acc = ", ".join(f"{v:.3f} (seed {s})" for s, v in accuracy.items())
-        parts.append(f'<p class="lead">Trained on the clean data, the victim has test '
-                     f"accuracy <strong>{esc(acc)}</strong>.</p>")
-    if n_rows:
-        parts.append(f"<p>{n_rows['train']} training rows (D), {n_rows['aux']} "
-                     f"attacker's rows (D_aux), {n_rows['test']} test rows.</p>")
-    groups = vulnerable_groups(results, top=10)
-    parts += ["<h2>The most vulnerable groups</h2>",
-              (f"<p>The groups an attacker damages most "
-               f"({'undefended' if base == 'none' else esc('defense ' + base)}), "
-               "most damaged first: <em>rows</em> is the group's size in the training "
-               "data, <em>clean accuracy</em> the clean model's accuracy on its test "
-               "rows, then the target damage at each alpha.</p>"),
-              _table(_formatted(groups), text_columns=("filter", "group"))]
-    effect = defense_effect(results, n_clean=(n_rows or {}).get("train"))
-    parts.append("<h2>Did the defenses help?</h2>")
-    verdicts = defense_verdicts(effect)
-    if not verdicts:
-        parts.append('<p class="note">Only one defense was run, so there is '
-                     "nothing to compare; run the audit with several defenses (e.g. "
-                     "<code>none,trim</code>).</p>")
-    else:
-        parts.append("<ul>" + "".join(f'<li class="{kind}">{esc(text)}</li>'
-                                       for _, kind, text in verdicts) + "</ul>")
-        parts.append(_table(_formatted(effect), text_columns=("defense",)))
-    certified = certified_groups(results, top=10)
-    if not certified.empty:
-        parts += ["<h2>What the certificate promises</h2>",
-                  f"<p>{esc(CERTIFIED_NOTE)}</p>",
-                  _table(_formatted(certified),
-                         text_columns=("defense", "filter", "group"))]
-    parts += ["<h2>Damage by alpha</h2>",
-              _img(_fig_by_alpha(results), "target damage by alpha and filter",
-                   "Top-1, Top-5 mean and mean target damage by poisoning rate, per "
-                   "filter and defense."),
-              "<h2>Damage per group</h2>",
-              _img(_fig_per_subpopulation(per_sub), "damage per subpopulation",
-                   "Target damage of each attacked group at the largest alpha, per "
-                   "defense (sorted by the first defense)."),
-              "<h2>Map of the groups</h2>",
-              _img(_fig_map(audit, damage), "map of the subpopulations",
-                   "Each circle is a group that passes the size filter, placed by PCA "
-                   "of the (standardised) centroid of its auxiliary rows, sized by its "
-                   "number of auxiliary rows; attacked ones are filled by their target "
-                   "damage. The three most damaged are numbered: "
-                   + _map_legend(audit, damage))]
+    ranked, alphas = _ranked_groups(results)
+    alpha, base = alphas[-1], baseline_defense(results)
+    ids = dict(zip(ranked.index, ranked["id"]))
+    per = per_subpopulation(results)
+    per = per[per.alpha == alpha].assign(
+        id=lambda d: [ids.get(k) for k in zip(d["filter"], d["subpopulation"])],
+        damage=lambda d: d["target_damage"], low=np.nan, high=np.nan)
+    per = per.assign(rank=per["id"].map({v: k for k, v in enumerate(ids.values())}))
+    damage = ranked[alpha].copy()
+    damage.attrs = {"ids": ids, "top": set(ranked.groupby(level="filter", sort=False)
+                                           .head(3).index)}
     removal = _removal(results)
-    parts.append("<h2>What each defense removed</h2>")
-    if removal is None:
-        parts.append('<p class="note">No defense with a <code>support_mask_</code> was '
-                     "run, so there is nothing to show.</p>")
-    else:
-        parts += [_img(_fig_removal(removal), "what each defense removed",
-                       "Mean fraction of the poison rows and of the clean training rows "
-                       "each defense removed, by alpha.")]
-    top_k = summary.reset_index()
-    parts += ["<h2>Top-k target damage</h2>",
-              ('<p class="note">The paper\'s summary: the mean target damage of the k '
-               "most damaged groups, per filter, defense and alpha; <em>worst</em> "
-               "names the most damaged group.</p>"),
-              _table(_formatted(top_k), text_columns=("filter", "defense", "worst")),
-              "<h2>Parameters</h2>",
-              _table(parameters_table(audit), classes="parameters")]
-    body = "\n".join(parts)
-    page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8"/>\n'
-            f"<title>{esc(title)}</title>\n<style>{_STYLE}</style>\n"
-            f"<script>{_CHECK}</script>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
-    path.write_text(page, encoding="utf-8")
-    return path
+    return [
+        Section("heading", "Damage by alpha", where="html"),
+        Section("figure", partial(fig_by_alpha, summarize(results, top=(1, 5))
+                                  .reset_index()),
+                caption="Top-1, Top-5 mean and mean target damage by poisoning rate, "
+                "per filter and defense."),
+        Section("heading", "Damage per group", where="html"),
+        Section("figure", partial(fig_per_group, per.sort_values("rank", kind="stable"),
+                                  alpha),
+                caption="Target damage of each attacked group at the largest alpha, "
+                "per defense; groups by their id in the table of the most vulnerable "
+                "groups (groups.csv), most damaged first."),
+        Section("heading", "Map of the groups", where="html"),
+        Section("figure", partial(fig_map, audit.subpopulation_map_, damage, alpha, base),
+                caption="Each circle is a group that passes the size filter, placed "
+                "by PCA of the (standardised) centroid of its auxiliary rows, sized by "
+                "its number of auxiliary rows; attacked ones are filled by their "
+                "target damage. The three most damaged of each filter are labelled "
+                "by their id: " + "; ".join(
+                    f"{ids[k]}: {ranked.loc[k, 'group']}" for k in ranked.index
+                    if k in damage.attrs["top"]) + "."),
+        Section("heading", "What each defense removed", where="html"),
+        (Section("note", "No defense with a support_mask_ was run, so there is "
+                 "nothing to show.", where="html") if removal is None else
+         Section("figure", partial(fig_removal, removal.reset_index()),
+                 caption="Mean fraction of the poison rows and of the clean "
+                 "training rows each defense removed, by alpha."))]
+
+
+def report_sections(audit):
+    """The report of a finished audit, as a list of sections (see ``_render``).
+
+    Built once, printed by :func:`~skpoison.audit._render.render_text` and
+    written by :func:`~skpoison.audit._render.render_html`.
+    """
+    results = audit.results_
+    accuracy = ", ".join(f"{v:.3f} (seed {s})" for s, v in audit.clean_accuracy_.items())
+    top_k = summarize(results).reset_index().drop(columns=["max_collateral", "worst"])
+    return [
+        Section("title", "skpoison audit" + (f": {audit.title}" if audit.title else "")),
+        Section("text", _run_text(audit)),
+        Section("note", f"Written {time.strftime('%Y-%m-%d %H:%M:%S')}. Damage is "
+                "accuracy lost on test rows, as a fraction (0.25 = 25 points), positive "
+                "= damage: target damage on the attacked group, collateral damage on "
+                "the rest of the test rows. alpha is the number of poison rows per "
+                "training row of the group.", where="html"),
+        Section("heading", "The clean model"),
+        Section("text", f"Trained on the clean data, the victim has test accuracy "
+                f"{accuracy}; {_rows_text(audit.n_rows_)}."),
+        *[Section("note", note) for note in audit.notes or ()],
+        *[Section("text", _finder_text(audit, f)) for f in audit.fitted_finders_],
+        *_groups_sections(results),
+        *_defense_sections(results, audit.n_rows_["train"]),
+        *_figure_sections(audit),
+        Section("heading", "Top-k target damage"),
+        Section("note", "The paper's summary: the mean target damage of the k most "
+                "damaged groups, per filter, defense and alpha (summary.csv also names "
+                "the most damaged group of each row)."),
+        Section("table", top_k, wrap={"filter": 12}),
+        Section("heading", "Parameters", where="html"),
+        Section("table", parameters_table(audit), where="html"),
+        Section("text", f"{audit.n_computed_} poisoned fits in "
+                f"{audit.timings_['total']:.1f} s ({audit.workers_}); "
+                f"{audit.n_reused_} loaded from the store.")]

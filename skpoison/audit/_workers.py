@@ -153,6 +153,18 @@ _DAMAGE_FIELDS = ("clean_target_accuracy", "poisoned_target_accuracy", "target_d
                   "collateral_damage")
 
 
+def _workers_text(backend, n_jobs):
+    """Where the audit's work runs, in words."""
+    if backend == "dask":
+        try:
+            from distributed import get_client
+
+            return f"Dask cluster at {get_client().scheduler.address}"
+        except (ImportError, ValueError):
+            return "Dask cluster"
+    return f"n_jobs={1 if n_jobs is None else n_jobs}, {os.cpu_count()} CPUs"
+
+
 def _task_id(row):
     return (row["filter"], row["subpopulation"], row["alpha"], row["seed"])
 
