@@ -170,6 +170,22 @@ class ActivationClustering(RepresentationDefense):
     ``benchmarks/bench_representation_defenses.py``). PCA keeps each
     component's variance and is several times faster.
 
+    References
+    ----------
+    .. [1] B. Chen, W. Carvalho, N. Baracaldo, H. Ludwig, B. Edwards, T. Lee,
+       I. Molloy and B. Srivastava, "Detecting Backdoor Attacks on Deep
+       Neural Networks by Activation Clustering", AAAI Workshop on
+       Artificial Intelligence Safety (SafeAI), 2019; arXiv:1811.03728.
+       Reference code (PCA to 10 dimensions, 2-means, the "smaller" and
+       "relative-size" analyses): IBM Adversarial Robustness Toolbox,
+       ``art/defences/detector/poison/activation_defence.py``,
+       https://github.com/Trusted-AI/adversarial-robustness-toolbox
+    .. [2] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021, Sec. 8, Table 11.
+       Reference code (FastICA with 15 components, silhouette threshold,
+       ``notebooks/evaluations/utk_small_activation_clustering.ipynb``):
+       https://github.com/jagielski/subpopulation-data-poisoning-attacks.
+
     Examples
     --------
     >>> import numpy as np

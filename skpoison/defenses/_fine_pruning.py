@@ -83,7 +83,8 @@ class FinePruning(BaseDefense):
     2. Rank the output units of ``layer`` (a ``Linear`` layer's units or a
        ``Conv`` layer's channels) on the validation split, by increasing mean
        activation (``criterion="mean"``, Liu et al.) or decreasing APoZ, the
-       average percentage of zeros (``criterion="apoz"``, the authors' code).
+       average percentage of zeros (``criterion="apoz"``, the subpopulation
+       paper's authors' code).
        Prune them one at a time, in that order, until validation accuracy
        falls by more than ``accuracy_drop`` below the unpruned accuracy; the
        pruning that crossed the threshold is undone, so the model keeps the
@@ -199,6 +200,19 @@ class FinePruning(BaseDefense):
     See Also
     --------
     ActivationClustering, SpectralSignatures : Defenses that remove rows.
+
+    References
+    ----------
+    .. [1] K. Liu, B. Dolan-Gavitt and S. Garg, "Fine-Pruning: Defending
+       Against Backdooring Attacks on Deep Neural Networks", RAID 2018.
+       Reference code (mean activation, 4-point accuracy drop,
+       ``face/conv_output_prune.py``):
+       https://github.com/kangliucn/Fine-pruning-defense
+    .. [2] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021, Sec. 8.
+       Reference code (APoZ
+       ranking, ``notebooks/development/fine_pruning_cifar10_repeated_64.ipynb``):
+       https://github.com/jagielski/subpopulation-data-poisoning-attacks.
 
     Examples
     --------

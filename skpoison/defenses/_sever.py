@@ -85,8 +85,9 @@ class SEVER(BaseDefense):
 
     * ``method="svd"`` (the canonical filter): fit on the active rows; take
       every active row's gradient of its own loss w.r.t. the model
-      parameters (see ``layer``); per class (``per_class=True``, as the
-      reference ``filterByClass``) centre the gradients, find the top
+      parameters (see ``layer``); per class (``per_class=True``, as
+      ``filterByClass`` in Diakonikolas et al.'s code) centre the gradients,
+      find the top
       right singular vector ``v`` and score each row by
       ``((g_i - mean) . v) ** 2``; remove the highest-scoring active rows;
       refit; repeat. ``n_remove`` is spread over ``max_iter`` rounds (the
@@ -134,7 +135,7 @@ class SEVER(BaseDefense):
 
     per_class : bool, default=True
         ``"svd"`` only: centre and find the top direction within each class
-        (the reference implementation's ``filterByClass``), then rank all
+        (``svm/filterByClass.m`` of Diakonikolas et al.'s code), then rank all
         active rows together by score. ``False`` centres all rows together.
 
     layer : str, default="last"
@@ -180,13 +181,26 @@ class SEVER(BaseDefense):
 
     Notes
     -----
-    The reference filter removes a fraction ``p`` of *each class* per round;
+    Diakonikolas et al.'s filter (``svm/filterByClass.m`` of their code,
+    see References) removes a fraction ``p`` of *each class* per round;
     here the budget ``n_remove`` is global (so that the defender can be told
     the exact number of poisons, as in the paper) and rows of all classes
     compete on their raw scores, which share units. If a removal would
     leave a class without rows, SEVER stops with a warning and keeps the
-    previous set, as :class:`TRIM` does. As in the reference code, rows
-    whose score is 0 are never removed.
+    previous set, as :class:`TRIM` does. As in Diakonikolas et al.'s
+    ``filters/filterSimple.m``, rows whose score is 0 are never removed.
+
+    References
+    ----------
+    .. [1] I. Diakonikolas, G. Kamath, D. Kane, J. Li, J. Steinhardt and
+       A. Stewart, "Sever: A Robust Meta-Algorithm for Stochastic
+       Optimization", ICML 2019. Reference code (``method="svd"``:
+       ``filters/filterSimple.m``, ``svm/filterByClass.m``):
+       https://github.com/hoonose/sever
+    .. [2] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021, Sec. 8, Table 10.
+       Reference code (``method="norm"``, ``defense_training.py::sever``):
+       https://github.com/jagielski/subpopulation-data-poisoning-attacks.
 
     Examples
     --------

@@ -25,8 +25,9 @@ class SpectralSignatures(RepresentationDefense):
     every class; refit ``estimator`` on the kept rows.
 
     How many rows each class loses: by default those above the ``quantile``
-    (85th percentile, i.e. about 15 % of every class, as the authors and the
-    reference code); when an expected poison amount ``n_remove`` is given,
+    (85th percentile, i.e. about 15 % of every class, as the subpopulation
+    paper's authors and Tran et al.'s code, see References); when an
+    expected poison amount ``n_remove`` is given,
     ``epsilon_multiplier * n_remove`` rows of every class (Tran et al. remove
     1.5 times the expected number of poisons).
 
@@ -98,6 +99,18 @@ class SpectralSignatures(RepresentationDefense):
     -----
     Ties in score are removed in row order. At least one row of every class
     is kept: a larger removal is capped with a warning.
+
+    References
+    ----------
+    .. [1] B. Tran, J. Li and A. Madry, "Spectral Signatures in Backdoor
+       Attacks", NeurIPS 2018. Reference code (``compute_corr.py``, the
+       85th-percentile cut of ``config.json``):
+       https://github.com/MadryLab/backdoor_data_poisoning
+    .. [2] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021, Sec. 8, Table 11.
+       Reference code
+       (``notebooks/evaluations/utk_small_spectral_signature.ipynb``):
+       https://github.com/jagielski/subpopulation-data-poisoning-attacks.
 
     Examples
     --------

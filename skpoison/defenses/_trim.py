@@ -69,6 +69,19 @@ class TRIM(BaseDefense):
     --------
     skpoison.attacks.LabelFlip : An attack TRIM fails against (paper, Sec. 8).
 
+    References
+    ----------
+    .. [1] M. Jagielski, A. Oprea, B. Biggio, C. Liu, C. Nita-Rotaru and B. Li,
+       "Manipulating Machine Learning: Poisoning Attacks and Countermeasures
+       for Regression Learning", IEEE S&P 2018. Reference code (TRIM,
+       ``defense/defenses.py``): https://github.com/jagielski/manip-ml
+    .. [2] Y. Shen and S. Sanghavi, "Learning with Bad Training Data via
+       Iterative Trimmed Loss Minimization", ICML 2019.
+    .. [3] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021, Sec. 8.
+       Reference code (the loop above, ``defense_training.py::trim``):
+       https://github.com/jagielski/subpopulation-data-poisoning-attacks.
+
     Examples
     --------
     >>> import numpy as np

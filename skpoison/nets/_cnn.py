@@ -65,6 +65,13 @@ class SmallCNN(nn.Module):
     last_layer : str
         ``"output"``, the final ``Linear`` layer.
 
+    References
+    ----------
+    .. [1] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021 (the CIFAR-10
+       network). Reference code (the Keras "small" network of ``basic_training.py``):
+       https://github.com/jagielski/subpopulation-data-poisoning-attacks.
+
     Examples
     --------
     >>> import torch
@@ -170,6 +177,12 @@ class SeededImageClassifier(SeededNeuralNetClassifier):
     --------
     make_cnn_classifier : The paper's small CNN.
     make_image_finetune_classifier : Fine-tuned EfficientNet-Lite0.
+
+    References
+    ----------
+    .. [1] M. Tietz, T. J. Fan, D. Nouri, B. Bossan and skorch Developers,
+       "skorch: A scikit-learn compatible neural network library that wraps
+       PyTorch", 2017, https://github.com/skorch-dev/skorch.
 
     Examples
     --------

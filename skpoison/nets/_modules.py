@@ -84,6 +84,14 @@ class MLPModule(nn.Module):
     output : torch.nn.Linear or torch.nn.LazyLinear
         The last layer, producing the logits.
 
+    References
+    ----------
+    .. [1] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021, (the UCI Adult
+       network, one hidden layer of 10 units). Reference code: the authors'
+       Adult notebook, linked from the README of
+       https://github.com/jagielski/subpopulation-data-poisoning-attacks.
+
     Examples
     --------
     >>> import torch

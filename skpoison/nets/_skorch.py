@@ -148,6 +148,12 @@ class SeededNeuralNetClassifier(NeuralNetClassifier):
     (decode them with ``net.classes_[y]``); the default ``valid_acc``
     scoring accounts for that.
 
+    References
+    ----------
+    .. [1] M. Tietz, T. J. Fan, D. Nouri, B. Bossan and skorch Developers,
+       "skorch: A scikit-learn compatible neural network library that wraps
+       PyTorch", 2017, https://github.com/skorch-dev/skorch.
+
     Examples
     --------
     >>> from sklearn.datasets import make_classification

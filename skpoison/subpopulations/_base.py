@@ -38,7 +38,7 @@ _SHARED_PARAMS_DOC = """
 
     max_size : int, default=None
         Keep only subpopulations with strictly fewer than ``max_size`` rows.
-"""
+""".strip()
 
 
 class BaseSubpopulationFinder(TransformerMixin, BaseEstimator):

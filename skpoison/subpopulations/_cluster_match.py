@@ -13,6 +13,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.utils import check_random_state
+from imblearn.utils import Substitution
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
@@ -106,8 +107,9 @@ def default_representation(X):
     return ColumnTransformer(branches, sparse_threshold=0.0)
 
 
+@Substitution(shared_params=_SHARED_PARAMS_DOC)
 class ClusterMatch(BaseSubpopulationFinder):
-    __doc__ = """Subpopulations as k-means clusters of the representation ``X``.
+    """Subpopulations as k-means clusters of the representation ``X``.
 
     Read more in the :ref:`User Guide <finders>`.
 
@@ -163,8 +165,10 @@ class ClusterMatch(BaseSubpopulationFinder):
     n_components_kmeans : int, default=None
         Cluster only the first this many PCA components (the paper's images:
         PCA 100, k-means on the first 40). ``None`` uses all of them.
-    """ + _SHARED_PARAMS_DOC + """
-    algorithm : {"kmeans", "minibatch"}, default="kmeans"
+
+    {shared_params}
+
+    algorithm : {{"kmeans", "minibatch"}}, default="kmeans"
         :class:`~sklearn.cluster.KMeans`, or
         :class:`~sklearn.cluster.MiniBatchKMeans` for large inputs.
 
@@ -205,6 +209,18 @@ class ClusterMatch(BaseSubpopulationFinder):
     --------
     FeatureMatch : Subpopulations as combinations of annotated values.
 
+    References
+    ----------
+    .. [1] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021 (ClusterMatch).
+       Reference code (the settings in the table above): the authors' UCI
+       Adult notebook, linked from their repository's README,
+       ``basic_training.py`` (images) and ``attack_nlp.py`` (IMDB),
+       https://github.com/jagielski/subpopulation-data-poisoning-attacks
+    .. [2] S. Lloyd, "Least squares quantization in PCM", IEEE Transactions
+       on Information Theory 28(2), 1982 (k-means, through
+       :class:`~sklearn.cluster.KMeans`).
+
     Examples
     --------
     >>> import numpy as np
@@ -221,9 +237,9 @@ class ClusterMatch(BaseSubpopulationFinder):
     representation, and each cluster a rule in the data's own units:
 
     >>> import pandas as pd
-    >>> frame = pd.DataFrame({"age": [25, 31, 28, 52, 58, 55],
+    >>> frame = pd.DataFrame({{"age": [25, 31, 28, 52, 58, 55],
     ...                       "job": ["clerk", "clerk", None,
-    ...                               "owner", "owner", "owner"]})
+    ...                               "owner", "owner", "owner"]}})
     >>> finder = ClusterMatch(n_clusters=2, random_state=0).fit(frame)
     >>> type(finder.representation_).__name__
     'ColumnTransformer'

@@ -4,6 +4,7 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
+from imblearn.utils import Substitution
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..utils._compat import _fit_context
@@ -12,8 +13,9 @@ from ._base import _SHARED_PARAMS_DOC, BaseSubpopulationFinder
 from ._describe import format_category
 
 
+@Substitution(shared_params=_SHARED_PARAMS_DOC)
 class FeatureMatch(BaseSubpopulationFinder):
-    __doc__ = """Subpopulations as combinations of values of annotated columns.
+    """Subpopulations as combinations of values of annotated columns.
 
     Read more in the :ref:`User Guide <finders>`.
 
@@ -35,7 +37,9 @@ class FeatureMatch(BaseSubpopulationFinder):
         ``None`` in ``combinations_`` and :meth:`describe` and ``missing`` in
         :meth:`describe_text`. Other columns of ``X`` are not read and may
         hold anything.
-    """ + _SHARED_PARAMS_DOC + """
+
+    {shared_params}
+
     random_state : int, RandomState instance or None, default=None
         Seeds the ``"random"`` target rule.
 
@@ -61,13 +65,22 @@ class FeatureMatch(BaseSubpopulationFinder):
     --------
     ClusterMatch : Subpopulations as k-means clusters of a representation.
 
+    References
+    ----------
+    .. [1] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021 (FeatureMatch).
+       Reference code: the authors' UCI Adult notebook, linked from their
+       repository's README (the education, race and sex indicators), and
+       ``basic_training.py`` (UTKFace annotations),
+       https://github.com/jagielski/subpopulation-data-poisoning-attacks
+
     Examples
     --------
     >>> import pandas as pd
     >>> from skpoison.subpopulations import FeatureMatch
-    >>> X = pd.DataFrame({"race": ["a", "a", "b", "b", "b"],
+    >>> X = pd.DataFrame({{"race": ["a", "a", "b", "b", "b"],
     ...                   "sex": ["m", "f", "m", "m", "f"],
-    ...                   "age": [30, 40, 50, 60, 70]})
+    ...                   "age": [30, 40, 50, 60, 70]}})
     >>> finder = FeatureMatch(["race", "sex"], target="largest").fit(X)
     >>> finder.combinations_
     [('a', 'f'), ('a', 'm'), ('b', 'f'), ('b', 'm')]
@@ -76,7 +89,7 @@ class FeatureMatch(BaseSubpopulationFinder):
     >>> finder.membership(X)
     array([False, False,  True,  True, False])
     >>> finder.describe(finder.target_)
-    {'race': 'b', 'sex': 'm'}
+    {{'race': 'b', 'sex': 'm'}}
 
     A missing value is a group of its own:
 
@@ -85,7 +98,7 @@ class FeatureMatch(BaseSubpopulationFinder):
     >>> finder.combinations_
     [('a', 'f'), ('a', 'm'), ('b', 'm'), ('b', None)]
     >>> finder.describe(3)
-    {'race': 'b', 'sex': None}
+    {{'race': 'b', 'sex': None}}
     >>> finder.describe_text(3)
     'race=b, sex is missing'
     """
