@@ -10,7 +10,9 @@ flipped labels to the victim's training data
 regression, with or without the TRIM defense
 (:class:`~skpoison.defenses.TRIM`). The subpopulation scorers report accuracy
 on the attacked group and on everyone else, inside an ordinary
-:class:`~sklearn.model_selection.GridSearchCV`.
+:class:`~sklearn.model_selection.GridSearchCV`. It starts with the whole
+composition in one line, ``Pipeline([ClusterMatch(), GradientPoison(alpha=1),
+TRIM(victim)])``.
 """
 
 # %%
@@ -25,17 +27,38 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline as make_sklearn_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skpoison.attacks import LabelFlip
+from skpoison.attacks import GradientPoison, LabelFlip
 from skpoison.datasets import load_adult
 from skpoison.defenses import TRIM
 from skpoison.metrics import collateral_accuracy_scorer, target_accuracy_scorer
-from skpoison.pipeline import make_pipeline
+from skpoison.pipeline import Pipeline, make_pipeline
 from skpoison.subpopulations import ClusterMatch
 
 adult = load_adult(form="paper", as_frame=False)
 X, y = adult.X_train, adult.y_train
 X_aux, y_aux = adult.X_aux, adult.y_aux
 print(X.shape, X_aux.shape, adult.X_test.shape)
+
+# %%
+# The whole composition in one line: a finder, an attack and a defended
+# victim. The finder step right before the attack becomes the attack's finder
+# (the attack fits it on the attacker's rows, ``aux``) and passes the rows
+# through unchanged; a grid search reaches both by their step names.
+victim = make_sklearn_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+pipe = Pipeline([ClusterMatch(), GradientPoison(alpha=1), TRIM(victim)])
+pipe.set_params(clustermatch__min_size=10, clustermatch__max_size=100,
+                clustermatch__random_state=0, gradientpoison__aux=(X_aux, y_aux),
+                gradientpoison__n_iter=20, gradientpoison__random_state=0,
+                trim__max_iter=3)
+search = GridSearchCV(pipe, {"clustermatch__n_clusters": [50, 100],
+                             "gradientpoison__alpha": [0, 2]},
+                      cv=2, refit=False,
+                      scoring={"target": target_accuracy_scorer,
+                               "rest": collateral_accuracy_scorer})
+search.fit(X, y)
+print(pd.DataFrame(search.cv_results_)[
+    ["param_clustermatch__n_clusters", "param_gradientpoison__alpha",
+     "mean_test_target", "mean_test_rest"]].round(3).to_string(index=False))
 
 # %%
 # The attacker clusters its own rows once (k-means, k = 100, as the paper) and
@@ -52,9 +75,9 @@ print("targets:", targets, "purity:", purity.iloc[:3].round(2).tolist())
 
 # %%
 # The attack sits in an imbalanced-learn pipeline before the victim: it runs at
-# ``fit`` only. The finder is frozen (already fitted on the attacker's data) and
-# nested in the attack, so the grid can change its target.
-victim = make_sklearn_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+# ``fit`` only. Here the finder is frozen (already fitted on the attacker's
+# data) and nested in the attack, its first parameter, so the grid can change
+# its target without refitting it.
 pipe = make_pipeline(
     LabelFlip(FrozenEstimator(finder), aux=(X_aux, y_aux), random_state=0),
     TRIM(victim, max_iter=3),
