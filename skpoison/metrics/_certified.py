@@ -21,23 +21,22 @@ from ._damage import check_target_mask
 def _certifier_and_input(model, X):
     """The step with ``certify`` in ``model`` and ``X`` as that step sees it.
 
-    Looks through fitted searches (``best_estimator_``) and pipelines, a
-    search inside a pipeline and a pipeline inside a search included: the
-    steps before the certifying one transform ``X`` (samplers skipped, see
-    :func:`~skpoison.utils._pipeline.final_step`).
+    Looks through fitted searches (``best_estimator_``), pipelines and
+    meta-estimators, a search inside a pipeline and a pipeline inside a
+    search included: the steps before the certifying one transform ``X``
+    (samplers skipped; see :func:`~skpoison.utils._pipeline.find_step`, the
+    one step walker).
     """
-    while not hasattr(model, "certify"):
-        if hasattr(model, "best_estimator_"):
-            model = model.best_estimator_
-        elif is_pipeline(model):
-            model, X = final_step(model, X)
-        else:
-            raise TypeError(
-                f"model must be a fitted certified defense with a certify method "
-                f"(e.g. PartitionAggregation, LabelFlipCertifier), a pipeline ending "
-                f"in one, or a (y_pred, radius) pair; got {type(model).__name__}."
-            )
-    return model, X
+    from ..utils._pipeline import find_step
+
+    certifier, to_input = find_step(model, lambda step: hasattr(step, "certify"))
+    if certifier is None:
+        raise TypeError(
+            f"model must be a fitted certified defense with a certify method "
+            f"(e.g. PartitionAggregation, LabelFlipCertifier), a pipeline ending "
+            f"in one, or a (y_pred, radius) pair; got {type(model).__name__}."
+        )
+    return certifier, to_input(X)
 
 
 def _check_radius(radius):
