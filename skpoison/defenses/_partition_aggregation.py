@@ -354,77 +354,185 @@ def _runoff(scores):
     return votes, counts, first, second, m_first, m_second, winner
 
 
+def _flip_cases(votes, counts, c, scores=None):
+    """The ways the prediction ``c`` can change, as necessary conditions.
+
+    Yields ``(live, conditions)`` per case: ``live`` (n,) marks the rows the
+    case applies to; each condition is ``(need, weights)``: some count must
+    move by at least ``need`` (n,), and model ``j`` can move it by at most
+    ``weights[:, j]``. A row's prediction changes only if, for some live
+    case, every condition is met by the corrupted models.
+
+    Plurality vote (``scores`` None): one case per rival ``a``, ``N_a - N_c``
+    must gain ``N_c - N_a + 1[a > c]`` (exact). Run-off election (scores
+    given), after Rezaei, Banihashem, Chegini and Feizi (ICML 2023, Sec. 4):
+    (1) two classes ``a < b`` pass ``c`` in round 1: ``a`` passes, ``b``
+    passes, and both together (a model voting ``c`` moves the sum by 3);
+    (2) a class ``w`` reaches the final with ``c`` (it passes every class
+    but ``c``) and wins the final (a model preferring ``c`` moves the
+    final's margin by 2). Both cases are necessary, so the conditions are
+    sound for any change of the corrupted models' scores.
+    """
+    n, m = votes.shape
+    n_classes = counts.shape[1]
+    rows = np.arange(n)
+    n_c = counts[rows, c]
+    v_c = votes == c[:, None]
+
+    def weights(big, zero):
+        return np.where(big, 2, np.where(zero, 0, 1)).astype(np.int64)
+
+    raw = [n_c - counts[:, a] + (a > c) for a in range(n_classes)]
+    if scores is None:
+        for a in range(n_classes):
+            yield c != a, [(raw[a], weights(v_c, votes == a))]
+        return
+    for a in range(n_classes):
+        v_a = votes == a
+        for b in range(a + 1, n_classes):
+            v_b = votes == b
+            yield (c != a) & (c != b), [
+                (raw[a], weights(v_c, v_a)),
+                (raw[b], weights(v_c, v_b)),
+                (raw[a] + raw[b],
+                 np.where(v_c, 3, np.where(v_a | v_b, 0, 1)).astype(np.int64))]
+    for w in range(n_classes):
+        v_w = votes == w
+        conditions = []
+        for e in range(n_classes):
+            if e != w:
+                need = counts[:, e] - counts[:, w] + (w > e)
+                need = np.where(c == e, 0, need)  # c may stay in the final
+                conditions.append((need, weights(votes == e, v_w)))
+        wv = np.full(n, w)
+        pref_c, pref_w = _prefers(scores, c, wv), _prefers(scores, wv, c)
+        conditions.append((pref_c.sum(axis=1) - pref_w.sum(axis=1) + (w > c),
+                           weights(pref_c, pref_w)))
+        yield c != w, conditions
+
+
+def _case_budgets(votes, counts, c, spread, scores=None):
+    """Per case, the fewest corrupted buckets meeting all its conditions
+    (a lower bound), ``_NEVER`` where the case does not apply: (n, n_cases)."""
+    out = []
+    for live, conditions in _flip_cases(votes, counts, c, scores):
+        cost = np.zeros(votes.shape[0], dtype=np.int64)
+        for need, w in conditions:
+            cost = np.maximum(cost, _budget(w, need, spread))
+        out.append(np.where(live, cost, _NEVER))
+    return np.column_stack(out)
+
+
 def _runoff_radius(scores, spread, winner=None, batch_size=256):
     """Certified radius of the run-off election, for DPA and Finite Aggregation.
 
-    Following the two cases of Rezaei, Banihashem, Chegini and Feizi (ICML
-    2023, Sec. 4): the winner ``c`` loses only if (1) it is eliminated in
-    round 1, which takes two classes ``a, b`` each ranked above ``c``, or
-    (2) some ``w`` reaches round 2 with ``c`` and beats it there, which takes
-    ``w`` ranked above every class but ``c`` in round 1 *and* ``w`` preferred
-    to ``c`` by the majority. Each condition asks a count to move by a given
-    amount; a corrupted bucket moves it at most by the sum of its models'
-    largest contributions (a model voting ``c`` moves ``N_a - N_c`` by 2, a
-    model voting ``a`` by 0, any other by 1; one preferring ``c`` to ``w``
-    moves the round-2 margin by 2), so :func:`_budget` bounds the cost of
-    each condition from below. Case (1) costs at least the largest of the
-    budgets for ``a``, for ``b``, and for both together (a model voting
-    ``c`` moves the sum by 3); case (2) at least the larger of its round-1
-    budget (the largest over the classes ``w`` must pass) and its round-2
-    budget, because one corrupted model serves both rounds. The radius is
-    the cheapest case's budget minus one: sound for any corruption of the
-    models' scores, checked by brute force in the tests.
+    The cheapest case of :func:`_flip_cases` (each case's cost: the largest
+    of its conditions' :func:`_budget`, because one corrupted model serves
+    every condition at once), minus one. Sound for any corruption of the
+    models' scores; checked by brute force in the tests.
     """
-    n, m, n_classes = scores.shape
+    n = scores.shape[0]
     radius = np.empty(n, dtype=np.int64)
     for start in range(0, n, batch_size):
         sl = slice(start, start + batch_size)
-        sc = scores[sl]
-        votes, counts, *_, win = _runoff(sc)
+        votes, counts, *_, win = _runoff(scores[sl])
         c = win if winner is None else winner[sl]
-        rows = np.arange(sc.shape[0])
-        n_c = counts[rows, c]
-        best = np.full(sc.shape[0], _NEVER, dtype=np.int64)
-        v_c = votes == c[:, None]
-
-        def weights(big, zero):
-            return np.where(big, 2, np.where(zero, 0, 1)).astype(np.int64)
-
-        raw = {a: n_c - counts[:, a] + (a > c) for a in range(n_classes)}
-        # case 1: two classes a < b both ranked above c in round 1
-        for a in range(n_classes):
-            v_a = votes == a
-            for b in range(a + 1, n_classes):
-                live = (c != a) & (c != b)
-                if not live.any():
-                    continue
-                v_b = votes == b
-                cost = np.maximum.reduce([
-                    _budget(weights(v_c, v_a), raw[a], spread),
-                    _budget(weights(v_c, v_b), raw[b], spread),
-                    _budget(np.where(v_c, 3, np.where(v_a | v_b, 0, 1)),
-                            raw[a] + raw[b], spread)])
-                best = np.where(live, np.minimum(best, cost), best)
-        # case 2: w in the final with c, and preferred to c there
-        for w in range(n_classes):
-            live = c != w
-            if not live.any():
-                continue
-            v_w = votes == w
-            wv = np.full(sc.shape[0], w)
-            cost = np.zeros(sc.shape[0], dtype=np.int64)
-            for e in range(n_classes):
-                if e == w:
-                    continue
-                need = counts[:, e] - counts[:, w] + (w > e)
-                need = np.where(c == e, 0, need)  # c may stay in the final
-                cost = np.maximum(cost, _budget(weights(votes == e, v_w), need, spread))
-            pref_c, pref_w = _prefers(sc, c, wv), _prefers(sc, wv, c)
-            need = pref_c.sum(axis=1) - pref_w.sum(axis=1) + (w > c)
-            cost = np.maximum(cost, _budget(weights(pref_c, pref_w), need, spread))
-            best = np.where(live, np.minimum(best, cost), best)
+        best = _case_budgets(votes, counts, c, spread, scores[sl]).min(axis=1)
         radius[sl] = np.maximum(best - 1, 0)
     return radius
+
+
+def _collective_milp(row_cases, spread, n_models, n_changed, time_limit):
+    """Most rows whose prediction ``n_changed`` corrupted buckets change at once.
+
+    The collective certificate of Chen, Li, Li, Wu and Yan (ICML 2022) for
+    partition aggregation: the same corrupted buckets must serve every row.
+    Binary ``z_b`` (bucket ``b`` corrupted, at most ``n_changed`` of them),
+    ``x_j <= sum of z_b over the buckets of model j`` (model ``j`` reached),
+    binary ``u`` per (row, case) with ``need * u <= sum_j weight_j x_j`` for
+    each condition of the case, binary ``y_i <= sum of its u``; maximise
+    ``sum y_i`` with scipy's HiGHS (:func:`scipy.optimize.milp`).
+
+    ``row_cases``: per row, a list of cases, each a list of ``(need,
+    weights)`` with ``need > 0``. Returns ``(bound, optimal, found)``: the
+    optimum when solved (``optimal`` True), else the solver's dual bound
+    (or the LP relaxation's), which is never below the optimum; ``found``
+    is the best solution the solver found (a lower bound), or None.
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    n_buckets = spread.shape[0]
+    n_rows = len(row_cases)
+    n_u = sum(len(cases) for cases in row_cases)
+    n_var = n_buckets + n_models + n_rows + n_u
+    xo, yo, uo = n_buckets, n_buckets + n_models, n_buckets + n_models + n_rows
+    ri, ci, val, ub = [], [], [], []
+
+    def add(cols, coefs, upper):
+        row = len(ub)
+        ri.extend([row] * len(cols))
+        ci.extend(cols)
+        val.extend(coefs)
+        ub.append(upper)
+
+    add(list(range(n_buckets)), [1.0] * n_buckets, float(n_changed))
+    owners = [[] for _ in range(n_models)]
+    for b, models in enumerate(spread):
+        for j in models:
+            owners[int(j)].append(b)
+    for j, buckets in enumerate(owners):
+        add([xo + j, *buckets], [1.0] + [-1.0] * len(buckets), 0.0)
+    u = uo
+    for i, cases in enumerate(row_cases):
+        add([yo + i, *range(u, u + len(cases))], [1.0] + [-1.0] * len(cases), 0.0)
+        for conditions in cases:
+            for need, weights in conditions:
+                nz = np.flatnonzero(weights)
+                add([u, *(xo + nz).tolist()],
+                    [float(need), *(-weights[nz].astype(float)).tolist()], 0.0)
+            u += 1
+    A = sp.csr_matrix((val, (ri, ci)), shape=(len(ub), n_var))
+    constraint = LinearConstraint(A, -np.inf, np.array(ub))
+    cost = np.zeros(n_var)
+    cost[yo:uo] = -1.0
+    integrality = np.ones(n_var)
+    integrality[xo:yo] = 0
+    bounds = Bounds(0, 1)
+    res = milp(cost, constraints=constraint, integrality=integrality, bounds=bounds,
+               options={"time_limit": float(time_limit)})
+    found = None if res.x is None else int(round(-res.fun))
+    if res.status == 0:
+        return found, True, found
+    dual = getattr(res, "mip_dual_bound", None)
+    if dual is None or not np.isfinite(dual):
+        lp = milp(cost, constraints=constraint, integrality=np.zeros(n_var),
+                  bounds=bounds)
+        dual = lp.fun
+    return int(np.floor(-dual + 1e-6)), False, found
+
+
+def _group_certificate(votes, counts, code, spread, scores, correct, n_changed,
+                       time_limit):
+    """``(n_flippable, optimal, n_found, n_pointwise)`` for the rows given.
+
+    Only correct rows whose own radius is below ``n_changed`` can change,
+    and only by cases each within the budget: the program is built on those.
+    """
+    budgets = _case_budgets(votes, counts, code, spread, scores)
+    radius = np.maximum(budgets.min(axis=1) - 1, 0)
+    rows = np.flatnonzero(correct & (radius < n_changed))
+    if rows.size == 0:
+        return 0, True, 0, 0
+    row_cases = [[] for _ in rows]
+    cases = _flip_cases(votes[rows], counts[rows], code[rows],
+                        None if scores is None else scores[rows])
+    for k, (live, conditions) in enumerate(cases):
+        for i in np.flatnonzero(live & (budgets[rows, k] <= n_changed)):
+            row_cases[i].append([(int(need[i]), w[i]) for need, w in conditions
+                                 if need[i] > 0])
+    bound, optimal, found = _collective_milp(row_cases, spread, votes.shape[1],
+                                             n_changed, time_limit)
+    return min(bound, rows.size), optimal, found, int(rows.size)
 
 
 def _with_unseen_score(scores):
@@ -1008,6 +1116,94 @@ class PartitionAggregation(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         else:
             radius = _fa_radius(votes, counts, self.spread_, pred=code)[1]
         return self.classes_[pred], radius
+
+    def certify_group(self, X, y, n_changed, *, time_limit=10.0):
+        """Collective certificate: the most of a group's correct predictions
+        that ``n_changed`` training rows can change *at once*.
+
+        A subpopulation attack needs many rows of one group wrong with one
+        set of poisons, and those rows land in at most ``n_changed`` buckets
+        (each reaching ``n_shares`` base classifiers): the same corrupted
+        base classifiers serve every row. The most correct predictions they
+        can change together is solved as a mixed-integer program (Chen, Li,
+        Li, Wu and Yan, "Collective Robustness Certificates", ICML 2022,
+        applied to partition aggregation) with scipy's HiGHS, each row's
+        condition being that of :meth:`certify` for a given set of corrupted
+        base classifiers. It never exceeds the pointwise count (the correct
+        rows whose radius is below ``n_changed``). Exact for the plurality
+        vote when solved to optimality; for the run-off election the
+        conditions are the certificate's necessary ones, so it is an upper
+        bound. Like :meth:`certify`, the rows changed may be added, removed
+        or relabelled, in any mix.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+            The group's test rows.
+        y : array-like of shape (n_samples,)
+            Their true labels.
+        n_changed : int
+            The attacker's budget: training rows added, removed or
+            relabelled.
+        time_limit : float, default=10.0
+            Seconds for the solver. When it runs out, the bound of the
+            relaxation the solver reached (its dual bound) is reported: never
+            below the optimum, so still sound, and ``optimal`` is False.
+
+        Returns
+        -------
+        result : Bunch
+            ``n_flippable`` (the certified largest number of correct
+            predictions changed), ``damage`` (``n_flippable / n_target``: the
+            largest target damage, accuracy before minus after), ``optimal``,
+            ``n_pointwise`` and ``pointwise_damage`` (the rows whose own
+            radius is below ``n_changed``), ``n_found`` (the best attack the
+            solver found, a lower bound on the program's optimum; None if
+            none), ``accuracy``, ``n_correct``, ``n_target``, ``n_changed``
+            and ``seconds``.
+        """
+        import time
+
+        from sklearn.utils import Bunch
+        from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+        start = time.perf_counter()
+        if not isinstance(n_changed, Integral) or isinstance(n_changed, bool) \
+                or n_changed < 0:
+            raise ValueError(f"n_changed must be a non-negative int; got {n_changed!r}.")
+        if not isinstance(time_limit, Real) or not time_limit > 0:
+            raise ValueError(f"time_limit must be a positive number; got {time_limit!r}.")
+        y = column_or_1d(np.asarray(y))
+        check_consistent_length(X, y)
+        if y.shape[0] == 0:
+            raise ValueError("X is empty: the group has no test rows.")
+        runoff = self.aggregation == "runoff"
+        if runoff:
+            scores = self._scores(X)
+            votes, counts, *_, pred = _runoff(scores)
+        else:
+            scores = None
+            votes = self.votes(X)
+            counts = _vote_counts(votes, len(self.classes_))
+            pred = _plurality(counts)
+        code = pred
+        if self.classes is None:  # conservative against labels never seen
+            if runoff:
+                scores = _with_unseen_score(scores)
+                votes, counts, *_ = _runoff(scores)
+            else:
+                votes, counts, _ = _with_unseen_rival(votes, counts, pred)
+            code = pred + 1
+        correct = self.classes_[pred] == y
+        n_flip, optimal, found, n_pointwise = _group_certificate(
+            votes, counts, code, self.spread_, scores, correct, n_changed, time_limit)
+        n = y.shape[0]
+        return Bunch(
+            n_flippable=int(n_flip), damage=n_flip / n, optimal=bool(optimal),
+            n_pointwise=n_pointwise, pointwise_damage=n_pointwise / n,
+            n_found=found, accuracy=float(correct.mean()),
+            n_correct=int(correct.sum()), n_target=int(n), n_changed=int(n_changed),
+            seconds=time.perf_counter() - start)
 
     def certified_radius(self, X):
         """Certified number of inserted or removed training rows per row.

@@ -5,10 +5,15 @@ the scorers plug the same quantities into ``GridSearchCV`` and
 ``cross_validate``; ``certified_fraction`` gives the share of a
 subpopulation's test rows a certified defense protects against an attack's
 number of added rows, ``certified_radius_vs_poison`` the same for every group
-of a finder.
+of a finder, ``certified_damage`` the largest damage any attack of that size
+can do to a group (a collective certificate).
 """
 
-from ._certified import certified_fraction, certified_radius_vs_poison
+from ._certified import (
+    certified_damage,
+    certified_fraction,
+    certified_radius_vs_poison,
+)
 from ._damage import subpopulation_damage
 from ._scorers import (
     clean_removal_scorer,
@@ -22,6 +27,7 @@ from ._scorers import (
 )
 
 __all__ = [
+    "certified_damage",
     "certified_fraction",
     "certified_radius_vs_poison",
     "clean_removal_scorer",

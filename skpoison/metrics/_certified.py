@@ -1,7 +1,8 @@
 """Certified measurements: how much of a subpopulation a certificate protects.
 
-``certified_fraction`` (one group, one or several budgets) and
-``certified_radius_vs_poison`` (every group of a finder, several alphas).
+``certified_fraction`` (one group, one or several budgets, pointwise),
+``certified_radius_vs_poison`` (every group of a finder, several alphas) and
+``certified_damage`` (one group as a whole: the collective certificate).
 """
 
 from numbers import Integral
@@ -299,3 +300,102 @@ def certified_radius_vs_poison(certifier, X, subpopulations, *, alpha=(0.5, 1.0,
     if y is not None:
         columns.append("certified_accuracy")
     return pd.DataFrame.from_records(records, columns=columns)
+
+
+def certified_damage(model, X_group, y_group, n_added, *, time_limit=10.0):
+    """Certified largest target damage of an attack of ``n_added`` rows.
+
+    Read more in the :ref:`User Guide <metrics>`.
+
+    A subpopulation attack must get many rows of one group wrong with one
+    set of poisons. Against partition aggregation those ``n_added`` rows land
+    in at most ``n_added`` partitions (``n_added * n_shares`` base models for
+    Finite Aggregation), and the same corrupted base models must change
+    every row. The largest number of the group's correct predictions they
+    can change at once is the collective certificate of Chen, Li, Li, Wu and
+    Yan (ICML 2022) applied to partition aggregation, solved as a
+    mixed-integer program with scipy's HiGHS (see
+    :meth:`PartitionAggregation.certify_group
+    <skpoison.defenses.PartitionAggregation.certify_group>`). Fitted on the
+    clean training rows, the model's accuracy on the group cannot drop by
+    more than ``damage`` under any attack that adds, removes or relabels
+    ``n_added`` training rows: a certified upper bound on the paper's target
+    damage, to set beside the damage an attack measures
+    (:func:`subpopulation_damage`). It never exceeds ``pointwise_damage``,
+    the share of correct rows whose own certified radius is below
+    ``n_added``, and is usually below it.
+
+    Parameters
+    ----------
+    model : fitted estimator
+        A fitted :class:`~skpoison.defenses.PartitionAggregation` (either
+        aggregation), or a pipeline or fitted search ending in one (the
+        steps before it transform ``X_group``).
+    X_group : array-like of shape (n_samples, n_features)
+        The target group's test rows.
+    y_group : array-like of shape (n_samples,)
+        Their true labels.
+    n_added : int
+        The attack's number of added (or removed, or relabelled) rows, e.g.
+        ``int(alpha * n_sub)``.
+    time_limit : float, default=10.0
+        Seconds for the solver. If it runs out, the solver's relaxation bound
+        is reported (never below the optimum: still a certified upper bound)
+        and ``optimal`` is False.
+
+    Returns
+    -------
+    result : Bunch
+        ``damage`` (certified largest target damage, ``n_flippable /
+        n_target``), ``n_flippable``, ``optimal``, ``pointwise_damage`` and
+        ``n_pointwise`` (the pointwise count, for comparison), ``n_found``
+        (the largest change the solver found an attack for; None if none),
+        ``accuracy`` (the model's accuracy on the group), ``n_correct``,
+        ``n_target``, ``n_changed`` (``n_added``) and ``seconds``.
+
+    Raises
+    ------
+    TypeError
+        When ``model`` has no collective certificate.
+    ValueError
+        When ``n_added`` is negative or ``X_group`` is empty.
+
+    See Also
+    --------
+    certified_fraction : The pointwise certificate's share of a group.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skpoison.defenses import PartitionAggregation
+    >>> from skpoison.metrics import certified_damage
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.normal(-1, 1.5, (300, 2)), rng.normal(1, 1.5, (300, 2))])
+    >>> y = np.repeat([0, 1], 300)
+    >>> dpa = PartitionAggregation(LogisticRegression(), n_partitions=20).fit(X, y)
+    >>> group = X[:, 0] > 0.5
+    >>> result = certified_damage(dpa, X[group], y[group], n_added=4)
+    >>> bool(result.optimal), bool(result.damage <= result.pointwise_damage)
+    (True, True)
+    """
+    if not isinstance(n_added, Integral) or isinstance(n_added, bool):
+        raise TypeError(f"n_added must be an int; got {n_added!r}.")
+    if n_added < 0:
+        raise ValueError(f"n_added must be non-negative; got {n_added!r}.")
+    y_group = column_or_1d(np.asarray(y_group))
+    check_consistent_length(X_group, y_group)
+    if y_group.shape[0] == 0:
+        raise ValueError("X_group is empty: the group has no test rows, so its "
+                         "damage is undefined.")
+    certifier, X_in = _certifier_and_input(model, X_group)
+    if not hasattr(certifier, "certify_group"):
+        raise TypeError(
+            f"model must be a fitted PartitionAggregation (or a pipeline ending in "
+            f"one) for a collective certificate; {type(certifier).__name__} has no "
+            "certify_group method. certified_fraction gives its pointwise "
+            "certificate.")
+    classes = getattr(certifier, "classes_", None)
+    if classes is not None:
+        check_label_space(y_group, classes, name="y_group", where="the certified model")
+    return certifier.certify_group(X_in, y_group, int(n_added), time_limit=time_limit)

@@ -22,6 +22,7 @@ from skpoison.metrics import certified_radius_vs_poison
 from skpoison.defenses._partition_aggregation import (
     _dpa_radius,
     _fa_radius,
+    _group_certificate,
     _plurality,
     _runoff,
     _runoff_radius,
@@ -322,6 +323,107 @@ def test_runoff_needs_class_scores():
     with pytest.raises(InvalidParameterError, match="aggregation"):
         PartitionAggregation(LogisticRegression(), n_partitions=2,
                              aggregation="borda").fit(X, y)
+
+
+# ------------------------------------------------------ collective certificate
+def _exhaustive_group_attack(table, spread, r, correct, runoff, n_classes):
+    """The most correct rows one set of <= r corrupted buckets can change:
+    every bucket set, and for each row every output of the reached models."""
+    states = _score_states(n_classes) if runoff else np.arange(-1, n_classes)
+    base = (_runoff(table)[-1] if runoff
+            else _plurality(_vote_counts(table, n_classes)))
+    best = 0
+    for size in range(1, r + 1):  # (more buckets never change fewer rows)
+        for buckets in itertools.combinations(range(len(spread)), size):
+            hit = np.unique(spread[list(buckets)].ravel()).astype(int)
+            combos = np.array(list(itertools.product(range(len(states)),
+                                                     repeat=hit.size)))
+            changed = 0
+            for i in np.flatnonzero(correct):
+                new = np.repeat(table[i][None], len(combos), axis=0)
+                new[:, hit] = states[combos]
+                won = (_runoff(new)[-1] if runoff
+                       else _plurality(_vote_counts(new, n_classes)))
+                changed += bool(np.any(won != base[i]))
+            best = max(best, changed)
+    return best
+
+
+def test_collective_certificate_by_brute_force():
+    """Vote: the program's optimum is what an exhaustive attacker over
+    partitions achieves; run-off: never below it. Both never above the
+    pointwise count, and below it where rows need different partitions."""
+    rng = np.random.RandomState(0)
+    for trial in range(12):
+        n_partitions, n_shares, n_classes = [(5, 1, 2), (5, 1, 3), (3, 2, 2)][trial % 3]
+        m = n_partitions * n_shares
+        spread = _spread(n_partitions, n_shares)
+        votes = rng.randint(-1, n_classes, size=(6, m))
+        fav = rng.randint(n_classes, size=6)
+        strong = rng.rand(6, m) < rng.uniform(0.3, 0.8, (6, 1))
+        votes[strong] = np.repeat(fav[:, None], m, axis=1)[strong]
+        counts = _vote_counts(votes, n_classes)
+        correct = rng.rand(6) < 0.8
+        for r in (1, 2):
+            n_flip, optimal, _, n_point = _group_certificate(
+                votes, counts, _plurality(counts), spread, None, correct, r, 10.0)
+            assert optimal
+            assert n_flip == _exhaustive_group_attack(votes, spread, r, correct,
+                                                      False, n_classes)
+            assert n_flip <= n_point
+    # crafted: row i has model i voting 1, the others 0: any 2 corrupted
+    # partitions change the rows whose dissenter is not among them (3 of 5)
+    votes = np.ones((5, 5), int) - np.eye(5, dtype=int)
+    votes = 1 - votes
+    counts = _vote_counts(votes, 2)
+    got = _group_certificate(votes, counts, np.zeros(5, int), _spread(5, 1), None,
+                             np.ones(5, bool), 2, 10.0)
+    assert got[0] == 3 and got[3] == 5
+    assert _exhaustive_group_attack(votes, _spread(5, 1), 2, np.ones(5, bool),
+                                    False, 2) == 3
+    # run-off: a sound upper bound
+    for trial in range(4):
+        n_partitions, n_shares, n_classes = [(5, 1, 3), (3, 2, 2)][trial % 2]
+        scores = _random_scores(rng, n_partitions * n_shares, n_classes, 5)
+        scores = scores[~np.isnan(scores[:, :, 0]).all(axis=1)]
+        spread = _spread(n_partitions, n_shares)
+        votes, counts, *_, winner = _runoff(scores)
+        correct = np.ones(len(scores), bool)
+        for r in (1, 2):
+            n_flip, optimal, _, n_point = _group_certificate(
+                votes, counts, winner, spread, scores, correct, r, 10.0)
+            exact = _exhaustive_group_attack(scores, spread, r, correct, True,
+                                             n_classes)
+            assert exact <= n_flip <= n_point
+
+
+def test_certify_group_on_a_fitted_defense():
+    X, y = _blobs(60, n_classes=3, spread=2.5)
+    pa = PartitionAggregation(LogisticRegression(), n_partitions=8).fit(X, y)
+    X_test = np.random.RandomState(0).normal(0, 3, (40, 2))
+    y_test = pa.predict(X_test)
+    y_test[:5] = (y_test[:5] + 1) % 3  # five rows wrong
+    radius = pa.certified_radius(X_test)
+    for r in (0, 1, 2, 4):
+        res = pa.certify_group(X_test, y_test, r)
+        assert res.optimal
+        assert res.n_pointwise == np.sum((radius < r) & (np.arange(40) >= 5))
+        assert res.n_flippable <= res.n_pointwise
+        assert res.damage == res.n_flippable / 40
+        assert res.accuracy == 35 / 40
+    assert pa.certify_group(X_test, y_test, 0).n_flippable == 0
+    # a time limit too short to solve still gives a sound bound
+    many = PartitionAggregation(LogisticRegression(), n_partitions=30).fit(
+        *_blobs(300, n_classes=3, spread=3.0))
+    X_big = np.random.RandomState(1).normal(0, 4, (300, 2))
+    exact = many.certify_group(X_big, many.predict(X_big), 3)
+    rushed = many.certify_group(X_big, many.predict(X_big), 3, time_limit=1e-4)
+    assert exact.optimal
+    assert exact.n_flippable <= rushed.n_flippable <= rushed.n_pointwise
+    with pytest.raises(ValueError, match="n_changed"):
+        pa.certify_group(X_test, y_test, -1)
+    with pytest.raises(ValueError, match="time_limit"):
+        pa.certify_group(X_test, y_test, 1, time_limit=0)
 
 
 def test_fa_with_one_share_is_dpa():

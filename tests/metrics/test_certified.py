@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -208,3 +209,57 @@ def test_radius_vs_poison_looks_through_a_pipeline():
     radius = pa[-1].certified_radius(X)
     assert report.certified_fraction.tolist() == [
         np.mean(radius[ids == s] >= (ids == s).sum()) for s in (0, 1)]
+
+
+def test_certified_damage_bounds_real_attacks():
+    """1-NN base models: rows added next to the group's test points with
+    another label take the votes of the partitions they land in. The damage
+    they do never exceeds the certified damage, which never exceeds the
+    pointwise share."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from skpoison.metrics import certified_damage, subpopulation_damage
+
+    X, y = _data(seed=1, n=120)
+    pa = PartitionAggregation(KNeighborsClassifier(n_neighbors=1),
+                              n_partitions=9).fit(X, y)
+    rng = np.random.RandomState(0)
+    X_test, y_test = _data(seed=2, n=30)
+    group = X_test[:, 0] > 0
+    seen = []
+    for n_added in (1, 3, 6, 9):
+        cert = certified_damage(pa, X_test[group], y_test[group], n_added)
+        assert cert.optimal
+        assert cert.damage <= cert.pointwise_damage
+        for trial in range(3):
+            # all poisons next to one or two of the group's points
+            idx = rng.choice(rng.choice(np.flatnonzero(group), 1 + trial % 2), n_added)
+            poison = X_test[idx] + rng.normal(0, 1e-3, (n_added, X.shape[1]))
+            attacked = clone(pa).fit(np.vstack([X, poison]),
+                                     np.concatenate([y, 1 - y_test[idx]]))
+            measured = subpopulation_damage(pa, attacked, X_test, y_test, group)
+            assert measured.target_damage <= cert.damage + 1e-12
+            seen.append(measured.target_damage)
+    assert max(seen) > 0  # the attacks do damage
+
+
+def test_certified_damage_through_a_pipeline_and_errors():
+    from skpoison.metrics import certified_damage
+
+    X, y = _data()
+    pipe = make_pipeline(FunctionTransformer(),
+                         PartitionAggregation(LogisticRegression(), n_partitions=10,
+                                              aggregation="runoff")).fit(X, y)
+    res = certified_damage(pipe, X[:40], y[:40], 3)
+    ref = pipe[-1].certify_group(X[:40], y[:40], 3)
+    assert (res.n_flippable, res.n_pointwise) == (ref.n_flippable, ref.n_pointwise)
+    assert set(res) >= {"damage", "n_flippable", "optimal", "n_pointwise",
+                        "pointwise_damage"}
+    with pytest.raises(TypeError, match="no certify_group"):
+        certified_damage(LabelFlipCertifier().fit(X, y), X, y, 1)
+    with pytest.raises(ValueError, match="n_added must be non-negative"):
+        certified_damage(pipe, X, y, -1)
+    with pytest.raises(TypeError, match="n_added must be an int"):
+        certified_damage(pipe, X, y, 1.5)
+    with pytest.raises(ValueError, match="empty"):
+        certified_damage(pipe, X[:0], y[:0], 1)
