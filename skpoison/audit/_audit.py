@@ -22,7 +22,14 @@ from ..utils._seeding import seed_unseeded
 from . import _report
 from ._describe import describe_subpopulation
 from ._render import render_html
-from ._store import ResultStore, canonical, config_hash, new_run_id, normalize_row
+from ._store import (
+    REQUIRED,
+    ResultStore,
+    canonical,
+    config_hash,
+    new_run_id,
+    normalize_row,
+)
 from ._workers import (
     Task,
     _AuditData,
@@ -327,6 +334,16 @@ class SubpopulationAudit:
         self.notes = notes
 
     def _check_params(self):
+        last = self.estimator
+        while isinstance(getattr(last, "steps", None), list) and last.steps:
+            last = last.steps[-1][1]
+        if isinstance(last, FrozenEstimator):
+            raise ValueError(
+                "estimator must be an unfitted classifier that the audit can retrain; "
+                "got a FrozenEstimator (a prefit model), which ignores the poisoned rows "
+                "it is fitted on, so every group would read as undamaged. Pass the "
+                "model itself (FrozenEstimator(model).estimator): it is cloned and "
+                "fitted per run.")
         if not isinstance(self.finders, dict) or not self.finders:
             raise ValueError("finders must be a non-empty dict of name -> finder.")
         for name, finder in self.finders.items():
@@ -440,7 +457,7 @@ class SubpopulationAudit:
             for config, description in configs.values():
                 store.describe(config, description)
             if self.resume:
-                done = store.load(c for c, _ in configs.values())
+                done = store.load((c for c, _ in configs.values()), REQUIRED)
         units, rows, pending = {}, {}, []
         for i, task in enumerate(tasks):
             need = {}
@@ -685,6 +702,34 @@ class SubpopulationAudit:
             sections[0] = sections[0]._replace(content=f"skpoison audit: {title}")
         path.write_text(render_html(sections), encoding="utf-8")
         return path
+
+    def save(self, folder):
+        """Write ``results.csv``, ``summary.csv`` and ``groups.csv`` in ``folder``.
+
+        Text cells that a spreadsheet would run as a formula (starting with
+        ``=``, ``+``, ``-`` or ``@``: group, filter and defense names from the
+        data) are written with a leading ``'``; numbers as they are.
+
+        Parameters
+        ----------
+        folder : str or Path
+            Created when missing.
+
+        Returns
+        -------
+        paths : list of Path
+            The files written.
+        """
+        if not hasattr(self, "results_"):
+            raise RuntimeError("Call run() before save().")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tables = {"results.csv": self.results_,
+                  "summary.csv": self.summary().reset_index(),
+                  "groups.csv": self.vulnerable_groups(top=None)}
+        for name, table in tables.items():
+            _report.csv_safe(table).to_csv(folder / name, index=False)
+        return [folder / name for name in tables]
 
     def vulnerable_groups(self, top=10):
         """The groups an attacker damages most, by name; see the report.

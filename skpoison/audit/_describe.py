@@ -181,8 +181,26 @@ def _changed_params(estimator):
 
 
 def _columns_text(columns):
-    columns = list(columns) if not isinstance(columns, (str, int)) else [columns]
-    return ", ".join(str(c).removeprefix(ANNOTATION_PREFIX) for c in columns)
+    """Any ColumnTransformer column specification in words: names or
+    indices, a slice, a boolean mask, a ``make_column_selector``, a callable;
+    anything else as its ``repr``."""
+    if isinstance(columns, (str, Integral)):
+        columns = [columns]
+    elif isinstance(columns, slice):
+        return f"columns {columns.start}:{columns.stop}" + (
+            f":{columns.step}" if columns.step is not None else "")
+    elif callable(columns):
+        rules = {k: v for k, v in vars(columns).items() if v is not None} if hasattr(
+            columns, "__dict__") and not inspect.isroutine(columns) else {}
+        return (f"{_name(columns)}({', '.join(f'{k}={v!r}' for k, v in rules.items())})"
+                if rules else _name(columns))
+    try:
+        values = np.asarray(columns)
+        if values.dtype == bool:
+            columns = np.flatnonzero(values).tolist()
+        return ", ".join(_short(c) for c in list(columns))
+    except (TypeError, ValueError):
+        return repr(columns)
 
 
 def readable(obj):

@@ -41,6 +41,18 @@ CERTIFIED_NOTE = (
     "larger attacks certify nothing. Means over seeds.")
 
 
+def csv_safe(table):
+    """``table`` with its text cells that start with ``=``, ``+``, ``-`` or
+    ``@`` prefixed with ``'``, so that a spreadsheet shows them as text
+    instead of running them as formulas; numbers are left alone."""
+    out = table.copy()
+    for c in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[c]):
+            out[c] = out[c].map(lambda v: "'" + v if isinstance(v, str)
+                                and v[:1] in ("=", "+", "-", "@") else v)
+    return out
+
+
 def _pct(value):
     return "" if pd.isna(value) else f"{100 * value:.1f}%"
 

@@ -417,40 +417,40 @@ class ResultStore:
             self._con.execute("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?)",
                               (*self.unit(config, row), text, time.time()))
 
-    def load(self, configs):
-        """Stored rows of the given configuration hashes, keyed by :meth:`unit`."""
+    def load(self, configs, required=()):
+        """Stored rows of the given configuration hashes, keyed by :meth:`unit`,
+        each with the keys ``required`` (see :func:`check_row`).
+
+        Raises
+        ------
+        ValueError
+            The file or one of its rows is damaged (see :func:`check_row`).
+        """
         configs = list(dict.fromkeys(configs))
         out = {}
         for start in range(0, len(configs), 500):
             chunk = configs[start:start + 500]
             query = ("SELECT config, filter, subpopulation, alpha, seed, defense, row "
                      f"FROM results WHERE config IN ({','.join('?' * len(chunk))})")
-            with self._lock:
-                found = self._con.execute(query, chunk).fetchall()
+            try:
+                with self._lock:
+                    found = self._con.execute(query, chunk).fetchall()
+            except sqlite3.DatabaseError as exc:  # e.g. a page overwritten
+                raise ValueError(self._damaged(f"the file is damaged ({exc})")) from None
             for *key, text in found:
-                out[tuple(key)] = self._checked_row(tuple(key), text)
+                try:
+                    out[tuple(key)] = check_row(tuple(key), json.loads(text),
+                                                required)
+                except (ValueError, TypeError, KeyError) as exc:
+                    raise ValueError(self._damaged(
+                        f"the stored row of the unit {tuple(key)} is damaged "
+                        f"({type(exc).__name__}: {exc})")) from None
         return out
 
-    def _checked_row(self, key, text):
-        """A stored row, refused unless it is the row of its own key.
-
-        A row whose JSON does not parse, is not an object, or names another
-        unit than its key columns would otherwise be loaded as a result.
-        """
-        try:
-            row = json.loads(text)
-            if not isinstance(row, dict):
-                raise TypeError(f"it is a {type(row).__name__}, not an object")
-            if self.unit(key[0], row) != key:
-                raise ValueError(f"its columns name the unit {self.unit(key[0], row)}")
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ValueError(
-                f"{self.path} is not a usable skpoison result store: the stored "
-                f"row of the unit {key} is damaged ({type(exc).__name__}: {exc}). "
-                "Delete the file (its results are lost), or give the audit "
-                "another store path."
-            ) from None
-        return row
+    def _damaged(self, what):
+        return (f"{self.path} is not a usable skpoison result store: {what}. Delete "
+                "the file (its results are lost), or give the audit another store "
+                "path.")
 
     def log_attempt(self, run, config, key, defenses):
         """Record that a unit of work was dispatched (the audit's work log)."""
@@ -472,6 +472,52 @@ class ResultStore:
         """Number of stored result rows (all configurations)."""
         with self._lock:
             return self._con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+
+
+# the values of a row that a report reads: (keys, lowest, highest, integer)
+_CHECKS = [(("target_damage", "collateral_damage"), -1, 1, False),
+           (("clean_target_accuracy", "poisoned_target_accuracy",
+             "clean_collateral_accuracy", "poisoned_collateral_accuracy",
+             "poison_removed", "clean_removed", "certified", "certified_correct"),
+            0, 1, False),
+           (("n_poison", "n_train", "n_test", "n_aux", "median_radius"), 0, math.inf,
+            True),
+           (("fit_seconds", "attack_seconds"), 0, math.inf, False)]
+# the keys an audit needs in a row it reuses (never NaN)
+REQUIRED = ("target_damage", "clean_target_accuracy", "poisoned_target_accuracy",
+            "n_poison", "n_train", "n_test")
+
+
+def check_row(key, row, required=()):
+    """``row`` (parsed JSON) if it is a well-formed result of the unit ``key``.
+
+    It must be an object naming the unit of its key columns, with the keys
+    ``required``, and the values a report reads in range: damages in [-1, 1],
+    accuracies and fractions in [0, 1], counts non-negative integers
+    (optional values may be null or NaN, ``required`` ones not). Anything
+    else raises: a stored row is data from a file, not to be trusted.
+    """
+    if not isinstance(row, dict):
+        raise TypeError(f"it is a {type(row).__name__}, not an object")
+    if ResultStore.unit(key[0], row) != key:
+        raise ValueError(f"its columns name the unit {ResultStore.unit(key[0], row)}")
+    missing = [k for k in required if k not in row]
+    if missing:
+        raise KeyError(f"it has no {', '.join(missing)}")
+    for keys, low, high, integer in _CHECKS:
+        for k in keys:
+            v = row.get(k)
+            if k not in required and (v is None or (isinstance(v, float)
+                                                    and math.isnan(v))):
+                continue
+            if (isinstance(v, bool) or not isinstance(v, (int, float))
+                    or (integer and v != int(v)) or not low <= v <= high):
+                raise ValueError(f"{k}={v!r} is not a {'count' if integer else 'number'}"
+                                 f" in [{low}, {high}]")
+    for k in ("description", "filter", "defense"):
+        if k in row and not isinstance(row[k], str):
+            raise TypeError(f"{k}={row[k]!r} is not text")
+    return row
 
 
 def new_run_id():

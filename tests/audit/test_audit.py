@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
 
 from skpoison.__main__ import main
 from skpoison.audit import SubpopulationAudit, adult_audit, summarize
@@ -276,3 +277,55 @@ def test_describe_subpopulation_is_the_finders_own_text():
         frame.rename(columns=annotation_column))
     assert sorted(describe_subpopulation(annotated, s)
                   for s in annotated.subpopulations_) == sorted(names)
+
+
+@pytest.mark.parametrize("wrap", [lambda m: m, lambda m: make_pipeline(m)])
+def test_frozen_victim_is_refused(wrap):
+    # a FrozenEstimator ignores the poisoned rows: every group read as undamaged
+    from sklearn.frozen import FrozenEstimator
+
+    data = _blobs()
+    victim = wrap(FrozenEstimator(LogisticRegression().fit(data[0], data[1])))
+    audit = SubpopulationAudit(victim, finders={"cm": ClusterMatch(n_clusters=4)},
+                               alphas=[2], progress=False)
+    with pytest.raises(ValueError, match="^estimator must be an unfitted.*Frozen"):
+        audit.run(*data)
+
+
+def _fail_in_another_process(pid):
+    import os
+
+    if os.getpid() != pid:
+        raise RuntimeError("cannot be loaded here")
+    return _Unloadable()
+
+
+class _Unloadable:
+    """Pickles in the audit's process, fails to unpickle in a worker."""
+
+    def __reduce__(self):
+        import os
+
+        return _fail_in_another_process, (os.getpid(),)
+
+
+class _Tagged(LogisticRegression):
+    def __init__(self, tag=None, C=1.0):
+        super().__init__(C=C)
+        self.tag = tag
+
+
+def test_dead_worker_says_which_task_and_how_to_resume(tmp_path):
+    # joblib's own message ("A task has failed to un-serialize. Please ensure
+    # that the arguments of the function are all picklable.") read as a bug
+    # in the user's model, and said nothing of the finished work
+    victim = _Tagged(tag=_Unloadable())  # sent with every task
+    store = tmp_path / "audit.sqlite"
+    audit = SubpopulationAudit(victim, finders={"cm": ClusterMatch(n_clusters=4,
+                                                                   random_state=0)},
+                               alphas=[1], progress=False, n_jobs=2, backend="loky",
+                               store=store)
+    with pytest.raises(RuntimeError, match=r"(?s)worker process of the audit stopped.*"
+                       r"cm group \d+ \(.*\), alpha=1, seed=0.*in the store .*"
+                       "again to resume"):
+        audit.run(*_blobs())

@@ -8,8 +8,10 @@ import subprocess
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
 
 from skpoison.audit import SubpopulationAudit
 from skpoison.defenses import TRIM
@@ -170,8 +172,6 @@ def test_dollar_signs_and_markup_in_names_are_text(tmp_path):
 
 
 def test_defense_verdicts_per_alpha():
-    import pandas as pd
-
     from skpoison.audit._render import text_table
     from skpoison.audit._report import defense_effect, defense_verdicts
 
@@ -216,3 +216,49 @@ def test_map_ranks_groups_by_the_baseline_defense(audit, tmp_path):
     top = vulnerable_groups(shown.results_, top=3)["group"].tolist()
     legend = "; ".join(f"#{k}: {g}" for k, g in enumerate(top, start=1)) + "."
     assert legend in page
+
+
+def test_any_column_specification_is_described(tmp_path):
+    # make_column_selector crashed the parameter table after every fit
+    from sklearn.compose import make_column_selector, make_column_transformer
+    from sklearn.preprocessing import StandardScaler
+
+    from skpoison.audit._describe import readable
+
+    frame = [pd.DataFrame(v, columns=["a", "b"]) if v.ndim == 2 else v
+             for v in _blobs()]
+    victim = make_pipeline(make_column_transformer(
+        (StandardScaler(), make_column_selector(dtype_include="number")),
+        (StandardScaler(), slice(0, 1)), (StandardScaler(), np.array([False, True])),
+        (StandardScaler(), lambda X: ["a"])), LogisticRegression())
+    text = readable(victim)
+    for part in ("make_column_selector(dtype_include='number')", "columns 0:1",
+                 "on [1]", "<lambda>"):
+        assert part in text
+    audit = SubpopulationAudit(victim, finders={"cm": ClusterMatch(4, random_state=0)},
+                               alphas=[1], progress=False)
+    audit.run(*frame)
+    assert "make_column_selector" in audit.report(tmp_path).read_text()
+
+
+def test_names_are_neither_formulas_nor_terminal_controls(tmp_path):
+    from skpoison.audit import _report
+    from skpoison.audit._render import render_text
+    from skpoison.audit._report import report_sections
+
+    audit = SubpopulationAudit(
+        LogisticRegression(), finders={"+cm": ClusterMatch(4, random_state=0)},
+        alphas=[1], progress=False,
+        describe=lambda finder, s: f'=HYPERLINK("http://x", "{s}")\x1b[31m\x07')
+    audit.run(*_blobs())
+    for path in audit.save(tmp_path):
+        text = path.read_text()
+        assert "'=HYPERLINK" in text and ",=" not in text and "\n=" not in text
+        assert ",+cm" not in text and "'+cm" in text
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert results["target_damage"].dtype == float  # numbers written as numbers
+    frame = audit.results_.assign(target_damage=-0.5, description="-x")
+    assert _report.csv_safe(frame)["target_damage"].eq(-0.5).all()
+    assert _report.csv_safe(frame)["description"].eq("'-x").all()
+    console = render_text(report_sections(audit))
+    assert "\x1b" not in console and "\x07" not in console and "HYPERLINK" in console

@@ -399,3 +399,38 @@ def test_reused_rows_take_the_description_and_n_aux_of_the_task(tmp_path):
     assert res.n_aux.tolist() == first.n_aux.tolist()
     pd.testing.assert_frame_equal(res.drop(columns="description"),
                                   first.drop(columns="description"))
+
+
+@pytest.mark.parametrize("edit", [{"target_damage": 7.5}, {"n_poison": -3},
+                                  {"target_damage": "text"}, {"n_test": 2.5},
+                                  {"description": 3}, "drop"])
+def test_stored_values_are_checked(tmp_path, edit):
+    # an edited row would be reused into results.csv as it is
+    data = job.data()
+    store = tmp_path / "audit.sqlite"
+    _audit(store).run(*data)
+    con = sqlite3.connect(store)
+    rowid, text = con.execute("SELECT rowid, row FROM results LIMIT 1").fetchone()
+    row = json.loads(text)
+    if edit == "drop":
+        del row["poisoned_target_accuracy"]
+    else:
+        row.update(edit)
+    with con:
+        con.execute("UPDATE results SET row = ? WHERE rowid = ?", (json.dumps(row), rowid))
+    con.close()
+    with pytest.raises(ValueError, match="the stored row of the unit .* is damaged"):
+        _audit(store).run(*data)
+
+
+def test_overwritten_page_is_one_clear_error(tmp_path):
+    data = job.data()
+    store = tmp_path / "audit.sqlite"
+    _audit(store).run(*data)
+    raw = bytearray(store.read_bytes())
+    page = 4096
+    assert len(raw) > 3 * page
+    raw[2 * page:3 * page] = np.random.RandomState(0).bytes(page)  # a data page
+    store.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="not a usable skpoison result store"):
+        _audit(store).run(*data)
