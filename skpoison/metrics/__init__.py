@@ -15,6 +15,11 @@ from ._certified import (
     certified_radius_vs_poison,
 )
 from ._damage import subpopulation_damage
+from ._intervals import (
+    paired_counts_interval,
+    paired_difference_interval,
+    seed_mean_interval,
+)
 from ._scorers import (
     clean_removal_scorer,
     collateral_accuracy_scorer,
@@ -35,8 +40,11 @@ __all__ = [
     "find_attack",
     "find_defense",
     "make_subpopulation_scorer",
+    "paired_counts_interval",
+    "paired_difference_interval",
     "poison_removal_scorer",
     "removal_fractions",
+    "seed_mean_interval",
     "subpopulation_damage",
     "target_accuracy_scorer",
 ]
