@@ -462,7 +462,8 @@ def test_bound_form_params_reach_the_finder_and_leave_the_steps_alone(data):
     fitted = pipe.named_steps["labelflip"]
     assert fitted is not attack and fitted.subpopulation_.n_clusters == 2
     assert fitted.alpha == 1
-    assert fitted.n_poison_ == fitted.subpopulation_.sizes_[fitted.subpopulation_.target_]
+    finder_ = fitted.subpopulation_
+    assert fitted.n_poison_ == finder_.sizes_[finder_.target_]
     # the steps given keep their parameters and stay unfitted
     assert attack.subpopulation is None and attack.alpha == 1
     assert not hasattr(attack, "poison_mask_")

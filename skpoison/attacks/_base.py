@@ -2,8 +2,9 @@
 
 Every attack follows the same protocol in ``fit_resample``:
 
-1. take the finder (its first parameter): clone, seed and fit it on the
-   attacker's rows, or use it as is when it is a
+1. take the finder (its first parameter, or the finder step a
+   :class:`skpoison.pipeline.Pipeline` bound to it: ``_finder()``), clone,
+   seed and fit it on the attacker's rows, or use it as is when it is a
    :class:`sklearn.frozen.FrozenEstimator`;
 2. count the target subpopulation and draw ``int(alpha * n_sub)`` rows of it,
    with replacement, from the attacker's rows;
@@ -12,17 +13,18 @@ Every attack follows the same protocol in ``fit_resample``:
    features (``_poison_features``);
 4. return the received rows unchanged and in order, then the poison rows.
 
-Subclasses may override ``_poison_features`` (and ``_poison_labels`` for
-another labelling).
+Subclasses take ``subpopulation=None`` as their first parameter, reach the
+finder only through ``self._finder()``, and may override
+``_poison_features`` (and ``_poison_labels`` for another labelling). The
+containers (DataFrames of any column type, the caller's label container) are
+handled by :mod:`skpoison.utils._frames`.
 """
 
-import math
 import warnings
 from collections import Counter
 from numbers import Real
 
 import numpy as np
-import pandas as pd
 from imblearn.base import BaseSampler
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.multiclass import check_classification_targets
@@ -41,11 +43,20 @@ from ..utils._compat import (
     _fit_context,
     check_target_type,
 )
+from ..utils._frames import append_rows as _append_rows
+from ..utils._frames import (
+    check_aux_kinds,
+    check_rows,
+    float_features,
+    match_aux_columns,
+    restore_y,
+    take_rows,
+)
 from ..utils._frozen import prefit_estimator
 from ..utils._labels import check_label_space
 from ..utils._seeding import seed_unseeded
 from ..utils._validation import check_numeric_frame as _check_numeric_frame
-from ..utils._validation import is_dataframe, is_number_dtype
+from ..utils._validation import is_dataframe
 from ._labels import poison_labels
 
 _SHARED_ATTACK_PARAMS_DOC = """
@@ -110,187 +121,22 @@ _SHARED_ATTACK_ATTRS_DOC = """
 """
 
 
+# the shared text, as imbalanced-learn's Substitution inserts it into the
+# attacks' docstrings ("{attack_params}", "{attack_attributes}")
+_ATTACK_DOCS = {
+    "attack_params": _SHARED_ATTACK_PARAMS_DOC.strip(),
+    "attack_attributes": _SHARED_ATTACK_ATTRS_DOC.strip(),
+}
+
+
 _ATTACK_ADVICE = ("Encode them before the attack (for example with the victim "
                   "pipeline's ColumnTransformer), or use LabelFlip, which copies "
                   "rows of any column type.")
 
 
-def _float_features(X):
-    """``X`` with integer (and boolean) features cast to float64; never in place."""
-    if is_dataframe(X):
-        cols = [c for c, dt in X.dtypes.items()
-                if pd.api.types.is_integer_dtype(dt) or pd.api.types.is_bool_dtype(dt)]
-        return X.astype({c: np.float64 for c in cols}) if cols else X
-    if isinstance(X, np.ndarray) and X.dtype.kind in "iub":
-        return X.astype(np.float64)
-    return X
-
-
 def check_numeric_frame(X, input_name, estimator_name):
     """The shared check, with the attacks' advice (encode, or use LabelFlip)."""
     _check_numeric_frame(X, input_name, estimator_name, advice=_ATTACK_ADVICE)
-
-
-def _infinite_objects(values):
-    """Whether an object array holds a float infinity (not the text 'inf')."""
-    return any(isinstance(v, (float, np.floating)) and math.isinf(v)
-               for v in values.ravel())
-
-
-def check_rows(X, input_name):
-    """Validate rows that an attack only copies: any column type, missing
-    values allowed, infinity refused.
-
-    A DataFrame comes back as is (its columns keep their dtypes); anything
-    else as a 2-D array of its own dtype (objects for mixed values).
-    """
-    if not is_dataframe(X):
-        X = check_array(X, dtype=None, ensure_all_finite="allow-nan",
-                        input_name=input_name)
-        if X.dtype.kind == "O" and _infinite_objects(X):
-            raise ValueError(f"Input {input_name} contains infinity.")
-        return X
-    if any(isinstance(dt, pd.SparseDtype) for dt in X.dtypes):
-        raise TypeError(
-            f"Sparse data was passed for {input_name}, but dense data is required: "
-            "attacks copy and append dense rows. Use X.sparse.to_dense()."
-        )
-    if X.shape[1] == 0:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
-            f"is required ({input_name})."
-        )
-    if X.shape[0] == 0:
-        raise ValueError(
-            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 "
-            f"is required ({input_name})."
-        )
-    infinite = []
-    for c, dtype in X.dtypes.items():
-        if pd.api.types.is_float_dtype(dtype):
-            values = X[c].to_numpy(dtype=np.float64, na_value=np.nan)
-            if np.isinf(values).any():
-                infinite.append(str(c))
-        elif dtype == object and _infinite_objects(X[c].to_numpy()):
-            infinite.append(str(c))
-    if infinite:
-        raise ValueError(f"Input {input_name} contains infinity in columns {infinite}.")
-    return X
-
-
-def _match_aux_columns(X, X_aux):
-    """``X_aux`` with ``X``'s columns, matched by name when both have names."""
-    if is_dataframe(X) and is_dataframe(X_aux):
-        ours, theirs = list(X.columns), list(X_aux.columns)
-        if ours == theirs:
-            return X_aux
-        missing = [c for c in ours if c not in theirs]
-        extra = [c for c in theirs if c not in ours]
-        if missing or extra:
-            raise ValueError(
-                "aux: the columns of X_aux do not match those of X (matched by "
-                f"name): missing from X_aux {missing}, not in X {extra}. The "
-                "attacker's rows must have the victim's columns."
-            )
-        if len(set(ours)) != len(ours) or len(set(theirs)) != len(theirs):
-            raise ValueError(
-                "aux: X and X_aux have duplicated column names in a different "
-                "order; columns cannot be matched by name."
-            )
-        return X_aux[ours]  # a new frame in X's column order
-    if is_dataframe(X) != is_dataframe(X_aux):
-        named, other = ("X", "X_aux") if is_dataframe(X) else ("X_aux", "X")
-        warnings.warn(
-            f"aux: {named} is a DataFrame with column names but {other} is not: "
-            f"the columns of X_aux are taken by position, in X's order. Pass "
-            "both as DataFrames to match them by name.",
-            UserWarning,
-        )
-    return X_aux
-
-
-def _check_aux_kinds(X, X_aux):
-    """Numeric columns of ``X`` must be numeric in ``X_aux`` and the reverse."""
-    if is_dataframe(X) and is_dataframe(X_aux):
-        bad = [f"{c!s} ({X[c].dtype} in X, {X_aux[c].dtype} in X_aux)"
-               for c in X.columns
-               if is_number_dtype(X[c].dtype) != is_number_dtype(X_aux[c].dtype)]
-        if bad:
-            raise ValueError(
-                "aux: columns that are numbers in one of X and X_aux but not in the "
-                f"other: {', '.join(bad)}. Give the attacker's rows the victim's "
-                "column types."
-            )
-
-
-def _as_frame_like(X, rows):
-    """``rows`` (a DataFrame or a 2-D array) with ``X``'s columns and, where it
-    loses nothing, ``X``'s dtypes; ``X`` itself, with its categorical columns
-    widened when ``rows`` brings new categories."""
-    if not is_dataframe(rows):
-        rows = pd.DataFrame(np.asarray(rows, dtype=object), columns=X.columns)
-        rows = rows.infer_objects()
-    else:
-        rows = rows.set_axis(X.columns, axis=1)
-    casts_X, casts_rows = {}, {}
-    for j, c in enumerate(X.columns):
-        target = X.dtypes.iloc[j]
-        column = rows.iloc[:, j]
-        if column.dtype == target:
-            continue
-        if isinstance(target, pd.CategoricalDtype):
-            present = pd.unique(column.dropna())
-            new = [v for v in present if v not in set(target.categories)]
-            if new and target.ordered:
-                raise ValueError(
-                    f"aux: X_aux's column {c!s} holds categories {new[:5]} that are "
-                    "not among the ordered categories of X's column; they cannot "
-                    "be placed in its order."
-                )
-            if new:
-                target = pd.CategoricalDtype(list(target.categories) + list(new))
-                casts_X[j] = target
-            casts_rows[j] = target
-        elif pd.api.types.is_integer_dtype(target) and pd.api.types.is_float_dtype(
-                column.dtype):
-            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-            if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
-                casts_rows[j] = target
-    if casts_rows:
-        rows = pd.concat(
-            [rows.iloc[:, j].astype(casts_rows[j]) if j in casts_rows
-             else rows.iloc[:, j] for j in range(rows.shape[1])], axis=1)
-    if casts_X:
-        X = pd.concat(
-            [X.iloc[:, j].astype(casts_X[j]) if j in casts_X else X.iloc[:, j]
-             for j in range(X.shape[1])], axis=1)
-    return X, rows
-
-
-def _append_rows(X, rows):
-    """The received rows, unchanged and in order, then ``rows``."""
-    if not is_dataframe(X):
-        return np.concatenate([X, np.asarray(rows).astype(X.dtype, copy=False)],
-                              axis=0)
-    X, rows = _as_frame_like(X, rows)
-    return pd.concat([X, rows], axis=0, ignore_index=True)
-
-
-def _restore_y(y_res, y_given, index):
-    """``y_res`` in the container of ``y_given``, as imbalanced-learn returns it."""
-    if isinstance(y_given, pd.Series):
-        return pd.Series(y_res, dtype=y_given.dtype, name=y_given.name, index=index)
-    if isinstance(y_given, pd.DataFrame):
-        return pd.DataFrame(y_res, columns=y_given.columns, index=index).astype(
-            y_given.dtypes)
-    if isinstance(y_given, list):
-        return y_res.tolist()
-    return y_res
-
-
-def _take(X, idx):
-    """Rows ``idx`` of an array or a DataFrame (a copy)."""
-    return X.iloc[idx].copy() if is_dataframe(X) else X[idx].copy()
 
 
 class _AttackSamplerMixin:
@@ -337,7 +183,7 @@ class _AttackSamplerMixin:
         if self._X_dtype is not None:
             # attacks that change feature values return them unrounded, also
             # in the caller's container (a DataFrame keeps its column dtypes)
-            X = _float_features(X)
+            X = float_features(X)
         y_given, X_given = y, X
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
         if self._X_dtype is None:  # rows are only copied: any column type
@@ -355,7 +201,7 @@ class _AttackSamplerMixin:
 
             y_res = label_binarize(y_res, classes=np.unique(y))
         if is_dataframe(X_res):  # built with its columns' dtypes, not via numpy
-            return X_res, _restore_y(y_res, y_given, X_res.index)
+            return X_res, restore_y(y_res, y_given, X_res.index)
         return ArraysTransformer(X_given, y_given).transform(X_res, y_res)
 
     def fit(self, X, y, **params):
@@ -511,9 +357,9 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
                 f"aux: X_aux has {np.shape(X_aux_given)[1]} features but X has "
                 f"{X.shape[1]}."
             )
-        X_aux_given = _match_aux_columns(X_given, X_aux_given)
+        X_aux_given = match_aux_columns(X_given, X_aux_given)
         if self._X_dtype is None:
-            _check_aux_kinds(X_given, X_aux_given)
+            check_aux_kinds(X_given, X_aux_given)
             X_aux = check_rows(X_aux_given, "X_aux")
             if not is_dataframe(X):
                 X_aux = check_rows(np.asarray(X_aux, dtype=object)
@@ -603,7 +449,7 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
             )
         idx = rng.choice(candidates, size=n_poison, replace=True)
         if is_dataframe(X_src) or is_dataframe(X):
-            X_seed = _take(X_src, idx)  # rows as they are, any column type
+            X_seed = take_rows(X_src, idx)  # rows as they are, any column type
         else:
             X_seed = X_src[idx].astype(X.dtype, copy=True)
         y_seed = y_src[idx]

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
+from imblearn.utils import Substitution
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_array
 
@@ -14,11 +15,7 @@ from ..utils._seeding import seed_unseeded
 from ..utils._torch import is_skorch_net
 from ..utils._validation import check_bounds
 from . import _linear
-from ._base import (
-    _SHARED_ATTACK_ATTRS_DOC,
-    _SHARED_ATTACK_PARAMS_DOC,
-    BasePoisoningAttack,
-)
+from ._base import _ATTACK_DOCS, BasePoisoningAttack
 
 _OPTIMISED_PARAMS_DOC = """
     label : {"auto", "flip", "least_frequent", "least_confident"} or a class \
@@ -114,6 +111,12 @@ _OPTIMISED_ATTRS_DOC = """
     objective_ : ndarray of float
         History of the objective (see the class description).
 """
+
+# as _ATTACK_DOCS ("{optimised_params}", "{optimised_attributes}")
+_OPTIMISED_DOCS = {
+    "optimised_params": _OPTIMISED_PARAMS_DOC.strip(),
+    "optimised_attributes": _OPTIMISED_ATTRS_DOC.strip(),
+}
 
 
 @dataclass
@@ -293,8 +296,9 @@ class _OptimisedAttack(BasePoisoningAttack):
         raise NotImplementedError
 
 
+@Substitution(**_ATTACK_DOCS, **_OPTIMISED_DOCS)
 class GradientPoison(_OptimisedAttack):
-    __doc__ = """Gradient-optimised subpopulation poisons ("GO", Jagielski et al.).
+    """Gradient-optimised subpopulation poisons ("GO", Jagielski et al.).
 
     Read more in the :ref:`User Guide <attacks>`.
 
@@ -319,7 +323,11 @@ class GradientPoison(_OptimisedAttack):
     attacker's rows.
 
     Parameters
-    ----------""" + _SHARED_ATTACK_PARAMS_DOC + _OPTIMISED_PARAMS_DOC + """
+    ----------
+    {attack_params}
+
+    {optimised_params}
+
     n_iter : int, default=50
         Number of gradient steps (the authors use 50).
 
@@ -327,7 +335,11 @@ class GradientPoison(_OptimisedAttack):
         Step length (the authors' learning rate), in standardised units.
 
     Attributes
-    ----------""" + _SHARED_ATTACK_ATTRS_DOC + _OPTIMISED_ATTRS_DOC + """
+    ----------
+    {attack_attributes}
+
+    {optimised_attributes}
+
         Here ``J`` before each step and after the last one (``n_iter + 1``
         values).
 
@@ -335,6 +347,15 @@ class GradientPoison(_OptimisedAttack):
     --------
     LabelFlip : The seeds, without optimisation.
     InfluencePoison : Influence-function optimisation (slower, stronger).
+
+    References
+    ----------
+    .. [1] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021, Sec. 5 and
+       Table 8 (the "GO" attack). Reference code: ``gradient_match`` in
+       ``basic_training.py`` and
+       ``defense_training.py`` of the authors' repository,
+       https://github.com/jagielski/subpopulation-data-poisoning-attacks.
 
     Examples
     --------

@@ -3,19 +3,16 @@
 from numbers import Integral, Real
 
 import numpy as np
+from imblearn.utils import Substitution
 
 from ..utils._compat import Interval, StrOptions
-from ._base import _SHARED_ATTACK_ATTRS_DOC, _SHARED_ATTACK_PARAMS_DOC
-from ._gradient_poison import (
-    _OPTIMISED_ATTRS_DOC,
-    _OPTIMISED_PARAMS_DOC,
-    _OptimisedAttack,
-    _steps,
-)
+from ._base import _ATTACK_DOCS
+from ._gradient_poison import _OPTIMISED_DOCS, _OptimisedAttack, _steps
 
 
+@Substitution(**_ATTACK_DOCS, **_OPTIMISED_DOCS)
 class InfluencePoison(_OptimisedAttack):
-    __doc__ = """Influence-function subpopulation poisons (Koh, Steinhardt & Liang).
+    """Influence-function subpopulation poisons (Koh, Steinhardt & Liang).
 
     Read more in the :ref:`User Guide <attacks>`.
 
@@ -25,7 +22,7 @@ class InfluencePoison(_OptimisedAttack):
     a linear model ``theta`` fitted on the attacker's rows and the current
     poisons (the paper's Sec. 5, Table 8; Koh, Steinhardt and Liang, 2022). By the implicit function theorem,
 
-    ``grad_{x_i} L_t ~ -grad_theta L_t^T H^{-1} grad_x grad_theta l(x_i, y_i)``
+    ``grad_{{x_i}} L_t ~ -grad_theta L_t^T H^{{-1}} grad_x grad_theta l(x_i, y_i)``
 
     with ``H`` the exact Hessian of the mean regularised training loss,
     ``(1/n) sum s_i (1 - s_i) x~_i x~_i^T + lam I`` for logistic regression
@@ -53,18 +50,22 @@ class InfluencePoison(_OptimisedAttack):
     With a skorch net (``mode="ll"``) the Hessian of the last layer is
     exact and refits are damped-Newton steps on the last layer (the body is
     frozen); with ``mode="ft"`` refits train the whole net further with its
-    ``partial_fit`` and ``H^{-1} grad_theta L_t`` is found by conjugate
+    ``partial_fit`` and ``H^{{-1}} grad_theta L_t`` is found by conjugate
     gradients on Hessian-vector products (double backward), damped by
     ``reg`` (see ``solver``).
 
     Parameters
-    ----------""" + _SHARED_ATTACK_PARAMS_DOC + _OPTIMISED_PARAMS_DOC + """
+    ----------
+    {attack_params}
+
+    {optimised_params}
+
     n_iter : int, default=250
         Number of gradient steps (the subpopulation paper uses 250).
 
     step_size : float, default=0.1
-        Step length in standardised units (the reference implementation's
-        default is 0.1).
+        Step length in standardised units (the default of Koh et al.'s
+        reference code, ``run_gradient_em_attack.py``, is 0.1).
 
     reg : float or None, default=None
         Ridge strength (damping) ``lam`` of the Hessian. ``None`` uses the
@@ -76,7 +77,7 @@ class InfluencePoison(_OptimisedAttack):
 
     refit_every : int, default=10
         Refit the model on the attacker's rows and the current poisons every
-        this many steps (the reference implementation refits after every
+        this many steps (Koh et al.'s reference code refits after every
         step). On UCI Adult with ``eps=1``, 10 keeps 99% of the mean target
         damage of refitting every step, 25 keeps 93%; with ``eps=0.1`` all
         give the same damage.
@@ -90,12 +91,12 @@ class InfluencePoison(_OptimisedAttack):
         poisons go back to the last kept refit and the step is halved.
         ``objective_`` is then non-decreasing (up to a relative 1e-9), and
         the poisons returned are the kept ones. ``False`` takes every step,
-        as the reference implementation does with its fixed step. With a
+        as Koh et al.'s reference code does with its fixed step. With a
         skorch net in ``mode="ft"`` a refit trains the net further rather
         than solving for it, so there is nothing to go back to: every step
         is taken and every refit computed.
 
-    solver : {"auto", "exact", "cg"}, default="auto"
+    solver : {{"auto", "exact", "cg"}}, default="auto"
         How ``H v = grad_theta L_t`` is solved for a skorch net: ``"exact"``
         builds the Hessian (batched Hessian-vector products) and factorises
         it once per refit; ``"cg"`` runs conjugate gradients on
@@ -104,7 +105,11 @@ class InfluencePoison(_OptimisedAttack):
         use the exact closed-form Hessian.
 
     Attributes
-    ----------""" + _SHARED_ATTACK_ATTRS_DOC + _OPTIMISED_ATTRS_DOC + """
+    ----------
+    {attack_attributes}
+
+    {optimised_attributes}
+
         Here the target loss ``L_t`` of the kept model at each refit: before
         the first step, after every ``refit_every`` steps and after the last
         step (non-decreasing with ``backtrack=True``).
@@ -123,6 +128,18 @@ class InfluencePoison(_OptimisedAttack):
     --------
     LabelFlip : The seeds, without optimisation.
     GradientPoison : The paper's cheaper gradient optimisation.
+
+    References
+    ----------
+    .. [1] P. W. Koh, J. Steinhardt and P. Liang, "Stronger data poisoning
+       attacks break data sanitization defenses", Machine Learning 111, 2022.
+       Reference code: https://github.com/kohpangwei/data-poisoning-journal-release
+       (``iterative_attack.py``, ``poison_with_influence_proj_gradient_step``).
+    .. [2] P. W. Koh and P. Liang, "Understanding Black-box Predictions via
+       Influence Functions", ICML 2017.
+    .. [3] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021, Sec. 5 and
+       Table 8 (250 iterations).
 
     Examples
     --------

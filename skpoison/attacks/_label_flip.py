@@ -1,14 +1,13 @@
 """LabelFlip: the paper's label-flipping subpopulation attack."""
 
-from ._base import (
-    _SHARED_ATTACK_ATTRS_DOC,
-    _SHARED_ATTACK_PARAMS_DOC,
-    BasePoisoningAttack,
-)
+from imblearn.utils import Substitution
+
+from ._base import _ATTACK_DOCS, BasePoisoningAttack
 
 
+@Substitution(**_ATTACK_DOCS)
 class LabelFlip(BasePoisoningAttack):
-    __doc__ = """Label-flipping subpopulation attack (Jagielski et al., CCS 2021).
+    """Label-flipping subpopulation attack (Jagielski et al., CCS 2021).
 
     Read more in the :ref:`User Guide <attacks>`.
 
@@ -29,8 +28,10 @@ class LabelFlip(BasePoisoningAttack):
     pipeline with a :class:`~sklearn.compose.ColumnTransformer`.
 
     Parameters
-    ----------""" + _SHARED_ATTACK_PARAMS_DOC + """
-    label : {"auto", "flip", "least_frequent", "least_confident"} or a class \
+    ----------
+    {attack_params}
+
+    label : {{"auto", "flip", "least_frequent", "least_confident"}} or a class \
 label, default="auto"
         How poison rows are labelled (the paper's label-flipping attack):
 
@@ -54,7 +55,9 @@ label, default="auto"
         Seeds the draw of poison rows and the finder, when unseeded.
 
     Attributes
-    ----------""" + _SHARED_ATTACK_ATTRS_DOC + """
+    ----------
+    {attack_attributes}
+
     classes_ : ndarray
         The class labels seen in the received and the attacker's rows.
 
@@ -62,6 +65,15 @@ label, default="auto"
     --------
     skpoison.subpopulations.ClusterMatch : A finder for the target.
     skpoison.defenses.TRIM : A defense to try against it.
+
+    References
+    ----------
+    .. [1] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021: the
+       label-flipping attack. Reference code: the authors' repository,
+       https://github.com/jagielski/subpopulation-data-poisoning-attacks,
+       and their UCI Adult notebook linked from its README
+       (``pois_ct = int(train_ct * pois_rate)``: ``count_on="train"``).
 
     Examples
     --------
@@ -84,8 +96,8 @@ label, default="auto"
 
     >>> import pandas as pd
     >>> from skpoison.subpopulations import FeatureMatch
-    >>> frame = pd.DataFrame({"job": ["clerk", None, "owner", None],
-    ...                       "age": [25.0, None, 52.0, 41.0]})
+    >>> frame = pd.DataFrame({{"job": ["clerk", None, "owner", None],
+    ...                       "age": [25.0, None, 52.0, 41.0]}})
     >>> finder = FeatureMatch(["job"]).fit(frame)
     >>> finder.describe_text(2)
     'job is missing'

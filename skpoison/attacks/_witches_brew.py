@@ -139,7 +139,8 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
         the received ``X``; ``None`` leaves them unbounded.
 
     n_iter : int, default=250
-        Signed-Adam iterations per restart (the reference's 250).
+        Signed-Adam iterations per restart (250 in Geiping et al.'s reference
+        code, ``poisoning-gradient-matching``; "the reference" below).
 
     restarts : int, default=8
         Independent restarts; the one with the lowest final loss is kept.
@@ -227,6 +228,16 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
     its parameters are never changed. Ensembles and retraining during the
     attack (the reference's ``--ensemble``, ``--step``) are not implemented;
     the paper uses an ensemble of 1.
+
+    References
+    ----------
+    .. [1] J. Geiping, L. Fowl, W. R. Huang, W. Czaja, G. Taylor, M. Moeller
+       and T. Goldstein, "Witches' Brew: Industrial Scale Data Poisoning via
+       Gradient Matching", ICLR 2021. Reference code:
+       https://github.com/JonasGeiping/poisoning-gradient-matching.
+    .. [2] M. Jagielski, G. Severi, N. Pousette Harger and A. Oprea,
+       "Subpopulation Data Poisoning Attacks", ACM CCS 2021, Sec. 6.1 and
+       Table 9 (targets within one subpopulation).
 
     Examples
     --------

@@ -23,7 +23,7 @@ from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
 )
-from sklearn.utils import _safe_indexing, get_tags
+from sklearn.utils import get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_consistent_length,
@@ -31,7 +31,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ..utils._compat import HasMethods
+from ..utils._compat import HasMethods, _safe_indexing
 from ..utils._delegation import DelegatingClassifierMixin
 from ..utils._seeding import seed_unseeded
 

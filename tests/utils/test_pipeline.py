@@ -92,7 +92,8 @@ def test_find_step_through_searches_pipelines_and_meta_estimators():
     # meta-estimators pass their rows on: attack_ and estimator_
     model = PoisonedEstimator(attack, TRIM(LogisticRegression(), n_remove=3)).fit(X, y)
     assert find_step(model, lambda s: hasattr(s, "poison_mask_"))[0] is model.attack_
-    assert find_step(model, lambda s: hasattr(s, "support_mask_"))[0] is model.estimator_
+    defended = find_step(model, lambda s: hasattr(s, "support_mask_"))[0]
+    assert defended is model.estimator_
     assert find_step(model, lambda s: hasattr(s, "certify")) == (None, None)
 
 
