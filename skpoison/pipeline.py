@@ -228,6 +228,12 @@ class Pipeline(_imb_pipeline.Pipeline):
     def steps(self, steps):
         self._steps = _named_steps(steps)
 
+    def __setstate__(self, state):
+        if "steps" in state:  # pickled before steps were named on assignment
+            state = {**state, "_steps": state["steps"]}
+            del state["steps"]
+        super().__setstate__(state)
+
     def _validate_steps(self):
         super()._validate_steps()
         _finder_bindings(self.steps)

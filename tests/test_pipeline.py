@@ -410,6 +410,11 @@ def test_bare_steps_are_named_as_make_pipeline_names_them():
     mixed.set_params(steps=[ClusterMatch(), LabelFlip(), LogisticRegression()])
     assert [n for n, _ in mixed.steps] == ["clustermatch", "labelflip",
                                            "logisticregression"]
+    # a pipeline pickled by an earlier release (steps in its __dict__) loads
+    old = Pipeline.__new__(Pipeline)
+    old.__setstate__({"steps": pairs, "memory": None, "verbose": False,
+                      "transform_input": None})
+    assert old.steps is pairs and repr(old) == repr(Pipeline(pairs))
     # repeated classes are numbered, as make_pipeline does
     twice = Pipeline([StandardScaler(), StandardScaler(), LogisticRegression()])
     assert [n for n, _ in twice.steps] == ["standardscaler-1", "standardscaler-2",
