@@ -42,7 +42,8 @@ def main(argv=None):
         start = time.perf_counter()
         audit = setting_audit(dataset, model, alphas=(0.5, 1, 2), defenses=("none",),
                               max_subpopulations=max_sub, n_samples=n_samples,
-                              order="id" if dataset == "adult" else "confidence",
+                              subpopulation_order="id" if dataset == "adult"
+                              else "confidence",
                               n_jobs=args.n_jobs, progress=False)
         elapsed = time.perf_counter() - start
         audit.results_.to_csv(args.out / f"{dataset}_{model}.csv", index=False)

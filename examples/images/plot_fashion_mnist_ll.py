@@ -39,13 +39,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skpoison.attacks import LabelFlip
-from skpoison.audit import (
-    SubpopulationAudit,
+from skpoison.audit import SubpopulationAudit, drop_annotations
+from skpoison.datasets import (
     annotation_column,
-    drop_annotations,
+    get_data_home,
+    load_fashion_mnist,
     with_annotations,
 )
-from skpoison.datasets import get_data_home, load_fashion_mnist
 from skpoison.features import ImageEmbedder
 from skpoison.subpopulations import ClusterMatch, FeatureMatch, rank_subpopulations
 
@@ -80,7 +80,7 @@ print("features:", emb_train.shape)
 # synthetic, not real metadata (unlike UTKFace's age, gender and race), and
 # documented as such in ``train.DESCR``. It travels as an extra column,
 # ``annotation_column("subgroup")``, which
-# :func:`~skpoison.audit.with_annotations` adds to the features and the
+# :func:`~skpoison.datasets.with_annotations` adds to the features and the
 # victim and ClusterMatch drop.
 SUBGROUP = annotation_column("subgroup")
 frame_train = with_annotations(emb_train, train.annotations, ["subgroup"])

@@ -29,9 +29,9 @@ lost on everyone else).
 # (the victim's training rows ``D``, the attacker's disjoint auxiliary rows
 # ``D_aux`` and test rows, a third each, stratified by label), then attacks
 # every subpopulation at every rate. The demographic annotations travel as
-# extra columns, named by :func:`~skpoison.audit.annotation_column`, each
+# extra columns, named by :func:`~skpoison.datasets.annotation_column`, each
 # category coded as the rank of its name among the sorted names
-# (:func:`~skpoison.audit.with_annotations`): FeatureMatch selects on them,
+# (:func:`~skpoison.datasets.with_annotations`): FeatureMatch selects on them,
 # and the victim drops them (:func:`~skpoison.audit.drop_annotations`), so
 # they are never model inputs (COMPAS's features do include one-hot race and
 # sex, German credit's a personal-status-and-sex code: the victim may still
@@ -44,8 +44,8 @@ lost on everyone else).
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from skpoison.audit import annotation_column, setting_audit
-from skpoison.datasets import load_compas, load_german_credit
+from skpoison.audit import setting_audit
+from skpoison.datasets import annotation_column, load_compas, load_german_credit
 
 GROUPS = {
     "german": (load_german_credit, ["sex", "age_bucket"]),
@@ -67,10 +67,10 @@ for dataset, (loader, names) in GROUPS.items():
     categories = {annotation_column(c): sorted(annotations[c].astype(str).unique())
                   for c in names}
     audit = setting_audit(
-        dataset, "lr", filters=("FeatureMatch",),
-        finder_params={"FeatureMatch": {"columns": columns, "min_size": 10,
-                                        "max_size": None}},
-        alphas=ALPHAS, defenses=("none",), order="id", progress=False,
+        dataset, "lr",
+        finders={"FeatureMatch": {"columns": columns, "min_size": 10,
+                                  "max_size": None}},
+        alphas=ALPHAS, defenses=("none",), subpopulation_order="id", progress=False,
         random_state=0)
     finder = audit.fitted_finders_["FeatureMatch"]
     audit.results_["description"] = [group_name(finder, s, categories)

@@ -16,34 +16,43 @@ figure, and the HTML page) and ``_cli`` (the command line).
 """
 
 from ._audit import SubpopulationAudit
-from ._data import SettingError, annotation_column, with_annotations
+from ._data import SettingError
 from ._describe import describe_subpopulation
-from ._parts import (
-    DEFENSES,
-    drop_annotations,
-    make_attack,
-    make_defense,
-    make_table_victim,
-    make_victim,
-    table_preprocessor,
-)
+from ._parts import drop_annotations, make_table_victim, make_victim, table_preprocessor
+from ._registry import ATTACKS, DEFENSES, FINDERS, VICTIMS, Spec, make_attack, make_defense
 from ._report import plot_summary, summarize
 from ._settings import (
     SETTINGS,
-    ConfidenceOrder,
     Setting,
     adult_audit,
-    by_confidence,
+    audit_table,
     load_setting,
+    prepare_audit,
     setting_audit,
     table_setting,
 )
 from ._store import ResultStore, StoreInUseError
 
-__all__ = ["DEFENSES", "SETTINGS", "ConfidenceOrder", "ResultStore", "Setting",
-           "SettingError", "StoreInUseError", "SubpopulationAudit", "adult_audit",
-           "annotation_column", "by_confidence",
-           "describe_subpopulation", "drop_annotations", "load_setting",
-           "make_attack", "make_defense", "make_table_victim", "make_victim",
+__all__ = ["ATTACKS", "DEFENSES", "FINDERS", "SETTINGS", "VICTIMS", "ResultStore",
+           "Setting", "SettingError", "Spec", "StoreInUseError", "SubpopulationAudit",
+           "adult_audit", "audit_table", "describe_subpopulation", "drop_annotations", "load_setting",
+           "make_attack", "make_defense", "make_table_victim", "make_victim", "prepare_audit",
            "plot_summary", "setting_audit", "summarize", "table_preprocessor",
-           "table_setting", "with_annotations"]
+           "table_setting"]
+
+# names that moved, importable from here until skpoison 0.2
+_MOVED = {"annotation_column": "skpoison.datasets", "with_annotations": "skpoison.datasets",
+          "ConfidenceOrder": "skpoison.subpopulations",
+          "by_confidence": "skpoison.subpopulations._ranking"}
+
+
+def __getattr__(name):
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    import warnings
+
+    warnings.warn(f"skpoison.audit.{name} moved to {_MOVED[name].split('._')[0]} and "
+                  "will be removed from skpoison.audit in skpoison 0.2.", FutureWarning,
+                  stacklevel=2)
+    return getattr(importlib.import_module(_MOVED[name]), name)

@@ -2,16 +2,18 @@
 
 ``skpoison audit`` audits the bundled UCI Adult data (``--dataset`` picks
 another bundled setting); ``skpoison audit --data FILE --target COLUMN``
-audits a user's own table. Every option is checked, every file read and
-every output path tested before any fitting starts (the finders' sizes, which
-depend on the attacker's rows, as soon as the data is loaded): a usage error
-prints one line, ``skpoison: error: <option>: <problem>``, exits with status 2
-and writes no result.
+audits a user's own table. The command line checks what is its own (files,
+folders, options that exclude each other); the library checks everything
+else, once, before any fitting, and each of its errors is mapped to its
+option by ``OPTIONS``: a usage error prints one line, ``skpoison: error:
+<option>: <problem>``, exits with status 2 and writes nothing.
 """
 
 import argparse
 import importlib
 import os
+import re
+import shutil
 import signal
 import sys
 import textwrap
@@ -20,17 +22,29 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ._data import ANNOTATION_PREFIX, SettingError
-from ._parts import ATTACKS, DEFENSES, TABLE_MODELS
-from ._settings import FINDERS, SETTINGS, check_attack, on_accelerator, table_setting
+from ..utils._annotations import ANNOTATION_PREFIX
+from ._data import SettingError
+from ._registry import ATTACKS, DEFENSES, FINDERS, VICTIMS, help_text
+from ._settings import SETTINGS, on_accelerator, prepare_audit, table_setting
 
-# Python parameter -> command-line option, for SettingError
+# Python parameter -> command-line option: the one table that names a library
+# error's option
 OPTIONS = {"data": "--data", "target": "--target", "test": "--test", "aux": "--aux",
            "features": "--features", "estimator": "--estimator", "model": "--model",
-           "attack": "--attack", "n_samples": "--n-samples", "filters": "--filters",
-           "defenses": "--defenses", "order": "--order",
-           "defense_params": "--n-partitions", "n_clusters": "--n-clusters",
-           "min_size": "--min-size", "max_size": "--max-size"}
+           "attack": "--attack", "n_samples": "--n-samples", "finders": "--filters",
+           "defenses": "--defenses", "subpopulation_order": "--order",
+           "n_partitions": "--n-partitions", "n_clusters": "--n-clusters",
+           "min_size": "--min-size", "max_size": "--max-size", "alphas": "--alphas",
+           "seeds": "--seeds", "random_state": "--random-state", "device": "--device",
+           "max_subpopulations": "--max-subpopulations", "n_jobs": "--n-jobs",
+           "store": "--store", "backend": "--backend"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text):
+    """``text`` with control characters (escape sequences, bells) shown as
+    ``\\xNN``, so that names from a user's file cannot drive the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 
 class UsageError(Exception):
@@ -40,77 +54,51 @@ class UsageError(Exception):
         super().__init__(f"{option}: {message}" if option else message)
 
 
+def usage_error(exc):
+    """The :class:`UsageError` of a library error that names its parameter
+    (a :class:`SettingError`, or a ValueError / TypeError reading ``"<param>
+    must ..."``), else None."""
+    if isinstance(exc, SettingError):
+        return UsageError(OPTIONS.get(exc.param, exc.param), exc.message)
+    match = re.match(r"(\w+)(?: must |: )", str(exc))
+    if isinstance(exc, (ValueError, TypeError)) and match and match[1] in OPTIONS:
+        return UsageError(OPTIONS[match[1]], str(exc))
+    return None
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.print_usage(sys.stderr)
-        self.exit(2, f"skpoison: error: {message}\n")
+        self.exit(2, f"skpoison: error: {printable(message)}\n")
 
 
-def _floats(text):
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers: {text!r}")
-    if not values or any(not (0 <= v <= 1000) for v in values):
-        # the attacks' own bound on alpha: checked here, before any work
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers in [0, 1000]: {text!r}")
-    return values
-
-
-def _ints(text):
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers: {text!r}")
-    if not values:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers: {text!r}")
-    return values
-
-
-def _names(choices):
+def _list(convert, what, check=lambda values: True):
+    """An option's comma-separated values, each converted."""
     def parse(text):
-        names = [v.strip() for v in text.split(",") if v.strip()]
-        bad = [v for v in names if v not in choices]
-        if bad or not names:
-            raise argparse.ArgumentTypeError(
-                f"choose from {', '.join(choices)}; got {text!r}")
-        return names
+        try:
+            values = [convert(v.strip()) for v in text.split(",") if v.strip()]
+        except ValueError:
+            values = []
+        if not values or not check(values):
+            raise argparse.ArgumentTypeError(f"expected {what}: {text!r}")
+        return values
     return parse
 
 
-def _columns(text):
-    names = [v.strip() for v in text.split(",") if v.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError(f"expected comma-separated column names: {text!r}")
-    return names
-
-
-def _positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer: {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer: {text!r}")
-    return value
-
-
-def _count(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0: {text!r}")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0: {text!r}")
-    return value
+def _number(convert, what, low):
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {what}: {text!r}")
+        return value
+    return parse
 
 
 def _n_jobs(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer (-1: every core): {text!r}")
+    value = _number(int, "an integer (-1: every core)", -(2**31))(text)
     if value == 0:
         raise argparse.ArgumentTypeError("0 jobs cannot run anything; use -1 for every "
                                          "core, or a positive number")
@@ -118,43 +106,16 @@ def _n_jobs(text):
 
 
 def _n_samples(text):
-    if text == "full":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 10:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 10 or 'full': {text!r}")
-    return value
+    return text if text == "full" else _number(int, "an integer >= 10 or 'full'", 10)(text)
 
 
-def build_parser():
-    """The ``skpoison`` argument parser."""
-    parser = _Parser(
-        prog="skpoison",
-        description="Subpopulation data poisoning audits (Jagielski et al., "
-                    "'Subpopulation Data Poisoning Attacks', CCS 2021).",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    audit = sub.add_parser(
-        "audit",
-        help="which groups of a training set could an attacker silently damage?",
-        description=textwrap.fill(
-            "Attack every subpopulation (FeatureMatch: the value combinations of "
-            "chosen columns; ClusterMatch: k-means clusters) by label flipping, train "
-            "the victim without and with each defense, and report the groups whose "
-            "accuracy an attacker damages most and whether the defenses helped. "
-            "Without --data: the bundled UCI Adult data (or --dataset).", 79),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=textwrap.dedent("""\
-            examples:
-              skpoison audit --data train.csv --target income --features race,sex
-              skpoison audit --data train.parquet --target y --test test.parquet --model hgb
-              skpoison audit --data train.csv --target y --estimator mymodels:make_model
-              skpoison audit --dataset compas --model mlp --report report/
-            """),
-    )
+def _choices(registry):
+    names = list(registry)
+    return _list(str, f"comma-separated names; choose from {', '.join(names)}",
+                 lambda values: all(v in names for v in values))
+
+
+def _data_options(audit):
     data = audit.add_argument_group("your data")
     data.add_argument("--data", metavar="FILE", default=None,
                       help="a table to audit (.csv, .tsv or .parquet; with its target "
@@ -167,79 +128,85 @@ def build_parser():
     data.add_argument("--aux", metavar="FILE", default=None,
                       help="the attacker's own rows, from which poisons are drawn "
                            "(same columns)")
-    data.add_argument("--features", metavar="COL,COL", type=_columns, default=None,
+    data.add_argument("--features", metavar="COL,COL",
+                      type=_list(str, "comma-separated column names"), default=None,
                       help="columns whose value combinations are FeatureMatch's groups "
                            "(e.g. race,sex; a missing value is a group value); without "
                            "it only ClusterMatch runs")
+    data.add_argument("--feature", metavar="COLUMN", action="append", default=None,
+                      help="one more such column, its name exactly as written (for "
+                           "names with commas or spaces at the ends); repeatable")
     data.add_argument("--estimator", metavar="MODULE:FUNCTION", default=None,
                       help="your victim: a function returning an unfitted scikit-learn "
-                           "classifier, imported from MODULE (the current folder "
-                           "included); never a pickled model")
+                           "classifier, imported from MODULE (installed, or in the "
+                           "current folder); never a pickled model")
     bundled = audit.add_argument_group("bundled data")
     bundled.add_argument("--dataset", choices=list(SETTINGS), default=None,
-                         help="a bundled setting: adult (default; the UCI data), "
-                              "fashion-mnist (images), rotten-tomatoes (text), german, "
-                              "compas")
+                         help="a bundled setting (default: adult): " + "; ".join(
+                             f"{k}: {s.title}, models {', '.join(s.models)}"
+                             for k, s in SETTINGS.items()))
     bundled.add_argument("--n-samples", type=_n_samples, default=None,
                          help="rows in each of D, D_aux and test (default: a CPU-sized "
                               "subset for images and text, all rows otherwise; 'full' "
                               "for every row)")
-    models = sorted({m for s in SETTINGS.values() for m in s.models} | set(TABLE_MODELS))
+
+
+def _run_options(audit):
     run = audit.add_argument_group("what to run")
-    run.add_argument("--model", choices=models, default=None,
-                     help="victim model; tables (yours, adult, german, compas): lr "
-                          "(default), hgb, rf, mlp (10 hidden units), torch-mlp (the same "
-                          "net in skorch; not german/compas); fashion-mnist: ll "
-                          "(default; linear head on frozen EfficientNet-Lite0 features), "
-                          "ft (fine-tuned), cnn (the paper's small CNN), lr (pixels); "
-                          "rotten-tomatoes: ll (default; MiniLM features), ft")
+    run.add_argument("--model", choices=list(VICTIMS), default=None,
+                     metavar="{" + ",".join(VICTIMS) + "}",
+                     help="victim model (default: the setting's first): "
+                          + "; ".join(f"{k}: {v.help} ({v.applies})"
+                                      for k, v in VICTIMS.items()))
     run.add_argument("--device", default=None,
-                     help="torch device of the torch parts (torch-mlp, ll, ft, cnn): "
-                          "cpu (default), cuda, cuda:1, mps...; with an accelerator "
-                          "--n-jobs defaults to 1")
-    run.add_argument("--attack", choices=ATTACKS, default="labelflip",
-                     help="poison generator: labelflip (default, the paper's Adult "
-                          "attack), gradient or influence (optimised poisons; numeric "
-                          "columns only)")
-    run.add_argument("--filters", type=_names(FINDERS), default=None,
-                     help="comma-separated finders (default: both; FeatureMatch on "
-                          "your data needs --features)")
-    run.add_argument("--alphas", type=_floats, default=[0.5, 1.0, 2.0],
-                     help="poisoning rates: poison rows per training row of the group "
-                          "(default: 0.5,1,2)")
-    run.add_argument("--seeds", type=_ints, default=[0],
-                     help="seeds; each seeds one run of every attack (default: 0)")
-    run.add_argument("--defenses", "--defense", type=_names(DEFENSES),
+                     help="torch device of the torch parts (torch-mlp, ll, ft, cnn, "
+                          "the embedders): cpu (default), cuda, cuda:1, mps...; with "
+                          "an accelerator --n-jobs defaults to 1")
+    run.add_argument("--attack", choices=list(ATTACKS), default="labelflip",
+                     help="poison generator (default: labelflip): " + help_text(ATTACKS))
+    run.add_argument("--filters", type=_choices(FINDERS), default=None,
+                     help="comma-separated finders (default: all; FeatureMatch on your "
+                          "data needs --features): " + help_text(FINDERS))
+    run.add_argument("--defenses", "--defense", type=_choices(DEFENSES),
                      default=["none", "trim"],
-                     help="comma-separated defenses: none, trim, sever, ac "
-                          "(activation clustering), ss (spectral signatures), "
-                          "fine-pruning (torch nets), dpa (Deep Partition "
-                          "Aggregation, a certified defense: its certificate is "
-                          "reported per group) (default: none,trim)")
-    run.add_argument("--n-partitions", type=_positive, default=None, metavar="K",
+                     help="comma-separated defenses (default: none,trim): "
+                          + help_text(DEFENSES))
+    run.add_argument("--n-partitions", type=_number(int, "a positive integer", 1),
+                     default=None, metavar="K",
                      help="partitions of dpa (default: 50); it certifies at most "
-                          "K/2 added rows, and each partition trains on 1/K of the "
-                          "rows")
+                          "K/2 added rows, and each partition trains on 1/K of the rows")
     run.add_argument("--order", choices=["confidence", "id"], default=None,
                      help="which subpopulations first: confidence (least confident "
                           "attacker model first, the paper's images and text; default "
                           "for them) or id (default for tables)")
-    run.add_argument("--n-clusters", type=_positive, default=None,
-                     help="ClusterMatch clusters (default: 100 as the paper, 25 on "
-                          "tables of at most 6,000 rows)")
-    run.add_argument("--min-size", type=_count, default=None,
-                     help="keep groups with more attacker rows than this (default: "
-                          "10 on adult, scaled with the size elsewhere)")
-    run.add_argument("--max-size", type=_positive, default=None,
+    run.add_argument("--n-clusters", type=_number(int, "a positive integer", 1),
+                     default=None, help="ClusterMatch clusters (default: 100 as the "
+                                        "paper, 25 on tables of at most 6,000 rows)")
+    run.add_argument("--min-size", type=_number(int, "an integer >= 0", 0), default=None,
+                     help="keep groups with more attacker rows than this (default: 10 "
+                          "on adult; on tables, attacker rows / 800, at least 3)")
+    run.add_argument("--max-size", type=_number(int, "a positive integer", 1),
+                     default=None,
                      help="keep groups with fewer attacker rows than this (default: "
-                          "100 on adult, a tenth of the attacker's rows elsewhere)")
-    run.add_argument("--max-subpopulations", type=_positive, default=None,
-                     help="attack only this many subpopulations per filter")
+                          "100 on adult; on tables, a tenth of the attacker's rows for "
+                          "ClusterMatch, and for FeatureMatch on your --features every "
+                          "group but the whole table)")
+    run.add_argument("--max-subpopulations", type=_number(int, "a positive integer", 1),
+                     default=None, help="attack only this many subpopulations per filter")
     run.add_argument("--n-jobs", type=_n_jobs, default=None,
                      help="parallel jobs (default: -1, every core; 1 with an "
                           "accelerator --device)")
+    run.add_argument("--alphas", type=_list(float, "comma-separated numbers"),
+                     default=[0.5, 1.0, 2.0],
+                     help="poisoning rates: poison rows per training row of the group "
+                          "(default: 0.5,1,2)")
+    run.add_argument("--seeds", type=_list(int, "comma-separated integers"), default=[0],
+                     help="seeds; each seeds one run of every attack (default: 0)")
     run.add_argument("--random-state", type=int, default=0,
                      help="seed of the data split and clustering (default: 0)")
+
+
+def _output_options(audit):
     out = audit.add_argument_group("output")
     out.add_argument("--out", type=Path, default=Path("skpoison_audit"),
                      help="output folder for results.csv, summary.csv, groups.csv, "
@@ -263,68 +230,70 @@ def build_parser():
     out.add_argument("--quiet", action="store_true", help="no progress bar")
     out.add_argument("--traceback", action="store_true",
                      help="on an error, show Python's traceback too")
+
+
+def build_parser():
+    """The ``skpoison`` argument parser (its choices and help from the registries)."""
+    parser = _Parser(prog="skpoison",
+                     description="Subpopulation data poisoning audits (Jagielski et al., "
+                                 "'Subpopulation Data Poisoning Attacks', CCS 2021).")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    audit = sub.add_parser(
+        "audit",
+        help="which groups of a training set could an attacker silently damage?",
+        description=textwrap.fill(
+            "Attack every subpopulation (FeatureMatch: the value combinations of "
+            "chosen columns; ClusterMatch: k-means clusters) by label flipping, train "
+            "the victim without and with each defense, and report the groups whose "
+            "accuracy an attacker damages most and whether the defenses helped. "
+            "Without --data: the bundled UCI Adult data (or --dataset).", 79),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=textwrap.dedent("""\
+            examples:
+              skpoison audit --data train.csv --target income --features race,sex
+              skpoison audit --data train.parquet --target y --test test.parquet --model hgb
+              skpoison audit --data train.csv --target y --estimator mymodels:make_model
+              skpoison audit --dataset compas --model mlp --report report/
+            """))
+    _data_options(audit)
+    _run_options(audit)
+    _output_options(audit)
     return parser
 
 
 # ---------------------------------------------------------------------------
-# checks, all before any work
-
-
-def _check_device(device):
-    if device is None or device == "cpu":
-        return
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        raise UsageError("--device", "needs torch") from None
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, ValueError) as exc:
-        raise UsageError("--device", f"{device!r} is not a torch device ({exc}); use "
-                                     "cpu, cuda, cuda:N or mps") from None
-    if parsed.type == "cpu":
-        return
-    module = getattr(torch, parsed.type, None)
-    available = getattr(module, "is_available", None)
-    if available is None or not available():
-        raise UsageError("--device", f"{parsed.type} is not available on this machine "
-                                     f"(torch {torch.__version__})")
-    count = getattr(module, "device_count", None)
-    if parsed.index is not None and count is not None and parsed.index >= count():
-        raise UsageError("--device", f"{device}: this machine has {count()} "
-                                     f"{parsed.type} device(s)")
+# what the command line checks itself: files, folders, exclusive options
 
 
 def _import_factory(spec):
-    """The estimator returned by the user's ``module:function``."""
+    """The estimator returned by the user's ``module:function``.
+
+    The current folder is searched after the installed packages (a file of
+    the folder named like a package never shadows it); an import that fails
+    or exits is a usage error.
+    """
     module_name, sep, name = spec.partition(":")
     if not sep or not module_name or not name:
         raise UsageError("--estimator", f"expected MODULE:FUNCTION (e.g. "
                                         f"mymodels:make_model); got {spec!r}")
-    cwd = os.getcwd()
-    if cwd not in sys.path and "" not in sys.path:
-        sys.path.insert(0, cwd)  # as `python -m` does: the current folder's modules
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
     try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # noqa: BLE001 - any import failure is the user's
-        raise UsageError("--estimator", f"cannot import {module_name!r}: "
-                                        f"{type(exc).__name__}: {exc}") from None
-    factory = module
-    for part in name.split("."):
-        factory = getattr(factory, part, None)
-        if factory is None:
-            raise UsageError("--estimator", f"{module_name!r} has no {name!r}")
-    if not callable(factory):
-        raise UsageError("--estimator", f"{spec} is not a function")
-    if isinstance(factory, type) and not hasattr(factory, "get_params"):
-        raise UsageError("--estimator", f"{spec} is a class, not a factory")
+        factory = importlib.import_module(module_name)
+        for part in name.split("."):
+            factory = getattr(factory, part)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure is the user's
+        raise UsageError("--estimator", f"cannot import {spec!r}: {type(exc).__name__}: "
+                                        f"{exc}") from None
+    if not callable(factory) or (isinstance(factory, type)
+                                 and not hasattr(factory, "get_params")):
+        raise UsageError("--estimator", f"{spec} is not a function returning a model")
     try:
         estimator = factory()
-    except Exception as exc:  # noqa: BLE001
+    except (Exception, SystemExit) as exc:  # noqa: BLE001
         raise UsageError("--estimator", f"{spec}() failed: {type(exc).__name__}: "
                                         f"{exc}") from None
-    if not (hasattr(estimator, "fit") and hasattr(estimator, "predict")
-            and hasattr(estimator, "get_params")):
+    if not all(hasattr(estimator, a) for a in ("fit", "predict", "get_params")):
         raise UsageError("--estimator", f"{spec}() returned a "
                                         f"{type(estimator).__name__}, not an unfitted "
                                         "scikit-learn classifier")
@@ -359,129 +328,119 @@ def _check_file(path, option):
     _check_folder(path.parent, option)
 
 
-def _setting_error(exc):
-    return UsageError(OPTIONS.get(exc.param, exc.param), exc.message)
-
-
-class _Plan:
-    """What a checked command line will run."""
-
-
-def prepare(args):
-    """Check every option, read the user's files, test the output paths.
-
-    Returns
-    -------
-    plan : _Plan
-        ``setting`` (a Setting record), ``model``, ``filters``,
-        ``finder_params``, ``defense_params``, ``notes``, ``n_jobs``,
-        ``store``, ``report``.
-
-    Raises
-    ------
-    UsageError
-        Naming the option, before anything is fitted or written.
-    """
-    plan = _Plan()
-    plan.notes = []
+def _check_options(args):
+    """Options that need or exclude each other."""
     if args.data is None:
-        for option in ("target", "test", "aux", "features", "estimator"):
+        for option in ("target", "test", "aux", "features", "feature", "estimator"):
             if getattr(args, option) is not None:
                 raise UsageError(f"--{option}", "needs --data FILE (the table to "
                                                 "audit); bundled data sets define "
                                                 "their own")
-    else:
-        if args.dataset is not None:
-            raise UsageError("--dataset", "give either --dataset (bundled data) or "
-                                          "--data FILE (your table), not both")
-        if args.target is None:
-            raise UsageError("--target", "needed with --data: the column to predict")
+    elif args.dataset is not None:
+        raise UsageError("--dataset", "give either --dataset (bundled data) or "
+                                      "--data FILE (your table), not both")
+    elif args.target is None:
+        raise UsageError("--target", "needed with --data: the column to predict")
     if args.estimator is not None and args.model is not None:
         raise UsageError("--estimator", "give either --model or --estimator, not both")
-    _check_device(args.device)
-    if args.min_size is not None and args.max_size is not None \
-            and args.min_size >= args.max_size - 1:
-        raise UsageError("--min-size", f"{args.min_size} and --max-size "
-                                       f"{args.max_size} leave no group size (sizes "
-                                       "must satisfy min-size < n < max-size)")
-    # the setting, its model and its filters
-    if args.data is not None:
-        estimator = (None if args.estimator is None
-                     else _import_factory(args.estimator))
-        try:
-            setting = table_setting(args.data, args.target, test=args.test,
-                                    aux=args.aux, features=args.features,
-                                    estimator=estimator,
-                                    estimator_name=args.estimator)
-        except SettingError as exc:
-            raise _setting_error(exc) from None
-    else:
-        setting = SETTINGS[args.dataset or "adult"]
-    model = args.estimator or args.model or setting.models[0]
-    if model not in setting.models:
-        raise UsageError("--model", f"{model} is not available for {setting.title}; "
-                                    f"use one of {', '.join(setting.models)}")
-    try:
-        check_attack(args.attack, setting.model_text_columns(model))
-    except SettingError as exc:
-        raise _setting_error(exc) from None
-    filters = list(args.filters or FINDERS)
-    if args.data is not None and args.features is None:
-        if args.filters is not None and "FeatureMatch" in args.filters:
-            raise UsageError("--features", "FeatureMatch needs the columns whose "
-                                           "values define its groups, e.g. --features "
-                                           "sex,race")
-        filters = [f for f in filters if f != "FeatureMatch"]
-        plan.notes.append("FeatureMatch skipped: name the columns that define your "
-                          "groups with --features COL,COL (e.g. --features sex,race) "
-                          "to audit their value combinations too")
-    if not filters:
-        raise UsageError("--filters", "nothing to run")
-    sizes = {k: v for k, v in (("min_size", args.min_size), ("max_size", args.max_size))
-             if v is not None}
-    plan.finder_params = {"FeatureMatch": dict(sizes),
-                          "ClusterMatch": dict(sizes)}
-    if args.n_clusters is not None:
-        plan.finder_params["ClusterMatch"]["n_clusters"] = args.n_clusters
-    plan.defense_params = {}
-    if args.n_partitions is not None:
-        if "dpa" not in args.defenses:
-            raise UsageError("--n-partitions", "is for the dpa defense; add it with "
-                                               "--defenses ...,dpa")
-        plan.defense_params["dpa"] = {"n_partitions": args.n_partitions}
-    if args.n_jobs is not None:
-        plan.n_jobs = args.n_jobs
-    else:
-        plan.n_jobs = 1 if on_accelerator(args.device) else -1
-    # outputs: checked, and the store opened, before any work
-    _check_folder(args.out, "--out")
-    if args.report is not None:
-        if args.report.suffix.lower() in (".html", ".htm"):
-            _check_file(args.report, "--report")
-        else:
-            _check_folder(args.report, "--report")
-    plan.store = None if args.no_store else (args.store or args.out / "audit.sqlite")
-    if plan.store is not None:
-        _check_file(plan.store, "--store")
+    if args.n_partitions is not None and "dpa" not in args.defenses:
+        raise UsageError("--n-partitions", "is for the dpa defense; add it with "
+                                           "--defenses ...,dpa")
     if args.scheduler is not None:
         try:
             import distributed  # noqa: F401
         except ImportError:
             raise UsageError("--scheduler", "needs dask's distributed package "
                                             "(pip install 'dask[distributed]')") from None
-    if plan.store is not None:  # last: a usable store (this creates it when missing)
+
+
+def _check_outputs(args):
+    """The output folder, the report's path and the store's, none created."""
+    _check_folder(args.out, "--out")
+    if args.report is not None:
+        if args.report.suffix.lower() in (".html", ".htm"):
+            _check_file(args.report, "--report")
+        else:
+            _check_folder(args.report, "--report")
+    store = None if args.no_store else (args.store or args.out / "audit.sqlite")
+    if store is not None:
+        _check_file(store, "--store")
+    if store is not None and store.exists():  # a file given: readable as a store
         from ._store import ResultStore
 
         try:
-            ResultStore(plan.store).close()
+            ResultStore(store).close()
         except ValueError as exc:
             raise UsageError("--store", str(exc)) from None
-    plan.setting, plan.model, plan.filters = setting, model, filters
+    return store
+
+
+class _Plan:
+    """What a checked command line will run."""
+
+
+def _hint(columns):
+    """The note when a table is audited without --features."""
+    example = ",".join(printable(c) for c in columns[:2]) or "COL"
+    return ("FeatureMatch skipped: name the columns that define your groups with "
+            f"--features COL,COL (e.g. --features {example}) to audit their value "
+            "combinations too")
+
+
+def prepare(args):
+    """Check the command line's own options, read the user's files.
+
+    Returns
+    -------
+    plan : _Plan
+        ``setting`` (a Setting record), ``model``, ``notes``, ``store``,
+        ``params`` (for :func:`prepare_audit`) and ``n_jobs``.
+
+    Raises
+    ------
+    UsageError
+        Naming the option, before anything is fitted or written.
+    """
+    _check_options(args)
+    plan = _Plan()
+    plan.store, plan.notes = _check_outputs(args), []
+    features = (args.features or []) + (args.feature or []) or None
+    setting = SETTINGS[args.dataset or "adult"]
+    if args.data is not None:
+        estimator = None if args.estimator is None else _import_factory(args.estimator)
+        try:
+            setting = table_setting(args.data, args.target, test=args.test, aux=args.aux,
+                                    features=features, estimator=estimator,
+                                    estimator_name=args.estimator)
+        except SettingError as exc:
+            raise usage_error(exc) from None
+    finders = list(args.filters or FINDERS)
+    if args.data is not None and features is None and args.filters is None:
+        finders.remove("FeatureMatch")
+        plan.notes.append(_hint(setting.columns))
+    sizes = {k: v for k, v in (("min_size", args.min_size), ("max_size", args.max_size))
+             if v is not None}
+    clusters = {} if args.n_clusters is None else {"n_clusters": args.n_clusters}
+    plan.setting, plan.model = setting, args.estimator or args.model or setting.models[0]
+    plan.n_jobs = args.n_jobs or (1 if on_accelerator(args.device) else -1)
+    plan.params = dict(
+        finders={n: {**sizes, **(clusters if n == "ClusterMatch" else {})}
+                 for n in finders},
+        defenses={d: {"n_partitions": args.n_partitions}
+                  if d == "dpa" and args.n_partitions else {} for d in args.defenses},
+        attack=args.attack, alphas=args.alphas, seeds=args.seeds,
+        subpopulation_order=args.order, max_subpopulations=args.max_subpopulations,
+        n_jobs=plan.n_jobs, progress=not args.quiet,
+        backend="dask" if args.scheduler else args.backend,
+        store=plan.store, resume=not args.fresh, notes=list(plan.notes),
+        title=f"skpoison audit: {setting.title}, {args.attack} attack, "
+              f"{plan.model} victim",
+        n_samples=args.n_samples, random_state=args.random_state, device=args.device)
     return plan
 
 
 # ---------------------------------------------------------------------------
-# the run and its console output
+# the console output (the report model's text renderer replaces it)
 
 
 def _wrapped(text, indent="  "):
@@ -570,32 +529,55 @@ def _print_results(audit, args, plan, elapsed):
           f"{audit.n_reused_} loaded from the store.")
 
 
+
+
+# ---------------------------------------------------------------------------
+# the run
+
+
+def _remove_new(paths):
+    """Remove what a refused run created (the store and its journal files, the
+    folders made for them), so that a usage error leaves nothing behind."""
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            for extra in ("", "-journal", "-wal", "-shm"):
+                Path(f"{path}{extra}").unlink(missing_ok=True)
+
+
+def _new_paths(args, store):
+    """The output paths that do not exist yet, outermost first."""
+    paths = [p for p in (store, args.out) if p is not None]
+    for p in list(paths):
+        parent = p.parent
+        while not parent.exists() and parent != parent.parent:
+            paths.append(parent)
+            parent = parent.parent
+    return [p for p in paths if not p.exists()]
+
+
 def run_audit(args, plan=None):
     """Run the checked command line; returns the exit status."""
     from ._report import plot_summary, vulnerable_groups
-    from ._settings import setting_audit
 
     plan = plan or prepare(args)
-    backend, client = args.backend, None
-    if args.scheduler is not None:
-        from distributed import Client
-
-        client = Client(args.scheduler)
-        backend = "dask"
-    start = time.perf_counter()
+    new = _new_paths(args, plan.store)
+    client = None
     try:
-        # options checked against the loaded data (the finders' sizes against
-        # the attacker's rows) are usage errors too
-        audit = setting_audit(
-            plan.setting, plan.model, attack=args.attack, filters=plan.filters,
-            alphas=args.alphas, seeds=args.seeds, defenses=args.defenses,
-            n_samples=args.n_samples, max_subpopulations=args.max_subpopulations,
-            order=args.order, n_jobs=plan.n_jobs, progress=not args.quiet,
-            random_state=args.random_state, backend=backend, store=plan.store,
-            resume=not args.fresh, finder_params=plan.finder_params,
-            defense_params=plan.defense_params, device=args.device)
-    except SettingError as exc:
-        raise _setting_error(exc) from None
+        audit, data = prepare_audit(plan.setting, plan.model, **plan.params)
+        if args.scheduler is not None:
+            from distributed import Client
+
+            client = Client(args.scheduler)
+        start = time.perf_counter()
+        audit.run(*data)
+    except (ValueError, TypeError) as exc:
+        usage = usage_error(exc)
+        if usage is None:
+            raise
+        _remove_new(new)  # found once the data is loaded: nothing written
+        raise usage from None
     finally:
         if client is not None:
             client.close()
@@ -612,9 +594,7 @@ def run_audit(args, plan=None):
     if plan.store is not None:
         written.append(plan.store)
     if args.report is not None:
-        written.append(audit.report(
-            args.report, title=f"skpoison audit: {plan.setting.title}, {args.attack} "
-                               f"attack, {plan.model} victim"))
+        written.append(audit.report(args.report))
     print("Wrote " + ", ".join(str(p) for p in written))
     return 0
 
@@ -624,7 +604,9 @@ class Terminated(KeyboardInterrupt):
 
 
 def _terminate(signum, frame):
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
+    # `timeout -s TERM` signals the whole process group, often twice: a
+    # repeated SIGTERM must not cut the graceful stop short
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated
 
 
@@ -650,34 +632,32 @@ def main(argv=None):
     ``skpoison: error: ...`` (``--traceback`` shows the traceback too).
     Interrupted by Ctrl-C it returns 130, by SIGTERM 143, once its workers
     have stopped and its temporary files are removed; finished units are in
-    the store.
+    the store (unless ``--no-store``).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command != "audit":  # pragma: no cover - argparse enforces a command
         return 2
     try:
-        plan = prepare(args)
-    except UsageError as exc:
-        parser.exit(2, f"skpoison: error: {exc}\n")
-    try:
         with _sigterm_as_interrupt():
-            return run_audit(args, plan)
-    except UsageError as exc:  # found once the data is loaded, before any fitting
-        parser.exit(2, f"skpoison: error: {exc}\n")
+            return run_audit(args, prepare(args))
+    except UsageError as exc:
+        parser.exit(2, f"skpoison: error: {printable(exc)}\n")
     except BrokenPipeError:  # e.g. `skpoison audit ... | head`: stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except KeyboardInterrupt as exc:
         how = "terminated" if isinstance(exc, Terminated) else "interrupted"
-        print(f"skpoison: {how}; finished units are in the store, run the same "
-              "command again to resume.", file=sys.stderr)
+        kept = ("nothing was kept (--no-store)" if args.no_store else
+                "finished units are in the store, run the same command again to "
+                "resume")
+        print(f"skpoison: {how}; {kept}.", file=sys.stderr)
         return 128 + signal.SIGTERM if isinstance(exc, Terminated) else 130
     except (ValueError, TypeError, OSError, ImportError, RuntimeError,
             MemoryError) as exc:
         if args.traceback:
             raise
-        print(f"skpoison: error: {type(exc).__name__}: {exc}\n"
-              "(--traceback shows where)", file=sys.stderr)
+        print(printable(f"skpoison: error: {type(exc).__name__}: {exc}") +
+              "\n(--traceback shows where)", file=sys.stderr)
         return 1

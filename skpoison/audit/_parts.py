@@ -1,7 +1,8 @@
-"""The parts a setting is built from: victims, attacks, defenses, devices.
+"""The parts a setting is built from: the victims and their preprocessing.
 
 Torch is never imported here at module level, so that a joblib worker running
-a scikit-learn victim does not pay for it.
+a scikit-learn victim does not pay for it. Which parts exist, by name, is in
+``_registry``.
 """
 
 import pandas as pd
@@ -10,19 +11,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from ..subpopulations import default_representation
-from ._data import ANNOTATION_PREFIX
+from ..utils._annotations import ANNOTATION_PREFIX
 
-ATTACKS = ("labelflip", "gradient", "influence")
-DEFENSES = ("none", "trim", "sever", "ac", "ss", "fine-pruning", "dpa")
-# the victims built from a table's column types (make_table_victim)
-TABLE_MODELS = ("lr", "hgb", "rf", "mlp", "torch-mlp")
-TABLE_MODEL_HELP = {
-    "lr": "logistic regression on imputed, standardised numbers and one-hot categories",
-    "hgb": "histogram gradient boosting (missing numbers handled natively)",
-    "rf": "random forest, 100 trees (missing numbers handled natively)",
-    "mlp": "scikit-learn MLP, one hidden layer of 10 units (the paper's Adult net)",
-    "torch-mlp": "the same MLP as a seeded skorch net (runs on --device)",
-}
 MISSING = "(missing)"
 
 
@@ -53,30 +43,14 @@ def drop_annotations():
     return FunctionTransformer(_drop_annotation_columns, feature_names_out=None)
 
 
-def make_attack(attack="labelflip"):
-    """The attack template of the audit: label flipping (the paper's Adult
-    attack), gradient optimisation or the influence attack.
-
-    Read more in the :ref:`User Guide <audit>`.
-    """
-    from ..attacks import GradientPoison, InfluencePoison, LabelFlip
-
-    attacks = {"labelflip": LabelFlip, "gradient": GradientPoison,
-               "influence": InfluencePoison}
-    if attack not in attacks:
-        raise ValueError(f"attack must be one of {ATTACKS}; got {attack!r}.")
-    return attacks[attack](None)
-
-
-def _net(device, **kwargs):
+def torch_mlp():
+    """The paper's Adult net (10 hidden units) as a seeded skorch classifier."""
     from ..nets import make_mlp_classifier
 
-    if device is not None:
-        kwargs["device"] = device
-    return make_mlp_classifier(hidden_layer_sizes=(10,), max_epochs=20, **kwargs)
+    return make_mlp_classifier(hidden_layer_sizes=(10,), max_epochs=20)
 
 
-def make_victim(model="lr", *, device=None):
+def make_victim(model="lr"):
     """The victim models of the Adult audit (numeric features).
 
     Read more in the :ref:`User Guide <audit>`.
@@ -84,8 +58,8 @@ def make_victim(model="lr", *, device=None):
     ``"lr"``: standardised logistic regression; ``"mlp"``: scikit-learn's
     ``MLPClassifier`` with one hidden layer of 10 units (the paper's Adult
     NN), standardised; ``"torch-mlp"``: the same network as a seeded skorch
-    classifier (:func:`skpoison.nets.make_mlp_classifier`) on ``device``
-    (``None``: skorch's default, the CPU).
+    classifier (:func:`skpoison.nets.make_mlp_classifier`), on skorch's
+    default device (the CPU; ``load_setting(device=...)`` moves it).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
@@ -97,7 +71,7 @@ def make_victim(model="lr", *, device=None):
                              MLPClassifier(hidden_layer_sizes=(10,), max_iter=300,
                                            early_stopping=False))
     if model == "torch-mlp":
-        return make_pipeline(StandardScaler(), _net(device))
+        return make_pipeline(StandardScaler(), torch_mlp())
     raise ValueError(f"model must be one of ('lr', 'mlp', 'torch-mlp'); got {model!r}.")
 
 
@@ -147,7 +121,7 @@ def table_preprocessor(X, *, scale=True, impute=True):
     return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
 
 
-def make_table_victim(model, X, *, device=None):
+def make_table_victim(model, X):
     """A victim for a table, built from its column types.
 
     Read more in the :ref:`User Guide <audit>`.
@@ -158,12 +132,10 @@ def make_table_victim(model, X, *, device=None):
         ``"lr"``: logistic regression; ``"hgb"``: histogram gradient
         boosting; ``"rf"``: a random forest of 100 trees; ``"mlp"``:
         scikit-learn's MLP with one hidden layer of 10 units (the paper's
-        Adult network); ``"torch-mlp"``: the same net in skorch, on
-        ``device``.
+        Adult network); ``"torch-mlp"``: the same net in skorch (on the
+        CPU; ``load_setting(device=...)`` moves it).
     X : DataFrame
         Training rows (for the column types; not fitted).
-    device : str, default=None
-        The torch device of ``"torch-mlp"``.
 
     Returns
     -------
@@ -172,95 +144,18 @@ def make_table_victim(model, X, *, device=None):
         standardised for ``lr``, ``mlp`` and ``torch-mlp``, passed as they
         are (missing values included) to the trees.
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neural_network import MLPClassifier
+    from ._registry import VICTIMS
 
-    if model == "lr":
-        return make_pipeline(table_preprocessor(X), LogisticRegression(max_iter=1000))
-    if model == "mlp":
-        return make_pipeline(table_preprocessor(X),
-                             MLPClassifier(hidden_layer_sizes=(10,), max_iter=300))
-    if model == "torch-mlp":
-        return make_pipeline(table_preprocessor(X), _net(device))
-    if model == "hgb":
-        return make_pipeline(table_preprocessor(X, scale=False, impute=False),
-                             HistGradientBoostingClassifier())
-    if model == "rf":
-        return make_pipeline(table_preprocessor(X, scale=False, impute=False),
-                             RandomForestClassifier(n_estimators=100))
-    raise ValueError(f"model must be one of {TABLE_MODELS}; got {model!r}.")
+    spec = VICTIMS.get(model)
+    if spec is None or spec.factory is None:
+        names = [k for k, v in VICTIMS.items() if v.factory is not None]
+        raise ValueError(f"model must be one of {names}; got {model!r}.")
+    return spec.factory(X)
 
 
-def make_defense(name, **params):
-    """The defense template the audit wraps around the victim.
-
-    Read more in the :ref:`User Guide <audit>`.
-
-    ``"none"`` (no defense), ``"trim"`` (:class:`~skpoison.defenses.TRIM`, 5
-    rounds), ``"sever"`` (:class:`~skpoison.defenses.SEVER`), ``"ac"``
-    (:class:`~skpoison.defenses.ActivationClustering`), ``"ss"``
-    (:class:`~skpoison.defenses.SpectralSignatures`), ``"fine-pruning"``
-    (:class:`~skpoison.defenses.FinePruning`, torch nets only), ``"dpa"``
-    (:class:`~skpoison.defenses.PartitionAggregation`, Deep Partition
-    Aggregation with 50 partitions: a certified defense, whose certificate the
-    audit reports per group). TRIM, SEVER and spectral signatures are told
-    the exact number of poisons, as in the paper (``oracle_n_remove`` of the
-    audit). The audit sets each defense's ``estimator`` to the whole victim,
-    its preprocessing included, so partition aggregation fits the victim's
-    scaler and encoders per partition, as its certificate requires.
-
-    Parameters
-    ----------
-    name : str
-        One of ``DEFENSES``.
-    **params
-        Parameters of the defense, e.g. ``n_partitions=100`` for ``"dpa"``.
-
-    Returns
-    -------
-    defense : estimator or None
-    """
-    from .. import defenses
-
-    if name == "none":
-        if params:
-            raise ValueError(f"defense 'none' takes no parameters; got {params}.")
-        return None
-    return _defense(defenses, name).set_params(**params)
-
-
-def _defense(defenses, name):
-    if name == "trim":
-        return defenses.TRIM(None, max_iter=5)
-    if name == "sever":
-        return defenses.SEVER(None)
-    if name == "ac":
-        return defenses.ActivationClustering(None)
-    if name == "ss":
-        return defenses.SpectralSignatures(None)
-    if name == "fine-pruning":
-        return defenses.FinePruning(None, layer="hidden")
-    if name == "dpa":
-        return defenses.PartitionAggregation(None, n_partitions=50)
-    raise ValueError(f"defense must be one of {DEFENSES}; got {name!r}.")
-
-
-def set_device(estimator, device):
-    """Put every torch part of ``estimator`` on ``device``, in place.
-
-    Sets each (nested) parameter named ``device`` (skorch nets, the
-    pretrained embedders, torch attacks and defenses); scikit-learn parts have
-    none and are left alone. ``None`` changes nothing.
-
-    Returns
-    -------
-    estimator : the same object
-    """
-    if device is None or estimator is None or not hasattr(estimator, "get_params"):
-        return estimator
-    names = [k for k in estimator.get_params(deep=True)
-             if k == "device" or k.endswith("__device")]
-    if names:
-        estimator.set_params(**{k: device for k in names})
-    return estimator
+def table_victim(model, scale=True, impute=True):
+    """The factory of a table victim: ``X -> Pipeline`` of
+    :func:`table_preprocessor` and a fresh ``model()``."""
+    def build(X):
+        return make_pipeline(table_preprocessor(X, scale=scale, impute=impute), model())
+    return build

@@ -9,16 +9,7 @@ subpopulation order it is attacked in, and the function that builds it.
 Adding a data set means writing one record; :func:`table_setting` makes the
 record of any table (a CSV or Parquet file, or a DataFrame).
 
-====================  =====================================  =========================
-setting               stands in for (paper)                  models
-====================  =====================================  =========================
-``adult``             UCI Adult (the real data)              lr, mlp, torch-mlp, hgb, rf
-``fashion-mnist``     CIFAR-10 / UTKFace images              ll, ft, cnn, lr
-``rotten-tomatoes``   IMDB reviews                           ll, ft
-``german``            (extra tabular)                        lr, mlp, hgb, rf
-``compas``            (extra tabular)                        lr, mlp, hgb, rf
-a user's table        (your data)                            lr, hgb, rf, mlp, torch-mlp
-====================  =====================================  =========================
+TABLE
 
 "ll" is the paper's last-layer setting: a linear head on frozen pretrained
 features (EfficientNet-Lite0 for images, all-MiniLM-L6-v2 for texts, standing
@@ -28,14 +19,18 @@ fine-tunes the whole pretrained network for every (poisoned) training set.
 Annotations that are not model inputs (the derived garment group x ink bucket
 of Fashion-MNIST, German credit's sex / age bucket, COMPAS's race / sex / age
 category, a review's length bucket) travel as extra DataFrame columns named
-``annotation:<name>`` (:func:`annotation_column`; :func:`with_annotations`
-codes categories as the ranks of their sorted values, since attacks take
-numeric rows): FeatureMatch selects on them, and the victim and
-ClusterMatch drop them (:func:`drop_annotations`), so poisons carry their
-subpopulation's annotation like any other row. A user's table needs none of
-this: its own columns (strings, categories, missing values) are the groups.
+by :func:`skpoison.datasets.annotation_column`: FeatureMatch selects on them,
+and the victim and ClusterMatch drop them (:func:`drop_annotations`). A
+user's table needs none of this: its own columns (strings, categories,
+missing values) are the groups, and a column of its own whose name starts
+with ``"annotation:"`` is refused.
+
+Every torch part of a setting (skorch victims, the pretrained embedders, the
+torch defenses) is put on one device by :func:`load_setting`
+(:func:`skpoison.utils._torch.set_device`); the builders take none.
 """
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -52,19 +47,22 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils import Bunch
 
 from ..datasets import (
+    annotation_column,
     get_data_home,
     load_adult,
     load_compas,
     load_fashion_mnist,
     load_german_credit,
     load_rotten_tomatoes,
+    with_annotations,
 )
-from ..subpopulations import ClusterMatch, FeatureMatch
+from ..utils._annotations import ANNOTATION_PREFIX
+from ..subpopulations import ClusterMatch, ConfidenceOrder, FeatureMatch
 from ..utils._seeding import seed_unseeded
+from ..utils._torch import resolve_device, set_device
 from ._audit import SubpopulationAudit
 from ._data import (
     SettingError,
-    annotation_column,
     check_classes,
     check_finite,
     check_same_columns,
@@ -73,24 +71,21 @@ from ._data import (
     split_rows,
     split_target,
     text_columns,
-    with_annotations,
 )
 from ._describe import CodedNames
-from ._parts import (
+from ._parts import drop_annotations, make_table_victim, make_victim, table_preprocessor
+from ._registry import (
     ATTACKS,
     DEFENSES,
-    TABLE_MODELS,
-    drop_annotations,
+    FINDERS,
+    VICTIMS,
+    Spec,
+    doc_table,
     make_attack,
     make_defense,
-    make_table_victim,
-    make_victim,
-    set_device,
-    table_preprocessor,
 )
-from ._store import ResultStore
 
-FINDERS = ("FeatureMatch", "ClusterMatch")
+TABLE_MODELS = tuple(k for k, v in VICTIMS.items() if v.factory is not None)
 
 
 @dataclass(frozen=True)
@@ -109,12 +104,14 @@ class Setting:
         The victims it offers; the first is the default.
     build : callable
         ``build(model, *, n_samples, data_home, random_state, progress,
-        device)`` returns a Bunch with ``data`` (the six arrays ``X_train,
+        place)`` returns a Bunch with ``data`` (the six arrays ``X_train,
         y_train, X_aux, y_aux, X_test, y_test``), ``estimator`` (the
         victim), ``finders`` (name -> unfitted finder), ``label`` (the label
         rule of LabelFlip), ``attacker_model`` (a model the attacker trains on
         ``D_aux`` to rank subpopulations by confidence, or None) and
-        ``notes`` (lines for the user, e.g. rows dropped).
+        ``notes`` (lines for the user, e.g. rows dropped). ``place(part)``
+        puts a torch part the builder runs itself (an embedder computing
+        features once) on the setting's device.
     rows : int, dict or None, default=None
         CPU-sized rows per split (``D``, ``D_aux`` and test each), per model
         when a dict; ``None`` takes every row.
@@ -122,10 +119,8 @@ class Setting:
         The order subpopulations are attacked in unless told otherwise.
     stands_in_for : str, default=""
         What the paper ran instead.
-    text_columns : tuple of str or dict, default=()
-        Input columns that do not hold numbers (the optimised attacks need
-        numbers), per model when a dict; known before the data is loaded, so
-        that an attack that cannot run is refused first.
+    columns : tuple of str, default=()
+        A table's input columns, those holding text or categories first.
     """
 
     name: str
@@ -135,17 +130,11 @@ class Setting:
     rows: object = None
     order: str = "confidence"
     stands_in_for: str = ""
-    text_columns: object = ()
+    columns: tuple = ()
 
     def default_rows(self, model):
         """CPU-sized rows per split of ``model`` (``None``: all rows)."""
         return self.rows.get(model) if isinstance(self.rows, dict) else self.rows
-
-    def model_text_columns(self, model):
-        """The input columns of ``model`` that hold text (``()``: numbers only)."""
-        if isinstance(self.text_columns, dict):
-            return tuple(self.text_columns.get(model, ()))
-        return tuple(self.text_columns)
 
 
 def _cache(data_home):
@@ -155,12 +144,11 @@ def _cache(data_home):
     return Memory(location=str(location), verbose=0)
 
 
-def _victim(model, X, random_state, device):
+def _victim(model, X, random_state):
     """The tabular victims, seeded, on features with annotation columns."""
     if model in ("hgb", "rf"):
-        return seed_unseeded(make_table_victim(model, X, device=device), random_state)
-    victim = seed_unseeded(make_victim("lr" if model == "ll" else model, device=device),
-                           random_state)
+        return seed_unseeded(make_table_victim(model, X), random_state)
+    victim = seed_unseeded(make_victim("lr" if model == "ll" else model), random_state)
     return make_pipeline(drop_annotations(), *[step for _, step in victim.steps])
 
 
@@ -189,7 +177,7 @@ def _tabular_sizes(n_aux):
 # the bundled data sets, one build function each
 
 
-def _build_adult(model, *, n_samples, data_home, random_state, progress, device):
+def _build_adult(model, *, n_samples, data_home, random_state, progress, place):
     data = load_adult(form="paper", random_state=random_state)
     finders = {
         "FeatureMatch": FeatureMatch(data.annotation_columns, min_size=10, max_size=100),
@@ -198,14 +186,14 @@ def _build_adult(model, *, n_samples, data_home, random_state, progress, device)
     }
     return Bunch(data=(data.X_train, data.y_train, data.X_aux, data.y_aux,
                        data.X_test, data.y_test),
-                 estimator=_victim(model, data.X_train, random_state, device),
+                 estimator=_victim(model, data.X_train, random_state),
                  finders=finders, label="flip",
-                 attacker_model=_victim("lr", data.X_train, random_state, None),
+                 attacker_model=_victim("lr", data.X_train, random_state),
                  notes=[])
 
 
 def _build_german_compas(loader, model, *, n_samples, data_home, random_state, progress,
-                       device):
+                       place):
     bunch = loader()
     y = np.asarray(bunch.target)
     parts = split_rows(y, ("train", "aux", "test"), n_samples, random_state)
@@ -226,22 +214,52 @@ def _build_german_compas(loader, model, *, n_samples, data_home, random_state, p
     return Bunch(
         data=tuple(v for i in (train, aux, test)
                    for v in (frame.iloc[i].reset_index(drop=True), y[i])),
-        estimator=_victim(model, frame, random_state, device),
+        estimator=_victim(model, frame, random_state),
         finders=finders, label="flip" if len(np.unique(y)) == 2 else "least_frequent",
-        attacker_model=_victim("lr", frame, random_state, None), notes=[],
+        attacker_model=_victim("lr", frame, random_state), notes=[],
         describe=describe)
 
 
-def _image_embeddings(images, image_size, data_home, progress, device):
+def _image_embeddings(images, image_size, data_home, progress, place):
     from ..features import ImageEmbedder
 
-    embedder = set_device(ImageEmbedder(image_size=image_size, memory=_cache(data_home),
-                                        progress=progress), device)
+    embedder = place(ImageEmbedder(image_size=image_size, memory=_cache(data_home),
+                                   progress=progress))
     return embedder.fit_transform(images)
 
 
+def _pixel_victim(model, random_state, data_home, progress):
+    """``(victim, ClusterMatch representation)`` of Fashion-MNIST on pixels."""
+    if model == "lr":
+        return make_pipeline(
+            drop_annotations(), FunctionTransformer(np.divide, kw_args={"x2": 255.0}),
+            LogisticRegression(max_iter=300)), drop_annotations()
+    from ..features import ImageEmbedder
+    from ..nets import make_cnn_classifier, make_image_finetune_classifier
+
+    if model == "cnn":
+        net = make_cnn_classifier(image_shape=(1, 28, 28), max_epochs=6,
+                                  random_state=random_state)
+        scale = FunctionTransformer(np.subtract, kw_args={"x2": 127.5})
+        estimator = make_pipeline(drop_annotations(), scale,
+                                  FunctionTransformer(np.divide, kw_args={"x2": 255.0}),
+                                  net)
+    else:
+        net = make_image_finetune_classifier(
+            image_size=32, image_shape=(1, 28, 28), scale=1 / 255,
+            max_epochs=3, random_state=random_state)
+        estimator = make_pipeline(drop_annotations(), net)
+    # the paper clusters the representation of a model trained on D_aux: here
+    # the frozen ImageNet features (the FT model's representation before
+    # fine-tuning)
+    return estimator, make_pipeline(
+        drop_annotations(),
+        ImageEmbedder(image_size=64, image_shape=(28, 28), memory=_cache(data_home),
+                      progress=progress))
+
+
 def _build_fashion_mnist(model, *, n_samples, data_home, random_state, progress,
-                         device):
+                         place):
     train = load_fashion_mnist(subset="train", data_home=data_home)
     test = load_fashion_mnist(subset="test", data_home=data_home)
     rng = np.random.RandomState(random_state)
@@ -266,7 +284,7 @@ def _build_fashion_mnist(model, *, n_samples, data_home, random_state, progress,
     part_codes = [train_codes, train_codes, test_codes]
     if model == "ll":
         # frozen ImageNet features, computed once per row and cached on disk
-        feats = [_image_embeddings(b.images[i], 64, data_home, progress, device)
+        feats = [_image_embeddings(b.images[i], 64, data_home, progress, place)
                  for b, i in parts]
         frames = [with_annotations(f, c.iloc[i], columns)
                   for f, c, (_, i) in zip(feats, part_codes, parts)]
@@ -276,35 +294,8 @@ def _build_fashion_mnist(model, *, n_samples, data_home, random_state, progress,
     else:
         frames = [with_annotations(b.data[i], c.iloc[i], columns)
                   for c, (b, i) in zip(part_codes, parts)]
-        if model == "lr":
-            estimator = make_pipeline(
-                drop_annotations(), FunctionTransformer(np.divide, kw_args={"x2": 255.0}),
-                LogisticRegression(max_iter=300))
-            representation = drop_annotations()
-        else:
-            from ..features import ImageEmbedder
-            from ..nets import make_cnn_classifier, make_image_finetune_classifier
-
-            if model == "cnn":
-                net = make_cnn_classifier(image_shape=(1, 28, 28), max_epochs=6,
-                                          random_state=random_state)
-                scale = FunctionTransformer(np.subtract, kw_args={"x2": 127.5})
-                estimator = make_pipeline(drop_annotations(), scale,
-                                          FunctionTransformer(np.divide,
-                                                              kw_args={"x2": 255.0}),
-                                          net)
-            else:
-                net = make_image_finetune_classifier(
-                    image_size=32, image_shape=(1, 28, 28), scale=1 / 255,
-                    max_epochs=3, random_state=random_state)
-                estimator = make_pipeline(drop_annotations(), net)
-            # the paper clusters the representation of a model trained on
-            # D_aux: here the frozen ImageNet features (the FT model's
-            # representation before fine-tuning)
-            representation = make_pipeline(
-                drop_annotations(),
-                ImageEmbedder(image_size=64, image_shape=(28, 28),
-                              memory=_cache(data_home), progress=progress))
+        estimator, representation = _pixel_victim(model, random_state, data_home,
+                                                  progress)
     y = [np.asarray(b.target)[i] for b, i in parts]
     finders = {
         "FeatureMatch": FeatureMatch([annotation_column(c) for c in columns]),
@@ -326,7 +317,7 @@ def _text_column(X):
 
 
 def _build_rotten_tomatoes(model, *, n_samples, data_home, random_state, progress,
-                           device):
+                           place):
     from ..features import TextEmbedder
 
     bunch = load_rotten_tomatoes()
@@ -336,8 +327,7 @@ def _build_rotten_tomatoes(model, *, n_samples, data_home, random_state, progres
     columns = ["length_bucket"]
     codes, describe = _coded(bunch.annotations, columns)  # of the whole data set
     if model == "ll":
-        embedder = set_device(TextEmbedder(memory=_cache(data_home), progress=progress),
-                              device)
+        embedder = place(TextEmbedder(memory=_cache(data_home), progress=progress))
         frames = [with_annotations(embedder.fit_transform(list(bunch.data[i])),
                                    codes.iloc[i], columns)
                   for i in (train, aux, test)]
@@ -385,7 +375,7 @@ SETTINGS = {s.name: s for s in (
             stands_in_for="CIFAR-10 / UTKFace images"),
     Setting("rotten-tomatoes", "Rotten Tomatoes", ("ll", "ft"), _build_rotten_tomatoes,
             rows={"ll": 1500, "ft": 300}, stands_in_for="IMDB reviews",
-            text_columns={"ft": ("text",)}),
+),
     Setting("german", "German credit", ("lr", "mlp", "hgb", "rf"),
             partial(_build_german_compas, load_german_credit)),
     Setting("compas", "COMPAS", ("lr", "mlp", "hgb", "rf"),
@@ -399,7 +389,7 @@ SETTINGS = {s.name: s for s in (
 
 
 def _build_table(frames, target_name, features, estimator, model, *, n_samples,
-                 data_home, random_state, progress, device):
+                 data_home, random_state, progress, place):
     notes = list(frames["notes"])
     given = {k: v for k, v in frames.items() if k in ("train", "aux", "test")
              and v is not None}
@@ -426,15 +416,15 @@ def _build_table(frames, target_name, features, estimator, model, *, n_samples,
     X_aux, y_aux = given["aux"]
     X_test, y_test = given["test"]
     if estimator is not None:
-        victim = set_device(clone(estimator), device)
+        victim = _checked_victim(clone(estimator), X_train, y_train)
     else:
-        victim = make_table_victim(model, X_train, device=device)
+        victim = make_table_victim(model, X_train)
     victim = seed_unseeded(victim, random_state)
     min_size, max_size, k = _tabular_sizes(len(y_aux))
     finders = {}
-    if features:
+    if features:  # the user's own groups: no cap but the whole table
         finders["FeatureMatch"] = FeatureMatch(list(features), min_size=min_size,
-                                               max_size=max_size)
+                                               max_size=len(y_aux))
     finders["ClusterMatch"] = ClusterMatch(
         n_clusters=k, min_size=min_size, max_size=max_size,
         representation=table_preprocessor(X_train), random_state=random_state)
@@ -445,6 +435,26 @@ def _build_table(frames, target_name, features, estimator, model, *, n_samples,
                  attacker_model=seed_unseeded(make_table_victim("lr", X_train),
                                               random_state),
                  notes=notes)
+
+
+def _checked_victim(victim, X, y):
+    """A user's victim, fitted once on a few training rows (500, and one of
+    each class) to refuse what cannot run before any audit work: a model
+    that cannot take these columns, or one that is not a classifier."""
+    first = np.unique(np.asarray(y).astype(str), return_index=True)[1]
+    rows = np.union1d(np.random.RandomState(0).permutation(len(y))[:500], first)
+    try:
+        fitted = clone(victim).fit(X.iloc[rows], y[rows])
+    except Exception as exc:  # noqa: BLE001 - whatever the user's model raises
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        raise SettingError("estimator", f"{type(victim).__name__} cannot be fitted "
+                                        f"on the training rows: {type(exc).__name__}: "
+                                        f"{first_line}") from None
+    if not hasattr(fitted, "classes_") or not hasattr(fitted, "predict"):
+        raise SettingError("estimator", f"{type(victim).__name__} is not a classifier "
+                                        "(it has no classes_ once fitted); the audit "
+                                        "measures a classifier's accuracy.")
+    return victim
 
 
 def _source_name(source, default):
@@ -518,6 +528,11 @@ def table_setting(data, target, *, test=None, aux=None, features=None, estimator
     if not isinstance(target, str) or not target:
         raise SettingError("target", f"expected a column name; got {target!r}.")
     frame = read_table(data, "data")
+    reserved = [c for c in frame.columns if c.startswith(ANNOTATION_PREFIX)]
+    if reserved:
+        raise SettingError("data", f"columns {reserved} start with "
+                                   f"{ANNOTATION_PREFIX!r}, the prefix of the "
+                                   "annotations the victim never sees; rename them.")
     X, y, dropped = split_target(frame, target, "data")
     check_finite(X, "data")
     notes = [f"dropped {dropped} rows of --data with no target"] if dropped else []
@@ -575,9 +590,10 @@ def table_setting(data, target, *, test=None, aux=None, features=None, estimator
     else:
         models = TABLE_MODELS
     build = partial(_build_table, tables, target, tuple(features or ()), estimator)
+    text = text_columns(X)
     return Setting(name="table", title=title, models=models, build=build, rows=None,
                    order="id", stands_in_for="(your data)",
-                   text_columns=tuple(text_columns(X)))
+                   columns=(*text, *(c for c in X.columns if c not in text)))
 
 
 # --------------------------------------------------------------------------
@@ -623,9 +639,10 @@ def load_setting(dataset="adult", model=None, *, n_samples=None, data_home=None,
     progress : bool, default=False
         Progress bars while embedding.
     device : str, default=None
-        The torch device of the torch parts the setting builds (skorch
-        victims, pretrained embedders): ``"cpu"``, ``"cuda"``,
-        ``"cuda:1"``... ``None`` leaves their default (the CPU).
+        The torch device of every torch part of the setting (skorch victims,
+        the pretrained embedders of its finders and features, the attacker's
+        model): ``"cpu"``, ``"cuda"``, ``"cuda:1"``... ``None`` leaves their
+        default (the CPU).
 
     Returns
     -------
@@ -660,73 +677,25 @@ def load_setting(dataset="adult", model=None, *, n_samples=None, data_home=None,
           or n_samples < 10):
         raise SettingError("n_samples", "expected an int >= 10, 'full' or None; "
                                         f"got {n_samples!r}.")
+    if (isinstance(random_state, bool) or not isinstance(random_state, Integral)
+            or not 0 <= random_state < 2**32):
+        raise SettingError("random_state", "expected an int in [0, 2**32 - 1]; got "
+                                           f"{random_state!r}.")
+    if device is not None:
+        try:
+            resolve_device(device)
+        except ValueError as exc:
+            raise SettingError("device", str(exc).removeprefix(f"device={device!r}")
+                               .lstrip(": ")) from None
+    place = partial(set_device, device=device)
     # (the pretrained text model sets HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE
     # itself before transformers is imported, in whichever process loads it)
     bunch = record.build(model, n_samples=n_samples, data_home=data_home,
-                         random_state=random_state, progress=progress, device=device)
+                         random_state=random_state, progress=progress, place=place)
+    for part in (bunch.estimator, bunch.attacker_model, *bunch.finders.values()):
+        place(part)  # the one device rule: every torch part of the setting
     bunch.dataset, bunch.model, bunch.record = record.name, model, record
     return bunch
-
-
-class ConfidenceOrder:
-    """Subpopulation order for the audit: least attacker confidence first.
-
-    Read more in the :ref:`User Guide <audit>`.
-
-    The paper's image and text experiments attack clusters in increasing order
-    of the confidence of a model the attacker trained on its auxiliary rows
-    (the authors' code). Pass an instance as ``subpopulation_order`` of
-    :class:`~skpoison.audit.SubpopulationAudit`; it is called with each fitted
-    finder and the auxiliary rows, fits a clone of ``estimator`` on them once
-    per content of the rows (not per object: equal rows share the fit, other
-    rows in the same object do not) and ranks the finder's subpopulations with
-    :func:`~skpoison.subpopulations.rank_subpopulations`.
-
-    Parameters
-    ----------
-    estimator : classifier with ``predict_proba``
-        The attacker's model (cloned; never fitted in place).
-
-    Attributes
-    ----------
-    model_ : classifier
-        The last fitted clone of ``estimator``.
-
-    Examples
-    --------
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from skpoison.audit import ConfidenceOrder
-    >>> order = ConfidenceOrder(LogisticRegression())
-    """
-
-    def __init__(self, estimator):
-        self.estimator = estimator
-
-    def __call__(self, name, finder, X_aux, y_aux):
-        from joblib import hash as content_hash
-
-        from ..subpopulations import rank_subpopulations
-
-        key = content_hash((X_aux, y_aux))
-        if getattr(self, "_fitted_for", None) != key:
-            self.model_ = clone(self.estimator).fit(X_aux, y_aux)
-            self._fitted_for = key
-        return rank_subpopulations(finder, self.model_, X_aux, y_aux).index.tolist()
-
-
-class by_confidence(ConfidenceOrder):  # noqa: N801 (the old public name)
-    """Deprecated alias of :class:`ConfidenceOrder`; removed in skpoison 0.2.
-
-    Read more in the :ref:`User Guide <audit>`.
-    """
-
-    def __init__(self, estimator):
-        import warnings
-
-        warnings.warn("by_confidence is deprecated and will be removed in "
-                      "skpoison 0.2; use ConfidenceOrder.", FutureWarning,
-                      stacklevel=2)
-        super().__init__(estimator)
 
 
 def on_accelerator(device):
@@ -734,210 +703,322 @@ def on_accelerator(device):
     return device is not None and str(device).split(":")[0] != "cpu"
 
 
-def check_attack(attack, text_cols):
-    """The optimised attacks move numbers: refuse them on text columns."""
-    if attack not in ATTACKS:
-        raise SettingError("attack", f"expected one of {ATTACKS}; got {attack!r}.")
-    if attack != "labelflip" and text_cols:
-        raise SettingError("attack", f"{attack} optimises poison rows by their "
-                                     f"numbers, but columns {list(text_cols)} hold "
-                                     "text or categories; use labelflip, which copies "
-                                     "rows as they are.")
+def on_accelerator(device):
+    """Whether ``device`` names something other than the CPU."""
+    return device is not None and str(device).split(":")[0] != "cpu"
 
 
-def check_finder_sizes(finders, n_aux, finder_params=None):
-    """The finders' sizes, their defaults merged, against the attacker's rows.
+def group_sizes(finder, X):
+    """The attacker's rows of each group of ``finder`` before its size filter.
 
-    A ``SettingError`` naming ``n_clusters`` when ClusterMatch would make
-    more clusters than there are attacker's rows (``n_aux``), or
-    ``min_size`` / ``max_size`` (the one given in ``finder_params``, where
-    only one is) when no group size satisfies ``min_size < n < max_size``:
-    before any finder is fitted.
+    A copy of ``finder`` without ``min_size`` / ``max_size`` is fitted on
+    ``X``; returns a Series, subpopulation id -> rows, so that every group
+    that is not attacked can be accounted for (too small, over the cap).
     """
-    for name, finder in finders.items():
+    full = clone(finder).set_params(min_size=None, max_size=None).fit(X)
+    return pd.Series(full.sizes_, index=full.subpopulations_, name="n_aux")
+
+
+def _finders(setting, finders):
+    """name -> finder: the setting's own (``finders`` names them, or gives
+    their parameters), or finders given as they are."""
+    if finders is None:
+        finders = list(setting.finders)
+    wanted = finders if isinstance(finders, dict) else {n: {} for n in
+                                                          ([finders] if isinstance(
+                                                              finders, str) else finders)}
+    out = {}
+    for name, params in wanted.items():
+        if not isinstance(params, dict):
+            out[name] = params  # a finder object: the audit checks it
+        elif name not in FINDERS:
+            raise SettingError("finders", f"unknown finder {name!r}; use some of "
+                                          f"{list(FINDERS)}.")
+        elif name not in setting.finders:
+            raise SettingError("features", f"{name} needs the columns that define "
+                                           "its groups (table_setting(features=...)).")
+        else:
+            out[name] = setting.finders[name].set_params(**params)
+    if not out:
+        raise SettingError("finders", "expected one finder or more.")
+    return out
+
+
+def _check_sizes(finders, X_aux, notes, given=()):
+    """The finders' sizes against the attacker's rows, before any work.
+
+    ClusterMatch cannot make more clusters than there are rows; a
+    FeatureMatch whose size filter keeps no group is dropped with a note
+    when another finder runs, and refused (naming the bound) when alone.
+    ``given``: the size parameters the caller set (the others are defaults).
+    """
+    n_aux = len(X_aux)
+    for name, finder in list(finders.items()):
         params = finder.get_params(deep=False)
-        given = set((finder_params or {}).get(name, {}))
         k = params.get("n_clusters")
         if isinstance(k, Integral) and k > n_aux:
             raise SettingError("n_clusters", f"{name} cannot make {k} clusters of the "
                                              f"attacker's {n_aux} rows (D_aux); use at "
                                              f"most {n_aux}.")
         low, high = params.get("min_size"), params.get("max_size")
-        if low is None or high is None or low < high - 1:
+        if low is not None and high is not None and low >= high - 1:
+            param = ("max_size" if "max_size" in given and "min_size" not in given
+                     else "min_size")
+            other = {"min_size": "max_size", "max_size": "min_size"}[param]
+            raise SettingError(param, f"{name}: {param}={params[param]} and {other}="
+                                      f"{params[other]}"
+                                      f"{'' if other in given else ' (the default)'} "
+                                      "leave no group size: sizes must satisfy "
+                                      f"min_size < n < max_size (the attacker has "
+                                      f"{n_aux} rows).")
+        if "columns" not in params:  # only FeatureMatch's groups are cheap to count
             continue
-        param = "max_size" if "max_size" in given and "min_size" not in given \
-            else "min_size"
-        other = "max_size" if param == "min_size" else "min_size"
-        default = "" if other in given else " (the default)"
-        raise SettingError(param, f"{name}: {param}={params[param]} and "
-                                  f"{other}={params[other]}{default} leave no group "
-                                  "size: sizes must satisfy min_size < n < max_size "
-                                  f"(the attacker has {n_aux} rows).")
+        sizes = group_sizes(finder, X_aux)
+        if ((sizes > (low or 0)) & (sizes < (high or n_aux + 1))).any():
+            continue
+        found = ", ".join(str(v) for v in sorted(sizes.tolist())[:12])
+        problem = (f"no group of {name} has a size n with {low or 0} < n < "
+                   f"{high or n_aux + 1} among the attacker's {n_aux} rows; the sizes "
+                   f"found are {found}{', ...' if len(sizes) > 12 else ''}.")
+        if len(finders) == 1:
+            raise SettingError("max_size" if (sizes >= (high or n_aux + 1)).all()
+                               else "min_size", problem)
+        notes.append(problem + f" {name} is not run.")
+        del finders[name]
 
 
-def setting_audit(dataset="adult", model=None, *, attack="labelflip",
-                  filters=FINDERS, alphas=(0.5, 1, 2), seeds=(0,),
-                  defenses=("none", "trim"), n_samples=None, max_subpopulations=None,
-                  order=None, data_home=None, n_jobs=None, progress=True,
-                  random_state=0, backend=None, store=None, resume=True,
-                  finder_params=None, defense_params=None, device=None):
+def _parts(setting, attack, defenses, victim, X_train):
+    """The attack template and the defenses, by name or as given, checked
+    against the victim and its rows (each registry entry's ``check``)."""
+    if attack is None or isinstance(attack, str):
+        spec = ATTACKS.get(attack or "labelflip")
+        attack = make_attack(attack or "labelflip")
+        if "label" in attack.get_params(deep=False):
+            attack.set_params(label=setting.label)
+        if spec.check is not None:
+            spec.check(attack, victim, X_train)
+    if isinstance(defenses, str):
+        defenses = [defenses]
+    if not isinstance(defenses, dict):
+        defenses = {name: {} for name in defenses}
+    if not defenses:
+        raise SettingError("defenses", "expected one defense or more ('none' for the "
+                                       "victim alone).")
+    built = {}
+    for name, params in defenses.items():
+        if not isinstance(params, dict):
+            built[name] = params  # a defense object (or None): the audit checks it
+            continue
+        built[name] = defense = make_defense(name, **params)
+        if defense is not None and DEFENSES[name].check is not None:
+            DEFENSES[name].check(defense, victim, X_train)
+    return attack, built
+
+
+def _legacy(params):
+    """``filters``, ``finder_params``, ``defense_params`` and ``order`` (the
+    parameters of skpoison 0.1) as ``finders``, ``defenses`` and
+    ``subpopulation_order``, with a FutureWarning."""
+    old = [k for k in ("filters", "finder_params", "defense_params", "order")
+           if k in params]
+    if not old:
+        return params
+    warnings.warn(f"setting_audit({'=..., '.join(old)}=...) is deprecated and will be "
+                  "removed in skpoison 0.2; use finders={name: params}, "
+                  "defenses={name: params} and subpopulation_order.", FutureWarning,
+                  stacklevel=3)
+    params = dict(params)
+    given = params.pop("finder_params", None) or {}
+    names = params.pop("filters", None) or list(FINDERS)
+    params["finders"] = {n: dict(given.get(n, {})) for n in names}
+    given = params.pop("defense_params", None) or {}
+    params["defenses"] = {n: dict(given.get(n, {}))
+                          for n in params.get("defenses", ("none", "trim"))}
+    if "order" in params:
+        params["subpopulation_order"] = params.pop("order")
+    return params
+
+
+def prepare_audit(setting="adult", model=None, *, n_samples=None, data_home=None,
+                  random_state=0, device=None, **audit_params):
+    """The audit of :func:`setting_audit`, checked and not run, and its data.
+
+    Read more in the :ref:`User Guide <audit>`.
+
+    Every check that needs the data is done here, before anything is fitted
+    or written: returns ``(audit, data)``, ``data`` the six arrays of
+    ``audit.run``.
+    """
+    params = _legacy(audit_params)
+    record = _resolve(setting)
+    bunch = load_setting(record, model, n_samples=n_samples, data_home=data_home,
+                         random_state=random_state,
+                         progress=params.get("progress", True), device=device)
+    notes = [*bunch.notes, *(params.pop("notes", None) or [])]
+    wanted = params.pop("finders", None)
+    given = {k for p in (wanted.values() if isinstance(wanted, dict) else ())
+             if isinstance(p, dict) for k in p}
+    finders = _finders(bunch, wanted)
+    _check_sizes(finders, bunch.data[2], notes, given)
+    attack, defenses = _parts(bunch, params.pop("attack", None),
+                              params.pop("defenses", ("none", "trim")),
+                              bunch.estimator, bunch.data[0])
+    for part in (attack, *defenses.values()):
+        set_device(part, device)
+    order = params.pop("subpopulation_order", None) or record.order
+    if order not in ("confidence", "id") and not (callable(order)
+                                                  or isinstance(order, dict)):
+        raise SettingError("subpopulation_order", "expected 'confidence', 'id', a "
+                                                  f"dict or a callable; got {order!r}.")
+    if order == "confidence" and bunch.attacker_model is not None:
+        order = ConfidenceOrder(bunch.attacker_model)
+    if params.get("n_jobs") is None and on_accelerator(device):
+        params["n_jobs"] = 1  # processes sharing one accelerator compete for it
+    params.setdefault("title", f"{record.title} / {bunch.model}")
+    audit = SubpopulationAudit(
+        bunch.estimator, finders=finders, attack=attack, defenses=defenses,
+        subpopulation_order=None if order == "id" or order == "confidence" else order,
+        describe=bunch.get("describe"), notes=notes, **params)
+    return audit, bunch.data
+
+
+def setting_audit(setting="adult", model=None, *, n_samples=None, data_home=None,
+                  random_state=0, device=None, **audit_params):
     """Run the subpopulation audit on a setting.
 
     Read more in the :ref:`User Guide <audit>`.
 
-    Parameters
-    ----------
-    dataset, model, n_samples, data_home, device
-        The setting, as in :func:`load_setting`: a bundled one by name, or a
-        :class:`Setting` such as :func:`table_setting`'s.
-    attack : {"labelflip", "gradient", "influence"}, default="labelflip"
-        The poison generator (the optimised ones need numeric features).
-    filters : sequence of {"FeatureMatch", "ClusterMatch"}
-        Finders to run (a table gets FeatureMatch only with ``features``).
-    alphas, seeds
-        Poisoning rates and seeds.
-    defenses : sequence of str, default=("none", "trim")
-        Names understood by :func:`make_defense`; ``"dpa"`` (partition
-        aggregation) also reports its certificate per group.
-    max_subpopulations : int, default=None
-        Attack only this many subpopulations per filter.
-    order : {"confidence", "id"} or None, default=None
-        ``"confidence"`` attacks the subpopulations the attacker's model is
-        least confident on first (the paper's images and text); ``"id"`` in
-        id order; ``None`` the setting's own order (``"id"`` for Adult and
-        tables, ``"confidence"`` otherwise).
-    n_jobs : int, default=None
-        Parallel jobs; ``None``: joblib's default (one job, or what an
-        enclosing :func:`joblib.parallel_config` sets) on the CPU, and one job
-        when ``device`` is an accelerator (processes sharing one GPU compete
-        for its memory; see the user guide).
-    progress, backend, store, resume
-        As in :class:`SubpopulationAudit`.
-    random_state : int, default=0
-        Seeds the split, finders and victim.
-    finder_params : dict, default=None
-        Parameters to set on the setting's finders, per finder name, e.g.
-        ``{"ClusterMatch": {"n_clusters": 50}}``.
-    defense_params : dict, default=None
-        Parameters of the defenses, per defense name, e.g.
-        ``{"dpa": {"n_partitions": 100}}``.
-
-    Returns
-    -------
-    audit : SubpopulationAudit
-        Run, with ``results_``, ``clean_accuracy_``, ``setting_name_``
-        (``"<title> / <model>"``), ``notes_`` and ``device_``.
-    """
-    record = _resolve(dataset)
-    unknown = [f for f in filters if f not in FINDERS]
-    if unknown or not list(filters):
-        raise SettingError("filters", f"unknown filters {unknown}; use FeatureMatch "
-                                      "and/or ClusterMatch.")
-    if order not in (None, "confidence", "id"):
-        raise SettingError("order", f"expected 'confidence', 'id' or None; got "
-                                    f"{order!r}.")
-    check_attack(attack, record.model_text_columns(
-        record.models[0] if model is None else model))
-    bad = [d for d in defenses if d not in DEFENSES]
-    if bad or not list(defenses):
-        raise SettingError("defenses", f"unknown defenses {bad}; use some of "
-                                       f"{DEFENSES}.")
-    defense_params = dict(defense_params or {})
-    unused = [d for d in defense_params if d not in defenses]
-    if unused:
-        raise SettingError("defense_params", f"parameters for {unused}, which are not "
-                                             f"among the defenses {list(defenses)}.")
-    templates = {name: set_device(make_defense(name, **defense_params.get(name, {})),
-                                  device) for name in defenses}
-    if store is not None:  # a usable store, before the data is loaded or embedded
-        ResultStore(store).close()
-    setting = load_setting(record, model, n_samples=n_samples, data_home=data_home,
-                           random_state=random_state, progress=progress, device=device)
-    missing = [f for f in filters if f not in setting.finders]
-    if missing:
-        raise SettingError("features", f"{missing[0]} needs the columns that define "
-                                       "its groups (features=[...], --features on the "
-                                       "command line).")
-    finders = {name: setting.finders[name] for name in filters}
-    for name, params in (finder_params or {}).items():
-        if name in finders:
-            finders[name].set_params(**params)
-    check_finder_sizes(finders, len(setting.data[3]), finder_params)
-    template = set_device(make_attack(attack), device)
-    if "label" in template.get_params(deep=False):
-        template.set_params(label=setting.label)
-    order = order or record.order
-    ranking = (ConfidenceOrder(setting.attacker_model)
-               if order == "confidence" and setting.attacker_model is not None
-               else None)
-    audit = SubpopulationAudit(
-        setting.estimator, finders=finders, attack=template, alphas=alphas,
-        seeds=seeds,
-        defenses=templates,
-        n_jobs=1 if n_jobs is None and on_accelerator(device) else n_jobs,
-        progress=progress, max_subpopulations=max_subpopulations,
-        subpopulation_order=ranking, backend=backend, store=store, resume=resume,
-        describe=setting.get("describe"))
-    audit.run(*setting.data)
-    audit.setting_name_ = f"{record.title} / {setting.model}"
-    audit.notes_ = list(setting.notes)
-    audit.device_ = device
-    return audit
-
-
-def adult_audit(*, model="lr", attack="labelflip", filters=FINDERS,
-                alphas=(0.5, 1, 2), seeds=(0,), defenses=("none", "trim"),
-                n_clusters=100, min_size=10, max_size=100, max_subpopulations=None,
-                n_jobs=None, progress=True, random_state=0, backend=None, store=None,
-                resume=True, device=None):
-    """Run the paper's UCI Adult audit on the bundled data.
-
-    Read more in the :ref:`User Guide <audit>`.
-
-    FeatureMatch over (education x race x sex) and ClusterMatch (k-means with
-    ``n_clusters`` on the raw features), both keeping subpopulations with
-    ``min_size < n < max_size`` rows in the attacker's auxiliary split;
-    label flipping at each alpha; the victim without and with TRIM (told the
-    exact number of poisons, as in the paper).
+    Loads the setting (:func:`load_setting`), builds its
+    :class:`SubpopulationAudit`, checks everything against the data before
+    anything is fitted (errors are :class:`SettingError` naming the
+    parameter) and runs it.
 
     Parameters
     ----------
-    model : {"lr", "mlp", "torch-mlp", "hgb", "rf"}, default="lr"
-    attack : {"labelflip", "gradient", "influence"}, default="labelflip"
-    filters : sequence of {"FeatureMatch", "ClusterMatch"}
-    alphas : sequence of float, default=(0.5, 1, 2)
-    seeds : sequence of int, default=(0,)
-    defenses : sequence of str, default=("none", "trim")
-        Names understood by :func:`~skpoison.audit.make_defense`.
-    n_clusters : int, default=100
-    min_size, max_size : int, default=10, 100
-    max_subpopulations : int, default=None
-        Attack only the first this many kept subpopulations of each filter (a
-        quick look); ``None`` attacks all of them.
-    n_jobs : int, default=None
-        As in :func:`setting_audit` (one job on an accelerator ``device``).
-    progress : bool, default=True
-    random_state : int, default=0
-        Seeds the data split and the clustering.
-    backend, store, resume
-        As in :class:`SubpopulationAudit`: the joblib backend (``"dask"`` for
-        a Dask cluster), the SQLite result store that makes the audit
-        resumable, and whether to reuse its rows.
-    device : str, default=None
-        The torch device of ``model="torch-mlp"`` (e.g. ``"cuda"``).
+    setting : str or Setting, default="adult"
+        A bundled setting by name, or a :class:`Setting` such as
+        :func:`table_setting`'s.
+    model, n_samples, data_home, random_state, device
+        As in :func:`load_setting`. ``device`` also reaches the torch
+        defenses, and an accelerator makes ``n_jobs`` default to 1
+        (processes sharing one GPU compete for its memory).
+    **audit_params
+        Parameters of :class:`SubpopulationAudit` (``alphas``, ``seeds``,
+        ``n_jobs``, ``store``, ``title``...), where names may stand for
+        parts: ``finders`` a list of the setting's finders (default: all it
+        has) or a dict of their parameters (``{"ClusterMatch":
+        {"n_clusters": 50}}``); ``attack`` a name of ``ATTACKS`` (default
+        ``"labelflip"`` with the setting's label rule); ``defenses`` names
+        of ``DEFENSES`` or a dict of their parameters (default
+        ``("none", "trim")``); ``subpopulation_order`` ``"confidence"``
+        (:class:`~skpoison.subpopulations.ConfidenceOrder` on the setting's
+        attacker model) or ``"id"`` (default: the setting's own order).
 
     Returns
     -------
     audit : SubpopulationAudit
         Run, with ``results_``.
+
+    Examples
+    --------
+    >>> from skpoison.audit import setting_audit
+    >>> audit = setting_audit("german", "lr", finders=["FeatureMatch"], alphas=[1],
+    ...                       defenses=["none"], max_subpopulations=2, n_jobs=1,
+    ...                       progress=False)
+    >>> audit.results_["subpopulation"].nunique()
+    2
     """
+    audit, data = prepare_audit(setting, model, n_samples=n_samples,
+                                data_home=data_home, random_state=random_state,
+                                device=device, **audit_params)
+    audit.run(*data)
+    return audit
+
+
+def audit_table(data, target, *, features=None, model=None, test=None, aux=None,
+                **audit_params):
+    """Audit a table as ``skpoison audit --data FILE --target COLUMN`` does.
+
+    Read more in the :ref:`User Guide <audit>`.
+
+    Splits ``data`` into the victim's training rows, the attacker's rows and
+    test rows (equal stratified parts, unless ``test`` / ``aux`` are given),
+    attacks the value combinations of ``features`` (FeatureMatch) and
+    k-means clusters of the attacker's rows (ClusterMatch), and returns the
+    finished audit; its ``report(path)`` writes the command line's page.
+
+    Parameters
+    ----------
+    data : str, Path or DataFrame
+        The rows, with the target column (``.csv``, ``.tsv``, ``.parquet``).
+    target : str
+        The column to predict.
+    features : list of str, default=None
+        The columns whose value combinations are the groups (FeatureMatch);
+        ``None``: ClusterMatch only.
+    model : str or classifier, default=None
+        A name of ``VICTIMS`` for tables (``"lr"``, the default, ``"hgb"``,
+        ``"rf"``, ``"mlp"``, ``"torch-mlp"``), or an unfitted classifier
+        (cloned; it receives the table's columns as they are).
+    test, aux : str, Path or DataFrame, default=None
+        Held-out test rows and the attacker's rows, with the same columns.
+    **audit_params
+        As in :func:`setting_audit`: ``alphas``, ``seeds``, ``defenses``,
+        ``attack``, ``n_jobs``, ``store``, ``random_state``, ``device``...
+
+    Returns
+    -------
+    audit : SubpopulationAudit
+        Run, with ``results_``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skpoison.audit import audit_table
+    >>> rng = np.random.RandomState(0)
+    >>> frame = pd.DataFrame({"age": rng.randint(18, 80, 600),
+    ...                       "job": rng.choice(["a", "b", "c"], 600)})
+    >>> frame["paid"] = np.where(frame["age"] > 40, "yes", "no")
+    >>> audit = audit_table(frame, "paid", features=["job"], alphas=[1],
+    ...                     defenses=["none"], n_jobs=1, progress=False)
+    >>> sorted(audit.results_["filter"].unique())
+    ['ClusterMatch', 'FeatureMatch']
+    """
+    estimator = None if model is None or isinstance(model, str) else model
+    table = table_setting(data, target, test=test, aux=aux, features=features,
+                          estimator=estimator)
+    return setting_audit(table, None if estimator is not None else model,
+                         **audit_params)
+
+
+def adult_audit(*, model="lr", n_clusters=100, min_size=10, max_size=100,
+                **audit_params):
+    """Deprecated: ``setting_audit("adult", model, ...)``; removed in skpoison 0.2.
+
+    Read more in the :ref:`User Guide <audit>`.
+
+    Parameters
+    ----------
+    model : str, default="lr"
+    n_clusters, min_size, max_size : int, default=100, 10, 100
+        ClusterMatch's clusters and both finders' size filter.
+    **audit_params
+        As in :func:`setting_audit` (the old ``filters`` too).
+
+    Returns
+    -------
+    audit : SubpopulationAudit
+    """
+    warnings.warn("adult_audit is deprecated and will be removed in skpoison 0.2; use "
+                  "setting_audit('adult', model, ...).", FutureWarning, stacklevel=2)
     sizes = {"min_size": min_size, "max_size": max_size}
-    return setting_audit("adult", model, attack=attack, filters=filters,
-                         alphas=alphas, seeds=seeds,
-                         defenses=defenses, max_subpopulations=max_subpopulations,
-                         order="id", n_jobs=n_jobs, progress=progress,
-                         random_state=random_state, backend=backend, store=store,
-                         resume=resume, device=device,
-                         finder_params={"FeatureMatch": sizes,
-                                        "ClusterMatch": {**sizes,
-                                                         "n_clusters": n_clusters}})
+    names = audit_params.pop("filters", None) or list(FINDERS)
+    finders = {"FeatureMatch": sizes, "ClusterMatch": {**sizes, "n_clusters": n_clusters}}
+    audit_params.setdefault("subpopulation_order", "id")
+    return setting_audit("adult", model, finders={n: finders[n] for n in names},
+                         **audit_params)
+
+
+__doc__ = __doc__.replace("TABLE", doc_table(
+    {name: Spec(None, record.stands_in_for or record.title, ", ".join(record.models))
+     for name, record in SETTINGS.items()}, ("setting", "stands in for", "models")))

@@ -13,7 +13,8 @@ from ._base import BaseSubpopulationFinder
 from ._cluster_match import ClusterMatch, default_representation
 from ._describe import Condition, SubpopulationRule
 from ._feature_match import FeatureMatch
-from ._ranking import rank_subpopulations
+from ._ranking import ConfidenceOrder, rank_subpopulations
 
-__all__ = ["BaseSubpopulationFinder", "ClusterMatch", "Condition", "FeatureMatch",
+__all__ = ["BaseSubpopulationFinder", "ClusterMatch", "Condition", "ConfidenceOrder",
+           "FeatureMatch",
            "SubpopulationRule", "default_representation", "rank_subpopulations"]

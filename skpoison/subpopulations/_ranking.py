@@ -1,5 +1,7 @@
 """Ranking subpopulations by an attacker model's confidence."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
@@ -97,3 +99,60 @@ def rank_subpopulations(finder, estimator, X, y, *, cv=None):
     confidence.name = "confidence"
     confidence.index.name = "subpopulation"
     return confidence
+
+
+class ConfidenceOrder:
+    """Subpopulation order for the audit: least attacker confidence first.
+
+    Read more in the :ref:`User Guide <finders>`.
+
+    The paper's image and text experiments attack clusters in increasing order
+    of the confidence of a model the attacker trained on its auxiliary rows
+    (the authors' code). Pass an instance as ``subpopulation_order`` of
+    :class:`~skpoison.audit.SubpopulationAudit`; it is called with each fitted
+    finder and the auxiliary rows, fits a clone of ``estimator`` on them once
+    per content of the rows (not per object: equal rows share the fit, other
+    rows in the same object do not) and ranks the finder's subpopulations with
+    :func:`rank_subpopulations`.
+
+    Parameters
+    ----------
+    estimator : classifier with ``predict_proba``
+        The attacker's model (cloned; never fitted in place).
+
+    Attributes
+    ----------
+    model_ : classifier
+        The last fitted clone of ``estimator``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skpoison.subpopulations import ConfidenceOrder
+    >>> order = ConfidenceOrder(LogisticRegression())
+    """
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def __call__(self, name, finder, X_aux, y_aux):
+        from joblib import hash as content_hash
+
+        key = content_hash((X_aux, y_aux))
+        if getattr(self, "_fitted_for", None) != key:
+            self.model_ = clone(self.estimator).fit(X_aux, y_aux)
+            self._fitted_for = key
+        return rank_subpopulations(finder, self.model_, X_aux, y_aux).index.tolist()
+
+
+class by_confidence(ConfidenceOrder):  # noqa: N801 (the old public name)
+    """Deprecated alias of :class:`ConfidenceOrder`; removed in skpoison 0.2.
+
+    Read more in the :ref:`User Guide <finders>`.
+    """
+
+    def __init__(self, estimator):
+        warnings.warn("by_confidence is deprecated and will be removed in "
+                      "skpoison 0.2; use ConfidenceOrder.", FutureWarning,
+                      stacklevel=2)
+        super().__init__(estimator)

@@ -7,7 +7,8 @@ def test_confidence_order_caches_on_content_not_identity():
     import pytest
     from sklearn.linear_model import LogisticRegression
 
-    from skpoison.audit import ConfidenceOrder, by_confidence
+    from skpoison.subpopulations import ConfidenceOrder
+    from skpoison.subpopulations._ranking import by_confidence
     from skpoison.subpopulations import ClusterMatch
 
     rng = np.random.RandomState(0)
@@ -68,7 +69,7 @@ def test_coded_names_decode_only_the_columns_encode_coded():
     import numpy as np
     import pandas as pd
 
-    from skpoison.audit import annotation_column, with_annotations
+    from skpoison.datasets import annotation_column, with_annotations
     from skpoison.audit._data import encode
     from skpoison.audit._describe import CodedNames
     from skpoison.subpopulations import FeatureMatch
@@ -88,21 +89,24 @@ def test_coded_names_decode_only_the_columns_encode_coded():
         "sex=female", "sex=male"]
 
 
-def test_text_columns_are_known_per_model_before_loading(monkeypatch):
+def test_optimised_attacks_are_refused_on_text_columns_before_any_fit(monkeypatch):
+    import numpy as np
+    import pandas as pd
     import pytest
 
-    from skpoison.audit import SETTINGS, SettingError, _settings, setting_audit
+    from skpoison.audit import SettingError, _audit, setting_audit, table_setting
 
-    def no_loading(*args, **kwargs):
-        raise AssertionError("the data was loaded before the attack was checked")
+    def no_run(*args, **kwargs):
+        raise AssertionError("the audit ran before the attack was checked")
 
-    monkeypatch.setattr(_settings, "load_rotten_tomatoes", no_loading)
-    record = SETTINGS["rotten-tomatoes"]
-    assert record.model_text_columns("ft") == ("text",)
-    assert record.model_text_columns("ll") == ()
+    monkeypatch.setattr(_audit.SubpopulationAudit, "run", no_run)
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"age": rng.randint(18, 80, 300),
+                          "job": rng.choice(["a", "b"], 300), "y": np.arange(300) % 2})
     for attack in ("gradient", "influence"):
-        with pytest.raises(SettingError, match="^attack:.*'text'") as exc:
-            setting_audit("rotten-tomatoes", "ft", attack=attack, progress=False)
+        with pytest.raises(SettingError, match="^attack:.*'job'") as exc:
+            setting_audit(table_setting(frame, "y"), "lr", attack=attack,
+                          progress=False)
         assert exc.value.param == "attack"
 
 
@@ -117,5 +121,147 @@ def test_finder_sizes_are_checked_against_the_attackers_rows():
              ({"FeatureMatch": {"max_size": 4}}, "max_size", "min_size=3 (the default)")]
     for params, param, text in cases:
         with pytest.raises(SettingError, match=f"^{param}:") as exc:
-            setting_audit("german", "lr", finder_params=params, progress=False)
+            setting_audit("german", "lr", finders=params, progress=False)
         assert exc.value.param == param and text in str(exc.value)
+    # the parameters of skpoison 0.1 still work, with a FutureWarning
+    with pytest.warns(FutureWarning, match="finder_params"):
+        with pytest.raises(SettingError, match="^n_clusters:"):
+            setting_audit("german", "lr", finder_params=cases[0][0], progress=False)
+
+
+def test_setting_audit_forwards_to_the_audit_and_sets_nothing_from_outside(monkeypatch):
+    import pytest
+
+    from skpoison.audit import _audit, setting_audit
+
+    seen = {}
+
+    def fake_run(self, *data):
+        seen.update(vars(self))
+        seen["n_rows"] = [len(d) for d in data]
+        return None
+
+    monkeypatch.setattr(_audit.SubpopulationAudit, "run", fake_run)
+    audit = setting_audit("german", "lr", alphas=[1], seeds=[3], defenses=["none", "dpa"],
+                          max_subpopulations=2, store=None, n_jobs=1, progress=False,
+                          title="my title", notes=["mine"])
+    assert seen["alphas"] == [1] and seen["seeds"] == [3] and seen["n_jobs"] == 1
+    assert seen["title"] == "my title" and seen["notes"] == ["mine"]
+    assert set(seen["defenses"]) == {"none", "dpa"} and seen["defenses"]["none"] is None
+    assert seen["defenses"]["dpa"].n_partitions == 50
+    assert set(seen["finders"]) == {"FeatureMatch", "ClusterMatch"}
+    assert seen["n_rows"] == [333, 333, 333, 333, 334, 334]
+    assert not [k for k in vars(audit) if k.endswith("_")]  # nothing set from outside
+    with pytest.raises(TypeError, match="no_such_parameter"):
+        setting_audit("german", "lr", no_such_parameter=1, progress=False)
+
+
+def test_adult_audit_is_deprecated(monkeypatch):
+    import pytest
+
+    from skpoison.audit import _audit, adult_audit
+
+    seen = {}
+    monkeypatch.setattr(_audit.SubpopulationAudit, "run",
+                        lambda self, *data: seen.update(vars(self)))
+    with pytest.warns(FutureWarning, match="setting_audit"):
+        adult_audit(n_clusters=7, min_size=4, max_size=90, filters=["ClusterMatch"],
+                    progress=False)
+    finder = seen["finders"]["ClusterMatch"]
+    assert (finder.n_clusters, finder.min_size, finder.max_size) == (7, 4, 90)
+    assert list(seen["finders"]) == ["ClusterMatch"]
+
+
+def test_moved_names_warn_from_their_old_home():
+    import pytest
+
+    import skpoison.audit
+    from skpoison.datasets import annotation_column, with_annotations
+    from skpoison.subpopulations import ConfidenceOrder
+
+    for name, new in (("annotation_column", annotation_column),
+                      ("with_annotations", with_annotations),
+                      ("ConfidenceOrder", ConfidenceOrder)):
+        with pytest.warns(FutureWarning, match=name):
+            assert getattr(skpoison.audit, name) is new
+    with pytest.warns(FutureWarning):
+        skpoison.audit.by_confidence  # noqa: B018
+
+
+def _fake_rotten_tomatoes(n=60):
+    import numpy as np
+    import pandas as pd
+    from sklearn.utils import Bunch
+
+    texts = [f"review {i} " + "good " * (i % 7) for i in range(n)]
+    buckets = np.array(["short", "medium", "long"], dtype=object)[np.arange(n) % 3]
+    return Bunch(data=pd.Series(texts, name="text"), target=np.arange(n) % 2,
+                 annotations=pd.DataFrame({"length_bucket": buckets}),
+                 annotation_columns=["movie_name"])
+
+
+def _devices(part):
+    """The (nested) device parameters of a part."""
+    if part is None or not hasattr(part, "get_params"):
+        return {}
+    return {k: v for k, v in part.get_params(deep=True).items()
+            if k == "device" or k.endswith("__device")}
+
+
+TORCH = {("adult", "torch-mlp"), ("fashion-mnist", "ll"), ("fashion-mnist", "ft"),
+         ("fashion-mnist", "cnn"), ("rotten-tomatoes", "ll"), ("rotten-tomatoes", "ft")}
+
+
+def _pairs():
+    from skpoison.audit import SETTINGS
+
+    return [(name, model) for name, record in SETTINGS.items() for model in record.models]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("dataset, model", _pairs())
+def test_every_torch_part_of_a_setting_is_on_the_device(dataset, model, monkeypatch):
+    # the fine-tuned victims, the CNN and both embedders used to stay on the
+    # CPU; only the parameters are asserted (no tensor is moved: no GPU here)
+    import numpy as np
+
+    from skpoison.audit import _settings, load_setting, prepare_audit
+    from skpoison.features import ImageEmbedder, TextEmbedder
+
+    embedded = []
+
+    def fake_embed(self, X, y=None):
+        embedded.append(self.device)
+        return np.zeros((len(X), 4), np.float32)
+
+    monkeypatch.setattr(_settings, "resolve_device", lambda device: device)
+    monkeypatch.setattr(_settings, "load_fashion_mnist", _fake_fashion_mnist())
+    monkeypatch.setattr(_settings, "load_rotten_tomatoes", _fake_rotten_tomatoes)
+    monkeypatch.setattr(ImageEmbedder, "fit_transform", fake_embed)
+    monkeypatch.setattr(TextEmbedder, "fit_transform", fake_embed)
+    n = 20 if dataset in ("fashion-mnist", "rotten-tomatoes") else None
+    setting = load_setting(dataset, model, n_samples=n, device="cuda:1")
+    parts = {"victim": setting.estimator, "attacker model": setting.attacker_model,
+             **setting.finders}
+    found = {f"{name}: {k}": v for name, part in parts.items()
+             for k, v in _devices(part).items()}
+    assert all(v == "cuda:1" for v in [*found.values(), *embedded]), (found, embedded)
+    assert bool(found or embedded) == ((dataset, model) in TORCH), found
+    if model in ("ft", "cnn", "torch-mlp"):
+        assert _devices(setting.estimator), "the victim's net has no device"
+    if dataset in ("fashion-mnist", "rotten-tomatoes") and model != "lr":
+        # the embedder of ClusterMatch's representation, or the one run once
+        assert embedded or _devices(setting.finders["ClusterMatch"])
+    if (dataset, model) in TORCH:  # the defenses and the jobs follow the device
+        audit, _ = prepare_audit(dataset, model, n_samples=n, device="cuda:1",
+                                 finders={"ClusterMatch": {"n_clusters": 5}},
+                                 progress=False,
+                                 defenses=["none", "fine-pruning"] if model != "ll"
+                                 else {"none": {}, "fine-pruning": None})
+        assert audit.n_jobs == 1
+        assert all(v == "cuda:1" for v in _devices(audit.defenses["fine-pruning"])
+                   .values())
+        default = load_setting(dataset, model, n_samples=n)  # no device: the CPU
+        assert set(_devices(default.estimator).values()) <= {"cpu"}

@@ -1,0 +1,246 @@
+"""What the audit can run, by name: finders, attacks, defenses and victims.
+
+Each registry maps a name (the command line's choice) to a :class:`Spec`: the
+factory that builds the part, one line of help, what it applies to, and an
+optional check of the built part against the victim and its training rows.
+The ``--help`` texts and the docstring tables are written from these entries,
+so adding a part is one entry. Bundled data sets are registered the same way
+(``SETTINGS``, records of :class:`~skpoison.audit.Setting`).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..utils._torch import estimator_device
+from ._data import SettingError, text_columns
+from ._parts import table_victim, torch_mlp
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One registered part.
+
+    Read more in the :ref:`User Guide <audit>`.
+
+    Parameters
+    ----------
+    factory : callable
+        Builds the part (attacks and defenses: with no argument, the audit
+        sets their finder and estimator; victims: from the training rows).
+    help : str
+        One line for ``--help`` and the docstring tables.
+    applies : str, default="any classifier"
+        What it applies to, in words.
+    check : callable, default=None
+        ``check(part, victim, X_train)`` raises
+        :class:`~skpoison.audit.SettingError` naming the parameter when the
+        part cannot run on this victim or these rows; called before any fit.
+    """
+
+    factory: Callable
+    help: str
+    applies: str = "any classifier"
+    check: Callable = None
+
+
+def help_text(registry):
+    """``name (help)`` entries joined for an option's ``--help``."""
+    return "; ".join(f"{name}: {spec.help}" for name, spec in registry.items())
+
+
+def doc_table(registry, header=("name", "what it is", "applies to")):
+    """An RST table of a registry, for docstrings."""
+    rows = [(f"``{name}``", spec.help, spec.applies) for name, spec in registry.items()]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    rule = "  ".join("=" * w for w in widths)
+    lines = [rule, "  ".join(h.ljust(w) for h, w in zip(header, widths)), rule]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join([*lines, rule])
+
+
+def _attack(name):
+    def build():
+        from .. import attacks
+
+        return getattr(attacks, name)(None)
+    return build
+
+
+def _defense(name, **params):
+    def build():
+        from .. import defenses
+
+        return getattr(defenses, name)(None, **params)
+    return build
+
+
+def _numbers_only(attack, victim, X):
+    text = text_columns(X) if hasattr(X, "columns") else []
+    if text:
+        raise SettingError("attack", f"{type(attack).__name__} optimises poison rows "
+                                     f"by their numbers, but columns {text} hold text "
+                                     "or categories; use labelflip, which copies rows "
+                                     "as they are.")
+
+
+def _torch_victim(defense, victim, X):
+    if estimator_device(victim) is None:
+        raise SettingError("defenses", f"{type(defense).__name__} prunes a torch "
+                                       "net's hidden units, and this victim has no "
+                                       "torch net (use torch-mlp, cnn or ft).")
+
+
+def _partitions(defense, victim, X):
+    k, n = defense.get_params()["n_partitions"], len(X)
+    if k > n:
+        raise SettingError("n_partitions", f"{k} partitions of {n} training rows "
+                                           "leave partitions empty; use at most "
+                                           f"{n} (each trains on 1/K of the rows).")
+
+
+FINDERS = {
+    "FeatureMatch": Spec(
+        lambda columns, **params: _finder("FeatureMatch")(columns, **params),
+        "the value combinations of the annotated columns",
+        "tables with --features, the bundled annotations"),
+    "ClusterMatch": Spec(
+        lambda **params: _finder("ClusterMatch")(**params),
+        "k-means clusters of the attacker's rows", "every data set"),
+}
+"""The finders, by name."""
+
+
+def _finder(name):
+    from .. import subpopulations
+
+    return getattr(subpopulations, name)
+
+
+ATTACKS = {
+    "labelflip": Spec(_attack("LabelFlip"),
+                      "copies of the attacker's rows of the group with flipped "
+                      "labels (the paper's Adult attack)", "any data"),
+    "gradient": Spec(_attack("GradientPoison"), "optimised poison rows (gradient)",
+                     "numeric columns only", _numbers_only),
+    "influence": Spec(_attack("InfluencePoison"), "optimised poison rows "
+                      "(influence)", "numeric columns only", _numbers_only),
+}
+"""The attacks, by name."""
+
+DEFENSES = {
+    "none": Spec(lambda: None, "no defense"),
+    "trim": Spec(_defense("TRIM", max_iter=5), "TRIM, 5 rounds, told the number of "
+                 "poisons"),
+    "sever": Spec(_defense("SEVER"), "SEVER, told the number of poisons"),
+    "ac": Spec(_defense("ActivationClustering"), "activation clustering"),
+    "ss": Spec(_defense("SpectralSignatures"), "spectral signatures, told the number "
+               "of poisons"),
+    "fine-pruning": Spec(_defense("FinePruning", layer="hidden"), "fine-pruning",
+                         "torch nets", _torch_victim),
+    "dpa": Spec(_defense("PartitionAggregation", n_partitions=50),
+                "Deep Partition Aggregation, 50 partitions: certified, its "
+                "certificate is reported per group", "any classifier", _partitions),
+}
+"""The defenses, by name."""
+
+
+def _sklearn(module, name, **params):
+    def build():
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(**params)
+    return build
+
+
+VICTIMS = {
+    "lr": Spec(table_victim(_sklearn("sklearn.linear_model", "LogisticRegression",
+                                     max_iter=1000)), "logistic regression (numbers imputed and "
+               "standardised, categories one-hot)", "tables; fashion-mnist pixels"),
+    "hgb": Spec(table_victim(_sklearn("sklearn.ensemble",
+                                      "HistGradientBoostingClassifier"),
+                             scale=False, impute=False), "histogram gradient boosting", "tables"),
+    "rf": Spec(table_victim(_sklearn("sklearn.ensemble", "RandomForestClassifier",
+                                     n_estimators=100), scale=False, impute=False), "random forest, 100 trees", "tables"),
+    "mlp": Spec(table_victim(_sklearn("sklearn.neural_network", "MLPClassifier",
+                                      hidden_layer_sizes=(10,), max_iter=300)), "scikit-learn MLP, 10 hidden units (the "
+                "paper's Adult net)", "tables"),
+    "torch-mlp": Spec(table_victim(torch_mlp), "the same MLP in skorch (runs on "
+                      "--device)", "your table, adult"),
+    "ll": Spec(None, "linear head on frozen pretrained features (default)",
+               "fashion-mnist, rotten-tomatoes"),
+    "ft": Spec(None, "the pretrained network fine-tuned",
+               "fashion-mnist, rotten-tomatoes"),
+    "cnn": Spec(None, "the paper's small CNN", "fashion-mnist"),
+}
+"""The victims, by name (``factory(X_train)`` for tables; the bundled images
+and texts build theirs)."""
+
+
+def _with_table(function, registry):
+    """Write ``registry``'s table into ``function``'s docstring (``TABLE``)."""
+    table = doc_table(registry).replace("\n", "\n    ")
+    function.__doc__ = function.__doc__.replace("TABLE", table)
+    return function
+
+
+def _lookup(registry, name, param):
+    if name not in registry:
+        raise SettingError(param, f"expected one of {list(registry)}; got {name!r}.")
+    return registry[name]
+
+
+def make_attack(attack="labelflip"):
+    """The attack template of the audit, by name.
+
+    Read more in the :ref:`User Guide <audit>`.
+
+    The audit sets its finder, ``alpha``, ``aux`` and ``random_state`` per run:
+
+    TABLE
+
+    Parameters
+    ----------
+    attack : str, default="labelflip"
+        A name of ``ATTACKS``.
+
+    Returns
+    -------
+    attack : attack
+    """
+    return _lookup(ATTACKS, attack, "attack").factory()
+
+
+def make_defense(name, **params):
+    """The defense template the audit wraps around the victim, by name.
+
+    Read more in the :ref:`User Guide <audit>`.
+
+    TRIM, SEVER and spectral signatures are told the exact number of poisons,
+    as in the paper (``oracle_n_remove`` of the audit). The audit sets each
+    defense's ``estimator`` to the whole victim, its preprocessing included,
+    so partition aggregation fits the victim's scaler and encoders per
+    partition, as its certificate requires:
+
+    TABLE
+
+    Parameters
+    ----------
+    name : str
+        A name of ``DEFENSES``.
+    **params
+        Parameters of the defense, e.g. ``n_partitions=100`` for ``"dpa"``.
+
+    Returns
+    -------
+    defense : estimator or None
+    """
+    defense = _lookup(DEFENSES, name, "defenses").factory()
+    if defense is None:
+        if params:
+            raise ValueError(f"defense {name!r} takes no parameters; got {params}.")
+        return None
+    return defense.set_params(**params)
+
+
+_with_table(make_attack, ATTACKS)
+_with_table(make_defense, DEFENSES)
