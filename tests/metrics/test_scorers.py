@@ -112,13 +112,18 @@ def test_scorers_on_poisoned_estimator_match_reference(data):
     assert to_input(X_test) is X_test
 
 
-@pytest.mark.parametrize("kind", ["skpoison", "sklearn"])
+@pytest.mark.parametrize("kind", ["skpoison", "bound", "sklearn"])
 def test_scorer_pushes_rows_through_steps_before_attack(kind):
     X, y = _scaled_blobs(0)
     X_test, y_test = _scaled_blobs(1)
     knn = KNeighborsClassifier(n_neighbors=5)
     if kind == "skpoison":
         model = make_pipeline(StandardScaler(), _attack(), knn).fit(X, y)
+        attack = model.named_steps["labelflip"]
+    elif kind == "bound":  # the finder as its own step: it passes rows through
+        nested = _attack()
+        model = make_pipeline(StandardScaler(), nested.subpopulation,
+                              nested.set_params(subpopulation=None), knn).fit(X, y)
         attack = model.named_steps["labelflip"]
     else:
         model = sk_make_pipeline(StandardScaler(), PoisonedEstimator(_attack(), knn))
