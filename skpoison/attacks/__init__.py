@@ -1,6 +1,7 @@
 """Subpopulation poisoning attacks, as imbalanced-learn samplers.
 
-Each attack takes a subpopulation finder as its first parameter and, in
+Each attack takes a subpopulation finder as its first parameter (or, in a
+:class:`skpoison.pipeline.Pipeline`, the finder step right before it) and, in
 ``fit_resample``, returns the training rows unchanged followed by poison rows
 aimed at the finder's target subpopulation.
 """
