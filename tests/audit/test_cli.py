@@ -78,3 +78,23 @@ def test_usage_errors_found_with_the_data_name_the_option(tmp_path, capsys):
         assert err.startswith(f"skpoison: error: {option}: ") and text in err, err
         assert "Error:" not in err  # no exception class name
         assert not (out / "results.csv").exists()
+
+
+def test_a_defense_added_by_one_registry_entry_runs_from_the_command_line(
+        tmp_path, capsys, monkeypatch):
+    import pytest
+
+    from skpoison.audit import DEFENSES, Spec, make_defense
+    from skpoison.defenses import TRIM
+
+    monkeypatch.setitem(DEFENSES, "trim2", Spec(lambda: TRIM(None, max_iter=2),
+                                                "TRIM with two rounds"))
+    with pytest.raises(SystemExit) as exc:
+        main(["audit", "--help"])
+    assert exc.value.code == 0
+    assert "trim2: TRIM with two rounds" in " ".join(capsys.readouterr().out.split())
+    assert make_defense("trim2").max_iter == 2
+    assert main([*ARGS, "--defenses", "none,trim2", "--out", str(tmp_path),
+                 "--no-store"]) == 0
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert set(results["defense"]) == {"none", "trim2"} and len(results) == 4
