@@ -11,10 +11,12 @@ from ._base import BasePoisoningAttack, is_attack
 from ._gradient_poison import GradientPoison
 from ._influence_poison import InfluencePoison
 from ._label_flip import LabelFlip
+from ._model_targeted import ModelTargetedPoison, susceptibility
 from ._targets import select_targets
 
 __all__ = ["BasePoisoningAttack", "GradientPoison", "InfluencePoison", "LabelFlip",
-           "WitchesBrew", "is_attack", "select_targets"]
+           "ModelTargetedPoison", "WitchesBrew", "is_attack", "select_targets",
+           "susceptibility"]
 
 # WitchesBrew needs torch; import it on first access so that workers running a
 # scikit-learn victim do not pay for importing torch.

@@ -24,7 +24,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
-from sklearn.utils import check_random_state
+from sklearn.utils import ClassifierTags, check_random_state
 
 from ..utils._compat import HasMethods, Interval, _fit_context
 from ..utils._pipeline import is_pipeline
@@ -38,7 +38,7 @@ from ._base import (
 )
 from ._linear import add_to_diagonal, cholesky, cholesky_solve
 
-__all__ = ["ModelTargetedPoison", "max_loss_difference"]
+__all__ = ["ModelTargetedPoison", "max_loss_difference", "susceptibility"]
 
 
 # ----------------------------------------------------------------- losses
@@ -941,6 +941,12 @@ class ModelTargetedPoison(BasePoisoningAttack):
     # built rows of any column type (categories are set to their values)
     _X_dtype = None
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # binary targets only: scikit-learn's checks then give it two classes
+        tags.classifier_tags = ClassifierTags(multi_class=False)
+        return tags
+
     def __init__(self, subpopulation=None, *, target_error=0.5, estimator=None,
                  max_poisons=1000, aux=None, bounds=None, target_ratios=None,
                  random_state=None):
@@ -1118,4 +1124,90 @@ class ModelTargetedPoison(BasePoisoningAttack):
         self._scores = pd.DataFrame.from_records(
             records, columns=["subpopulation", "n_aux", "clean_error", "target_ratio",
                               "loss_difference", "max_loss_difference", "lower_bound"])
-        return X_given, y
+        return X, y
+
+
+def susceptibility(finder, estimator, X, y, X_aux=None, y_aux=None, *,
+                   target_error=0.5, groups=None, bounds=None, target_ratios=None,
+                   random_state=None):
+    """How many poisons each group of a finder needs at least, before attacking.
+
+    Read more in the :ref:`User Guide <attacks_model_targeted>`.
+
+    For every candidate group, the target model of
+    :class:`ModelTargetedPoison` (label-flipped copies of the group's rows,
+    the one with the lowest clean loss that reaches ``target_error``) and the
+    lower bound of Suya et al. (ICML 2021, Theorem 2) computed from the clean
+    model: a few fits per group, no attack. Rose, Suya and Evans (2023) found
+    the clean-loss difference between the target and the clean model the best
+    predictor of the poisons an attack needs; both are returned. These are the
+    numbers ``ModelTargetedPoison(finder.retarget(group), aux=(X_aux, y_aux),
+    ...)`` computes before its first poison.
+
+    Parameters
+    ----------
+    finder : subpopulation finder
+        Cloned and fitted on the attacker's rows, or used as is when wrapped
+        in :class:`sklearn.frozen.FrozenEstimator`.
+    estimator : classifier or Pipeline or None
+        The victim, as in :class:`ModelTargetedPoison`.
+    X : array-like or DataFrame of shape (n_samples, n_features)
+        The victim's training rows.
+    y : array-like of shape (n_samples,)
+        Their labels (two classes).
+    X_aux, y_aux : array-like, default=None
+        The attacker's rows (``aux`` of the attack); ``None`` uses ``X, y``.
+    target_error : float in (0, 1), default=0.5
+        The attack goal: the error on the group's attacker rows.
+    groups : sequence of int or None, default=None
+        Group ids to score; ``None``: the finder's ``subpopulations_``.
+    bounds, target_ratios, random_state
+        As in :class:`ModelTargetedPoison`.
+
+    Returns
+    -------
+    scores : DataFrame
+        One row per group: ``subpopulation`` (id), ``n_aux`` (its attacker
+        rows), ``clean_error`` (the clean model's error on them),
+        ``target_ratio``, ``loss_difference`` (clean objective of the target
+        model minus that of the clean model), ``max_loss_difference`` (the
+        certified maximum of ``loss(clean) - loss(target)`` over the feasible
+        poisons) and ``lower_bound`` (their ratio, adjusted for
+        regularisation: any attack needs at least this many poisons to induce
+        the target model). NaN where no target model reaches the goal. Sort
+        by ``lower_bound`` or ``loss_difference`` to rank the groups.
+
+    See Also
+    --------
+    ModelTargetedPoison : The attack that reaches the target models.
+
+    References
+    ----------
+    .. [1] F. Suya, S. Mahloujifar, A. Suri, D. Evans and Y. Tian,
+       "Model-Targeted Poisoning Attacks with Provable Convergence", ICML 2021.
+    .. [2] E. Rose, F. Suya and D. Evans, "Understanding Variation in
+       Subpopulation Susceptibility to Poisoning Attacks", 2023.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skpoison.attacks import susceptibility
+    >>> from skpoison.subpopulations import FeatureMatch
+    >>> rng = np.random.RandomState(0)
+    >>> group = rng.randint(3, size=300)
+    >>> X = np.column_stack([group, rng.normal(size=300)])
+    >>> y = (X[:, 1] + 0.5 * group > 0.5).astype(int)
+    >>> scores = susceptibility(FeatureMatch([0]), None, X, y)
+    >>> scores[["subpopulation", "n_aux"]].to_numpy().tolist()
+    [[0, 98], [1, 108], [2, 94]]
+    >>> bool((scores["lower_bound"] > 0).all())
+    True
+    """
+    aux = None if X_aux is None else (X_aux, y_aux)
+    attack = ModelTargetedPoison(
+        finder, target_error=target_error, estimator=estimator, aux=aux,
+        bounds=bounds, target_ratios=target_ratios, random_state=random_state)
+    attack._validate_params()
+    attack._validated_resample(
+        X, y, lambda X_given, X_, y_: attack._susceptibility(X_given, X_, y_, groups))
+    return attack._scores
