@@ -383,3 +383,30 @@ def test_cli_string_dtype_with_missing_values(tmp_path, capsys):
     assert "Wrote" in text
     assert set(pd.read_csv(out / "results.csv")["filter"]) == {"FeatureMatch",
                                                                "ClusterMatch"}
+
+
+def test_audit_table_matches_the_command_line(files, tmp_path, capsys):
+    # one Python call, split as the command line splits: the same results
+    from skpoison.audit import audit_table
+
+    out = tmp_path / "out"
+    _ok(["audit", "--data", str(files["csv"]), "--target", "income", "--features",
+         "workclass", *QUICK, "--defenses", "none", "--out", str(out), "--no-store"],
+        capsys)
+    audit = audit_table(files["csv"], "income", features=["workclass"], alphas=[2],
+                        max_subpopulations=2, defenses=["none"], n_jobs=1,
+                        progress=False,
+                        finders={"FeatureMatch": {"min_size": 5, "max_size": 100},
+                                 "ClusterMatch": {"min_size": 5, "max_size": 100,
+                                                  "n_clusters": 6}})
+    timing = ["fit_seconds", "attack_seconds"]
+    expected = pd.read_csv(out / "results.csv").drop(columns=timing)
+    got = audit.results_.drop(columns=timing).reset_index(drop=True)
+    pd.testing.assert_frame_equal(expected, got, check_dtype=False)
+    # a model given as an object, and the frame itself
+    numbers = files["frame"][["age", "hours", "income"]]
+    hgb = audit_table(numbers, "income", model=HistGradientBoostingClassifier(),
+                      alphas=[1], max_subpopulations=1, defenses=["none"], n_jobs=1,
+                      progress=False)
+    assert isinstance(hgb.estimator, HistGradientBoostingClassifier)
+    assert set(hgb.results_["filter"]) == {"ClusterMatch"}
