@@ -623,3 +623,19 @@ def test_zero_poisons_from_aux_in_another_representation_is_not_silent(data):
                                          r"X_aux must be in the representation"):
         model.fit(X, y)
     assert model[-1].attack_.n_poison_ == 0
+
+
+def test_frozen_finder_step_is_used_as_is(data):
+    # a finder the attacker fitted on its own rows, frozen, as a step
+    X, y, X_aux, y_aux, X_test, _ = data
+    finder = ClusterMatch(n_clusters=3, target=2, random_state=0).fit(X_aux)
+    bound = make_pipeline(FrozenEstimator(finder),
+                          LabelFlip(alpha=2, aux=(X_aux, y_aux), random_state=0),
+                          LogisticRegression()).fit(X, y)
+    nested = make_pipeline(LabelFlip(FrozenEstimator(finder), alpha=2,
+                                     aux=(X_aux, y_aux), random_state=0),
+                           LogisticRegression()).fit(X, y)
+    a, b = bound.named_steps["labelflip"], nested.named_steps["labelflip"]
+    assert a.subpopulation_.estimator is finder is b.subpopulation_.estimator
+    np.testing.assert_array_equal(a.sample_indices_, b.sample_indices_)
+    np.testing.assert_array_equal(bound.predict(X_test), nested.predict(X_test))
