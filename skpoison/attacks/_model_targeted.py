@@ -921,10 +921,10 @@ class ModelTargetedPoison(BasePoisoningAttack):
     >>> finder = FrozenEstimator(FeatureMatch([0], target=2).fit(X))
     >>> attack = ModelTargetedPoison(finder, target_error=0.5, random_state=0)
     >>> X_res, y_res = attack.fit_resample(X, y)
-    >>> attack.goal_reached_, bool(attack.error_trace_[-1] >= 0.5)
-    (True, True)
-    >>> bool(attack.n_poison_ >= np.ceil(attack.lower_bound_) * 0.5)
-    True
+    >>> attack.goal_reached_, attack.n_poison_, float(attack.error_trace_[-1])
+    (True, 71, 0.5)
+    >>> round(attack.lower_bound_, 1), round(attack.efficiency_, 2)
+    (78.6, 0.9)
     """
 
     _parameter_constraints = {
@@ -1199,7 +1199,7 @@ def susceptibility(finder, estimator, X, y, X_aux=None, y_aux=None, *,
     >>> y = (X[:, 1] + 0.5 * group > 0.5).astype(int)
     >>> scores = susceptibility(FeatureMatch([0]), None, X, y)
     >>> scores[["subpopulation", "n_aux"]].to_numpy().tolist()
-    [[0, 98], [1, 108], [2, 94]]
+    [[0, 102], [1, 106], [2, 92]]
     >>> bool((scores["lower_bound"] > 0).all())
     True
     """

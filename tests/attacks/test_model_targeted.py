@@ -1,0 +1,272 @@
+"""ModelTargetedPoison and susceptibility: the max-loss step and the lower bound
+against brute force, the victim's objective against scikit-learn, and the
+attack on arrays and on DataFrames through a ColumnTransformer."""
+
+import itertools
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, PolynomialFeatures, StandardScaler
+from sklearn.svm import SVC, LinearSVC
+
+from skpoison.attacks import ModelTargetedPoison, susceptibility
+from skpoison.attacks._model_targeted import _phi, _Setup, max_loss_difference
+from skpoison.subpopulations import FeatureMatch
+
+
+def _problem(seed=0, n=300):
+    rng = np.random.RandomState(seed)
+    group = rng.randint(3, size=n)
+    X = np.column_stack([group, rng.normal(size=n)])
+    y = (X[:, 1] + 0.5 * group > 0.5).astype(int)
+    return X, y
+
+
+def _brute_force(loss, const, A, lo, hi, cats, n_grid=201):
+    grids = [np.linspace(a, b, n_grid) for a, b in zip(lo, hi)]
+    best = -np.inf
+    for combo in itertools.product(*[range(len(c)) for c in cats]):
+        off = const + sum((cats[k][c] for k, c in enumerate(combo)), np.zeros(2))
+        if len(lo):
+            mesh = np.stack(np.meshgrid(*grids, indexing="ij"), -1).reshape(-1, len(lo))
+            m = off + mesh @ A
+        else:
+            m = off[None]
+        for y in (1, -1):
+            best = max(best, np.max(_phi(loss, y * m[:, 0]) - _phi(loss, y * m[:, 1])))
+    return best
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "hinge", "squared_hinge"])
+@pytest.mark.parametrize("cap", [5000, 2])
+def test_max_loss_difference_matches_brute_force(loss, cap):
+    # the returned point is feasible and has the returned value; the brute
+    # force maximum over a fine grid lies between that value and the
+    # certified upper bound (cap=2 thins the categorical front: the bound
+    # must account for it)
+    rng = np.random.RandomState(1)
+    for _ in range(40):
+        n_cont, n_cat = rng.randint(0, 3), rng.randint(0, 4)
+        const = rng.normal(size=2)
+        A = rng.normal(size=(n_cont, 2)) * 2
+        lo, hi = -rng.uniform(size=n_cont), rng.uniform(size=n_cont)
+        cats = [rng.normal(size=(rng.randint(1, 4), 2)) * 2 for _ in range(n_cat)]
+        sol = max_loss_difference(loss, const, A, lo, hi, cats, cap=cap)
+        m = const + sol.x @ A + sum((cats[k][c] for k, c in enumerate(sol.categories)),
+                                    np.zeros(2))
+        value = _phi(loss, sol.label * m[0]) - _phi(loss, sol.label * m[1])
+        assert value == pytest.approx(sol.value, abs=1e-9)
+        assert np.all(sol.x >= lo) and np.all(sol.x <= hi)
+        best = _brute_force(loss, const, A, lo, hi, cats)
+        assert best <= sol.upper + 1e-9
+        if cap > 100:
+            assert sol.value >= best - 1e-9
+            assert sol.upper - sol.value < 1e-6
+
+
+@pytest.mark.parametrize("estimator", [
+    LogisticRegression(C=0.5, tol=1e-12, max_iter=10_000),
+    LogisticRegression(C=2.0, solver="liblinear", tol=1e-12, max_iter=10_000),
+    LinearSVC(C=0.3, dual=False, tol=1e-12, max_iter=100_000),
+])
+def test_exact_refits_solve_the_estimators_objective(estimator):
+    # Newton on the transcribed objective finds scikit-learn's solution, also
+    # with weighted rows: the bound is about that objective
+    X, y = _problem(n=120)
+    w = np.random.RandomState(0).uniform(0.5, 3, size=y.size)
+    setup = _Setup(estimator, X, y, np.array([0, 1]), None,
+                   np.random.RandomState(0), capacity=0)
+    theta = setup.trainer.fit(np.zeros(3), w)
+    ref = clone(estimator).fit(X, y, sample_weight=w)
+    assert_allclose(theta, np.r_[ref.coef_.ravel(), ref.intercept_], atol=1e-4)
+
+
+def _tiny_setup(estimator):
+    # two binary features and a continuous one
+    rng = np.random.RandomState(3)
+    X = np.column_stack([rng.randint(2, size=40), rng.randint(2, size=40),
+                         rng.choice([0.0, 1.0, 2.5], size=40)])
+    y = (X[:, 0] + X[:, 2] + rng.normal(scale=0.7, size=40) > 1.5).astype(int)
+    return _Setup(estimator, X, y, np.array([0, 1]), None, rng, capacity=8), X
+
+
+@pytest.mark.parametrize("estimator", [
+    LogisticRegression(C=1.0),
+    LinearSVC(C=0.5),
+    SGDClassifier(loss="log_loss", alpha=0.01),
+])
+def test_lower_bound_never_exceeds_the_poisons_that_reach_a_model(estimator):
+    # every multiset of 1 or 2 (and some of 3) feasible poisons induces a model theta_p (the
+    # exact minimiser on the clean rows and the poisons); the bound computed
+    # for that theta_p, from the clean model and from other models, never
+    # exceeds the number of poisons that reached it
+    setup, X = _tiny_setup(estimator)
+    space, tr = setup.space, setup.trainer
+    assert len(space.cont) == 1 and len(space.disc) == 2
+    # poisons from a finite part of the feasible set: the continuous feature
+    # at three values (any attack is one that the bound must hold for)
+    feasible = [(np.array([v]), np.array(c))
+                for v in np.linspace(space.lo[0], space.hi[0], 3)
+                for c in itertools.product(*[range(len(v)) for v in space.values])]
+    points = [(x, c, lab) for x, c in feasible for lab in (1.0, -1.0)]
+    theta_c = tr.fit(np.zeros(tr.Z.shape[1]))
+    others = [theta_c, theta_c * 0.5, theta_c + 0.3]
+    n0 = tr.n_rows
+    slack = []
+    rng = np.random.RandomState(0)
+    combos = [c for n in (1, 2)
+              for c in itertools.combinations_with_replacement(range(len(points)), n)]
+    combos += [tuple(rng.randint(len(points), size=3)) for _ in range(60)]
+    for combo in combos:
+        n = len(combo)
+        tr.n_rows = n0
+        for i in combo:
+            x, c, lab = points[i]
+            tr.add(space.affine(x[None], c[None])[0], lab)
+        theta_p = tr.fit(theta_c)
+        tr.n_rows = n0
+        loss_p = tr.clean_objective(theta_p)
+        for theta in others:
+            bound = setup.bound(theta, theta_p, loss_p, setup.solve(theta, theta_p))
+            assert bound <= n * (1 + 1e-6) + 1e-6, (n, combo, bound)
+            slack.append(n - bound)
+    # and the bound is not vacuous: it comes close for some models
+    assert min(slack) < 0.75
+
+
+def test_attack_reaches_the_goal_with_feasible_poisons():
+    X, y = _problem()
+    finder = FrozenEstimator(FeatureMatch([0], target=2).fit(X))
+    attack = ModelTargetedPoison(finder, target_error=0.5, random_state=0)
+    X_res, y_res = attack.fit_resample(X, y)
+    n = attack.n_poison_
+    assert attack.goal_reached_
+    assert X_res.shape == (X.shape[0] + n, 2) and n > 0
+    assert_allclose(X_res[:300], X)
+    assert attack.error_trace_.shape == (n + 1,)
+    assert attack.error_trace_[-1] >= 0.5 > attack.error_trace_[-2]
+    poisons = X_res[attack.poison_mask_]
+    assert np.all(poisons >= X.min(axis=0)) and np.all(poisons <= X.max(axis=0))
+    assert attack.lower_bound_ > 0
+    assert attack.efficiency_ == pytest.approx(n / attack.lower_bound_)
+    assert np.all(attack.gap_trace_ < 1e-5)
+    # the attacker's own victim, trained on the same rows, shows the error
+    victim = LogisticRegression(max_iter=1000).fit(X_res, y_res)
+    sub = X[:, 0] == 2
+    assert np.mean(victim.predict(X[sub]) != y[sub]) >= 0.5 - 1e-9
+    # the target model reaches the goal too
+    assert np.mean(attack.target_model_.predict(X[sub]) != y[sub]) >= 0.5
+
+
+def test_bounds_replace_the_observed_range():
+    X, y = _problem()
+    finder = FrozenEstimator(FeatureMatch([0], target=2).fit(X))
+    attack = ModelTargetedPoison(finder, bounds=([-1, -0.5], [3, 0.5]), random_state=0)
+    X_res, _ = attack.fit_resample(X, y)
+    poisons = X_res[attack.poison_mask_]
+    assert np.all(poisons[:, 1] >= -0.5) and np.all(poisons[:, 1] <= 0.5)
+
+
+def _frame():
+    rng = np.random.RandomState(0)
+    n = 400
+    job = rng.choice(["clerk", "craft", "exec", "sales"], size=n)
+    age = rng.uniform(18, 70, size=n).round()
+    X = pd.DataFrame({"job": pd.Categorical(job), "age": age.astype(int),
+                      "city": rng.choice(["a", "b"], size=n)})
+    y = pd.Series(((job == "exec") | (age > 50)).astype(int), name="income")
+    victim = make_pipeline(
+        ColumnTransformer([("cat", OneHotEncoder(), ["job", "city"]),
+                           ("num", StandardScaler(), ["age"])]),
+        LogisticRegression(max_iter=1000))
+    return X, y, victim
+
+
+def test_dataframe_through_a_column_transformer():
+    X, y, victim = _frame()
+    finder = FrozenEstimator(FeatureMatch(["job"]).fit(X).retarget(2))  # exec
+    attack = ModelTargetedPoison(finder, estimator=victim, random_state=0)
+    X_res, y_res = attack.fit_resample(X, y)
+    assert isinstance(X_res, pd.DataFrame) and isinstance(y_res, pd.Series)
+    assert list(X_res.columns) == ["job", "age", "city"]
+    pd.testing.assert_frame_equal(X_res.iloc[:400], X.astype({"age": X_res["age"].dtype}))
+    poisons = X_res[attack.poison_mask_]
+    assert set(poisons["job"]) <= {"clerk", "craft", "exec", "sales"}
+    assert set(poisons["city"]) <= {"a", "b"}
+    assert poisons["age"].between(X["age"].min(), X["age"].max()).all()
+    assert attack.goal_reached_
+    # the victim pipeline accepts the poisoned rows; with its scaler refitted
+    # on them, the group's error is still high
+    fitted = clone(victim).fit(X_res, y_res)
+    sub = (X["job"] == "exec").to_numpy()
+    assert np.mean(fitted.predict(X[sub]) != y[sub]) >= 0.4
+
+
+def test_binary_sampler_properties():
+    # imbalanced-learn's sampler checks use 3 classes; the same properties here
+    X, y = _problem()
+    finder = FeatureMatch([0], target=1)
+    attack = ModelTargetedPoison(finder, max_poisons=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        X_res, y_res = attack.fit_resample(X.tolist(), y.tolist())
+        assert isinstance(X_res, list) and isinstance(y_res, list)
+        X_res, y_res = attack.fit_resample(X.astype(np.float32), y.astype(np.int32))
+        assert y_res.dtype == np.int32
+        assert attack.sample_indices_.shape == (attack.n_poison_,)
+        with pytest.warns(Warning):
+            attack.fit_resample(X, y[:, None])
+
+
+def test_clear_errors():
+    X, y = _problem()
+    finder = FeatureMatch([0], target=1)
+    with pytest.raises(ValueError, match="binary classifiers only"):
+        ModelTargetedPoison(finder).fit_resample(X, np.arange(300) % 3)
+    with pytest.raises(TypeError, match="convex linear classifier"):
+        ModelTargetedPoison(finder, estimator=SVC()).fit_resample(X, y)
+    with pytest.raises(ValueError, match="L2 penalty"):
+        ModelTargetedPoison(finder, estimator=LogisticRegression(
+            penalty="l1", solver="liblinear")).fit_resample(X, y)
+    with pytest.raises(ValueError, match="not affine"):
+        ModelTargetedPoison(finder, estimator=make_pipeline(
+            PolynomialFeatures(2), LogisticRegression())).fit_resample(X, y)
+    with pytest.raises(ValueError, match="target_ratios"):
+        ModelTargetedPoison(finder, target_ratios=[-1]).fit_resample(X, y)
+
+
+def test_hinge_victim():
+    X, y = _problem(n=150)
+    finder = FrozenEstimator(FeatureMatch([0], target=2).fit(X))
+    attack = ModelTargetedPoison(finder, estimator=LinearSVC(loss="hinge", C=0.5,
+                                                              max_iter=100_000),
+                                 max_poisons=60, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        attack.fit_resample(X, y)
+    assert attack.goal_reached_ and attack.lower_bound_ > 0
+
+
+def test_susceptibility_is_the_attacks_first_bound():
+    X, y = _problem()
+    finder = FeatureMatch([0]).fit(X)
+    scores = susceptibility(FrozenEstimator(finder), None, X, y)
+    assert scores["subpopulation"].tolist() == [0, 1, 2]
+    for g in (0, 2):
+        attack = ModelTargetedPoison(FrozenEstimator(finder.retarget(g)),
+                                     random_state=0).fit(X, y)
+        row = scores.set_index("subpopulation").loc[g]
+        assert attack.bound_trace_[0] == pytest.approx(row["lower_bound"], rel=1e-6)
+        assert row["loss_difference"] > 0
+    # the attacker's rows, when given, are what is scored
+    X_aux, y_aux = _problem(seed=1)
+    aux = susceptibility(FrozenEstimator(finder), None, X, y, X_aux, y_aux)
+    assert aux["n_aux"].tolist() == [int(np.sum(X_aux[:, 0] == g)) for g in range(3)]
