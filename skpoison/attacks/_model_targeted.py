@@ -258,24 +258,23 @@ def max_loss_difference(loss, const, A, lo, hi, cats, *, tol=1e-7, cap=5000):
         i, k = np.unravel_index(int(np.argmax(F)), F.shape)
         val, up, s = float(F[i, k]), float(F[i, k]), 0.0
         if edges.shape[0]:
-            top = _phi(loss, verts[:, 0, 0]) - _phi(loss, verts[:, -1, 1])
+            K = edges.shape[0]
+            if k == K:  # the chain's last vertex: the end of an edge
+                k, s = k - 1, 1.0
+            # on an edge, u is at least its start's and v at most its end's:
+            # edges that cannot beat the best vertex are dropped
+            top = _phi(loss, verts[:, :-1, 0]) - _phi(loss, verts[:, 1:, 1])
             live = top > val + tol
             up = max(up, float(np.max(top[~live], initial=-np.inf)))
-            if k == edges.shape[0]:  # the chain's last vertex: the end of an edge
-                k, s = k - 1, 1.0
             if live.any():
-                K = edges.shape[0]
-                rows = np.flatnonzero(live)
-                U0 = (base[rows, None, 0] + cum[None, :-1, 0]).ravel()
-                V0 = (base[rows, None, 1] + cum[None, :-1, 1]).ravel()
-                du = np.tile(edges[:, 0], rows.size)
-                dv = np.tile(edges[:, 1], rows.size)
-                vals, ss, ups = _edge_max(loss, U0, V0, du, dv, tol)
+                r_idx, e_idx = np.nonzero(live)
+                vals, ss, ups = _edge_max(
+                    loss, verts[r_idx, e_idx, 0], verts[r_idx, e_idx, 1],
+                    edges[e_idx, 0], edges[e_idx, 1], tol)
                 up = max(up, float(ups.max()))
                 j = int(np.argmax(vals))
                 if vals[j] > val:
-                    r, k = divmod(j, K)
-                    i, val, s = rows[r], float(vals[j]), float(ss[j])
+                    i, k, val, s = r_idx[j], e_idx[j], float(vals[j]), float(ss[j])
         up += lip * slack
         upper = max(upper, up)
         if best is None or val > best.value:
