@@ -141,7 +141,9 @@ def test_plain_skorch_net_forward_hook_batched(data):
     R = representation(net, X, "1")  # batches of 7 rows
     with torch.no_grad():
         ref = net.module_[1](net.module_[0](torch.as_tensor(X))).numpy()
-    np.testing.assert_allclose(R, ref, rtol=1e-6)
+    # float32 products over batches of 7 rows and over all rows take different
+    # BLAS paths: equal to float32 rounding, not bit for bit
+    np.testing.assert_allclose(R, ref, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match=r"Unknown layer '5'.*'0', '1', '2'"):
         representation(net, X, "5")
     with pytest.raises(ValueError, match="Unknown layer 0"):
