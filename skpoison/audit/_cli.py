@@ -18,11 +18,9 @@ import signal
 import sys
 import textwrap
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..utils._annotations import ANNOTATION_PREFIX
 from ._data import SettingError
 from ._registry import ATTACKS, DEFENSES, FINDERS, VICTIMS, help_text
 from ._settings import SETTINGS, on_accelerator, prepare_audit, table_setting
@@ -440,98 +438,6 @@ def prepare(args):
 
 
 # ---------------------------------------------------------------------------
-# the console output (the report model's text renderer replaces it)
-
-
-def _wrapped(text, indent="  "):
-    return textwrap.fill(text, width=100, initial_indent=indent,
-                         subsequent_indent=indent + "  ", break_on_hyphens=False)
-
-
-def _print_results(audit, args, plan, elapsed):
-    import pandas as pd
-
-    from ._report import (
-        CERTIFIED_NOTE,
-        baseline_defense,
-        certified_groups,
-        defense_effect,
-        defense_verdicts,
-        summarize,
-        text_table,
-        vulnerable_groups,
-    )
-
-    results = audit.results_
-    n_rows = audit.n_rows_
-    print(f"\nskpoison audit: {plan.setting.title}, attack={args.attack}, "
-          f"victim={plan.model}, alphas={', '.join(f'{a:g}' for a in args.alphas)}, "
-          f"seeds={', '.join(str(s) for s in args.seeds)}"
-          + (f", device={args.device}" if args.device else ""))
-    print(f"  rows: {n_rows['train']} training (D), {n_rows['aux']} attacker's (D_aux), "
-          f"{n_rows['test']} test")
-    for note in getattr(audit, "notes_", []):
-        print(_wrapped(note))
-    for seed, accuracy in audit.clean_accuracy_.items():
-        print(f"  clean victim (seed {seed}): test accuracy {accuracy:.3f}")
-    for fname, finder in audit.fitted_finders_.items():
-        attacked = results.loc[results["filter"] == fname, "subpopulation"].nunique()
-        columns = getattr(finder, "columns", None)
-        on = (" on " + ", ".join(str(c).removeprefix(ANNOTATION_PREFIX) for c in columns)
-              if fname == "FeatureMatch" and columns is not None else "")
-        params = finder.get_params()
-        bounds = " < ".join(str(v) for v in (params.get("min_size"), "aux rows",
-                                             params.get("max_size")) if v is not None)
-        size = f" ({bounds})" if bounds != "aux rows" else ""
-        print(_wrapped(f"{fname}{on}: {len(finder.subpopulations_)} groups pass the "
-                       f"size filter{size}, {len(audit.skipped_[fname])} skipped (no "
-                       f"test rows), {attacked} attacked"))
-    for note in plan.notes:
-        print(_wrapped(note))
-
-    groups = vulnerable_groups(results, top=10)
-    shown = groups.drop(columns=["aux rows", "test rows"]).rename(
-        columns=lambda c: c.replace("damage at ", "").replace("clean accuracy",
-                                                              "clean acc"))
-    baseline = baseline_defense(results)
-    baseline = "without defense" if baseline == "none" else f"with defense {baseline}"
-    print(f"\nThe most vulnerable groups ({baseline}): rows = the group's training rows, "
-          "clean acc = the clean\nmodel's accuracy on its test rows, alpha=a = target "
-          "damage (accuracy lost on the group, 0.25 = 25 points)\nwith a poison rows "
-          "per training row of the group:\n")
-    print(text_table(shown, wrap={"group": 46, "filter": 12}))
-
-    verdicts = defense_verdicts(defense_effect(results, n_clean=n_rows["train"]))
-    if verdicts:
-        print("\nDid the defenses help?")
-        for _, _, text in verdicts:
-            print(_wrapped(text))
-
-    certified = certified_groups(results, top=5)
-    if not certified.empty:
-        print("\nWhat the certificate promises, on the 5 most vulnerable groups:")
-        print(textwrap.fill(CERTIFIED_NOTE, 100) + "\n")
-        repeated = certified.duplicated(["defense", "filter", "group"])
-        certified.loc[repeated, ["defense", "filter", "group"]] = ""
-        certified["alpha"] = certified["alpha"].map("{:g}".format)
-        with pd.option_context("display.float_format", "{:.3f}".format):
-            print(text_table(certified, wrap={"group": 36, "filter": 12}))
-
-    summary = summarize(results).reset_index()
-    summary["alpha"] = summary["alpha"].map("{:g}".format)
-    print("\nTop-k target damage (the paper's summary: mean damage of the k most "
-          "damaged groups;\nthe most damaged one of each row is in summary.csv):\n")
-    with pd.option_context("display.float_format", "{:.3f}".format):
-        print(text_table(summary.drop(columns=["max_collateral", "worst"])))
-    where = (f"Dask cluster at {args.scheduler}" if args.scheduler
-             else f"n_jobs={plan.n_jobs}, {os.cpu_count()} CPUs")
-    print(f"\n{audit.n_computed_} poisoned fits in {elapsed:.1f} s ({where}); "
-          f"{audit.n_reused_} loaded from the store.")
-
-
-
-
-# ---------------------------------------------------------------------------
 # the run
 
 
@@ -559,7 +465,8 @@ def _new_paths(args, store):
 
 def run_audit(args, plan=None):
     """Run the checked command line; returns the exit status."""
-    from ._report import plot_summary, vulnerable_groups
+    from ._render import render_text
+    from ._report import plot_summary, report_sections
 
     plan = plan or prepare(args)
     new = _new_paths(args, plan.store)
@@ -570,7 +477,6 @@ def run_audit(args, plan=None):
             from distributed import Client
 
             client = Client(args.scheduler)
-        start = time.perf_counter()
         audit.run(*data)
     except (ValueError, TypeError) as exc:
         usage = usage_error(exc)
@@ -581,20 +487,26 @@ def run_audit(args, plan=None):
     finally:
         if client is not None:
             client.close()
-    elapsed = time.perf_counter() - start
-    results = audit.results_
-    args.out.mkdir(parents=True, exist_ok=True)
-    results.to_csv(args.out / "results.csv", index=False)
-    audit.summary().to_csv(args.out / "summary.csv")
-    vulnerable_groups(results, top=None).to_csv(args.out / "groups.csv", index=False)
-    plot_summary(results, args.out / "damage.png")
-    _print_results(audit, args, plan, elapsed)
-    written = [args.out / name for name in ("results.csv", "summary.csv", "groups.csv",
-                                            "damage.png")]
+    written = audit.save(args.out)  # first: a failing report loses nothing
+    try:
+        plot_summary(audit.results_, args.out / "damage.png")
+        written.append(args.out / "damage.png")
+        print(render_text(report_sections(audit)))
+        if args.report is not None:
+            written.append(audit.report(args.report))
+    except BrokenPipeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - said with what is saved
+        again = (f"Run the same command again to rebuild the report alone: every "
+                 f"result is loaded from the store {plan.store}, nothing is refitted."
+                 if plan.store is not None else "Without a store (--no-store) a re-run "
+                 "computes everything again.")
+        raise RuntimeError(
+            f"the audit finished and its results are saved ("
+            f"{', '.join(str(p) for p in written)}), but writing its report failed "
+            f"({type(exc).__name__}: {exc}). {again}") from exc
     if plan.store is not None:
         written.append(plan.store)
-    if args.report is not None:
-        written.append(audit.report(args.report))
     print("Wrote " + ", ".join(str(p) for p in written))
     return 0
 
