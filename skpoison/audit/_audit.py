@@ -70,6 +70,37 @@ def _broken_pool(exc, flight, n_done, store):
             f"{which}{kept}")
 
 
+def _not_attacked(finders, names, tasks, skipped, X_aux):
+    """Every group a finder found that no task attacks, with the reason."""
+    attacked = {(t.key["filter"], t.key["subpopulation"]) for t in tasks}
+    rows = []
+    for fname, finder in finders.items():
+        for sid, name in names[fname].items():
+            if (fname, sid) not in attacked:
+                reason = ("no test rows" if sid in skipped[fname]
+                          else "beyond max_subpopulations")
+                rows.append((fname, name, int(finder.sizes_[list(
+                    finder.subpopulations_).index(sid)]), reason))
+        params = finder.get_params()
+        low, high = params.get("min_size"), params.get("max_size")
+        columns = params.get("columns")
+        if isinstance(X_aux, pd.DataFrame) and columns is not None and (low or high):
+            sizes = X_aux.groupby(list(columns), dropna=False).size()
+            for values, n in sizes.items():
+                values = values if isinstance(values, tuple) else (values,)
+                if (low is not None and n <= low) or (high is not None and n >= high):
+                    rows.append((fname, ", ".join(
+                        f"{str(c).removeprefix('annotation:')}={v}"
+                        for c, v in zip(columns, values)), int(n),
+                        "too few attacker rows (min_size)" if low is not None
+                        and n <= low else "over the size cap (max_size)"))
+        elif params.get("n_clusters", 0) > len(finder.subpopulations_):
+            n = params["n_clusters"] - len(finder.subpopulations_)
+            rows.append((fname, f"{n} clusters", 0, "outside the size filter "
+                         "(min_size, max_size)"))
+    return pd.DataFrame(rows, columns=["filter", "group", "aux rows", "reason"])
+
+
 def _n_rows(X):
     return int(X.shape[0]) if hasattr(X, "shape") else len(X)
 
@@ -217,11 +248,18 @@ class SubpopulationAudit:
         rule that picks a cluster out of the attacker's rows).
 
     title : str, default=None
-        What is audited, for the report's heading (e.g. ``"UCI Adult / lr"``).
+        The report's heading, saying what is audited (e.g. ``"skpoison
+        audit: UCI Adult, lr victim"``); ``None``: ``"skpoison audit"``.
 
     notes : list of str, default=None
         Notes printed with the clean model in the report (e.g. how the data
         was split).
+
+    min_test_rows : int, default=10
+        Groups with fewer test rows are listed apart, after every measured
+        group, as too few to measure: with fewer than 10 rows one row is
+        more than 10 accuracy points, and the 95% interval of even a total
+        loss spans more than 30 points.
 
     Attributes
     ----------
@@ -242,6 +280,18 @@ class SubpopulationAudit:
         ``poisoned_target_accuracy``, what this attack left), and
         ``median_radius``, the median certified radius on the group's test
         rows (see :func:`~skpoison.metrics.certified_fraction`).
+        Intervals and verdicts: ``target_damage_low`` / ``_high`` and
+        ``collateral_damage_low`` / ``_high`` (the 95% interval of the
+        damage on the finite test rows, Newcombe's paired interval: the clean
+        and poisoned models are scored on the same rows), ``majority_rate``
+        (the share of the group's test rows in their most common class), the
+        counts behind the intervals (``target_lost``: rows the clean model
+        got right and this one wrong, ``target_gained``: the reverse, and
+        the same for ``collateral``), ``target_correct`` (0/1 per test row
+        of the group), for a defense that removed rows
+        ``random_target_damage`` and ``random_target_correct`` (a random
+        filter removing as many rows), and ``warnings`` (raised by the
+        attack and the fit, collected in ``warnings_``).
 
     fitted_finders_ : dict
         The finders fitted on the auxiliary rows.
@@ -277,6 +327,15 @@ class SubpopulationAudit:
         came from ``store``, no clean model is fitted: their accuracy is
         recovered from the stored clean accuracies on a group and on the
         rest of the test rows).
+
+    not_attacked_ : DataFrame
+        Every group a finder found that is not attacked, with the reason (no
+        test rows, beyond ``max_subpopulations``, outside the size filter):
+        ``filter``, ``group``, ``aux rows``, ``reason``.
+
+    warnings_ : DataFrame
+        The warnings raised by the attacks and the fits, once each, with how
+        often and where (filter, group, alpha, defense).
 
     workers_ : str
         Where the work ran (``n_jobs`` and the CPUs, or the Dask scheduler).
@@ -314,7 +373,7 @@ class SubpopulationAudit:
                  seeds=(0,), defenses=None, oracle_n_remove=True, n_jobs=None,
                  backend=None, progress=True, max_subpopulations=None,
                  subpopulation_order=None, store=None, resume=True, describe=None,
-                 title=None, notes=None):
+                 title=None, notes=None, min_test_rows=10):
         self.estimator = estimator
         self.finders = finders
         self.attack = attack
@@ -332,6 +391,7 @@ class SubpopulationAudit:
         self.describe = describe
         self.title = title
         self.notes = notes
+        self.min_test_rows = min_test_rows
 
     def _check_params(self):
         last = self.estimator
@@ -374,6 +434,10 @@ class SubpopulationAudit:
                     "certificate).")
         if self.store is not None and not isinstance(self.store, (str, os.PathLike)):
             raise TypeError(f"store must be a path or None; got {self.store!r}.")
+        if isinstance(self.min_test_rows, bool) or not isinstance(
+                self.min_test_rows, Integral) or self.min_test_rows < 1:
+            raise ValueError("min_test_rows must be a positive int; got "
+                             f"{self.min_test_rows!r}.")
         limit = self.max_subpopulations
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, Integral)
                                   or limit < 1):
@@ -638,6 +702,8 @@ class SubpopulationAudit:
              self.timings_["finders"]) = self._fit_finders(data[2], seeds)
             tasks, self.skipped_ = self._plan(self.fitted_finders_, names, data, alphas,
                                               seeds)
+            self.not_attacked_ = _not_attacked(self.fitted_finders_, names, tasks,
+                                               self.skipped_, data[2])
             if not tasks:
                 raise ValueError("The audit has nothing to attack: "
                                  + "; ".join(self._why_empty()) + ".")
@@ -660,8 +726,10 @@ class SubpopulationAudit:
         finally:
             if store is not None:
                 store.close()
-        self.results_ = pd.DataFrame(
-            [rows[i, dname] for i in range(len(tasks)) for dname in defenses])
+        self.results_ = _report.with_intervals(pd.DataFrame(
+            [rows[i, dname] for i in range(len(tasks)) for dname in defenses]),
+            self.n_rows_["test"])
+        self.warnings_ = _report.collected_warnings(self.results_)
         self._stored_clean_accuracy(seeds)
         self.timings_["total"] = time.perf_counter() - start
         return self.results_
@@ -683,8 +751,7 @@ class SubpopulationAudit:
         path : str or Path
             A ``.html`` file, or a folder (``report.html`` is written in it).
         title : str, default=None
-            The page's heading after "skpoison audit: "; ``None`` uses the
-            audit's ``title``.
+            The page's heading; ``None`` uses the audit's ``title``.
 
         Returns
         -------
@@ -699,7 +766,7 @@ class SubpopulationAudit:
         path.parent.mkdir(parents=True, exist_ok=True)
         sections = _report.report_sections(self)
         if title is not None:
-            sections[0] = sections[0]._replace(content=f"skpoison audit: {title}")
+            sections[0] = sections[0]._replace(content=title)
         path.write_text(render_html(sections), encoding="utf-8")
         return path
 
@@ -742,37 +809,32 @@ class SubpopulationAudit:
         Returns
         -------
         table : DataFrame
-            One row per group, most damaged first: ``filter``, ``group`` (its
-            name), ``rows`` (in the training data), ``aux rows``, ``test
-            rows``, ``clean accuracy`` (the clean model's, on the group's test
-            rows), ``damage at alpha=<a>`` per alpha (target damage without
-            defense, mean over seeds) and the collateral damage at the largest
-            alpha.
+            One row per group, ranked by the lower end of the 95% interval of
+            its target damage at the largest alpha, the groups with fewer
+            than ``min_test_rows`` test rows last (``measured`` False); see
+            :func:`~skpoison.audit._report.vulnerable_groups` for the columns.
         """
         if not hasattr(self, "results_"):
             raise RuntimeError("Call run() before vulnerable_groups().")
-        return _report.vulnerable_groups(self.results_, top=top)
+        return _report.vulnerable_groups(self.results_, top=top,
+                                         min_test_rows=self.min_test_rows)
 
-    def defense_effect(self, top=5):
-        """Per defense and alpha: target damage without and with it, and its cost.
-
-        Parameters
-        ----------
-        top : int, default=5
-            Also compare the damage of the ``top`` most vulnerable groups.
+    def defense_effect(self):
+        """Per defense and alpha: the groups it clearly helped or hurt, and its cost.
 
         Returns
         -------
         table : DataFrame
-            Mean target damage ``without`` and ``with`` each defense (and on
-            the ``top`` most vulnerable groups), the shares of poison and of
-            clean rows it removed, the clean rows removed, and the collateral
-            damage without and with it. Empty when only one defense ran.
+            The counts of groups whose target damage the defense clearly
+            lowered (``helped``), raised (``hurt``) or left unclear, by a 95%
+            interval on the paired difference (same poisoned rows, same test
+            rows, same seeds), the worst damage without and with it, with a
+            random filter removing as many rows and with a perfect filter,
+            and what it removed. Empty when only one defense ran.
         """
         if not hasattr(self, "results_"):
             raise RuntimeError("Call run() before defense_effect().")
-        return _report.defense_effect(self.results_, n_clean=self.n_rows_["train"],
-                                      top=top)
+        return _report.defense_effect(self.results_, n_clean=self.n_rows_["train"])
 
     def certified_groups(self, top=10):
         """What each certifying defense promises the most vulnerable groups.

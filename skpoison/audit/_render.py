@@ -266,7 +266,8 @@ def fig_per_group(table, alpha, max_bars=25):
             err = np.vstack([sub["damage"] - sub["low"], sub["high"] - sub["damage"]])
             ax.barh(pos + k * width, sub["damage"], height=width, label=_plain(defense),
                     color=_PALETTE[k % len(_PALETTE)],
-                    xerr=np.where(np.isfinite(err), err, 0), error_kw={"lw": 0.7})
+                    xerr=np.clip(np.where(np.isfinite(err), err, 0), 0, None),
+                    error_kw={"lw": 0.7})
         ax.set_yticks(pos + width * (len(defenses) - 1) / 2,
                       [_plain(i) for i in ids[fname]], fontsize=8)
         ax.invert_yaxis()

@@ -14,6 +14,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from ..metrics import paired_counts_interval, seed_mean_interval
 from ._describe import describe_subpopulation, readable
 from ._render import (  # noqa: F401 - text_table: the console's tables
     Section,
@@ -24,10 +25,6 @@ from ._render import (  # noqa: F401 - text_table: the console's tables
     fig_removal,
     text_table,
 )
-
-# a change of target damage smaller than this (accuracy points, as a
-# fraction) is "no clear effect" of a defense
-EFFECT_THRESHOLD = 0.02
 
 CERTIFIED_NOTE = (
     "A certifying defense (partition aggregation) is also fitted on the clean "
@@ -61,6 +58,39 @@ def _pct(value):
 # tables
 
 
+def with_intervals(results, n_test_rows):
+    """``results`` with the 95% interval of each row's target and collateral
+    damage (``*_damage_low``, ``*_damage_high``), from the counts of test rows
+    each model got right (see :func:`~skpoison.metrics.paired_counts_interval`);
+    NaN for rows stored without the counts."""
+    out = results.copy()
+    for part, n in (("target", out["n_test"]), ("collateral", n_test_rows - out["n_test"])):
+        if f"{part}_lost" not in out:
+            out[f"{part}_damage_low"] = out[f"{part}_damage_high"] = np.nan
+            continue
+        lost, gained = out[f"{part}_lost"], out[f"{part}_gained"]
+        both = (out[f"clean_{part}_accuracy"] * n).round() - lost
+        _, low, high = paired_counts_interval(both, lost, gained,
+                                              n - both - lost - gained)
+        out[f"{part}_damage_low"], out[f"{part}_damage_high"] = low, high
+    return out
+
+
+def collected_warnings(results):
+    """The warnings kept in ``results``' ``warnings`` column, once each:
+    ``warning``, ``count`` and ``where`` (the first five rows raising it)."""
+    if "warnings" not in results:
+        return pd.DataFrame(columns=["warning", "count", "where"])
+    found = {}
+    for row in results.itertuples(index=False):
+        for text in row.warnings if isinstance(row.warnings, list) else ():
+            found.setdefault(" ".join(str(text).split())[:300], []).append(
+                f"{row.filter} {row.description} (alpha {row.alpha:g}, {row.defense})")
+    return pd.DataFrame([(k, len(v), "; ".join(list(dict.fromkeys(v))[:5])
+                          + ("..." if len(set(v)) > 5 else ""))
+                         for k, v in found.items()], columns=["warning", "count", "where"])
+
+
 def summarize(results, top=(1, 5, 10)):
     """Top-k table from an audit's results DataFrame; see ``SubpopulationAudit.summary``.
 
@@ -79,6 +109,9 @@ def summarize(results, top=(1, 5, 10)):
         row["max_collateral"] = grp.collateral_damage.max()
         row["n_subpopulations"] = len(grp)
         row["worst"] = grp.description.iloc[0]
+        for k in top:
+            row[f"top{k}_clearly_damaged"] = int((grp.low.head(k) > 0).sum())
+        row["n_clearly_damaged"] = int((grp.low > 0).sum())
         out.append(row)
     return pd.DataFrame(out).set_index(["filter", "defense", "alpha"]).sort_index()
 
@@ -89,19 +122,34 @@ def baseline_defense(results):
     return "none" if "none" in names else names[0]
 
 
+def _seed_intervals(groups, column):
+    """Per group of rows (one per seed): the mean of ``column`` and its
+    interval over rows and seeds."""
+    if f"{column}_low" not in groups.obj:
+        return pd.DataFrame({"low": np.nan, "high": np.nan},
+                            index=groups.size().index)
+    iv = {k: seed_mean_interval(g[column], g[f"{column}_low"], g[f"{column}_high"])
+          for k, g in groups}
+    return pd.DataFrame([v[1:] for v in iv.values()], columns=["low", "high"],
+                        index=groups.size().index)
+
+
 def per_subpopulation(results):
     """Damage averaged over seeds, per (filter, defense, alpha, subpopulation),
-    with the group's ``n_aux`` where the results have it."""
+    with the group's ``n_aux`` and ``n_test``, and the 95% interval of the
+    target damage over rows and seeds (``low``, ``high``)."""
     columns = {"target_damage": ("target_damage", "mean"),
                "collateral_damage": ("collateral_damage", "mean")}
-    if "n_aux" in results:
-        columns["n_aux"] = ("n_aux", "first")
-    return (results.groupby(["filter", "defense", "alpha", "subpopulation", "description"],
-                            sort=False)
-            .agg(**columns).reset_index())
+    for c in ("n_test", "n_aux"):
+        if c in results:
+            columns[c] = (c, "first")
+    groups = results.groupby(["filter", "defense", "alpha", "subpopulation",
+                              "description"], sort=False)
+    return groups.agg(**columns).join(_seed_intervals(groups, "target_damage")
+                                      ).reset_index()
 
 
-def vulnerable_groups(results, top=10):
+def vulnerable_groups(results, top=10, min_test_rows=10):
     """The groups an attacker damages most, by name, undefended.
 
     Parameters
@@ -110,55 +158,120 @@ def vulnerable_groups(results, top=10):
         ``SubpopulationAudit.results_``.
     top : int or None, default=10
         How many groups (over all filters); ``None`` keeps all.
+    min_test_rows : int, default=10
+        Groups with fewer test rows are ranked after all the others (their
+        damage cannot be measured: one row is more than 10 points).
 
     Returns
     -------
     table : DataFrame
-        One row per group, most damaged first (by its target damage at the
-        largest alpha, then on average): ``filter``, ``group`` (its name),
-        ``rows`` (its rows in the victim's training data), ``aux rows``,
-        ``test rows``, ``clean accuracy`` (the clean model's accuracy on the
-        group's test rows), ``damage at alpha=<a>`` for each alpha (target
-        damage without defense, mean over seeds) and ``collateral at
-        alpha=<max>``.
+        One row per group, ranked by the lower end of the 95% interval of
+        its target damage at the largest alpha (then by the damage), groups
+        with fewer than ``min_test_rows`` test rows last: ``id`` (``#1``,
+        ``#2``... as the report's charts label them), ``filter``, ``group``
+        (its name), ``rows`` (its rows in the victim's training data), ``aux
+        rows``, ``test rows``, ``clean accuracy`` (the clean model's accuracy
+        on the group's test rows), ``majority rate`` (the share of its test
+        rows in their most common class), for each alpha ``damage at
+        alpha=<a>`` (target damage without defense, mean over seeds) with
+        ``low at alpha=<a>`` and ``high at alpha=<a>`` (its 95% interval),
+        ``collateral at alpha=<max>``, ``clearly damaged`` (the interval at
+        the largest alpha is above 0) and ``measured`` (enough test rows).
     """
-    table, alphas = _ranked_groups(results)
+    table, alphas = _ranked_groups(results, min_test_rows)
     if top is not None:
         table = table.head(top)
     table = table.reset_index()
-    top_alpha = alphas[-1]
     out = pd.DataFrame({"id": table["id"], "filter": table["filter"],
                         "group": table["group"],
                         "rows": table["rows"].astype(int),
                         "aux rows": table["aux_rows"].astype(int),
                         "test rows": table["test_rows"].astype(int),
-                        "clean accuracy": table["clean"]})
+                        "clean accuracy": table["clean"],
+                        "majority rate": table["majority"]})
     for a in alphas:
-        out[f"damage at alpha={a:g}"] = table[a].to_numpy()
-    out[f"collateral at alpha={top_alpha:g}"] = table["collateral"].to_numpy()
+        for what, column in (("damage", a), ("low", f"low@{a}"), ("high", f"high@{a}")):
+            out[f"{what} at alpha={a:g}"] = table[column].to_numpy()
+    out[f"collateral at alpha={alphas[-1]:g}"] = table["collateral"].to_numpy()
+    out["clearly damaged"] = (table[f"low@{alphas[-1]}"] > 0).to_numpy()
+    out["measured"] = table["measured"].to_numpy()
     return out
 
 
-def _ranked_groups(results):
-    """The undefended groups, most damaged first (see :func:`vulnerable_groups`),
+def _ranked_groups(results, min_test_rows=10):
+    """The undefended groups in the order of :func:`vulnerable_groups`,
     indexed by (filter, subpopulation); and the alphas."""
     base = results[results["defense"] == baseline_defense(results)]
     keys = ["filter", "subpopulation"]
-    groups = base.groupby(keys, sort=False).agg(
+    groups = base.assign(majority_rate=base.get("majority_rate", np.nan)).groupby(
+        keys, sort=False).agg(
         group=("description", "first"), rows=("n_train", "first"),
         aux_rows=("n_aux", "first"), test_rows=("n_test", "first"),
-        clean=("clean_target_accuracy", "mean"))
-    damage = base.pivot_table(index=keys, columns="alpha", values="target_damage",
-                              aggfunc="mean")
+        clean=("clean_target_accuracy", "mean"), majority=("majority_rate", "first"))
+    per = per_subpopulation(base).set_index(keys)
+    damage = per.pivot_table(index=keys, columns="alpha", values="target_damage")
+    bounds = per.pivot_table(index=keys, columns="alpha", values=["low", "high"],
+                             dropna=False)
+    bounds.columns = [f"{what}@{a}" for what, a in bounds.columns]
     alphas = sorted(damage.columns)
     top_alpha = alphas[-1]
-    collateral = (base[base.alpha == top_alpha].groupby(keys).collateral_damage.mean())
-    table = groups.join(damage)
-    table["collateral"] = collateral
-    table["_mean"] = damage.mean(axis=1)
-    table = table.sort_values([top_alpha, "_mean"], ascending=False, kind="stable")
+    table = groups.join(damage).join(bounds)
+    table["collateral"] = per[per.alpha == top_alpha].collateral_damage
+    table["measured"] = table["test_rows"] >= min_test_rows
+    table["_low"] = table[f"low@{top_alpha}"].fillna(table[top_alpha])
+    table = table.sort_values(["measured", "_low", top_alpha], ascending=False,
+                              kind="stable")
     table.insert(0, "id", [f"#{k}" for k in range(1, len(table) + 1)])
     return table, alphas
+
+
+def _verdict(low, high):
+    return np.where(low > 0, "helped", np.where(high < 0, "hurt", "no clear difference"))
+
+
+def defense_groups(results):
+    """Per defense (other than the baseline), alpha and group: did it help?
+
+    The change of the group's test accuracy with the defense, against the
+    baseline (undefended) model trained on the same poisoned rows, scored on
+    the same test rows, as a 95% interval over rows and seeds
+    (:func:`~skpoison.metrics.paired_counts_interval`,
+    :func:`~skpoison.metrics.seed_mean_interval`): ``helped`` when it is
+    above 0, ``hurt`` when below, else ``no clear difference``; the same
+    against a random filter removing as many rows (``vs random``).
+    """
+    base_name = baseline_defense(results)
+    keys = ["filter", "subpopulation", "alpha", "seed"]
+    if "target_correct" not in results:
+        return pd.DataFrame()
+    base = results[results.defense == base_name].set_index(keys)["target_correct"]
+    rows = results[results.defense != base_name].reset_index(drop=True)
+    if rows.empty:
+        return pd.DataFrame()
+    pairs = {"gain": base.reindex(pd.MultiIndex.from_frame(rows[keys])).to_numpy(),
+             "random": rows.get("random_target_correct",
+                                pd.Series(np.nan, index=rows.index)).to_numpy()}
+    for name, other in pairs.items():
+        counts = np.array([_pair_counts(mine, theirs) for mine, theirs
+                           in zip(rows["target_correct"], other)], dtype=float)
+        est, low, high = paired_counts_interval(*counts.reshape(-1, 4).T)
+        rows[name], rows[f"{name}_low"], rows[f"{name}_high"] = est, low, high
+    groups = rows.groupby(["defense", "filter", "alpha", "subpopulation"], sort=False)
+    out = groups.agg(group=("description", "first"), damage=("target_damage", "mean"),
+                     random=("random_target_damage", "mean") if "random_target_damage"
+                     in rows else ("target_damage", lambda v: np.nan))
+    for name, label in (("gain", "verdict"), ("random", "vs random")):
+        iv = _seed_intervals(groups, name)
+        out[label] = np.where(iv.low.isna(), "", _verdict(iv.low, iv.high))
+    return out.reset_index()
+
+
+def _pair_counts(mine, theirs):
+    """(both right, only mine, only theirs, neither) over two 0/1 strings."""
+    if not isinstance(mine, str) or not isinstance(theirs, str) or len(mine) != len(theirs):
+        return [np.nan] * 4
+    a, b = np.frombuffer(mine.encode(), "u1") == 49, np.frombuffer(theirs.encode(), "u1") == 49
+    return [np.sum(a & b), np.sum(a & ~b), np.sum(~a & b), np.sum(~a & ~b)]
 
 
 def certifying_defenses(results):
@@ -225,8 +338,9 @@ def certified_groups(results, top=10):
     return pd.DataFrame(out, columns=columns)
 
 
-def defense_effect(results, n_clean=None, top=5):
-    """Per defense and alpha: target damage without and with it, and its cost.
+def defense_effect(results, n_clean=None):
+    """Per defense and alpha: the groups it clearly helped or hurt, beside two
+    baselines on the same poisoned rows, and what it cost.
 
     Parameters
     ----------
@@ -235,155 +349,97 @@ def defense_effect(results, n_clean=None, top=5):
     n_clean : int, default=None
         Clean training rows (``n_rows_["train"]``), to count the clean rows
         removed as well as their share.
-    top : int, default=5
-        The ``top`` most vulnerable groups (undefended, at each alpha) whose
-        damage is compared too.
 
     Returns
     -------
     table : DataFrame
         One row per (defense, alpha) for every defense other than the
-        undefended baseline: mean target damage ``without`` and ``with`` the
-        defense, when a certifying defense ran the mean ``certified`` and
-        ``certified & correct`` shares of the groups' test rows (empty for
-        the other defenses), the same damage on the ``top`` most vulnerable
-        groups, the mean share of poison and of clean rows it removed (empty
-        for a defense that removes nothing), the clean rows removed, and the
-        mean collateral damage without and with it. Empty when only the
-        baseline ran.
+        undefended baseline (see :func:`defense_groups`): the number of
+        groups it ``helped``, ``hurt`` and left with ``no clear difference``,
+        the groups it ``made worse``, the worst target damage of any group
+        ``without`` and ``with`` it, with a ``random filter`` removing as
+        many training rows at random and with a ``perfect filter`` (removing
+        exactly the poisons leaves the clean model: 0), the groups on which
+        it ``beats random`` and ``loses to random``, when a certifying
+        defense ran the mean ``certified`` and ``certified & correct``
+        shares of the groups' test rows, the mean shares of ``poison
+        removed`` and ``clean removed`` rows, the ``clean rows removed`` and
+        the mean collateral damage without and with it. Empty when only the
+        baseline ran or the results carry no per-row outcomes.
     """
-    base_name = baseline_defense(results)
+    groups = defense_groups(results)
+    if groups.empty:
+        return pd.DataFrame()
     per = per_subpopulation(results)
-    base = per[per.defense == base_name].set_index(["filter", "subpopulation", "alpha"])
+    base = per[per.defense == baseline_defense(results)]
     rows = []
-    for defense in dict.fromkeys(results["defense"]):
-        if defense == base_name:
-            continue
-        mine = per[per.defense == defense].set_index(["filter", "subpopulation", "alpha"])
-        raw = results[results.defense == defense]
-        for alpha in sorted(mine.index.get_level_values("alpha").unique()):
-            b = base.xs(alpha, level="alpha")
-            m = mine.xs(alpha, level="alpha").reindex(b.index)
-            worst = b.target_damage.sort_values(ascending=False, kind="stable").head(top)
-            at = raw[raw.alpha == alpha]
-            clean_removed = (at["clean_removed"].mean() if "clean_removed" in at
-                             else np.nan)
-            row = {"defense": defense, "alpha": alpha,
-                   "damage without": b.target_damage.mean(),
-                   "damage with": m.target_damage.mean(),
-                   **({"certified": at["certified"].mean(),
-                       "certified & correct": at["certified_correct"].mean()}
-                      if "certified" in at else {}),
-                   f"top-{top} without": worst.mean(),
-                   f"top-{top} with": m.target_damage.reindex(worst.index).mean(),
-                   "poison removed": (at["poison_removed"].mean()
-                                      if "poison_removed" in at else np.nan),
-                   "clean removed": clean_removed,
-                   "clean rows removed": (clean_removed * n_clean
-                                          if n_clean is not None else np.nan),
-                   "collateral without": b.collateral_damage.mean(),
-                   "collateral with": m.collateral_damage.mean()}
-            rows.append(row)
+    for (defense, alpha), g in groups.groupby(["defense", "alpha"], sort=False):
+        at = results[(results.defense == defense) & (results.alpha == alpha)]
+        without, verdict = base[base.alpha == alpha], g["verdict"].value_counts()
+        chance = g["vs random"].value_counts()
+        mean = {c: at[c].mean() if c in at else np.nan
+                for c in ("poison_removed", "clean_removed", "certified",
+                          "certified_correct")}
+        rows.append({
+            "defense": defense, "alpha": alpha, "helped": verdict.get("helped", 0),
+            "hurt": verdict.get("hurt", 0),
+            "no clear difference": verdict.get("no clear difference", 0),
+            "made worse": "; ".join(g.loc[g["verdict"] == "hurt", "group"]),
+            "worst without": without.target_damage.max(), "worst with": g.damage.max(),
+            "worst random filter": g["random"].max(), "worst perfect filter": 0.0,
+            "beats random": chance.get("helped", 0),
+            "loses to random": chance.get("hurt", 0),
+            "certified": mean["certified"],
+            "certified & correct": mean["certified_correct"],
+            "poison removed": mean["poison_removed"],
+            "clean removed": mean["clean_removed"],
+            "clean rows removed": (mean["clean_removed"] * n_clean
+                                   if n_clean is not None else np.nan),
+            "collateral without": without.collateral_damage.mean(),
+            "collateral with": at.collateral_damage.mean()})
     return pd.DataFrame(rows)
 
 
 def defense_verdicts(effect):
-    """One sentence per defense: did it help, and what did it cost?
+    """One sentence per defense, from the counts of :func:`defense_effect`.
 
     Returns
     -------
     verdicts : list of (defense, kind, sentence)
-        ``kind`` is ``"helped"``, ``"worse"`` or ``"none"`` (no clear effect:
-        the mean target damage changed by less than 2 accuracy points) when
-        the same at every alpha, else ``"mixed"``.
+        ``kind`` is ``"helped"`` (some group clearly helped, none clearly
+        hurt, at every alpha taken together), ``"worse"`` (the reverse),
+        ``"mixed"`` (both) or ``"none"`` (no group clearly changed).
     """
     out = []
-    if effect is None or effect.empty:
-        return out
-    for defense, grp in effect.groupby("defense", sort=False):
-        top_col = next(c for c in grp.columns if c.endswith(" without") and
-                       c.startswith("top-"))
-        top_with = top_col.replace(" without", " with")
-        change = grp["damage with"] - grp["damage without"]
-        kinds = ["helped" if c <= -EFFECT_THRESHOLD else
-                 "worse" if c >= EFFECT_THRESHOLD else "none" for c in change]
-        words = {"helped": "helped", "worse": "made it worse",
-                 "none": "no clear effect"}
-        if len(set(kinds)) == 1:
-            kind = kinds[0]
-            head = words[kind]
-        else:
-            kind = "mixed"
-            head = "mixed: " + ", ".join(
-                f"{words[k]} at alpha {a:g}" for k, a in zip(kinds, grp.alpha))
-        by_alpha = "; ".join(
-            f"alpha {r.alpha:g}: mean {r['damage without']:.3f} → "
-            f"{r['damage with']:.3f}, {top_col.split()[0]} "
-            f"{r[top_col]:.3f} → {r[top_with]:.3f}"
-            for _, r in grp.iterrows())
-        cost = []
-        if grp["clean removed"].notna().any():
-            removed = grp["clean removed"].mean()
-            count = grp["clean rows removed"].mean()
-            cost.append(f"removed {_pct(removed)} of the clean training rows"
-                        + (f" (about {count:.0f} rows)" if pd.notna(count) else ""))
-            if grp["poison removed"].notna().any():
-                cost[-1] += f" and {_pct(grp['poison removed'].mean())} of the poisons"
-        elif "certified" in grp and grp["certified"].notna().any():
-            cost.append("removes no row")
-        cost.append(f"collateral damage {grp['collateral with'].mean():+.3f} "
-                    f"(without it: {grp['collateral without'].mean():+.3f})")
-        sentence = (f"{defense}: {head} (target damage without → with it, "
-                    f"{by_alpha}); cost: {'; '.join(cost)}.")
-        if "certified" in grp and grp["certified"].notna().any():
-            sentence += (" Certified against the attack's added rows (mean share of a "
-                         "group's test rows, certified and correct in brackets): "
-                         + "; ".join(f"alpha {r.alpha:g}: {_pct(r['certified'])} "
-                                     f"({_pct(r['certified & correct'])})"
-                                     for _, r in grp.iterrows()) + ".")
-        out.append((defense, kind, sentence))
+    for defense, grp in ([] if effect.empty else effect.groupby("defense", sort=False)):
+        helped, hurt = grp["helped"].sum() > 0, grp["hurt"].sum() > 0
+        kind = {(True, False): "helped", (False, True): "worse", (True, True): "mixed",
+                (False, False): "none"}[helped, hurt]
+        parts = []
+        for _, r in grp.iterrows():
+            worse = f" ({r['made worse']})" if r["hurt"] else ""
+            parts.append(
+                f"alpha {r.alpha:g}: clearly helped {r.helped} groups, clearly hurt "
+                f"{r.hurt}{worse}, no clear difference for {r['no clear difference']}; "
+                f"worst-case damage {r['worst without']:.3f} without, "
+                f"{r['worst with']:.3f} with it"
+                + (f", {r['worst random filter']:.3f} with a random filter removing "
+                   "as many rows" if pd.notna(r["worst random filter"]) else "")
+                + f", 0 with a perfect filter; better than the random filter for "
+                f"{r['beats random']} groups, worse for {r['loses to random']}")
+        cost = (f"removed {_pct(grp['clean removed'].mean())} of the clean training "
+                f"rows (about {grp['clean rows removed'].mean():.0f})"
+                f" and {_pct(grp['poison removed'].mean())} of the poisons"
+                if grp["clean removed"].notna().any() else "removes no row")
+        certified = ("; certified (and correct) shares of a group's test rows: "
+                     + ", ".join(f"alpha {r.alpha:g}: {_pct(r['certified'])} "
+                                 f"({_pct(r['certified & correct'])})"
+                                 for _, r in grp.iterrows())
+                     if grp["certified"].notna().any() else "")
+        out.append((defense, kind, f"{defense}: " + "; ".join(parts) + f". Cost: {cost}"
+                    f", collateral damage {grp['collateral with'].mean():+.3f} (without "
+                    f"it {grp['collateral without'].mean():+.3f}){certified}."))
     return out
-
-
-def parameters_table(audit):
-    """The audit's parameters, readable (a DataFrame ``parameter, value``)."""
-    rows = {}
-    data = getattr(audit, "setting_name_", None)
-    if data:
-        rows["data"] = data
-    n_rows = getattr(audit, "n_rows_", None)
-    if n_rows:
-        rows["rows"] = (f"{n_rows['train']} training (D), {n_rows['aux']} attacker's "
-                        f"(D_aux), {n_rows['test']} test")
-    rows["victim"] = readable(audit.estimator)
-    rows["attack"] = (readable(audit.attack) if audit.attack is not None
-                      else "LabelFlip (default)")
-    for name, finder in audit.finders.items():
-        rows[f"finder {name}"] = readable(finder)
-    for name, defense in (audit.defenses or {"none": None}).items():
-        rows[f"defense {name}"] = readable(defense)
-    rows["alphas"] = ", ".join(f"{a:g}" for a in audit.alphas)
-    rows["seeds"] = ", ".join(str(s) for s in audit.seeds)
-    rows["oracle n_remove"] = str(audit.oracle_n_remove)
-    rows["max subpopulations"] = ("all" if audit.max_subpopulations is None
-                                  else str(audit.max_subpopulations))
-    device = getattr(audit, "device_", None)
-    rows["backend / n_jobs"] = (f"{audit.backend or 'default (loky)'} / "
-                                f"{audit.n_jobs if audit.n_jobs is not None else 1}"
-                                + (f", device {device}" if device else ""))
-    rows["result store"] = str(audit.store) if audit.store is not None else "none"
-    rows["configuration hash"] = getattr(audit, "config_hash_", "")
-    rows["units"] = (f"{len(audit.results_)} result rows: {audit.n_computed_} computed "
-                     f"in this run, {audit.n_reused_} loaded from the store")
-    rows["time"] = ", ".join(f"{k} {v:.1f} s" for k, v in audit.timings_.items())
-    results = audit.results_
-    for fname, finder in audit.fitted_finders_.items():
-        attacked = results.loc[results["filter"] == fname, "subpopulation"].nunique()
-        rows[f"{fname} subpopulations"] = (
-            f"{len(finder.subpopulations_)} pass the size filter, "
-            f"{len(audit.skipped_[fname])} skipped (no test rows), {attacked} attacked")
-    values = [" ".join(str(v).split()) for v in rows.values()]
-    return pd.DataFrame({"parameter": list(rows), "value": values})
 
 
 def _fill_numeric(frame):
@@ -558,17 +614,52 @@ def parameters_table(audit):
     return pd.DataFrame({"parameter": list(rows), "value": values})
 
 
-def _groups_sections(results):
-    base = baseline_defense(results)
-    groups = vulnerable_groups(results, top=10).drop(columns=["aux rows"])
-    return [Section("heading", "The most vulnerable groups"),
-            Section("text", f"The groups an attacker damages most ("
-                    f"{'undefended' if base == 'none' else 'defense ' + base}), most "
-                    "damaged first: rows is the group's size in the training data, "
-                    "clean accuracy the clean model's accuracy on its test rows, then "
-                    "the target damage (accuracy lost on the group, 0.25 = 25 points) "
-                    "at each alpha."),
-            Section("table", groups, wrap={"group": 46, "filter": 12})]
+def _damage_view(groups):
+    """The groups table as the report shows it: damage and its 95% interval
+    in one cell per alpha."""
+    view = groups[["id", "filter", "group", "rows", "test rows", "clean accuracy",
+                   "majority rate"]].copy()
+    for c in [c for c in groups.columns if c.startswith("damage at ")]:
+        a = c.removeprefix("damage at ")
+        low, high = groups[f"low at {a}"], groups[f"high at {a}"]
+        view[a] = [f"{d:.3f}" + (f" [{lo:.2f}, {hi:.2f}]" if pd.notna(lo) else "")
+                   for d, lo, hi in zip(groups[c], low, high)]
+    return view
+
+
+def _groups_sections(audit):
+    results, base = audit.results_, baseline_defense(audit.results_)
+    groups = vulnerable_groups(results, top=None, min_test_rows=audit.min_test_rows)
+    measured, apart = groups[groups["measured"]], groups[~groups["measured"]]
+    out = [Section("heading", "The most vulnerable groups"),
+           Section("text", f"The groups an attacker damages most ("
+                   f"{'undefended' if base == 'none' else 'defense ' + base}), ranked "
+                   "by the lower end of the 95% interval of their damage at the "
+                   "largest alpha: rows is the group's size in the training data, "
+                   "clean accuracy the clean model's accuracy on its test rows "
+                   "(beside the share of its most common class), then the target "
+                   "damage (accuracy lost on the group, 0.25 = 25 points) at each "
+                   f"alpha, [95% interval]. {int(measured['clearly damaged'].sum())} of "
+                   f"{len(measured)} measured groups are clearly damaged (interval "
+                   "above 0)."),
+           Section("table", _damage_view(measured.head(10)),
+                   wrap={"group": 36, "filter": 12})]
+    if len(apart):
+        out += [Section("text", f"Too few test rows to measure (fewer than "
+                        f"{audit.min_test_rows}), listed apart:"),
+                Section("table", _damage_view(apart.head(10)),
+                        wrap={"group": 36, "filter": 12})]
+    return out + _not_attacked_sections(audit)
+
+
+def _not_attacked_sections(audit):
+    lost = audit.not_attacked_
+    if lost.empty:
+        return []
+    counts = lost.groupby(["filter", "reason"], sort=False).size()
+    return [Section("text", "Groups not attacked: " + "; ".join(
+                f"{f}: {n} ({r})" for (f, r), n in counts.items()) + "."),
+            Section("table", lost, wrap={"group": 46, "reason": 30}, where="html")]
 
 
 def _defense_sections(results, n_train):
@@ -580,7 +671,7 @@ def _defense_sections(results, n_train):
                               "to compare; run the audit with several defenses (e.g. "
                               "none,trim).")]
     out += [Section("list", [(kind, text) for _, kind, text in verdicts]),
-            Section("table", effect, where="html")]
+            Section("table", effect.drop(columns=["made worse"]), where="html")]
     certified = certified_groups(results, top=5)
     if not certified.empty:
         repeated = certified.duplicated(["defense", "filter", "group"])
@@ -593,13 +684,13 @@ def _defense_sections(results, n_train):
 
 def _figure_sections(audit):
     results = audit.results_
-    ranked, alphas = _ranked_groups(results)
+    ranked, alphas = _ranked_groups(results, audit.min_test_rows)
     alpha, base = alphas[-1], baseline_defense(results)
     ids = dict(zip(ranked.index, ranked["id"]))
     per = per_subpopulation(results)
     per = per[per.alpha == alpha].assign(
         id=lambda d: [ids.get(k) for k in zip(d["filter"], d["subpopulation"])],
-        damage=lambda d: d["target_damage"], low=np.nan, high=np.nan)
+        damage=lambda d: d["target_damage"])
     per = per.assign(rank=per["id"].map({v: k for k, v in enumerate(ids.values())}))
     damage = ranked[alpha].copy()
     damage.attrs = {"ids": ids, "top": set(ranked.groupby(level="filter", sort=False)
@@ -644,7 +735,7 @@ def report_sections(audit):
     accuracy = ", ".join(f"{v:.3f} (seed {s})" for s, v in audit.clean_accuracy_.items())
     top_k = summarize(results).reset_index().drop(columns=["max_collateral", "worst"])
     return [
-        Section("title", "skpoison audit" + (f": {audit.title}" if audit.title else "")),
+        Section("title", audit.title or "skpoison audit"),
         Section("text", _run_text(audit)),
         Section("note", f"Written {time.strftime('%Y-%m-%d %H:%M:%S')}. Damage is "
                 "accuracy lost on test rows, as a fraction (0.25 = 25 points), positive "
@@ -656,7 +747,7 @@ def report_sections(audit):
                 f"{accuracy}; {_rows_text(audit.n_rows_)}."),
         *[Section("note", note) for note in audit.notes or ()],
         *[Section("text", _finder_text(audit, f)) for f in audit.fitted_finders_],
-        *_groups_sections(results),
+        *_groups_sections(audit),
         *_defense_sections(results, audit.n_rows_["train"]),
         *_figure_sections(audit),
         Section("heading", "Top-k target damage"),
@@ -664,6 +755,9 @@ def report_sections(audit):
                 "damaged groups, per filter, defense and alpha (summary.csv also names "
                 "the most damaged group of each row)."),
         Section("table", top_k, wrap={"filter": 12}),
+        *([Section("heading", "Warnings raised during the work"),
+           Section("table", audit.warnings_, wrap={"warning": 50, "where": 40})]
+          if len(audit.warnings_) else []),
         Section("heading", "Parameters", where="html"),
         Section("table", parameters_table(audit), where="html"),
         Section("text", f"{audit.n_computed_} poisoned fits in "

@@ -17,6 +17,7 @@ import socket
 import tempfile
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ from joblib.parallel import BACKENDS, get_active_backend
 from sklearn.base import clone
 
 from ..metrics import certified_fraction, removal_fractions, subpopulation_damage
+from ..utils._compat import _safe_indexing
 
 
 class _AuditData:
@@ -111,26 +113,39 @@ def _run_task(task, data):
     ``fit``). A certifying defense's rows get the fraction of the group's test
     rows certified against the attack's ``n_poison_`` added rows
     (``certified``) and certified and correct (``certified_correct``), and no
-    removal columns (it removes nothing).
+    removal columns (it removes nothing). What the intervals and verdicts
+    need is kept per row: the counts of the group's (and the other) test
+    rows the model got wrong where the clean model was right (``*_lost``) and
+    the reverse (``*_gained``), which of the group's test rows it got right
+    (``target_correct``, a string of 0/1) and, for a defense that removed
+    rows, the same for a random filter removing as many
+    (``random_target_correct``, ``random_target_damage``). Warnings raised
+    by the attack and the fits are kept in ``warnings``, not shown.
     """
     _watch_owner(task.owner)
     X_train, y_train, X_aux, y_aux, X_test, y_test = data.arrays
-    key, mask = task.key, task.test_mask
+    key, mask, y_test = task.key, task.test_mask, np.asarray(y_test)
     attack = clone(task.attack).set_params(subpopulation=task.finder, alpha=key["alpha"],
                                            aux=(X_aux, y_aux), random_state=key["seed"])
-    start = time.perf_counter()
-    X_res, y_res = attack.fit_resample(X_train, y_train)
-    attack_seconds = time.perf_counter() - start
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        X_res, y_res = attack.fit_resample(X_train, y_train)
+        attack_seconds = time.perf_counter() - start
     n_poison = int(attack.n_poison_)
+    clean_right = task.clean_pred == y_test
+    labels = np.unique(y_test[mask], return_counts=True)[1]
     rows = []
     for name, defense in task.defenses.items():
         model = defended(task.estimator, defense, key["seed"], n_poison,
                          task.oracle_n_remove)
-        t0 = time.perf_counter()
-        model.fit(X_res, y_res)
-        fit_seconds = time.perf_counter() - t0
-        dmg = subpopulation_damage(task.clean_pred, model.predict(X_test), None, y_test,
-                                   mask)
+        with warnings.catch_warnings(record=True) as more:
+            warnings.simplefilter("always")
+            t0 = time.perf_counter()
+            model.fit(X_res, y_res)
+            fit_seconds = time.perf_counter() - t0
+            pred = model.predict(X_test)
+        dmg = subpopulation_damage(task.clean_pred, pred, None, y_test, mask)
         row = dict(key, defense=name, n_poison=n_poison,
                    n_train=int(attack.n_subpopulation_),
                    **{f: getattr(dmg, f) for f in _DAMAGE_FIELDS}, n_test=dmg.n_target)
@@ -144,8 +159,45 @@ def _run_task(task, data):
             # the fraction of the poison rows, and of the clean rows, it removed
             row["poison_removed"], row["clean_removed"] = removal_fractions(
                 attack.poison_mask_, model.support_mask_)
-        rows.append(dict(row, fit_seconds=fit_seconds, attack_seconds=attack_seconds))
+        right = np.asarray(pred) == y_test
+        row.update(fit_seconds=fit_seconds, attack_seconds=attack_seconds,
+                   majority_rate=float(labels.max() / labels.sum()),
+                   **_outcomes("target", clean_right[mask], right[mask]),
+                   **_outcomes("collateral", clean_right[~mask], right[~mask]),
+                   target_correct=_bits(right[mask]))
+        removed = getattr(model, "support_mask_", None)
+        if removed is not None and (~np.asarray(removed)).any():
+            row.update(_random_filter(task, X_res, y_res, ~np.asarray(removed), X_test,
+                                      clean_right, y_test))
+        row["warnings"] = [f"{w.category.__name__}: {w.message}" for w in caught + more]
+        rows.append(row)
     return rows
+
+
+def _bits(right):
+    return "".join("1" if r else "0" for r in right)
+
+
+def _outcomes(part, clean_right, right):
+    return {f"{part}_lost": int(np.sum(clean_right & ~right)),
+            f"{part}_gained": int(np.sum(~clean_right & right))}
+
+
+def _random_filter(task, X_res, y_res, removed, X_test, clean_right, y_test):
+    """The victim fitted after removing as many rows as the defense did,
+    chosen at random (seeded by the task's seed): does the defense's
+    detection beat chance?"""
+    keep = np.ones(len(removed), dtype=bool)
+    rng = np.random.RandomState(task.key["seed"])
+    keep[rng.choice(len(keep), int(removed.sum()), replace=False)] = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = clone(task.estimator).fit(_safe_indexing(X_res, keep),
+                                          _safe_indexing(y_res, keep))
+    right = np.asarray(model.predict(X_test)) == y_test
+    mask = task.test_mask
+    return {"random_target_damage": float(clean_right[mask].mean() - right[mask].mean()),
+            "random_target_correct": _bits(right[mask])}
 
 
 _DAMAGE_FIELDS = ("clean_target_accuracy", "poisoned_target_accuracy", "target_damage",
@@ -225,6 +277,9 @@ def _host():
     return re.sub(r"[^A-Za-z0-9.]+", "_", socket.gethostname()) or "host"
 
 
+_SHM = "/dev/shm"
+
+
 def _sweep(base):
     """Remove the data folders of this host's dead audits (killed with their
     resource tracker, e.g. a whole process group killed at once)."""
@@ -239,6 +294,20 @@ def _sweep(base):
         match = pattern.match(name)
         if match and not _alive(int(match.group(1))):
             shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    # joblib's memmapping folders and loky's semaphores in shared memory, named
+    # by the pid that made them, are left too by a process-group SIGKILL
+    shm = re.compile(r"(?:joblib_memmapping_folder_|sem\.loky-)(\d+)[_-]")
+    for name in os.listdir(_SHM) if os.path.isdir(_SHM) else ():
+        match = shm.match(name)
+        if match and not _alive(int(match.group(1))):
+            path = os.path.join(_SHM, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
 
 @contextmanager

@@ -137,6 +137,28 @@ def test_cli_writes_outputs(tmp_path, capsys):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_report_error_keeps_the_results_and_says_how_to_rerun(tmp_path, capsys,
+                                                             monkeypatch):
+    # an error in the report after every fit lost the run's finished work
+    from skpoison.audit import _report
+
+    def broken(audit):
+        raise TypeError("'make_column_selector' object is not iterable")
+
+    monkeypatch.setattr(_report, "report_sections", broken)
+    args = ["audit", "--filters", "ClusterMatch", "--alphas", "2", "--defenses", "none",
+            "--max-subpopulations", "2", "--n-jobs", "1", "--quiet",
+            "--out", str(tmp_path), "--store", str(tmp_path / "audit.sqlite")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "results are saved" in err and "results.csv" in err
+    assert "Run the same command again to rebuild the report alone" in err
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 2
+    monkeypatch.undo()
+    assert main(args) == 0
+    assert "0 poisoned fits" in capsys.readouterr().out  # the report alone
+
+
 def test_cli_rejects_bad_option(capsys):
     with pytest.raises(SystemExit):
         main(["audit", "--defenses", "magic"])
@@ -272,7 +294,7 @@ def test_describe_subpopulation_is_the_finders_own_text():
     names = [describe_subpopulation(finder, s) for s in finder.subpopulations_]
     assert names == [finder.describe_text(s) for s in finder.subpopulations_]
     assert sorted(names) == ["gain=0.5, job is missing", "gain=0.5, job=a",
-                             "gain=15,024, job is missing", "gain=15,024, job=a"]
+                             "gain=15024, job is missing", "gain=15024, job=a"]
     annotated = FeatureMatch([annotation_column("gain"), annotation_column("job")]).fit(
         frame.rename(columns=annotation_column))
     assert sorted(describe_subpopulation(annotated, s)

@@ -65,7 +65,8 @@ def test_page_is_self_contained(page):
         png = base64.b64decode(src.split(",", 1)[1])
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(sources) == 4  # by alpha, per subpopulation, map, removal
-    assert text.count("<table") == 4  # groups, defenses, top-k, parameters
+    # groups, defenses, top-k, parameters, and the warnings TRIM raised
+    assert text.count("<table") == 5 and "Warnings raised during the work" in text
     assert "Top-k target damage" in text and "x0" in text  # clusters named by rules
 
 
@@ -148,7 +149,7 @@ def test_chromium_check_catches_errors(tmp_path):
 def test_report_renders_in_chromium(page, tmp_path):
     path, _ = page
     dom, marks, console = _chromium(path, tmp_path)
-    assert marks == {"images": "4", "broken-images": "0", "tables": "4", "errors": "0"}
+    assert marks == {"images": "4", "broken-images": "0", "tables": "5", "errors": "0"}
     assert console == []
     assert "The most vulnerable groups" in dom and "What each defense removed" in dom
 
@@ -171,26 +172,51 @@ def test_dollar_signs_and_markup_in_names_are_text(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_defense_verdicts_per_alpha():
-    from skpoison.audit._render import text_table
-    from skpoison.audit._report import defense_effect, defense_verdicts
-
+def _synthetic(n=20):
+    """Two groups, two seeds, alpha 1: TRIM restores group 0 (every test row
+    right again) and breaks group 1 (every row wrong); the random filter
+    removing as many rows changes nothing."""
     rows = []
-    for alpha, without, with_ in [(1.0, 0.30, 0.05), (2.0, 0.40, 0.50)]:
-        for sub in (0, 1):
-            for defense, damage in (("none", without), ("trim", with_)):
+    for sub, (base, trim) in enumerate([("0" * n, "1" * n), ("1" * n, "0" * n)]):
+        for seed in (0, 1):
+            for defense, bits in (("none", base), ("trim", trim)):
+                damage = 1.0 - bits.count("1") / n
                 rows.append({"filter": "f", "subpopulation": sub,
-                             "description": f"g{sub}", "n_aux": 10, "alpha": alpha,
-                             "seed": 0, "defense": defense, "target_damage": damage,
-                             "collateral_damage": 0.01,
+                             "description": f"g{sub}", "n_aux": 10, "alpha": 1.0,
+                             "seed": seed, "defense": defense, "n_train": 5,
+                             "n_test": n, "clean_target_accuracy": 1.0,
+                             "target_damage": damage, "target_damage_low": damage - 0.1,
+                             "target_damage_high": damage + 0.1,
+                             "collateral_damage": 0.01, "target_correct": bits,
+                             "random_target_correct": base if defense == "trim" else None,
+                             "random_target_damage": (1.0 - base.count("1") / n
+                                                      if defense == "trim" else np.nan),
                              "poison_removed": 0.5 if defense == "trim" else np.nan,
                              "clean_removed": 0.1 if defense == "trim" else np.nan})
-    effect = defense_effect(pd.DataFrame(rows), n_clean=200)
-    assert effect["clean rows removed"].tolist() == [20.0, 20.0]
+    return pd.DataFrame(rows)
+
+
+def test_defense_verdicts_count_groups_against_the_baselines():
+    from skpoison.audit._render import text_table
+    from skpoison.audit._report import defense_effect, defense_groups, defense_verdicts
+
+    groups = defense_groups(_synthetic())
+    assert groups["verdict"].tolist() == ["helped", "hurt"]
+    assert groups["vs random"].tolist() == ["helped", "hurt"]
+    effect = defense_effect(_synthetic(), n_clean=200)
+    row = effect.iloc[0]
+    assert (row["helped"], row["hurt"], row["no clear difference"]) == (1, 1, 0)
+    assert row["made worse"] == "g1" and row["clean rows removed"] == 20.0
+    assert (row["worst without"], row["worst with"], row["worst random filter"],
+            row["worst perfect filter"]) == (1.0, 1.0, 1.0, 0.0)
     ((name, kind, text),) = defense_verdicts(effect)
     assert (name, kind) == ("trim", "mixed")
-    assert "helped at alpha 1, made it worse at alpha 2" in text
-    assert "removed 10.0% of the clean training rows (about 20 rows)" in text
+    assert "clearly helped 1 groups, clearly hurt 1 (g1)" in text
+    assert "removed 10.0% of the clean training rows (about 20)" in text
+    # one row either way is no clear difference
+    small = _synthetic(n=3)
+    small["target_correct"] = np.where(small["defense"] == "none", "110", "111")
+    assert defense_groups(small)["verdict"].tolist() == ["no clear difference"] * 2
     table = text_table(pd.DataFrame({"group": ["a long group name " * 4], "n": [3]}),
                        wrap={"group": 20})
     assert max(len(line) for line in table.splitlines()) < 30
