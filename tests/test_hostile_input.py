@@ -751,3 +751,166 @@ def test_metric_bad_mask(fitted, metric, mask, record_property):
             certified_fraction(certifier, X, y, bad, 2)
     _expect_clear(info.value, r"mask", f"{metric} with {mask!r}")
     _outcome(record_property, "error")
+
+
+# ---------------------------------------------------------------------------
+# the command line with hostile files: one line `skpoison: error: <option>:
+# <problem>`, exit status 2 and nothing written, or a correct result
+
+CLI_QUICK = ["--alphas", "1", "--max-subpopulations", "1", "--n-jobs", "1", "--quiet",
+             "--defenses", "none", "--n-clusters", "3"]
+
+
+def _cli_table(n=120, seed=0):
+    rng = np.random.RandomState(seed)
+    return pd.DataFrame({"age": rng.randint(18, 80, n),
+                         "job": rng.choice(["a", "b", "c"], n), "y": np.arange(n) % 2})
+
+
+def _write(path, content):
+    if isinstance(content, pd.DataFrame):
+        content.to_csv(path, index=False)
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, str):
+        path.write_text(content)
+    else:
+        path.write_text(content[0], encoding=content[1])
+    return str(path)
+
+
+def _module(folder, name, text):
+    (folder / f"{name}.py").write_text(text)
+    return name
+
+
+def _cli(argv, tmp_path, capsys):
+    """Run the command line in-process: ``(status, stderr line, written)``."""
+    from skpoison.__main__ import main
+
+    out = tmp_path / "out"
+    try:
+        status = main(["audit", *CLI_QUICK, *argv, "--out", str(out)])
+    except SystemExit as exc:
+        status = exc.code
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    _cli.out = captured.out
+    return status, (err[-1] if err else ""), out.exists()
+
+
+T = _cli_table()
+HOSTILE_FILES = {  # name: (file content, extra argv, option of the error or None)
+    "empty file": ("", [], "--data"),
+    "header only": ("age,job,y\n", [], "--data"),
+    "target missing": (T, ["--target", "salary"], "--target"),
+    "target constant": (T.assign(y=1), [], "--target"),
+    "one row of a second class": (T.assign(y=[1] + [0] * 119), [], "--target"),
+    "50 classes": (_cli_table(400).assign(y=np.arange(400) % 50), [], None),
+    "an all-missing column": (T.assign(empty=np.nan), ["--features", "job"], None),
+    "duplicate column names": ("age,age,y\n" + "".join(f"{i},{i},{i % 2}\n"
+                                                       for i in range(60)), [], "--data"),
+    "a blank column name": ("age, ,y\n" + "".join(f"{i},{i % 3},{i % 2}\n"
+                                                  for i in range(60)),
+                            ["--feature", " "], None),
+    "markup column names": (T.rename(columns={"job": "<b>job</b>"}),
+                            ["--features", "<b>job</b>"], None),
+    "formula and $ cells": (T.assign(job=np.array(["=HYPERLINK(\"x\")", "$x$", "@a"])[
+        np.arange(120) % 3]), ["--features", "job"], None),
+    "2,000 columns": (pd.concat([pd.DataFrame(np.random.RandomState(0).rand(120, 2000)),
+                                 T[["y"]]], axis=1), [], None),
+    "semicolon-separated": ((T.to_csv(index=False, sep=";"), "utf-8"), [], "--data"),
+    "latin-1": ((T.assign(job=np.array(["café", "naïve"])[np.arange(120) % 2])
+                 .to_csv(index=False), "latin-1"), ["--features", "job"], None),
+    "binary named .csv": (bytes(np.random.RandomState(0).randint(0, 256, 3000)
+                                .astype(np.uint8)), [], "--data"),
+    "an annotation: column": (T.rename(columns={"job": "annotation:job"}), [], "--data"),
+    "size filter on a small table": (T, ["--features", "job", "--filters",
+                                         "FeatureMatch", "--max-size", "5"], "--max-size"),
+    "dpa partitions over the rows": (T, ["--defenses", "none,dpa", "--n-partitions",
+                                         "1000"], "--n-partitions"),
+    "fine-pruning on a linear victim": (T, ["--defenses", "none,fine-pruning"],
+                                        "--defenses"),
+    "a negative seed": (T, ["--seeds=-1"], "--seeds"),
+    "a random state over 2**32": (T, ["--random-state", "4294967296"], "--random-state"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_FILES))
+def test_cli_hostile_file(case, tmp_path, capsys):
+    content, argv, option = HOSTILE_FILES[case]
+    path = _write(tmp_path / "table.csv", content)
+    target = [] if "--target" in argv else ["--target", "y"]
+    status, line, written = _cli(["--data", path, *target, *argv], tmp_path, capsys)
+    if option is None:  # a correct result
+        assert status == 0, line
+        for name in ("results.csv", "groups.csv"):
+            cells = pd.read_csv(tmp_path / "out" / name).select_dtypes(object)
+            assert not cells.map(lambda v: str(v)[:1] in "=+-@").any().any()
+    else:
+        assert status == 2, line
+        assert line.startswith(f"skpoison: error: {option}: "), line
+        assert "Error:" not in line and "\x1b" not in line
+        assert not written  # nothing written, no empty store
+
+
+ESTIMATORS = {  # name: (module text, factory, the error's words or None)
+    "missing module": (None, "no_such_module_xyz:make", "No module named"),
+    "failing import": ("raise RuntimeError('broken on import')\n", "make",
+                       "broken on import"),
+    "sys.exit on import": ("import sys\nsys.exit(3)\n", "make", "SystemExit"),
+    "a non-estimator": ("def make():\n    return 'a string'\n", "make", "str"),
+    "a regressor": ("def make():\n    from sklearn.linear_model import LinearRegression\n"
+                    "    return LinearRegression()\n", "make", None),
+    "no strings": ("def make():\n    from sklearn.linear_model import LogisticRegression\n"
+                   "    return LogisticRegression()\n", "make", "could not convert"),
+    "prefit": ("def make():\n    import numpy as np\n    from sklearn.frozen import "
+               "FrozenEstimator\n    from sklearn.linear_model import LogisticRegression"
+               "\n    return FrozenEstimator(LogisticRegression().fit(np.eye(2), [0, 1]))"
+               "\n", "make", "FrozenEstimator"),
+}
+
+
+@pytest.mark.parametrize("case", list(ESTIMATORS))
+def test_cli_hostile_estimator(case, tmp_path, capsys, monkeypatch):
+    text, factory, words = ESTIMATORS[case]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    name = f"user_model_{abs(hash(case))}"
+    spec = factory if text is None else f"{_module(tmp_path, name, text)}:{factory}"
+    path = _write(tmp_path / "table.csv", T)
+    status, line, written = _cli(["--data", path, "--target", "y", "--estimator", spec],
+                                 tmp_path, capsys)
+    assert status == 2, line
+    assert line.startswith("skpoison: error: --estimator: "), line
+    assert words is None or words in line, line
+    assert not written
+
+
+def test_cli_other_columns_in_test_or_aux(tmp_path, capsys):
+    path = _write(tmp_path / "table.csv", T)
+    for option, other in (("--test", T.rename(columns={"age": "AGE"})),
+                          ("--aux", T.drop(columns="job"))):
+        status, line, written = _cli(
+            ["--data", path, "--target", "y", option,
+             _write(tmp_path / "other.csv", other)], tmp_path, capsys)
+        assert status == 2 and line.startswith(f"skpoison: error: {option}: "), line
+        assert not written
+
+
+def test_cli_control_characters_are_not_printed(tmp_path, capsys):
+    path = _write(tmp_path / "table.csv", T)
+    folder = tmp_path / "store\x1b[31m"  # a folder given as the store: named raw
+    folder.mkdir()
+    status, line, _ = _cli(["--data", path, "--target", "y", "--store", str(folder)],
+                           tmp_path, capsys)
+    assert status == 2 and line.startswith("skpoison: error: --store: "), line
+    assert "\x1b" not in line and "store?[31m" in line, line
+
+
+def test_cli_suggests_columns_of_the_users_table(tmp_path, capsys):
+    path = _write(tmp_path / "table.csv", T)
+    status, _, _ = _cli(["--data", path, "--target", "y", "--no-store"], tmp_path, capsys)
+    out = _cli.out
+    assert status == 0
+    assert "--features job,age" in " ".join(out.split()) and "sex,race" not in out

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ._data import SettingError
+from ._render import printable
 from ._registry import ATTACKS, DEFENSES, FINDERS, VICTIMS, help_text
 from ._settings import SETTINGS, on_accelerator, prepare_audit, table_setting
 
@@ -36,13 +37,6 @@ OPTIONS = {"data": "--data", "target": "--target", "test": "--test", "aux": "--a
            "seeds": "--seeds", "random_state": "--random-state", "device": "--device",
            "max_subpopulations": "--max-subpopulations", "n_jobs": "--n-jobs",
            "store": "--store", "backend": "--backend"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text):
-    """``text`` with control characters (escape sequences, bells) shown as
-    ``\\xNN``, so that names from a user's file cannot drive the terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 
 class UsageError(Exception):
@@ -532,8 +526,9 @@ def _sigterm_as_interrupt():
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    finally:  # once terminated, SIGTERM stays ignored until the command ends
+        if signal.getsignal(signal.SIGTERM) is _terminate:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv=None):
@@ -565,6 +560,8 @@ def main(argv=None):
                 "finished units are in the store, run the same command again to "
                 "resume")
         print(f"skpoison: {how}; {kept}.", file=sys.stderr)
+        if isinstance(exc, Terminated):  # the stop is over: SIGTERM ends us again
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
         return 128 + signal.SIGTERM if isinstance(exc, Terminated) else 130
     except (ValueError, TypeError, OSError, ImportError, RuntimeError,
             MemoryError) as exc:

@@ -50,43 +50,63 @@ def read_table(source, param="data"):
     """
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
+    elif not isinstance(source, (str, Path)):
+        raise SettingError(param, "expected a file path or a DataFrame; got "
+                                  f"{type(source).__name__}.")
+    elif not Path(source).is_file():
+        raise SettingError(param, f"no such file: {source}")
     else:
-        if not isinstance(source, (str, Path)):
-            raise SettingError(param, "expected a file path or a DataFrame; got "
-                                      f"{type(source).__name__}.")
-        path = Path(source)
-        if not path.is_file():
-            raise SettingError(param, f"no such file: {path}")
-        suffixes = [s.lower() for s in path.suffixes]
-        parquet = bool(suffixes) and suffixes[-1] in PARQUET_SUFFIXES
-        try:
-            if parquet:
-                try:
-                    import pyarrow  # noqa: F401
-                except ImportError:
-                    raise SettingError(
-                        param, f"reading the Parquet file {path} needs pyarrow "
-                               "(pip install pyarrow), or write the table as CSV."
-                    ) from None
-                frame = pd.read_parquet(path)
-            elif any(s in (".tsv", ".tab") for s in suffixes):
-                frame = pd.read_csv(path, sep="\t")
-            else:
-                frame = pd.read_csv(path)
-        except SettingError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - parser, encoding, arrow, permission
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            kind = "Parquet" if parquet else "CSV"
-            raise SettingError(param, f"cannot read {path} as a {kind} table: "
-                                      f"{type(exc).__name__}: {first}") from None
+        frame = _read_file(Path(source), param)
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise SettingError(param, f"the table has {frame.shape[0]} rows and "
                                   f"{frame.shape[1]} columns.")
+    if frame.shape[1] == 1 and any(sep in str(frame.columns[0]) for sep in ";|"):
+        raise SettingError(param, f"one column, named {str(frame.columns[0])!r}: "
+                                  "write the table with commas (.csv) or tabs (.tsv).")
+    for c in frame.columns[frame.dtypes == object]:
+        if frame[c].map(lambda v: isinstance(v, (list, dict, set, np.ndarray))).any():
+            raise SettingError(param, f"column {c!r} holds lists or arrays; the audit "
+                                      "needs one value per cell.")
     frame.columns = [str(c) for c in frame.columns]
     duplicated = frame.columns[frame.columns.duplicated()].tolist()
     if duplicated:
         raise SettingError(param, f"duplicated column names {duplicated}.")
+    return frame
+
+
+def _read_file(path, param):
+    """A CSV / TSV (UTF-8, else Latin-1) or Parquet file as a DataFrame; its
+    header's names as written (pandas would rename a repeated name)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    parquet = bool(suffixes) and suffixes[-1] in PARQUET_SUFFIXES
+    sep = "\t" if any(s in (".tsv", ".tab") for s in suffixes) else ","
+    with path.open("rb") as file:
+        head = file.read(4096)
+    if not head:
+        raise SettingError(param, f"{path} is empty.")
+    if not parquet and suffixes[-1:] in ([".csv"], [".tsv"]) and b"\0" in head:
+        raise SettingError(param, f"{path} is a binary file, not a text table.")
+    try:
+        if parquet:
+            return pd.read_parquet(path)  # its names are unique (pyarrow's rule)
+        try:
+            frame, encoding = pd.read_csv(path, sep=sep), None
+        except UnicodeDecodeError:
+            frame, encoding = pd.read_csv(path, sep=sep, encoding="latin-1"), "latin-1"
+        names = pd.read_csv(path, sep=sep, nrows=1, header=None, dtype=str,
+                            encoding=encoding).iloc[0].fillna("")
+    except ImportError:
+        raise SettingError(param, f"reading the Parquet file {path} needs pyarrow "
+                                  "(pip install pyarrow), or write the table as CSV."
+                           ) from None
+    except Exception as exc:  # noqa: BLE001 - parser, encoding, arrow, permission
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise SettingError(param, f"cannot read {path} as a "
+                                  f"{'Parquet' if parquet else 'CSV'} table: "
+                                  f"{type(exc).__name__}: {first}") from None
+    if not parquet and names.duplicated().any():
+        raise SettingError(param, "duplicated column names "
+                                  f"{names[names.duplicated()].tolist()}.")
     return frame
 
 

@@ -164,13 +164,17 @@ def _coded(annotations, columns, names=None):
     return codes, CodedNames({annotation_column(c): v for c, v in categories.items()})
 
 
-def _tabular_sizes(n_aux):
+def _tabular_sizes(n_aux, n_clusters=None):
     """The paper's Adult filter (10 < n < 100 of 7,841 aux rows), scaled:
-    ``(min_size, max_size, n_clusters)``."""
+    ``(min_size, max_size, n_clusters)``.
+
+    ``n_clusters`` given (a user's table): the cap also lets clusters up to
+    three times the mean size pass, so that a small table keeps its clusters.
+    """
     min_size = max(3, n_aux // 800)
-    max_size = max(min_size + 2, n_aux // 10)
-    n_clusters = 100 if n_aux > 2000 else 25
-    return min_size, max_size, max(2, min(n_clusters, n_aux // 10))
+    k = max(2, min(100 if n_aux > 2000 else 25, n_aux // 10))
+    mean = 0 if n_clusters is None else 3 * n_aux // n_clusters
+    return min_size, max(min_size + 2, n_aux // 10, mean), k
 
 
 # --------------------------------------------------------------------------
@@ -420,7 +424,8 @@ def _build_table(frames, target_name, features, estimator, model, *, n_samples,
     else:
         victim = make_table_victim(model, X_train)
     victim = seed_unseeded(victim, random_state)
-    min_size, max_size, k = _tabular_sizes(len(y_aux))
+    min_size, _, k = _tabular_sizes(len(y_aux))
+    max_size = _tabular_sizes(len(y_aux), k)[1]
     finders = {}
     if features:  # the user's own groups: no cap but the whole table
         finders["FeatureMatch"] = FeatureMatch(list(features), min_size=min_size,
@@ -744,13 +749,15 @@ def _finders(setting, finders):
     return out
 
 
-def _check_sizes(finders, X_aux, notes, given=()):
+def _check_sizes(finders, X_aux, notes, given=(), count_all=False):
     """The finders' sizes against the attacker's rows, before any work.
 
     ClusterMatch cannot make more clusters than there are rows; a
     FeatureMatch whose size filter keeps no group is dropped with a note
     when another finder runs, and refused (naming the bound) when alone.
-    ``given``: the size parameters the caller set (the others are defaults).
+    ``given``: the size parameters the caller set (the others are defaults);
+    ``count_all``: ClusterMatch's clusters are counted too (a fit on the
+    attacker's rows, cheap on a table), else only FeatureMatch's groups.
     """
     n_aux = len(X_aux)
     for name, finder in list(finders.items()):
@@ -771,7 +778,7 @@ def _check_sizes(finders, X_aux, notes, given=()):
                                       "leave no group size: sizes must satisfy "
                                       f"min_size < n < max_size (the attacker has "
                                       f"{n_aux} rows).")
-        if "columns" not in params:  # only FeatureMatch's groups are cheap to count
+        if "columns" not in params and not count_all:
             continue
         sizes = group_sizes(finder, X_aux)
         if ((sizes > (low or 0)) & (sizes < (high or n_aux + 1))).any():
@@ -859,7 +866,14 @@ def prepare_audit(setting="adult", model=None, *, n_samples=None, data_home=None
     given = {k for p in (wanted.values() if isinstance(wanted, dict) else ())
              if isinstance(p, dict) for k in p}
     finders = _finders(bunch, wanted)
-    _check_sizes(finders, bunch.data[2], notes, given)
+    clusters = finders.get("ClusterMatch")
+    if record.name == "table" and {"n_clusters"} <= given - {"max_size"} and clusters:
+        clusters.set_params(max_size=_tabular_sizes(len(bunch.data[2]),
+                                                    clusters.n_clusters)[1])
+    _check_sizes(finders, bunch.data[2], notes, given, count_all=record.name == "table")
+    seeds = params.get("seeds", (0,))
+    if any(isinstance(s, Integral) and not 0 <= s < 2**32 for s in seeds):
+        raise SettingError("seeds", f"expected ints in [0, 2**32 - 1]; got {seeds}.")
     attack, defenses = _parts(bunch, params.pop("attack", None),
                               params.pop("defenses", ("none", "trim")),
                               bunch.estimator, bunch.data[0])

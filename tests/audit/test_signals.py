@@ -159,3 +159,61 @@ def test_data_folders_of_dead_audits_are_removed(tmp_path, monkeypatch):
         assert mine.name.startswith(f"skpoison-audit-{_host()}-{os.getpid()}-")
     assert not stale.exists() and not mine.exists()
     assert live.exists() and other_host.exists()
+
+
+def test_stale_shared_memory_entries_of_dead_audits_are_removed(tmp_path, monkeypatch):
+    # a process-group SIGKILL leaves joblib's memmapping folders and loky's
+    # semaphores in /dev/shm; the next audit removes those of dead processes
+    from skpoison.audit import _workers
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    entries = {f"joblib_memmapping_folder_{dead.pid}_ab_cd": False,
+               f"sem.loky-{dead.pid}-x1y2": False,
+               f"joblib_memmapping_folder_{os.getpid()}_ab_cd": True,
+               f"sem.loky-{os.getpid()}-x1y2": True, "unrelated": True}
+    for name in entries:
+        if name.startswith("joblib"):
+            (shm / name).mkdir()
+        else:
+            (shm / name).write_bytes(b"")
+    monkeypatch.setattr(_workers, "_SHM", str(shm))
+    _workers._sweep(str(tmp_path))
+    assert {p.name for p in shm.iterdir()} == {n for n, kept in entries.items() if kept}
+
+
+_REPEATED_SIGTERM = """
+import os, signal, time
+from skpoison.audit._cli import Terminated, _sigterm_as_interrupt
+try:
+    with _sigterm_as_interrupt():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+except Terminated:
+    os.kill(os.getpid(), signal.SIGTERM)  # `timeout -s TERM` sends a second one
+    time.sleep(0.2)
+    print("stopped gracefully")
+"""
+
+
+def test_a_repeated_sigterm_does_not_cut_the_graceful_stop_short():
+    proc = subprocess.run([sys.executable, "-c", _REPEATED_SIGTERM], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "stopped gracefully" in proc.stdout, proc
+
+
+def test_the_stop_message_does_not_promise_a_store_without_one(monkeypatch, capsys):
+    from skpoison.audit import _cli
+
+    def interrupted(args, plan):
+        raise _cli.Terminated
+
+    monkeypatch.setattr(_cli, "run_audit", interrupted)
+    monkeypatch.setattr(_cli, "prepare", lambda args: None)
+    assert _cli.main(["audit", "--no-store"]) == 143
+    err = capsys.readouterr().err
+    assert "terminated" in err and "in the store" not in err and "--no-store" in err
+    assert _cli.main(["audit"]) == 143
+    assert "finished units are in the store" in capsys.readouterr().err
