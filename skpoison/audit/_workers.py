@@ -280,9 +280,6 @@ def _host():
 _SHM = "/dev/shm"
 
 
-_SHM = "/dev/shm"
-
-
 def _sweep(base):
     """Remove the data folders of this host's dead audits (killed with their
     resource tracker, e.g. a whole process group killed at once)."""
@@ -297,20 +294,6 @@ def _sweep(base):
         match = pattern.match(name)
         if match and not _alive(int(match.group(1))):
             shutil.rmtree(os.path.join(base, name), ignore_errors=True)
-    # joblib's memmapping folders and loky's semaphores in shared memory, named
-    # by the pid that made them, are left too by a process-group SIGKILL
-    shm = re.compile(r"(?:joblib_memmapping_folder_|sem\.loky-)(\d+)[_-]")
-    for name in os.listdir(_SHM) if os.path.isdir(_SHM) else ():
-        match = shm.match(name)
-        if match and not _alive(int(match.group(1))):
-            path = os.path.join(_SHM, name)
-            if os.path.isdir(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
     # joblib's memmapping folders and loky's semaphores in shared memory, named
     # by the pid that made them, are left too by a process-group SIGKILL
     shm = re.compile(r"(?:joblib_memmapping_folder_|sem\.loky-)(\d+)[_-]")
