@@ -457,6 +457,22 @@ def _new_paths(args, store):
     return [p for p in paths if not p.exists()]
 
 
+@contextmanager
+def _safe_path():
+    """Worker processes started meanwhile do not put the current folder first
+    on their import path (``python -m`` does): a ``joblib.py`` there would
+    shadow joblib. They get this process's path, the folder last."""
+    before = os.environ.get("PYTHONSAFEPATH")
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PYTHONSAFEPATH"]
+        else:
+            os.environ["PYTHONSAFEPATH"] = before
+
+
 def run_audit(args, plan=None):
     """Run the checked command line; returns the exit status."""
     from ._render import render_text
@@ -471,7 +487,8 @@ def run_audit(args, plan=None):
             from distributed import Client
 
             client = Client(args.scheduler)
-        audit.run(*data)
+        with _safe_path():
+            audit.run(*data)
     except (ValueError, TypeError) as exc:
         usage = usage_error(exc)
         if usage is None:

@@ -217,3 +217,27 @@ def test_the_stop_message_does_not_promise_a_store_without_one(monkeypatch, caps
     assert "terminated" in err and "in the store" not in err and "--no-store" in err
     assert _cli.main(["audit"]) == 143
     assert "finished units are in the store" in capsys.readouterr().err
+
+
+def test_a_joblib_py_in_the_current_folder_is_not_imported_by_the_workers(tmp_path):
+    # `python -m` puts the current folder first on the workers' import path:
+    # a joblib.py there ran in every worker
+    script = Path(sys.executable).parent / "skpoison"
+    if not script.exists():
+        pytest.skip("the skpoison script is not installed beside this Python")
+    (tmp_path / "joblib.py").write_text(
+        "open('IMPORTED', 'w').close()\nraise SystemExit(7)\n")
+    (tmp_path / "mymodel.py").write_text(
+        "def make():\n    from sklearn.linear_model import LogisticRegression\n"
+        "    return LogisticRegression()\n")
+    rng = np.random.RandomState(0)
+    pd.DataFrame({"a": rng.normal(size=120), "y": np.arange(120) % 2}).to_csv(
+        tmp_path / "t.csv", index=False)
+    proc = subprocess.run(
+        [str(script), "audit", "--data", "t.csv", "--target", "y", "--estimator",
+         "mymodel:make", "--alphas", "1", "--max-subpopulations", "1", "--defenses",
+         "none", "--n-jobs", "2", "--backend", "loky", "--quiet", "--no-store",
+         "--out", "out"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert not (tmp_path / "IMPORTED").exists(), proc.stderr
+    assert proc.returncode == 0, proc.stderr
