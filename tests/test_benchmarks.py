@@ -100,3 +100,21 @@ def test_data_dir_is_where_fashion_mnist_is_read(script, tmp_path):
     assert "FileNotFoundError" in result.stderr
     assert f"path={str(tmp_path)!r} does not hold the Fashion-MNIST files" in (
         result.stderr)
+
+
+def test_bench_model_targeted_small():
+    # 3 Adult groups, logistic regression, 40 poisons at most; then the bound
+    # against brute force on tiny problems: no violation
+    out = run_script("benchmarks/bench_model_targeted.py", "--small", timeout=600)
+    assert re.search(r"^\| finder \| group \| n_aux .*\| damage LF \|$", out,
+                     flags=re.MULTILINE)
+    assert len(re.findall(r"^\| ClusterMatch \| \d+ \|", out, flags=re.MULTILINE)) == 3
+    share = markdown_row(out, "share MTP damage >= LabelFlip damage (same poisons, "
+                              "3 groups with test rows)")
+    assert 0.0 <= share[-1] <= 1.0
+    for victim in ("LogisticRegression", "LinearSVC (squared hinge)"):
+        match = re.search(rf"^\| {re.escape(victim)} \| (\d+) \| (\d+) \| {NUMBER} \|$",
+                          out, flags=re.MULTILINE)
+        assert match, out
+        assert int(match.group(1)) > 300 and int(match.group(2)) == 0
+        assert float(match.group(3)) >= -1e-6
