@@ -734,6 +734,10 @@ def report_sections(audit):
     results = audit.results_
     accuracy = ", ".join(f"{v:.3f} (seed {s})" for s, v in audit.clean_accuracy_.items())
     top_k = summarize(results).reset_index().drop(columns=["max_collateral", "worst"])
+    for c in [c for c in top_k.columns if c.startswith("top") and "_clear" in c]:
+        k = c.removesuffix("_clearly_damaged")
+        top_k[k] = [f"{v:.3f} ({n} clear)" for v, n in zip(top_k[k], top_k.pop(c))]
+    top_k = top_k.rename(columns={"n_clearly_damaged": "clearly damaged"})
     return [
         Section("title", audit.title or "skpoison audit"),
         Section("text", _run_text(audit)),
@@ -752,8 +756,9 @@ def report_sections(audit):
         *_figure_sections(audit),
         Section("heading", "Top-k target damage"),
         Section("note", "The paper's summary: the mean target damage of the k most "
-                "damaged groups, per filter, defense and alpha (summary.csv also names "
-                "the most damaged group of each row)."),
+                "damaged groups, per filter, defense and alpha, with how many of them "
+                "are clearly damaged (95% interval above 0); summary.csv also names the "
+                "most damaged group of each row."),
         Section("table", top_k, wrap={"filter": 12}),
         *([Section("heading", "Warnings raised during the work"),
            Section("table", audit.warnings_, wrap={"warning": 50, "where": 40})]

@@ -288,3 +288,53 @@ def test_names_are_neither_formulas_nor_terminal_controls(tmp_path):
     assert _report.csv_safe(frame)["description"].eq("'-x").all()
     console = render_text(report_sections(audit))
     assert "\x1b" not in console and "\x07" not in console and "HYPERLINK" in console
+
+
+def test_every_damage_has_an_interval_and_noise_does_not_lead(audit):
+    res = audit.results_
+    for part in ("target", "collateral"):
+        low, high = res[f"{part}_damage_low"], res[f"{part}_damage_high"]
+        assert ((low <= res[f"{part}_damage"] + 1e-12)
+                & (res[f"{part}_damage"] <= high + 1e-12)).all()
+    # recomputed by hand from the kept outcomes of one row
+    from skpoison.metrics import paired_counts_interval
+
+    row = res.iloc[0]
+    n, lost, gained = row.n_test, row.target_lost, row.target_gained
+    both = round(row.clean_target_accuracy * n) - lost
+    _, low, high = paired_counts_interval(both, lost, gained, n - both - lost - gained)
+    assert (low, high) == pytest.approx((row.target_damage_low, row.target_damage_high))
+    # a 5-row group with damage 0.6 never ranks above a measured one
+    from skpoison.audit._report import vulnerable_groups
+
+    rows = []
+    for sub, (n, damage, low) in enumerate([(5, 0.6, 0.1), (50, 0.3, 0.15)]):
+        rows.append({"filter": "f", "subpopulation": sub, "description": f"g{sub}",
+                     "n_aux": 9, "n_train": 9, "n_test": n, "alpha": 1.0, "seed": 0,
+                     "defense": "none", "clean_target_accuracy": 1.0,
+                     "target_damage": damage, "target_damage_low": low,
+                     "target_damage_high": 0.9, "collateral_damage": 0.0})
+    table = vulnerable_groups(pd.DataFrame(rows), top=None)
+    assert table["group"].tolist() == ["g1", "g0"]
+    assert table["measured"].tolist() == [True, False]
+    assert table["clearly damaged"].tolist() == [True, True]
+
+
+def test_warnings_and_groups_not_attacked_are_accounted_for(audit):
+    # TRIM's class-wipe warnings were printed in the middle of the progress bar
+    assert len(audit.warnings_) and audit.warnings_["count"].sum() >= 1
+    assert audit.warnings_["where"].str.contains("trim").all()
+    assert "TRIM" in " ".join(audit.warnings_["warning"])
+    from skpoison.subpopulations import FeatureMatch
+
+    X_train, y_train, X_aux, y_aux, X_test, y_test = (
+        pd.DataFrame(v, columns=["a", "b"]) if v.ndim == 2 else v for v in _blobs())
+    groups = [X.assign(g=(X["a"] > 10).astype(int) + 2 * (X["b"] > 10)
+                       + 4 * (np.arange(len(X)) < 3)) for X in (X_train, X_aux, X_test)]
+    small = SubpopulationAudit(LogisticRegression(),
+                               finders={"fm": FeatureMatch(["g"], min_size=4)},
+                               alphas=[1], progress=False)
+    small.run(groups[0], y_train, groups[1], y_aux, groups[2], y_test)
+    lost = small.not_attacked_
+    assert len(lost) >= 1 and set(lost["reason"]) == {"too few attacker rows (min_size)"}
+    assert (lost["aux rows"] <= 4).all()
