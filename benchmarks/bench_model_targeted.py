@@ -111,14 +111,14 @@ def run_group(victim, fname, finder, g, adult, clean, max_poisons):
     X_aux, y_aux = adult.X_aux.to_numpy(), adult.y_aux.to_numpy()
     X_test, y_test = adult.X_test.to_numpy(), adult.y_test.to_numpy()
     frozen = FrozenEstimator(finder.retarget(g))
-    t = time.perf_counter()
-    score = susceptibility(FrozenEstimator(finder), victim, X, y, X_aux, y_aux,
-                           groups=[g]).iloc[0]
-    t_score = time.perf_counter() - t
     if fname == "FeatureMatch":  # FeatureMatch reads the annotation columns by name
         X_f, X_aux_f, X_test_f = adult.X_train, adult.X_aux, adult.X_test
     else:
         X_f, X_aux_f, X_test_f = X, X_aux, X_test
+    t = time.perf_counter()
+    score = susceptibility(FrozenEstimator(finder), victim, X_f, y, X_aux_f, y_aux,
+                           groups=[g]).iloc[0]
+    t_score = time.perf_counter() - t
     test_mask = np.asarray(frozen.membership(X_test_f), dtype=bool)
     rec = {"finder": fname, "group": g, "n_aux": int(score["n_aux"]),
            "n_test": int(test_mask.sum()), "loss_difference": score["loss_difference"],

@@ -27,15 +27,12 @@ from sklearn.svm import LinearSVC
 from sklearn.utils import ClassifierTags, check_random_state
 
 from ..utils._compat import HasMethods, Interval, _fit_context
+from ..utils._frames import append_rows
 from ..utils._pipeline import is_pipeline
 from ..utils._seeding import seed_unseeded
 from ..utils._threads import small_blas
 from ..utils._validation import check_bounds, is_dataframe, is_number_dtype
-from ._base import (
-    _SHARED_ATTACK_ATTRS_DOC,
-    BasePoisoningAttack,
-    _append_rows,
-)
+from ._base import _SHARED_ATTACK_ATTRS_DOC, BasePoisoningAttack
 from ._linear import add_to_diagonal, cholesky, cholesky_solve
 
 __all__ = ["ModelTargetedPoison", "max_loss_difference", "susceptibility"]
@@ -1086,7 +1083,7 @@ class ModelTargetedPoison(BasePoisoningAttack):
         self.poison_mask_ = np.concatenate(
             [np.zeros(X.shape[0], dtype=bool), np.ones(n_poison, dtype=bool)])
         self.sampling_strategy_ = {c: int(np.sum(y_poison == c)) for c in classes.tolist()}
-        return _append_rows(X, X_poison), np.concatenate([y, y_poison])
+        return append_rows(X, X_poison), np.concatenate([y, y_poison])
 
     def _susceptibility(self, X_given, X, y, groups):
         """The score of each group (see :func:`susceptibility`); rows unchanged."""

@@ -270,3 +270,18 @@ def test_susceptibility_is_the_attacks_first_bound():
     X_aux, y_aux = _problem(seed=1)
     aux = susceptibility(FrozenEstimator(finder), None, X, y, X_aux, y_aux)
     assert aux["n_aux"].tolist() == [int(np.sum(X_aux[:, 0] == g)) for g in range(3)]
+
+
+def test_finder_step_of_a_pipeline_binds_to_the_attack():
+    from skpoison.pipeline import make_pipeline as make_poisoned_pipeline
+
+    X, y = _problem()
+    pipe = make_poisoned_pipeline(FeatureMatch([0], target=2),
+                                  ModelTargetedPoison(random_state=0),
+                                  LogisticRegression())
+    pipe.fit(X, y)
+    attack = pipe.steps[1][1]
+    alone = ModelTargetedPoison(FeatureMatch([0], target=2), random_state=0).fit(X, y)
+    assert attack.n_poison_ == alone.n_poison_ > 0
+    with pytest.raises(ValueError, match="no subpopulation finder"):
+        ModelTargetedPoison().fit_resample(X, y)
