@@ -107,121 +107,103 @@ def _choices(registry):
                  lambda values: all(v in names for v in values))
 
 
-def _data_options(audit):
-    data = audit.add_argument_group("your data")
-    data.add_argument("--data", metavar="FILE", default=None,
-                      help="a table to audit (.csv, .tsv or .parquet; with its target "
-                           "column): the training rows, split into training / attacker "
-                           "/ test rows unless --test / --aux are given")
-    data.add_argument("--target", metavar="COLUMN", default=None,
-                      help="the column to predict (needed with --data)")
-    data.add_argument("--test", metavar="FILE", default=None,
-                      help="held-out rows on which damage is measured (same columns)")
-    data.add_argument("--aux", metavar="FILE", default=None,
-                      help="the attacker's own rows, from which poisons are drawn "
-                           "(same columns)")
-    data.add_argument("--features", metavar="COL,COL",
-                      type=_list(str, "comma-separated column names"), default=None,
-                      help="columns whose value combinations are FeatureMatch's groups "
-                           "(e.g. race,sex; a missing value is a group value); without "
-                           "it only ClusterMatch runs")
-    data.add_argument("--feature", metavar="COLUMN", action="append", default=None,
-                      help="one more such column, its name exactly as written (for "
-                           "names with commas or spaces at the ends); repeatable")
-    data.add_argument("--estimator", metavar="MODULE:FUNCTION", default=None,
-                      help="your victim: a function returning an unfitted scikit-learn "
-                           "classifier, imported from MODULE (installed, or in the "
-                           "current folder); never a pickled model")
-    bundled = audit.add_argument_group("bundled data")
-    bundled.add_argument("--dataset", choices=list(SETTINGS), default=None,
-                         help="a bundled setting (default: adult): " + "; ".join(
-                             f"{k}: {s.title}, models {', '.join(s.models)}"
-                             for k, s in SETTINGS.items()))
-    bundled.add_argument("--n-samples", type=_n_samples, default=None,
-                         help="rows in each of D, D_aux and test (default: a CPU-sized "
-                              "subset for images and text, all rows otherwise; 'full' "
-                              "for every row)")
+def _data_options():
+    """``(group, flags, argparse keywords)`` of the options on the data."""
+    return [
+        ("your data", ["--data"], dict(metavar="FILE", help=(
+            "a table to audit (.csv, .tsv, .parquet) with its target column, split into "
+            "training / attacker / test rows unless --test / --aux are given"))),
+        ("your data", ["--target"], dict(metavar="COLUMN", help="the column to predict")),
+        ("your data", ["--test"], dict(metavar="FILE", help="held-out rows (same columns)")),
+        ("your data", ["--aux"], dict(metavar="FILE", help="the attacker's own rows")),
+        ("your data", ["--features"], dict(
+            metavar="COL,COL", type=_list(str, "comma-separated column names"),
+            help="columns whose value combinations are FeatureMatch's groups (a "
+                 "missing value is a value); without it only ClusterMatch runs")),
+        ("your data", ["--feature"], dict(metavar="COLUMN", action="append", help=(
+            "one more such column, named exactly (commas, spaces); repeatable"))),
+        ("your data", ["--estimator"], dict(metavar="MODULE:FUNCTION", help=(
+            "a function returning your unfitted classifier (MODULE installed or in "
+            "the current folder, searched last); never a pickled model"))),
+        ("bundled data", ["--dataset"], dict(choices=list(SETTINGS), help=(
+            "a bundled setting (default: adult): " + "; ".join(
+                f"{k}: {s.title}, models {', '.join(s.models)}"
+                for k, s in SETTINGS.items())))),
+        ("bundled data", ["--n-samples"], dict(type=_n_samples, help=(
+            "rows in each of D, D_aux and test (default: CPU-sized for images and "
+            "text, all otherwise; 'full': every row)"))),
+    ]
 
 
-def _run_options(audit):
-    run = audit.add_argument_group("what to run")
-    run.add_argument("--model", choices=list(VICTIMS), default=None,
-                     metavar="{" + ",".join(VICTIMS) + "}",
-                     help="victim model (default: the setting's first): "
-                          + "; ".join(f"{k}: {v.help} ({v.applies})"
-                                      for k, v in VICTIMS.items()))
-    run.add_argument("--device", default=None,
-                     help="torch device of the torch parts (torch-mlp, ll, ft, cnn, "
-                          "the embedders): cpu (default), cuda, cuda:1, mps...; with "
-                          "an accelerator --n-jobs defaults to 1")
-    run.add_argument("--attack", choices=list(ATTACKS), default="labelflip",
-                     help="poison generator (default: labelflip): " + help_text(ATTACKS))
-    run.add_argument("--filters", type=_choices(FINDERS), default=None,
-                     help="comma-separated finders (default: all; FeatureMatch on your "
-                          "data needs --features): " + help_text(FINDERS))
-    run.add_argument("--defenses", "--defense", type=_choices(DEFENSES),
-                     default=["none", "trim"],
-                     help="comma-separated defenses (default: none,trim): "
-                          + help_text(DEFENSES))
-    run.add_argument("--n-partitions", type=_number(int, "a positive integer", 1),
-                     default=None, metavar="K",
-                     help="partitions of dpa (default: 50); it certifies at most "
-                          "K/2 added rows, and each partition trains on 1/K of the rows")
-    run.add_argument("--order", choices=["confidence", "id"], default=None,
-                     help="which subpopulations first: confidence (least confident "
-                          "attacker model first, the paper's images and text; default "
-                          "for them) or id (default for tables)")
-    run.add_argument("--n-clusters", type=_number(int, "a positive integer", 1),
-                     default=None, help="ClusterMatch clusters (default: 100 as the "
-                                        "paper, 25 on tables of at most 6,000 rows)")
-    run.add_argument("--min-size", type=_number(int, "an integer >= 0", 0), default=None,
-                     help="keep groups with more attacker rows than this (default: 10 "
-                          "on adult; on tables, attacker rows / 800, at least 3)")
-    run.add_argument("--max-size", type=_number(int, "a positive integer", 1),
-                     default=None,
-                     help="keep groups with fewer attacker rows than this (default: "
-                          "100 on adult; on tables, a tenth of the attacker's rows for "
-                          "ClusterMatch, and for FeatureMatch on your --features every "
-                          "group but the whole table)")
-    run.add_argument("--max-subpopulations", type=_number(int, "a positive integer", 1),
-                     default=None, help="attack only this many subpopulations per filter")
-    run.add_argument("--n-jobs", type=_n_jobs, default=None,
-                     help="parallel jobs (default: -1, every core; 1 with an "
-                          "accelerator --device)")
-    run.add_argument("--alphas", type=_list(float, "comma-separated numbers"),
-                     default=[0.5, 1.0, 2.0],
-                     help="poisoning rates: poison rows per training row of the group "
-                          "(default: 0.5,1,2)")
-    run.add_argument("--seeds", type=_list(int, "comma-separated integers"), default=[0],
-                     help="seeds; each seeds one run of every attack (default: 0)")
-    run.add_argument("--random-state", type=int, default=0,
-                     help="seed of the data split and clustering (default: 0)")
+def _run_options():
+    """The options of what to run, those of the registered parts from the
+    registries."""
+    def listing(registry):
+        return "; ".join(f"{k}: {v.help} ({v.applies})" for k, v in registry.items())
+    positive = _number(int, "a positive integer", 1)
+    return [
+        ("what to run", ["--model"], dict(
+            choices=list(VICTIMS), metavar="{" + ",".join(VICTIMS) + "}",
+            help="victim (default: the setting's first): " + listing(VICTIMS))),
+        ("what to run", ["--device"], dict(help=(
+            "torch device of every torch part: cpu (default), cuda, cuda:1, mps...; "
+            "with an accelerator --n-jobs defaults to 1"))),
+        ("what to run", ["--attack"], dict(choices=list(ATTACKS), default="labelflip",
+                                           help="(default: labelflip) " + help_text(
+                                               ATTACKS))),
+        ("what to run", ["--filters"], dict(type=_choices(FINDERS), help=(
+            "comma-separated finders (default: all): " + listing(FINDERS)))),
+        ("what to run", ["--defenses", "--defense"], dict(
+            type=_choices(DEFENSES), default=["none", "trim"],
+            help="comma-separated defenses (default: none,trim): " + listing(DEFENSES))),
+        ("what to run", ["--n-partitions"], dict(type=positive, metavar="K", help=(
+            "partitions of dpa (default: 50); it certifies at most K/2 added rows"))),
+        ("what to run", ["--order"], dict(choices=["confidence", "id"], help=(
+            "which groups first: least confident attacker model first (default for "
+            "images and text) or by id (default for tables)"))),
+        ("what to run", ["--n-clusters"], dict(type=positive, help=(
+            "ClusterMatch clusters (default: 100, 25 on tables of at most 6,000 rows)"))),
+        ("what to run", ["--min-size"], dict(type=_number(int, "an integer >= 0", 0),
+                                             help=(
+            "keep groups of more attacker rows (default: 10 on adult; on tables 3, or "
+            "attacker rows / 800)"))),
+        ("what to run", ["--max-size"], dict(type=positive, help=(
+            "keep groups of fewer attacker rows (default: 100 on adult; on tables the "
+            "larger of a tenth of the attacker rows and 3 x their mean cluster; "
+            "FeatureMatch on your --features: all but the whole table)"))),
+        ("what to run", ["--max-subpopulations"], dict(type=positive, help=(
+            "attack only this many groups per filter"))),
+        ("what to run", ["--n-jobs"], dict(type=_n_jobs, help=(
+            "parallel jobs (default: -1, every core; 1 on an accelerator)"))),
+        ("what to run", ["--alphas"], dict(
+            type=_list(float, "comma-separated numbers"), default=[0.5, 1.0, 2.0],
+            help="poison rows per training row of the group (default: 0.5,1,2)")),
+        ("what to run", ["--seeds"], dict(type=_list(int, "comma-separated integers"),
+                                          default=[0], help="seeds (default: 0)")),
+        ("what to run", ["--random-state"], dict(type=int, default=0, help=(
+            "seed of the data split and clustering (default: 0)"))),
+    ]
 
 
-def _output_options(audit):
-    out = audit.add_argument_group("output")
-    out.add_argument("--out", type=Path, default=Path("skpoison_audit"),
-                     help="output folder for results.csv, summary.csv, groups.csv, "
-                          "damage.png (default: skpoison_audit)")
-    out.add_argument("--store", type=Path, default=None,
-                     help="SQLite result store that makes the audit resumable: each "
-                          "finished unit is committed at once, and a re-run skips "
-                          "what it holds; one audit writes to a store at a time, a "
-                          "second is refused (default: OUT/audit.sqlite)")
-    out.add_argument("--no-store", action="store_true", help="keep no result store")
-    out.add_argument("--fresh", action="store_true",
-                     help="recompute everything, overwriting stored rows")
-    out.add_argument("--report", type=Path, default=None, metavar="PATH",
-                     help="write a self-contained HTML report: PATH if it ends in "
-                          ".html, else PATH/report.html")
-    out.add_argument("--backend", default=None,
-                     help="joblib backend (default: loky processes; e.g. threading)")
-    out.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                     help="run on the Dask distributed cluster whose scheduler is at "
-                          "ADDRESS (e.g. tcp://10.0.0.5:8786); needs dask[distributed]")
-    out.add_argument("--quiet", action="store_true", help="no progress bar")
-    out.add_argument("--traceback", action="store_true",
-                     help="on an error, show Python's traceback too")
+def _output_options():
+    return [
+        ("output", ["--out"], dict(type=Path, default=Path("skpoison_audit"), help=(
+            "folder for results.csv, summary.csv, groups.csv, damage.png"))),
+        ("output", ["--store"], dict(type=Path, help=(
+            "SQLite store that makes the audit resumable, one writer at a time "
+            "(default: OUT/audit.sqlite)"))),
+        ("output", ["--no-store"], dict(action="store_true", help="keep no store")),
+        ("output", ["--fresh"], dict(action="store_true", help="recompute every unit")),
+        ("output", ["--report"], dict(type=Path, metavar="PATH", help=(
+            "a self-contained HTML report: PATH if it ends in .html, else "
+            "PATH/report.html"))),
+        ("output", ["--backend"], dict(help="joblib backend (default: loky)")),
+        ("output", ["--scheduler"], dict(metavar="ADDRESS", help=(
+            "a Dask scheduler (tcp://host:8786) to run on; needs dask[distributed]"))),
+        ("output", ["--quiet"], dict(action="store_true", help="no progress bar")),
+        ("output", ["--traceback"], dict(action="store_true",
+                                         help="show Python's traceback on an error")),
+    ]
 
 
 def build_parser():
@@ -247,9 +229,11 @@ def build_parser():
               skpoison audit --data train.csv --target y --estimator mymodels:make_model
               skpoison audit --dataset compas --model mlp --report report/
             """))
-    _data_options(audit)
-    _run_options(audit)
-    _output_options(audit)
+    groups = {}
+    for group, flags, keywords in _data_options() + _run_options() + _output_options():
+        if group not in groups:
+            groups[group] = audit.add_argument_group(group)
+        groups[group].add_argument(*flags, **keywords)
     return parser
 
 

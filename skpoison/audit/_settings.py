@@ -462,6 +462,33 @@ def _checked_victim(victim, X, y):
     return victim
 
 
+def _read_tables(data, target, test, aux):
+    """The training, test and attacker tables, read and checked: ``(tables,
+    notes)``, each table ``(X, y)`` or None."""
+    notes, tables = [], {"aux": None, "test": None}
+    for param, source in (("data", data), ("test", test), ("aux", aux)):
+        if source is None:
+            continue
+        frame = read_table(source, param)
+        reserved = [c for c in frame.columns if c.startswith(ANNOTATION_PREFIX)]
+        if reserved:
+            raise SettingError(param, f"columns {reserved} start with "
+                                      f"{ANNOTATION_PREFIX!r}, the prefix of the "
+                                      "annotations the victim never sees; rename them.")
+        if param != "data" and target not in frame.columns:
+            raise SettingError(param, f"no target column {target!r}; its columns are "
+                                      f"{list(frame.columns)}.")
+        X, y, dropped = split_target(frame, target, param)
+        check_finite(X, param)
+        if dropped:
+            notes.append(f"dropped {dropped} rows of --{param} with no target")
+        if len(y) == 0:
+            raise SettingError(param, "no row has a target value.")
+        tables["train" if param == "data" else param] = (
+            X if param == "data" else check_same_columns(X, tables["train"][0], param), y)
+    return tables, notes
+
+
 def _source_name(source, default):
     if isinstance(source, (str, Path)):
         return Path(source).name
@@ -532,30 +559,8 @@ def table_setting(data, target, *, test=None, aux=None, features=None, estimator
     """
     if not isinstance(target, str) or not target:
         raise SettingError("target", f"expected a column name; got {target!r}.")
-    frame = read_table(data, "data")
-    reserved = [c for c in frame.columns if c.startswith(ANNOTATION_PREFIX)]
-    if reserved:
-        raise SettingError("data", f"columns {reserved} start with "
-                                   f"{ANNOTATION_PREFIX!r}, the prefix of the "
-                                   "annotations the victim never sees; rename them.")
-    X, y, dropped = split_target(frame, target, "data")
-    check_finite(X, "data")
-    notes = [f"dropped {dropped} rows of --data with no target"] if dropped else []
-    tables = {"train": (X, y), "aux": None, "test": None}
-    for param, source in (("test", test), ("aux", aux)):
-        if source is None:
-            continue
-        other = read_table(source, param)
-        if target not in other.columns:
-            raise SettingError(param, f"no target column {target!r}; its columns are "
-                                      f"{list(other.columns)}.")
-        X_other, y_other, n = split_target(other, target, param)
-        check_finite(X_other, param)
-        if n:
-            notes.append(f"dropped {n} rows of --{param} with no target")
-        if len(y_other) == 0:
-            raise SettingError(param, "no row has a target value.")
-        tables[param] = (check_same_columns(X_other, X, param), y_other)
+    tables, notes = _read_tables(data, target, test, aux)
+    X, y = tables["train"]
     n_parts = 1 + sum(tables[p] is None for p in ("aux", "test"))
     check_classes(y, "data", n_parts)
     if X.shape[1] == 0:

@@ -89,8 +89,8 @@ def test_cli_audits_a_users_table(files, tmp_path, capsys, kind):
     assert set(summary.worst) <= set(names)
     groups = pd.read_csv(out / "groups.csv")
     assert set(groups.group) == set(names)
-    assert "clean victim (seed 0): test accuracy" in text
-    assert "victim=hgb" in text and "The most vulnerable groups" in text
+    assert "the victim has test accuracy" in text
+    assert "hgb victim" in text and "The most vulnerable groups" in text
     assert "Did the defenses help?" in text
     page = (tmp_path / "report.html").read_text()
     assert "train." + kind in page and "HistGradientBoostingClassifier" in page
@@ -103,20 +103,19 @@ def test_cli_names_every_group_in_full(files, tmp_path, capsys):
                 "--features", "workclass", *QUICK, "--defenses", "none",
                 "--out", str(out), "--no-store"], capsys)
     table = text[text.index("The most vulnerable groups"):text.index("Top-k")]
-    lines = table.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("filter"))
-    width = lines[start].index("rows") - lines[start].index("group")
-    left = lines[start].index("group")
-    shown, current = [], None
-    for line in lines[start + 1:]:
-        if not line.strip():
-            break
-        piece = line[left:left + width].strip()
-        if line[:left].strip():  # a new row
-            current = [piece]
+    shown, current, left, width = [], None, None, None
+    for line in table.splitlines():  # the ranked table and the one listed apart
+        if line.startswith("id "):
+            left = line.index("group")
+            width = line.index("rows") - left
+        elif left is None or not line.strip() or line.startswith("  "):
+            if not line[:left or 0].strip() and current is not None and line.strip():
+                current.append(line[left:left + width].strip())
+            else:
+                current = None
+        elif line.startswith("#"):  # a new row
+            current = [line[left:left + width].strip()]
             shown.append(current)
-        else:
-            current.append(piece)
     shown = {" ".join(parts) for parts in shown}
     assert shown == set(pd.read_csv(out / "results.csv").description)
 
@@ -139,8 +138,9 @@ def test_cli_estimator_factory_and_given_test_rows(files, tmp_path, capsys):
                 "--test", str(tmp_path / "test.csv"), "--features", "sex,married",
                 "--estimator", "tests.audit._factories:make_model", *QUICK,
                 "--defenses", "none", "--out", str(out), "--no-store"], capsys)
-    assert "victim=tests.audit._factories:make_model" in text
-    assert "200 training (D), 200 attacker's (D_aux), 200 test" in text
+    assert "tests.audit._factories:make_model victim" in text
+    assert "200 training rows (D), 200 attacker's rows (D_aux), 200 test rows" in " ".join(
+        text.split())
     assert len(pd.read_csv(out / "results.csv")) == 2 * 2
 
 
@@ -399,10 +399,13 @@ def test_audit_table_matches_the_command_line(files, tmp_path, capsys):
                         finders={"FeatureMatch": {"min_size": 5, "max_size": 100},
                                  "ClusterMatch": {"min_size": 5, "max_size": 100,
                                                   "n_clusters": 6}})
-    timing = ["fit_seconds", "attack_seconds"]
-    expected = pd.read_csv(out / "results.csv").drop(columns=timing)
-    got = audit.results_.drop(columns=timing).reset_index(drop=True)
-    pd.testing.assert_frame_equal(expected, got, check_dtype=False)
+    expected = pd.read_csv(out / "results.csv")
+    numbers = expected.select_dtypes("number").columns.drop(["fit_seconds",
+                                                             "attack_seconds"])
+    got = audit.results_.reset_index(drop=True)
+    assert list(expected.columns) == list(got.columns)
+    pd.testing.assert_frame_equal(expected[numbers], got[numbers], check_dtype=False)
+    assert expected["description"].tolist() == got["description"].tolist()
     # a model given as an object, and the frame itself
     numbers = files["frame"][["age", "hours", "income"]]
     hgb = audit_table(numbers, "income", model=HistGradientBoostingClassifier(),
