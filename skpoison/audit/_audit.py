@@ -22,14 +22,8 @@ from ..utils._seeding import seed_unseeded
 from . import _report
 from ._describe import describe_subpopulation
 from ._render import render_html
-from ._store import (
-    REQUIRED,
-    ResultStore,
-    canonical,
-    config_hash,
-    new_run_id,
-    normalize_row,
-)
+from ..utils._hashing import canonical, config_hash, normalize_row
+from ._store import REQUIRED, ResultStore, new_run_id
 from ._workers import (
     Task,
     _AuditData,

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import paired_counts_interval, seed_mean_interval
-from ._describe import describe_subpopulation, readable
+from ..utils._readable import readable
+from ._describe import describe_subpopulation
 from ._render import (  # noqa: F401 - text_table: the console's tables
     Section,
     draw_by_alpha,

@@ -249,7 +249,7 @@ def test_any_column_specification_is_described(tmp_path):
     from sklearn.compose import make_column_selector, make_column_transformer
     from sklearn.preprocessing import StandardScaler
 
-    from skpoison.audit._describe import readable
+    from skpoison.utils._readable import readable
 
     frame = [pd.DataFrame(v, columns=["a", "b"]) if v.ndim == 2 else v
              for v in _blobs()]
