@@ -41,7 +41,7 @@ from threadpoolctl import threadpool_limits
 
 from skpoison.datasets import load_adult
 from skpoison.defenses import PartitionAggregation
-from skpoison.metrics import certified_fraction
+from skpoison.metrics import certified_damage, certified_fraction
 
 adult = load_adult(form="paper")
 X, y = adult.X_train, np.asarray(adult.y_train)
@@ -109,3 +109,67 @@ per_group = pd.DataFrame({
 print(f"group of {n_sub} training rows, {mask.sum()} test rows; "
       "certified and correct:")
 print(per_group.round(3).to_string())
+
+# %%
+# The collective certificate: the same group as a whole. The attack's rows
+# must change many of its predictions *with one set of rows*, landing in at
+# most that many partitions. :func:`~skpoison.metrics.certified_damage`
+# solves for the largest share of the group's correct predictions any such
+# set can change (a mixed-integer program): a certified upper bound on the
+# target damage, never above the pointwise share of rows whose own radius is
+# too small, and often below it.
+dpa200 = defenses["DPA, k = 200"]
+collective = pd.DataFrame([
+    {"added rows": n,
+     **{key: value for key, value in certified_damage(
+         dpa200, X_test[mask], y_test[mask], n).items()
+        if key in ("damage", "pointwise_damage", "optimal")}}
+    for n in budgets])
+print(collective.round(3).to_string(index=False))
+
+# %%
+# Run-off election (Rezaei, Banihashem, Chegini and Feizi, ICML 2023): the
+# same base models, aggregated in two rounds. The two classes with the most
+# votes meet in a final that each base model decides by its own class
+# scores. With two classes the final *is* the first round, so on Adult it
+# certifies exactly what the vote does. With more classes the final's margin
+# is larger than the vote's gap where the other classes' voters prefer the
+# winner, smaller where they prefer the runner-up: the paper reports 3 to 5
+# points of certified accuracy gained with deep networks on images. Here the
+# 10 handwritten digits of :func:`sklearn.datasets.load_digits` with 20
+# partitions (about 60 images each) and logistic regression, vote against
+# run-off: the curves and the gain in points at each radius. With these base
+# models the run-off certifies a little *less* at most radii: the partitions
+# voting for a third digit often rank the runner-up above the winner, so the
+# final's margin is narrower than the vote's gap. On Fashion-MNIST with 50
+# partitions it gains 0.03 to 0.7 points (see the user guide).
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+digits = load_digits()
+Xd, Xd_test, yd, yd_test = train_test_split(
+    digits.data / 16.0, digits.target, test_size=0.3, random_state=0)
+with threadpool_limits(1):
+    vote = PartitionAggregation(LogisticRegression(max_iter=500), n_partitions=20,
+                                random_state=0).fit(Xd, yd)
+    runoff = PartitionAggregation(LogisticRegression(max_iter=500), n_partitions=20,
+                                  aggregation="runoff", random_state=0).fit(Xd, yd)
+    digit_certificates = {"vote": vote.certify(Xd_test),
+                          "run-off": runoff.certify(Xd_test)}
+digit_radii = np.arange(0, 11)
+digit_curves = pd.DataFrame({
+    name: [np.mean((y_pred == yd_test) & (radius >= r)) for r in digit_radii]
+    for name, (y_pred, radius) in digit_certificates.items()}, index=digit_radii)
+digit_curves["gain (points)"] = 100 * (digit_curves["run-off"] - digit_curves["vote"])
+print(digit_curves.round(3).to_string())
+
+fig, ax = plt.subplots(figsize=(7, 4))
+for name in ("vote", "run-off"):
+    ax.step(digit_radii, digit_curves[name], where="post", label=name)
+ax.set_xlabel("r: training rows added, removed or relabelled")
+ax.set_ylabel("certified accuracy")
+ax.set_title("Digits, 20 partitions: plurality vote against run-off election")
+ax.set_ylim(0, 1)
+ax.legend()
+fig.tight_layout()
+plt.show()
