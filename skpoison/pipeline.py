@@ -44,7 +44,7 @@ from .utils._compat import (
     _print_elapsed_time,
 )
 from .utils._delegation import DelegatingClassifierMixin
-from .utils._pipeline import skipped_step
+from .utils._pipeline import is_pipeline, skipped_step, transforming_steps
 
 __all__ = ["Pipeline", "make_pipeline", "PoisonedEstimator"]
 
@@ -73,6 +73,10 @@ def _named_steps(steps):
     return [tuple(s) if _is_pair(s) else next(names) for s in steps]
 
 
+def _own_finder(attack):
+    return attack.get_params(deep=False).get("subpopulation")
+
+
 def _active(step):
     return step is not None and not (isinstance(step, str) and step == "passthrough")
 
@@ -97,14 +101,28 @@ def _finder_bindings(steps, *, strict=True):
         j, attack_name, attack = later[0]
         if not is_attack(attack):
             if strict:
+                first = attacks[0]
+                kind = type(first[2]).__name__
+                if _is_finder(attack):
+                    raise ValueError(
+                        f"Pipeline steps {name!r} and {attack_name!r} are both "
+                        "subpopulation finders before the attack "
+                        f"{first[1]!r}: an attack takes one finder, the step "
+                        "right before it. Remove one of the two finder steps."
+                    )
+                if _own_finder(first[2]) is not None:
+                    advice = (f"the attack has a finder of its own, so remove step "
+                              f"{name!r}")
+                else:
+                    advice = ("put it right before the attack, or pass it as the "
+                              f"attack's first parameter, e.g. {kind}(ClusterMatch"
+                              "(...), ...), and remove the step")
                 raise ValueError(
                     f"Pipeline step {name!r} is a subpopulation finder, but the "
-                    f"attack {attacks[0][1]!r} does not come right after it (step "
+                    f"attack {first[1]!r} does not come right after it (step "
                     f"{attack_name!r} is between them). A finder step defines the "
                     "target of the attack that directly follows it, on the rows "
-                    "that attack receives: put it right before the attack, or pass "
-                    "it as the attack's first parameter, e.g. "
-                    f"{type(attacks[0][2]).__name__}(ClusterMatch(...), ...)."
+                    f"that attack receives: {advice}."
                 )
             continue
         own = attack.get_params(deep=False)
@@ -124,7 +142,7 @@ def _finder_bindings(steps, *, strict=True):
                     f"(subpopulation={type(own['subpopulation']).__name__}(...)): "
                     "ambiguous. Keep one of them: remove the finder step, or give "
                     f"the attack subpopulation=None, e.g. make_pipeline("
-                    f"ClusterMatch(...), {type(attack).__name__}(alpha=...), victim)."
+                    f"ClusterMatch(...), {type(attack).__name__}(...), victim)."
                 )
             continue
         bindings[i] = j
@@ -288,7 +306,8 @@ class Pipeline(_imb_pipeline.Pipeline):
             return attack
         attack = clone(attack)
         if idx in bindings:
-            attack._bound_finder = self.steps[bindings[idx]][1]
+            # for this fit only: the attack drops them once fitted
+            attack._bound_finder_step, attack._bound_finder = self.steps[bindings[idx]]
         if transform_aux:
             X_aux, y_aux = aux
             for step in before:
@@ -446,6 +465,22 @@ class PoisonedEstimator(DelegatingClassifierMixin, MetaEstimatorMixin, Classifie
         -------
         self : PoisonedEstimator
         """
+        if is_pipeline(self.attack):
+            # its fit_resample would return transformed rows to the victim,
+            # while predict gives the victim the rows as received
+            moved = transforming_steps(self.attack)
+            if moved:
+                name, step = moved[0]
+                raise ValueError(
+                    f"PoisonedEstimator: the attack pipeline's step {name!r} "
+                    f"({type(step).__name__}) transforms the rows, so estimator "
+                    "would be fitted on transformed rows but predict on the rows "
+                    "as received. Move the step out of attack, before "
+                    "PoisonedEstimator: make_pipeline("
+                    f"{type(step).__name__}(...), PoisonedEstimator(attack, "
+                    "estimator)), or build one skpoison Pipeline with the victim "
+                    "as its last step."
+                )
         self.attack_ = clone(self.attack)
         X_res, y_res = self.attack_.fit_resample(X, y)
         self.n_features_in_ = self.attack_.n_features_in_

@@ -639,3 +639,148 @@ def test_frozen_finder_step_is_used_as_is(data):
     assert a.subpopulation_.estimator is finder is b.subpopulation_.estimator
     np.testing.assert_array_equal(a.sample_indices_, b.sample_indices_)
     np.testing.assert_array_equal(bound.predict(X_test), nested.predict(X_test))
+
+
+# ------------------------- a hostile user's round on the bound form
+def _attack_kinds():
+    from skpoison.attacks import GradientPoison, InfluencePoison, ModelTargetedPoison
+
+    return {
+        "labelflip": lambda f=None: LabelFlip(f, alpha=1, random_state=0),
+        "gradientpoison": lambda f=None: GradientPoison(f, alpha=1, n_iter=2,
+                                                        random_state=0),
+        "influencepoison": lambda f=None: InfluencePoison(f, alpha=1, n_iter=2,
+                                                          random_state=0),
+        "modeltargetedpoison": lambda f=None: ModelTargetedPoison(
+            f, target_error=0.1, max_poisons=20, random_state=0),
+    }
+
+
+@pytest.mark.parametrize("kind", ["labelflip", "gradientpoison", "influencepoison",
+                                  "modeltargetedpoison"])
+def test_every_attack_bound_then_refit_alone_has_no_finder(data, kind):
+    # A fitted attack taken out of its pipeline used to keep the finder step
+    # it was bound to (a hidden attribute, not a parameter): refitting it
+    # alone, in another pipeline or as pipe[1:] silently reused that finder
+    # while get_params said subpopulation=None.
+    X, y, _, _, X_test, y_test = data
+    X, y = X[::2], y[::2]
+    make = _attack_kinds()[kind]
+    finder, attack = ClusterMatch(n_clusters=3, target=1), make()
+    finder_params, attack_params = finder.get_params(), attack.get_params()
+    bound = Pipeline([finder, attack, LogisticRegression()]).fit(X, y)
+    nested = make_pipeline(make(ClusterMatch(n_clusters=3, target=1)),
+                           LogisticRegression()).fit(X, y)
+    a, b = bound.named_steps[kind], nested.named_steps[kind]
+    assert a.n_poison_ == b.n_poison_ > 0
+    np.testing.assert_array_equal(a.poison_mask_, b.poison_mask_)
+    np.testing.assert_array_equal(bound.predict(X_test), nested.predict(X_test))
+    assert target_accuracy_scorer(bound, X_test, y_test) == \
+        target_accuracy_scorer(nested, X_test, y_test)
+    # the fitted finder is the step's finder, fitted with the step's params
+    fitted_finder = a.subpopulation_
+    assert hasattr(fitted_finder, "subpopulations_")
+    assert {k: v for k, v in fitted_finder.get_params().items()
+            if k != "random_state"} == \
+        {k: v for k, v in finder_params.items() if k != "random_state"}
+    # the caller's instances: same parameters, nothing fitted
+    assert finder.get_params() == finder_params and attack.get_params() == attack_params
+    assert not [k for k in vars(finder) if k.endswith("_")]
+    assert not [k for k in vars(attack) if k.endswith("_") or k.startswith("_")]
+    # the fitted attack holds no binding: its parameters say it has no finder
+    assert not [k for k in vars(a) if k.startswith("_bound") or k == "_pipeline_aux"]
+    for refit in (lambda: a.fit_resample(X, y),
+                  lambda: make_pipeline(a, LogisticRegression()).fit(X, y),
+                  lambda: bound[1:].fit(X, y)):
+        with pytest.raises(ValueError, match="has no subpopulation finder"):
+            refit()
+    # and the pipeline itself refits (rebinding the step) to the same result
+    np.testing.assert_array_equal(bound.fit(X, y).predict(X_test),
+                                  nested.predict(X_test))
+
+
+def test_new_aux_after_fit_is_the_one_used(data):
+    # The aux transformed by the steps before the attack used to stay on the
+    # fitted attack: set_params(aux=...) then a refit drew from the old rows.
+    X, y, X_aux, y_aux, *_ = data
+    pipe = Pipeline([StandardScaler(), ClusterMatch(n_clusters=3, target=1),
+                     LabelFlip(alpha=2, aux=(X_aux, y_aux), random_state=0),
+                     LogisticRegression()]).fit(X, y)
+    fitted = pipe.named_steps["labelflip"]
+    assert fitted.sample_indices_.max() >= 60  # drawn from the 180 aux rows
+    nested = LabelFlip(ClusterMatch(n_clusters=3, target=1), alpha=2,
+                       aux=(X_aux, y_aux), random_state=0)
+    fitted = Pipeline([StandardScaler(), nested, LogisticRegression()]).fit(X, y)[1]
+    small = (X_aux[:60], y_aux[:60])
+    fitted.set_params(aux=small).fit_resample(X, y)
+    ref = LabelFlip(ClusterMatch(n_clusters=3, target=1), alpha=2, aux=small,
+                    random_state=0).fit(X, y)
+    assert fitted.sample_indices_.max() < 60
+    np.testing.assert_array_equal(fitted.sample_indices_, ref.sample_indices_)
+
+
+def test_poisoned_estimator_refuses_a_transformer_inside_its_attack(data):
+    # fit_resample of such a pipeline hands the victim transformed rows while
+    # predict gives it the raw ones: a silently wrong model before
+    X, y, *_ = data
+    attack = make_pipeline(StandardScaler(), ClusterMatch(n_clusters=3, target=1),
+                           LabelFlip(alpha=1, random_state=0))
+    model = PoisonedEstimator(attack, LogisticRegression())
+    with pytest.raises(ValueError, match=r"attack pipeline's step 'standardscaler'.*"
+                                         r"transforms the rows.*before "
+                                         r"PoisonedEstimator"):
+        model.fit(X + 100, y)
+    # the transformer outside, the bound finder inside: accepted, as the
+    # equivalent skpoison pipeline
+    attack.set_params(standardscaler="passthrough")
+    outside = sk_make_pipeline(StandardScaler(), model).fit(X + 100, y)
+    ref = make_pipeline(StandardScaler(), ClusterMatch(n_clusters=3, target=1),
+                        LabelFlip(alpha=1, random_state=0),
+                        LogisticRegression()).fit(X + 100, y)
+    np.testing.assert_array_equal(outside.predict(X + 100), ref.predict(X + 100))
+
+
+def test_bound_form_errors_name_the_step_and_the_fix(data):
+    from imblearn.pipeline import make_pipeline as imb_make_pipeline
+
+    from skpoison.attacks import ModelTargetedPoison
+    from skpoison.subpopulations import FeatureMatch
+
+    X, y, *_ = data
+    # a frozen finder step that was never fitted: the step, not "subpopulation"
+    with pytest.raises(Exception, match="the finder step 'frozenestimator' is a "
+                                        "FrozenEstimator.*not fitted"):
+        make_pipeline(FrozenEstimator(ClusterMatch(n_clusters=3)), LabelFlip(),
+                      LogisticRegression()).fit(X, y)
+    # two finder steps in a row: not "put it right before the attack"
+    with pytest.raises(ValueError, match="'clustermatch-1' and 'clustermatch-2' are "
+                                         "both subpopulation finders.*Remove one"):
+        make_pipeline(ClusterMatch(2), ClusterMatch(3), LabelFlip(),
+                      LogisticRegression()).fit(X, y)
+    # a finder step, another step, an attack with a finder: remove the step
+    with pytest.raises(ValueError, match="finder of its own, so remove step "
+                                         "'clustermatch'"):
+        make_pipeline(ClusterMatch(3), StandardScaler(), LabelFlip(ClusterMatch(3)),
+                      LogisticRegression()).fit(X, y)
+    # the advice names only parameters the attack has (no alpha here)
+    with pytest.raises(ValueError, match=r"ambiguous.*ModelTargetedPoison\(\.\.\.\), "
+                                         "victim"):
+        make_pipeline(ClusterMatch(3), ModelTargetedPoison(ClusterMatch(3)),
+                      LogisticRegression()).fit(X, y)
+    # imbalanced-learn's pipeline (and PoisonedEstimator) bind nothing: say so
+    for model in (imb_make_pipeline(ClusterMatch(3), LabelFlip(), LogisticRegression()),
+                  make_pipeline(ClusterMatch(3),
+                                PoisonedEstimator(LabelFlip(), LogisticRegression()))):
+        with pytest.raises(ValueError, match="skpoison Pipeline.*imbalanced-learn's.*"
+                                             "PoisonedEstimator do not bind"):
+            model.fit(X, y)
+    # a target with no row: which parameter to change, in the bound form
+    X_aux = np.repeat([[0.0], [1.0], [2.0]], [10, 10, 3], axis=0)
+    finder = FeatureMatch([0], target="smallest").fit(X_aux)
+    rows, labels = np.repeat([[0.0], [1.0]], 10, axis=0), np.arange(20) % 2
+    with pytest.raises(ValueError, match="Choose another target of the frozen finder "
+                                         "step 'frozenestimator'"):
+        make_pipeline(FrozenEstimator(finder), LabelFlip(),
+                      LogisticRegression()).fit(rows, labels)
+    with pytest.raises(ValueError, match=r"Choose another subpopulation\.target"):
+        LabelFlip(FrozenEstimator(finder)).fit(rows, labels)

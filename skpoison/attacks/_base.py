@@ -26,6 +26,7 @@ from numbers import Real
 
 import numpy as np
 from imblearn.base import BaseSampler
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -139,6 +140,11 @@ def check_numeric_frame(X, input_name, estimator_name):
     _check_numeric_frame(X, input_name, estimator_name, advice=_ATTACK_ADVICE)
 
 
+# set by skpoison.pipeline.Pipeline on its fit-time clone of an attack, for
+# that one fit (see _AttackSamplerMixin._validated_resample)
+_PIPELINE_BINDING = ("_bound_finder", "_bound_finder_step", "_pipeline_aux")
+
+
 class _AttackSamplerMixin:
     """Tags and ``fit`` shared by every attack: dense rows or DataFrames in,
     ``sample_indices_`` out; ``fit`` runs ``fit_resample`` for its attributes."""
@@ -173,7 +179,20 @@ class _AttackSamplerMixin:
         ``resample(X_given, X, y)`` and gives the result back in the
         containers the caller used (DataFrame and Series, list, array), as
         imbalanced-learn does.
+
+        What a :class:`skpoison.pipeline.Pipeline` gave this fit (the finder
+        step bound to the attack, ``aux`` after the steps before it) serves
+        this one fit only: it is dropped afterwards, so that a later fit of
+        the same object (taken out of the pipeline, sliced, given a new
+        ``aux``) depends on its parameters alone.
         """
+        try:
+            return self._validated_resample_once(X, y, resample)
+        finally:
+            for name in _PIPELINE_BINDING:
+                self.__dict__.pop(name, None)
+
+    def _validated_resample_once(self, X, y, resample):
         check_classification_targets(y)
         y_array = np.asarray(y)
         if y_array.ndim == 2 and y_array.shape[1] == 1:
@@ -255,7 +274,7 @@ def resolve_finder(attack, *, required=True):
 
     A :class:`skpoison.pipeline.Pipeline` binds a finder step to the attack
     right after it by setting ``_bound_finder`` on its fit-time clone of the
-    attack (the attack's parameters are never changed). Both at once cannot
+    attack, for that one fit (the attack's parameters are never changed). Both at once cannot
     happen (the pipeline refuses it); neither is a ValueError saying the two
     ways to give one, unless ``required=False`` (then ``None``).
     """
@@ -275,9 +294,30 @@ def resolve_finder(attack, *, required=True):
             "target to poison. Give it one either as its first parameter, "
             f"{name}(ClusterMatch(...), ...), or as the step right before it in a "
             f"skpoison Pipeline, make_pipeline(ClusterMatch(...), {name}(...), "
-            "victim)."
+            "victim) (imbalanced-learn's and scikit-learn's pipelines and "
+            "PoisonedEstimator do not bind a finder step: there the attack "
+            "receives the finder's membership indicators)."
         )
     return finder
+
+
+def finder_param(attack, attr=None):
+    """How the user set the finder of ``attack``, for messages: its
+    ``subpopulation`` parameter, or the pipeline step bound to it.
+
+    ``attr`` names one of the finder's parameters (``"target"``):
+    ``"subpopulation.target"``, or ``"the finder step 'clustermatch'
+    (clustermatch__target)"``.
+    """
+    step = getattr(attack, "_bound_finder_step", None)
+    bound = getattr(attack, "_bound_finder", None)
+    if bound is None or step is None:
+        return "subpopulation" if attr is None else f"subpopulation.{attr}"
+    if attr is None:
+        return f"the finder step {step!r}"
+    if isinstance(bound, FrozenEstimator):  # its parameters cannot be set
+        return f"{attr} of the frozen finder step {step!r}"
+    return f"{attr} of the finder step {step!r} ({step}__{attr})"
 
 
 class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
@@ -395,7 +435,7 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
 
     def _fitted_finder(self, X_src_given, rng):
         finder = self._finder()
-        if prefit_estimator(finder, param="subpopulation",
+        if prefit_estimator(finder, param=finder_param(self),
                             owner=type(self).__name__) is not None:
             return finder  # frozen: used as is
         return seed_unseeded(finder, rng).fit(X_src_given)
@@ -419,7 +459,7 @@ class BasePoisoningAttack(_AttackSamplerMixin, BaseSampler):
             raise ValueError(
                 f"The target subpopulation (target_={finder.target_}) has no rows in "
                 f"the attacker's data ({where}): there is nothing to draw poison "
-                "from. Choose another subpopulation.target."
+                f"from. Choose another {finder_param(self, 'target')}."
             )
         if self.count_on == "train" and self.aux is not None:
             n_sub = int(np.asarray(finder.membership(X_given), dtype=bool).sum())

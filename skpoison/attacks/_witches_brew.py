@@ -25,7 +25,7 @@ from ..utils._frozen import prefit_estimator
 from ..utils._labels import encode_labels
 from ..utils._seeding import seed_unseeded
 from ..utils._validation import check_bounds
-from ._base import _AttackSamplerMixin, resolve_finder
+from ._base import _AttackSamplerMixin, finder_param, resolve_finder
 from ._targets import select_targets
 
 __all__ = ["WitchesBrew"]
@@ -386,9 +386,10 @@ class WitchesBrew(_AttackSamplerMixin, BaseSampler):
         finder = resolve_finder(self, required=False)
         if targets is not None and getattr(self, "_bound_finder", None) is not None:
             raise ValueError(
-                "WitchesBrew was given targets, so the finder step before it in the "
-                "pipeline would choose nothing: remove that step, or set "
-                "targets=None to choose the targets within its subpopulation."
+                "WitchesBrew was given targets, so "
+                f"{finder_param(self)} before it in the pipeline would choose "
+                "nothing: remove that step, or set targets=None to choose the "
+                "targets within its subpopulation."
             )
         if targets is not None:
             arr = np.asarray(targets)

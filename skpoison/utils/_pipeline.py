@@ -15,7 +15,7 @@ pipeline declares as passing rows through unchanged (skpoison's
 from sklearn.base import clone
 
 __all__ = ["final_step", "find_step", "fit_transform_to_final", "is_pipeline",
-           "skipped_step"]
+           "skipped_step", "transforming_steps"]
 
 
 def is_pipeline(estimator):
@@ -36,6 +36,13 @@ def _steps(pipeline):
     passthrough = declared() if callable(declared) else set()
     return [(step, skipped_step(step) or i in passthrough)
             for i, (_, step) in enumerate(pipeline.steps)]
+
+
+def transforming_steps(pipeline):
+    """``(name, step)`` of the steps before the last that change the rows
+    (neither samplers, ``None``/``"passthrough"`` nor bound finder steps)."""
+    return [(name, step) for (name, step), (_, skipped)
+            in zip(pipeline.steps[:-1], _steps(pipeline)[:-1]) if not skipped]
 
 
 # meta-estimators whose fitted inner estimator sees the rows they receive
