@@ -46,10 +46,11 @@ def describe_subpopulation(finder, subpopulation):
       (:class:`~skpoison.subpopulations.FeatureMatch` on 0/1 columns), the
       names of the columns set to 1 (``"base categories"`` when none is);
     * a rule (:class:`~skpoison.subpopulations.ClusterMatch` on a table) reads
-      as its conditions followed by how well it matches the cluster: the
-      share of the cluster's rows it selects ("covers") and the share of the
-      rows it selects that are in the cluster ("precision"), both on the
-      attacker's rows the finder was fitted on;
+      as its conditions when it describes the cluster well; a rule that
+      describes it only approximately is named so, followed by how well it
+      matches: the share of the cluster's rows it selects ("covers") and the
+      share of the rows it selects that are in the cluster ("precision"), both
+      on the attacker's rows the finder was fitted on;
     * otherwise the finder's own ``describe_text(id)`` (FeatureMatch's
       ``column=value`` pairs, ``column is missing`` for a missing value, an
       ``annotation:`` column named without its prefix), or ``"cluster <id>"``.
@@ -86,6 +87,8 @@ def describe_subpopulation(finder, subpopulation):
     coverage = getattr(values, "coverage", None)
     precision = getattr(values, "precision", None)
     if values is not None and coverage is not None and precision is not None:
+        if not getattr(values, "approximate", True):
+            return str(values)  # the rule describes the group well
         return f"{values} (covers {coverage:.0%} of the cluster, precision {precision:.0%})"
     if isinstance(values, str):
         return values
