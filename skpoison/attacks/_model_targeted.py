@@ -260,7 +260,12 @@ def max_loss_difference(loss, const, A, lo, hi, cats, *, tol=1e-7, cap=5000):
                 k, s = k - 1, 1.0
             # on an edge, u is at least its start's and v at most its end's:
             # edges that cannot beat the best vertex are dropped
-            top = _phi(loss, verts[:, :-1, 0]) - _phi(loss, verts[:, 1:, 1])
+            # and (convex term below its chord, concave term below its
+            # tangent at the edge's start) below the larger of two linear ends
+            a, b = _phi(loss, verts[:, :-1, 0]), _phi(loss, verts[:, 1:, 0])
+            c, v1 = _phi(loss, verts[:, :-1, 1]), verts[:, 1:, 1]
+            e = -_dphi(loss, verts[:, :-1, 1]) * edges[None, :, 1]
+            top = np.minimum(a - _phi(loss, v1), np.maximum(a - c, b - c + e))
             live = top > val + tol
             up = max(up, float(np.max(top[~live], initial=-np.inf)))
             if live.any():
