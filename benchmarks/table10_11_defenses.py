@@ -65,9 +65,8 @@ from skpoison.defenses import (
     ActivationClustering,
     LabelFlipCertifier,
     SpectralSignatures,
-    certified_radius_vs_poison,
 )
-from skpoison.metrics import subpopulation_damage
+from skpoison.metrics import certified_radius_vs_poison, subpopulation_damage
 from skpoison.subpopulations import ClusterMatch
 from skpoison.utils._seeding import seed_unseeded
 
