@@ -90,9 +90,11 @@ def run(args):
 
     defenses = {
         "ActivationClustering(ica, 15)": lambda est: ActivationClustering(
-            est, reduction="ica", silhouette_threshold=None, random_state=0),
+            est, reduction="ica", silhouette_threshold=None,
+            size_threshold=None, random_state=0),
         "ActivationClustering(pca, 10)": lambda est: ActivationClustering(
-            est, reduction="pca", silhouette_threshold=None, random_state=0),
+            est, reduction="pca", silhouette_threshold=None,
+            size_threshold=None, random_state=0),
         "SpectralSignatures(q=0.85)": lambda est: SpectralSignatures(est),
     }
     print(f"{'defense':32s} {'detection':>10s} {'with refit':>11s} {'ratio':>7s} "

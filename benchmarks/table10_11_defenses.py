@@ -82,7 +82,8 @@ FORMATS = {"alpha": "{:g}", "q": "{:g}", "age": "{:.0f}", "capital_gain": "{:.0f
 
 # The paper's authors' activation clustering: FastICA, 15 components, no
 # silhouette guard (ActivationClustering's defaults are PCA with a guard).
-_AC_AUTHORS = {"reduction": "ica", "silhouette_threshold": None}
+_AC_AUTHORS = {"reduction": "ica", "silhouette_threshold": None,
+               "size_threshold": None}
 
 
 def markdown(frame, floatfmt="{:.3f}"):

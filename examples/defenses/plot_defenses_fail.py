@@ -101,6 +101,7 @@ def defenses(n_poison):
         "AC": make_pipeline(StandardScaler(),
                             ActivationClustering(lr(), reduction="pca",
                                                  silhouette_threshold=None,
+                                                 size_threshold=None,
                                                  random_state=0)),
     }
 
