@@ -85,18 +85,39 @@ def _finder_bindings(steps, *, strict=True):
     """``{finder step index: attack step index}`` for the bound finder steps.
 
     A finder step binds to the next active step when it is an attack without
-    a finder of its own. A finder step with no attack after it is an ordinary
-    transformer (its membership indicators). With ``strict``, a finder step
-    before an attack with its own finder, or not right before the attack,
-    raises a ValueError; otherwise such steps are left unbound.
+    a finder of its own. A finder step right before a ``"passthrough"`` or
+    ``None`` step, with no attack after it, is the finder of a disabled
+    attack: it passes rows through too (its value is ``None``). Any other
+    finder step with no attack after it is an ordinary transformer (its
+    membership indicators). With ``strict``, a finder step
+    before an attack with its own finder, or not right before the attack, or
+    before a :class:`PoisonedEstimator` (which binds nothing), raises a
+    ValueError; otherwise such steps are left unbound.
     """
     bindings = {}
     for i, (name, step) in enumerate(steps):
         if not _is_finder(step):
             continue
         later = [(j, n, s) for j, (n, s) in enumerate(steps) if j > i and _active(s)]
-        attacks = [(j, n, s) for j, n, s in later if is_attack(s)]
+        attacks = [(j, n, s) for j, n, s in later
+                   if is_attack(s) or isinstance(s, PoisonedEstimator)]
         if not attacks:
+            if i + 1 < len(steps) and not _active(steps[i + 1][1]):
+                # the finder of an attack set to "passthrough" (the clean
+                # baseline of a grid): rows pass through, as with the attack
+                bindings[i] = None
+            continue
+        if isinstance(attacks[0][2], PoisonedEstimator):
+            if strict:
+                raise ValueError(
+                    f"Pipeline step {name!r} is a subpopulation finder before "
+                    f"{attacks[0][1]!r}, a PoisonedEstimator, which does not bind "
+                    "a finder step: its attack would receive the finder's "
+                    "membership indicators as features. Give the attack its "
+                    "finder, PoisonedEstimator(LabelFlip(ClusterMatch(...)), "
+                    "estimator), and remove the step, or use no PoisonedEstimator: "
+                    "make_pipeline(ClusterMatch(...), LabelFlip(...), estimator)."
+                )
             continue
         j, attack_name, attack = later[0]
         if not is_attack(attack):
@@ -167,7 +188,10 @@ class Pipeline(_imb_pipeline.Pipeline):
       clones, seeds and fits it as it would its own, and the finder step
       passes rows through unchanged, at ``fit`` and at ``predict`` time.
       Grid searches reach the finder by its step name
-      (``clustermatch__n_clusters``). A finder step before an attack that has
+      (``clustermatch__n_clusters``). With the attack set to
+      ``"passthrough"`` (the clean baseline, ``{"labelflip": ["passthrough",
+      LabelFlip()]}``), the finder step right before it still passes rows
+      through: the victim sees the rows as received. A finder step before an attack that has
       its own finder, or with another step between it and the attack, is a
       ``ValueError``.
     * An attack's ``aux=(X_aux, y_aux)`` is given in the pipeline's input
@@ -296,9 +320,10 @@ class Pipeline(_imb_pipeline.Pipeline):
         or ``attack`` itself when neither applies."""
         if not is_attack(attack):
             return attack
-        bindings = {a: f for f, a in _finder_bindings(self.steps).items()}
+        finders = _finder_bindings(self.steps)
+        bindings = {a: f for f, a in finders.items() if a is not None}
         before = [s for k, (_, s) in enumerate(self.steps[:idx])
-                  if not skipped_step(s) and k not in bindings.values()]
+                  if not skipped_step(s) and k not in finders]
         aux = getattr(attack, "aux", None)
         transform_aux = (before and isinstance(aux, tuple) and len(aux) == 2
                          and aux[0] is not None)

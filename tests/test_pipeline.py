@@ -769,8 +769,8 @@ def test_bound_form_errors_name_the_step_and_the_fix(data):
                       LogisticRegression()).fit(X, y)
     # imbalanced-learn's pipeline (and PoisonedEstimator) bind nothing: say so
     for model in (imb_make_pipeline(ClusterMatch(3), LabelFlip(), LogisticRegression()),
-                  make_pipeline(ClusterMatch(3),
-                                PoisonedEstimator(LabelFlip(), LogisticRegression()))):
+                  sk_make_pipeline(ClusterMatch(3), PoisonedEstimator(
+                      LabelFlip(), LogisticRegression()))):
         with pytest.raises(ValueError, match="skpoison Pipeline.*imbalanced-learn's.*"
                                              "PoisonedEstimator do not bind"):
             model.fit(X, y)
@@ -784,3 +784,41 @@ def test_bound_form_errors_name_the_step_and_the_fix(data):
                       LogisticRegression()).fit(rows, labels)
     with pytest.raises(ValueError, match=r"Choose another subpopulation\.target"):
         LabelFlip(FrozenEstimator(finder)).fit(rows, labels)
+
+
+def test_finder_step_before_a_poisoned_estimator_is_an_error(data):
+    # PoisonedEstimator binds no finder step: with a finder of its own, its
+    # attack silently clustered the finder step's membership indicators
+    X, y, *_ = data
+    inner = PoisonedEstimator(LabelFlip(ClusterMatch(n_clusters=3), random_state=0),
+                              LogisticRegression())
+    for steps in ([ClusterMatch(n_clusters=3), inner],
+                  [ClusterMatch(n_clusters=3), StandardScaler(), inner]):
+        with pytest.raises(ValueError, match=r"'clustermatch' is a subpopulation "
+                                             r"finder before 'poisonedestimator'.*"
+                                             r"does not bind.*remove the step"):
+            Pipeline(steps).fit(X, y)
+    # without a finder step it composes as before
+    assert Pipeline([StandardScaler(), inner]).fit(X, y)[-1].attack_.n_poison_ > 0
+
+
+def test_attack_set_to_passthrough_leaves_the_clean_victim(data):
+    # The clean baseline of a grid ({"labelflip": ["passthrough", ...]}): the
+    # finder step used to become an ordinary transformer, so the "clean"
+    # victim was silently fitted on the finder's 3 membership indicators.
+    X, y, _, _, X_test, y_test = data
+    pipe = _bound(target=1)
+    for off in ("passthrough", None):
+        clean = clone(pipe).set_params(labelflip=off).fit(X, y)
+        assert clean[-1].n_features_in_ == 2
+        ref = TRIM(LogisticRegression(), n_remove=5).fit(X, y)
+        np.testing.assert_array_equal(clean.predict(X_test), ref.predict(X_test))
+    search = GridSearchCV(pipe, {"labelflip": ["passthrough", LabelFlip(
+        alpha=2, random_state=0)]}, cv=KFold(2, shuffle=True, random_state=0))
+    search.fit(X, y)
+    clean_score, poisoned_score = search.cv_results_["mean_test_score"]
+    assert clean_score > 0.95 > poisoned_score
+    # a finder step with no disabled step after it stays a transformer
+    features = make_pipeline(ClusterMatch(n_clusters=3, random_state=0),
+                             LogisticRegression()).fit(X, y)
+    assert features[-1].n_features_in_ == 3
