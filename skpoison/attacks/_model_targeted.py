@@ -509,7 +509,8 @@ class _FeatureSpace:
             numeric = (is_number_dtype(self.dtypes[j]) if self.frame
                        else _numeric_values(col))
             if numeric:
-                v = np.asarray(col, dtype=np.float64)
+                v = (col.to_numpy(dtype=np.float64, na_value=np.nan) if self.frame
+                     else np.asarray(col, dtype=np.float64))
                 v = v[~np.isnan(v)]
                 uniq = np.unique(v)
                 if uniq.size > 2:
@@ -683,6 +684,11 @@ class _Setup:
         self.classes = classes
         self.space = _FeatureSpace(X_src, pre, bounds, rng)
         Z = self.space.transform(X_src)
+        if not np.all(np.isfinite(Z)):
+            raise ValueError(
+                "The attacker's rows have missing or infinite values after the "
+                "victim's preprocessing; the victim's objective needs numbers. "
+                "Impute them before the attack.")
         self.Y = np.where(y_src == classes[1], 1.0, -1.0)
         self.trainer = _Trainer(self.objective, final, Z, self.Y, capacity)
         self.Z_src = self.trainer.Z[:Z.shape[0]]

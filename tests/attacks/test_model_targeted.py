@@ -241,6 +241,9 @@ def test_clear_errors():
             PolynomialFeatures(2), LogisticRegression())).fit_resample(X, y)
     with pytest.raises(ValueError, match="target_ratios"):
         ModelTargetedPoison(finder, target_ratios=[-1]).fit_resample(X, y)
+    X_nan = pd.DataFrame({"g": X[:, 0], "v": np.where(X[:, 1] > 1.5, np.nan, X[:, 1])})
+    with pytest.raises(ValueError, match="Impute them"):
+        ModelTargetedPoison(FeatureMatch(["g"], target=1)).fit_resample(X_nan, y)
 
 
 def test_hinge_victim():
