@@ -822,3 +822,78 @@ def test_attack_set_to_passthrough_leaves_the_clean_victim(data):
     features = make_pipeline(ClusterMatch(n_clusters=3, random_state=0),
                              LogisticRegression()).fit(X, y)
     assert features[-1].n_features_in_ == 3
+
+
+def test_bound_form_model_selection_parallel_multiclass(data):
+    # the design card's line in GridSearchCV and cross_val_predict, 3 classes,
+    # the subpopulation and poison-removal scorers, loky workers: the same
+    # numbers as in one process
+    from sklearn.model_selection import cross_val_predict
+
+    X, y, *_ = data
+    y = np.where(X[:, 0] < 0, 0, np.where(X[:, 1] < 0, 1, 2))  # one per blob
+    assert np.unique(y).size == 3
+    pipe = Pipeline([ClusterMatch(n_clusters=3, target=0),
+                     GradientPoisonSmall(), TRIM(LogisticRegression(), n_remove=5)])
+    grid = {"clustermatch__n_clusters": [2, 3], "gradientpoison__alpha": [1]}
+    scoring = {**SCORING, "poison_removed": poison_removal_scorer,
+               "clean_removed": clean_removal_scorer}
+    cv = KFold(2, shuffle=True, random_state=0)
+    runs = [GridSearchCV(pipe, grid, scoring=scoring, refit="target", cv=cv,
+                         n_jobs=n_jobs).fit(X, y) for n_jobs in (1, 2)]
+    for key in ("mean_test_target", "mean_test_rest", "mean_test_poison_removed",
+                "mean_test_clean_removed"):
+        assert not np.isnan(runs[0].cv_results_[key]).any(), key
+        np.testing.assert_array_equal(runs[0].cv_results_[key],
+                                      runs[1].cv_results_[key], err_msg=key)
+    best = runs[1].best_estimator_.named_steps["gradientpoison"]
+    assert best.subpopulation_.n_clusters == \
+        runs[1].best_params_["clustermatch__n_clusters"]
+    proba = [cross_val_predict(pipe, X, y, cv=cv, n_jobs=n_jobs,
+                               method="predict_proba") for n_jobs in (1, 2)]
+    assert proba[0].shape == (X.shape[0], 3)
+    np.testing.assert_array_equal(proba[0], proba[1])
+
+
+def GradientPoisonSmall():
+    from skpoison.attacks import GradientPoison
+
+    return GradientPoison(alpha=1, n_iter=2, random_state=0)
+
+
+def test_bound_form_on_a_frame_with_strings_and_missing_values():
+    # FeatureMatch as the step, LabelFlip copying rows of any type, a
+    # ColumnTransformer victim, pandas output, pickled and unpickled
+    from sklearn.compose import make_column_transformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
+
+    from skpoison.subpopulations import FeatureMatch
+
+    rng = np.random.RandomState(0)
+    n = 120
+    frame = pd.DataFrame({"job": rng.choice(["a", "b", None], n).astype(object),
+                          "sex": rng.choice(["m", "f"], n),
+                          "age": rng.normal(40, 10, n)})
+    frame.loc[::7, "age"] = np.nan
+    y = np.where(frame["job"].isna(), 1, (frame["age"].fillna(40) > 40).astype(int))
+    copy = frame.copy()
+    victim = sk_make_pipeline(make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore"), ["job", "sex"]),
+        (sk_make_pipeline(SimpleImputer(), StandardScaler()), ["age"])),
+        LogisticRegression())
+    finder = FeatureMatch(["job"], target="largest")
+    pipe = Pipeline([finder, LabelFlip(alpha=1, random_state=0), victim])
+    pipe.set_output(transform="pandas").fit(frame, y)
+    pd.testing.assert_frame_equal(frame, copy)
+    attack = pipe.named_steps["labelflip"]
+    mask = attack.subpopulation_.membership(frame)
+    assert attack.n_poison_ == mask.sum() > 0
+    np.testing.assert_array_equal(pipe.feature_names_in_, ["job", "sex", "age"])
+    y_pred = pipe.predict(frame)
+    assert target_accuracy_scorer(pipe, frame, y) == np.mean(y_pred[mask] == y[mask])
+    restored = pickle.loads(pickle.dumps(pipe))
+    np.testing.assert_array_equal(restored.predict(frame), y_pred)
+    assert target_accuracy_scorer(restored, frame, y) == \
+        target_accuracy_scorer(pipe, frame, y)
+    assert not hasattr(finder, "subpopulations_")
