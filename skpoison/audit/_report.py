@@ -17,15 +17,7 @@ import pandas as pd
 from ..metrics import paired_counts_interval, seed_mean_interval
 from ..utils._readable import readable
 from ._describe import describe_subpopulation
-from ._render import (  # noqa: F401 - text_table: the console's tables
-    Section,
-    draw_by_alpha,
-    fig_by_alpha,
-    fig_map,
-    fig_per_group,
-    fig_removal,
-    text_table,
-)
+from ._render import Section, draw_by_alpha, fig_by_alpha, fig_map, fig_per_group, fig_removal
 
 CERTIFIED_NOTE = (
     "A certifying defense (partition aggregation) is also fitted on the clean "

@@ -26,21 +26,20 @@ otherwise both compute every unit. Readers open it with ``writer=False``.
 import json
 import math
 import os
-import socket
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
-    import msvcrt
-
 import pandas as pd
 
-from ..utils._hashing import _json_default, canonical, config_hash, normalize_row  # noqa: F401
+from ..utils._filelock import WriterLock
+from ..utils._hashing import (  # noqa: F401 - the hash functions, as before
+    _json_default,
+    canonical,
+    config_hash,
+    normalize_row,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -81,72 +80,12 @@ class StoreInUseError(ValueError):
     """
 
 
-def _lock(fd):
-    """Lock ``fd`` exclusively without waiting; False when another holds it."""
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        else:  # pragma: no cover - Windows
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    except (BlockingIOError, PermissionError):
-        return False
-    return True
-
-
-class _WriterLock:
-    """The single-writer lock of a store: ``flock`` on ``<store>.lock``.
-
-    The lock file is named after the store's resolved path (symbolic links
-    lead to one lock) and holds the holder's process id, host and start time,
-    for the message a second writer gets. It is removed on release; a lock
-    file left by a killed process is not held by anyone and is reused.
-    """
-
-    def __init__(self, store):
-        store = Path(os.path.realpath(store))
-        self.path = store.with_name(store.name + ".lock")
-        while True:
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as exc:
-                raise ValueError(f"Cannot open the result store {store}: its lock file "
-                                 f"{self.path} cannot be created ({exc}).") from None
-            if not _lock(fd):
-                try:
-                    holder = os.read(fd, 500).decode("utf-8", "replace").strip()
-                except OSError:  # pragma: no cover - Windows locks the byte read
-                    holder = ""
-                finally:
-                    os.close(fd)
-                raise StoreInUseError(
-                    f"The result store {store} is being written by another audit "
-                    f"({holder or 'a process holding ' + str(self.path)}). A store "
-                    "takes one writer at a time: wait for that audit to finish (or "
-                    "stop it), or give this audit a store of its own (--store PATH, "
-                    "or --no-store; store=... in Python).")
-            try:  # the holder that just released it may have removed the file
-                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            os.close(fd)
-        self._fd = fd
-        text = (f"process {os.getpid()} on {socket.gethostname()}, since "
-                f"{time.strftime('%Y-%m-%d %H:%M:%S')}").encode()
-        os.ftruncate(fd, 0)
-        os.write(fd, text)
-
-    def release(self):
-        if self._fd is None:
-            return
-        try:
-            if fcntl is not None:  # removed while held; Windows cannot
-                os.unlink(self.path)
-        except OSError:
-            pass
-        os.close(self._fd)  # releases the lock
-        self._fd = None
+def _in_use(store, holder):
+    return StoreInUseError(
+        f"The result store {store} is being written by another audit ({holder}). A "
+        "store takes one writer at a time: wait for that audit to finish (or stop "
+        "it), or give this audit a store of its own (--store PATH, or --no-store; "
+        "store=... in Python).")
 
 
 class ResultStore:
@@ -206,7 +145,7 @@ class ResultStore:
         if self.path.is_dir():
             raise ValueError(f"The result store {self.path} is a folder; give a file "
                              "path (e.g. audit.sqlite).")
-        self._writer_lock = _WriterLock(self.path) if writer else None
+        self._writer_lock = WriterLock(self.path, _in_use) if writer else None
         try:
             self._con = sqlite3.connect(str(self.path), timeout=60,
                                         isolation_level=None,
