@@ -276,6 +276,39 @@ class Pipeline(_imb_pipeline.Pipeline):
             del state["steps"]
         super().__setstate__(state)
 
+    def set_params(self, **params):
+        """Set the parameters of the pipeline and of its steps.
+
+        As :meth:`imblearn.pipeline.Pipeline.set_params`; a parameter of a
+        bound attack's own finder (``labelflip__subpopulation__target``) is a
+        ValueError naming the finder step's parameter to set instead
+        (``clustermatch__target``).
+
+        Parameters
+        ----------
+        **params : dict
+            Parameters, ``<step>__<parameter>`` for the steps'.
+
+        Returns
+        -------
+        self : Pipeline
+        """
+        if "steps" not in params:
+            for f, a in _finder_bindings(self.steps, strict=False).items():
+                if a is None:
+                    continue
+                finder, attack = self.steps[f][0], self.steps[a][0]
+                prefix = f"{attack}__subpopulation__"
+                nested = sorted(k for k in params if k.startswith(prefix))
+                if nested and not {attack, f"{attack}__subpopulation"} & set(params):
+                    raise ValueError(
+                        f"Invalid parameter {nested[0]!r}: the attack {attack!r} "
+                        "has no finder of its own (subpopulation=None); its finder "
+                        f"is the step {finder!r} right before it. Set "
+                        f"{finder}__{nested[0][len(prefix):]} instead."
+                    )
+        return super().set_params(**params)
+
     def _validate_steps(self):
         super()._validate_steps()
         _finder_bindings(self.steps)

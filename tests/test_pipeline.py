@@ -897,3 +897,23 @@ def test_bound_form_on_a_frame_with_strings_and_missing_values():
     assert target_accuracy_scorer(restored, frame, y) == \
         target_accuracy_scorer(pipe, frame, y)
     assert not hasattr(finder, "subpopulations_")
+
+
+def test_nested_finder_keys_on_the_bound_form_name_the_step_key(data):
+    # the nested form's grid keys on the bound form used to fail with
+    # "AttributeError: 'NoneType' object has no attribute 'set_params'"
+    X, y, *_ = data
+    pipe = _bound()
+    with pytest.raises(ValueError, match=r"'labelflip__subpopulation__target'.*"
+                                         r"step 'clustermatch'.*Set "
+                                         r"clustermatch__target instead"):
+        GridSearchCV(pipe, {"labelflip__subpopulation__target": [0, 1]}).fit(X, y)
+    with pytest.raises(ValueError, match=r"'subpopulation__n_clusters' for LabelFlip.*"
+                                         r"clustermatch__n_clusters.*"
+                                         r"LabelFlip\(ClusterMatch"):
+        LabelFlip().set_params(subpopulation__n_clusters=2)
+    # setting the finder and its parameters in one call stays valid
+    attack = LabelFlip().set_params(subpopulation=ClusterMatch(),
+                                    subpopulation__n_clusters=2)
+    assert attack.subpopulation.n_clusters == 2
+    assert pipe.set_params(clustermatch__target=1).steps[0][1].target == 1

@@ -223,6 +223,37 @@ class _AttackSamplerMixin:
             return X_res, restore_y(y_res, y_given, X_res.index)
         return ArraysTransformer(X_given, y_given).transform(X_res, y_res)
 
+    def set_params(self, **params):
+        """Set the parameters, as scikit-learn's ``set_params``.
+
+        ``subpopulation__<name>`` while ``subpopulation`` is ``None`` is a
+        ValueError saying where the finder's parameters are: with the finder
+        as the pipeline step before the attack, they are that step's.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : object
+        """
+        if getattr(self, "subpopulation", False) is None \
+                and "subpopulation" not in params:
+            nested = sorted(k for k in params if k.startswith("subpopulation__"))
+            if nested:
+                name = type(self).__name__
+                raise ValueError(
+                    f"Invalid parameter {nested[0]!r} for {name}: its subpopulation "
+                    "is None, so there is no finder to set it on. When the finder "
+                    "is the pipeline step right before the attack, set that step's "
+                    "parameter by the step's name (clustermatch__n_clusters, not "
+                    f"{name.lower()}__subpopulation__n_clusters); or give the "
+                    f"attack its finder, {name}(ClusterMatch(...), ...)."
+                )
+        return super().set_params(**params)
+
     def fit(self, X, y, **params):
         """Run the attack and keep its fitted attributes; see ``fit_resample``.
 
