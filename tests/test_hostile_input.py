@@ -32,7 +32,13 @@ import skpoison.attacks
 import skpoison.defenses
 import skpoison.pipeline
 import skpoison.subpopulations
-from skpoison.attacks import GradientPoison, InfluencePoison, LabelFlip, WitchesBrew
+from skpoison.attacks import (
+    GradientPoison,
+    InfluencePoison,
+    LabelFlip,
+    ModelTargetedPoison,
+    WitchesBrew,
+)
 from skpoison.defenses import (
     SEVER,
     TRIM,
@@ -85,6 +91,8 @@ FACTORIES = {
                                               random_state=0)],
     "InfluencePoison": [lambda: InfluencePoison(ClusterMatch(n_clusters=3), n_iter=2,
                                                 refit_every=2, random_state=0)],
+    "ModelTargetedPoison": [lambda: ModelTargetedPoison(ClusterMatch(n_clusters=3),
+                                                        max_poisons=5, random_state=0)],
     "WitchesBrew": [lambda: WitchesBrew(n_targets=2, budget=0.1, n_iter=2, restarts=1,
                                         estimator=_net(), augment=False,
                                         random_state=0)],
@@ -813,6 +821,8 @@ HOSTILE_FILES = {  # name: (file content, extra argv, option of the error or Non
     "a blank column name": ("age, ,y\n" + "".join(f"{i},{i % 3},{i % 2}\n"
                                                   for i in range(60)),
                             ["--feature", " "], None),
+    "commas and spaces in a name": (T.rename(columns={"job": " job,x"}),
+                                    ["--feature", " job,x"], None),
     "markup column names": (T.rename(columns={"job": "<b>job</b>"}),
                             ["--features", "<b>job</b>"], None),
     "formula and $ cells": (T.assign(job=np.array(["=HYPERLINK(\"x\")", "$x$", "@a"])[
@@ -845,7 +855,8 @@ def test_cli_hostile_file(case, tmp_path, capsys):
     if option is None:  # a correct result
         assert status == 0, line
         for name in ("results.csv", "groups.csv"):
-            cells = pd.read_csv(tmp_path / "out" / name).select_dtypes(object)
+            cells = pd.read_csv(tmp_path / "out" / name).select_dtypes(["object",
+                                                                          "string"])
             assert not cells.map(lambda v: str(v)[:1] in "=+-@").any().any()
     else:
         assert status == 2, line
@@ -914,3 +925,13 @@ def test_cli_suggests_columns_of_the_users_table(tmp_path, capsys):
     out = _cli.out
     assert status == 0
     assert "--features job,age" in " ".join(out.split()) and "sex,race" not in out
+
+
+def test_cli_parquet_list_column(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "table.parquet"
+    T.assign(tags=[[1, 2]] * len(T)).to_parquet(path, index=False)
+    status, line, written = _cli(["--data", str(path), "--target", "y"], tmp_path,
+                                 capsys)
+    assert status == 2 and line.startswith("skpoison: error: --data: "), line
+    assert "'tags'" in line and not written
