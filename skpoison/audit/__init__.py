@@ -4,15 +4,17 @@
 backend (a Dask cluster included), resumable from a SQLite ``ResultStore``, and
 writes a self-contained HTML report. A :class:`Setting` record describes one
 data set to audit: the bundled ones are in ``SETTINGS`` (``load_setting`` /
-``setting_audit``, ``skpoison audit --dataset ...``; ``adult_audit`` is the
-main job on UCI Adult), and ``table_setting`` makes the record of a user's own
-table (``skpoison audit --data FILE --target COLUMN``).
+``setting_audit``, ``skpoison audit --dataset ...``), ``table_setting`` makes
+the record of a user's own table, and ``audit_table`` audits one in a call
+(``skpoison audit --data FILE --target COLUMN``). What the audit runs is
+registered by name: ``FINDERS``, ``ATTACKS``, ``DEFENSES``, ``VICTIMS``.
 
-Modules: ``_settings`` (the records), ``_parts`` (victims, attacks, defenses,
-devices), ``_data`` (reading and checking tables), ``_audit`` (the sweep),
-``_workers`` (its joblib plumbing), ``_store`` (the result store),
-``_describe`` (words for groups and parameters), ``_report`` (every table and
-figure, and the HTML page) and ``_cli`` (the command line).
+Modules: ``_registry`` (the parts by name), ``_settings`` (the records),
+``_parts`` (victims and their preprocessing), ``_data`` (reading and checking
+tables), ``_audit`` (the sweep), ``_workers`` (its joblib plumbing), ``_store``
+(the result store), ``_describe`` (words for groups and parameters),
+``_report`` and ``_render`` (the report model, printed and written) and
+``_cli`` (the command line).
 """
 
 from ._audit import SubpopulationAudit
