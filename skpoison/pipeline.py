@@ -381,9 +381,21 @@ class Pipeline(_imb_pipeline.Pipeline):
         memory = check_memory(self.memory)
         fit_transform_one_cached = memory.cache(_fit_transform_one)
         fit_resample_one_cached = memory.cache(_fit_resample_one)
+        finders = _finder_bindings(self.steps)
         for step_idx, name, transformer in self._iter(
             with_final=False, filter_passthrough=False, filter_resample=False
         ):
+            if step_idx in finders:  # a bound finder step is fitted by its attack
+                given = sorted({key for method in (routed_params or {}).get(
+                    name, {}).values() for key in method})
+                if given:
+                    raise ValueError(
+                        f"Fit parameters {given} were given to step {name!r}, a "
+                        "finder bound to the attack after it: the attack fits it "
+                        "on the attacker's rows, with no fit parameters. Remove "
+                        f"them; the finder's own parameters are set as "
+                        f"{name}__<parameter> with set_params."
+                    )
             if transformer is None or transformer == "passthrough":
                 with _print_elapsed_time("Pipeline", self._log_message(step_idx)):
                     continue

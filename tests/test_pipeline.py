@@ -917,3 +917,17 @@ def test_nested_finder_keys_on_the_bound_form_name_the_step_key(data):
                                     subpopulation__n_clusters=2)
     assert attack.subpopulation.n_clusters == 2
     assert pipe.set_params(clustermatch__target=1).steps[0][1].target == 1
+
+
+def test_fit_params_for_a_bound_finder_step_are_refused(data):
+    # they were silently dropped (an ordinary step would have refused them)
+    X, y, *_ = data
+    with pytest.raises(ValueError, match=r"Fit parameters \['sample_weight'\] were "
+                                         r"given to step 'clustermatch', a finder "
+                                         r"bound"):
+        _bound().fit(X, y, clustermatch__sample_weight=np.ones(len(y)))
+    # parameters for the victim still reach it
+    pipe = Pipeline([ClusterMatch(n_clusters=3, target=1),
+                     LabelFlip(alpha=0, random_state=0), LogisticRegression()])
+    pipe.fit(X, y, logisticregression__sample_weight=np.ones(len(y)))
+    assert pipe.named_steps["labelflip"].n_poison_ == 0
