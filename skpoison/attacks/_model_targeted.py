@@ -31,7 +31,12 @@ from ..utils._frames import append_rows
 from ..utils._pipeline import is_pipeline
 from ..utils._seeding import seed_unseeded
 from ..utils._threads import small_blas
-from ..utils._validation import check_bounds, is_dataframe, is_number_dtype
+from ..utils._validation import (
+    check_bounds,
+    check_numeric_frame,
+    is_dataframe,
+    is_number_dtype,
+)
 from ._base import _SHARED_ATTACK_ATTRS_DOC, BasePoisoningAttack
 from ._linear import add_to_diagonal, cholesky, cholesky_solve
 
@@ -662,6 +667,19 @@ def _numeric_values(col):
     return True
 
 
+def _check_numbers(X, victim):
+    """A victim without preprocessing needs numbers: name the columns that are not."""
+    advice = (f"The victim ({victim}) takes the rows as they are: put the encoding "
+              "in the estimator, e.g. make_pipeline(ColumnTransformer([(\"cat\", "
+              "OneHotEncoder(), columns)], remainder=\"passthrough\"), "
+              f"{victim}()); ModelTargetedPoison then sets those columns to values "
+              "seen in the attacker's rows.")
+    if is_dataframe(X):
+        check_numeric_frame(X, "X", "ModelTargetedPoison", advice=advice)
+    elif not _numeric_values(np.asarray(X).ravel()):
+        raise ValueError(f"X holds values that are not numbers. {advice}")
+
+
 # ---------------------------------------------------------- the attack
 class _Setup:
     """The victim's objective, preprocessing and the attacker's rows in the
@@ -679,6 +697,7 @@ class _Setup:
             pre = clone(pre).fit(X_src, y_src)
         else:
             pre, final = None, estimator
+            _check_numbers(X_src, type(final).__name__)
         self.objective = _victim_objective(final)
         self.final, self.pre, self.estimator = final, pre, estimator
         self.classes = classes
