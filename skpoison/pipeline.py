@@ -472,7 +472,11 @@ class PoisonedEstimator(DelegatingClassifierMixin, MetaEstimatorMixin, Classifie
     Parameters
     ----------
     attack : attack (sampler)
-        For example :class:`~skpoison.attacks.LabelFlip`.
+        For example :class:`~skpoison.attacks.LabelFlip`, or a skpoison
+        pipeline of a finder step and an attack. A pipeline with a
+        transformer is refused: the victim would be fitted on transformed
+        rows but predict on the rows as received; put transformers before
+        ``PoisonedEstimator``.
     estimator : classifier
         The victim, or a defense wrapping it.
 
