@@ -86,8 +86,8 @@ def _finder_bindings(steps, *, strict=True):
 
     A finder step binds to the next active step when it is an attack without
     a finder of its own. A finder step right before a ``"passthrough"`` or
-    ``None`` step, with no attack after it, is the finder of a disabled
-    attack: it passes rows through too (its value is ``None``). Any other
+    ``None`` step, then other steps but no attack, is the finder of a
+    disabled attack: it passes rows through too (its value is ``None``). Any other
     finder step with no attack after it is an ordinary transformer (its
     membership indicators). With ``strict``, a finder step
     before an attack with its own finder, or not right before the attack, or
@@ -102,9 +102,9 @@ def _finder_bindings(steps, *, strict=True):
         attacks = [(j, n, s) for j, n, s in later
                    if is_attack(s) or isinstance(s, PoisonedEstimator)]
         if not attacks:
-            if i + 1 < len(steps) and not _active(steps[i + 1][1]):
+            if later and not _active(steps[i + 1][1]):
                 # the finder of an attack set to "passthrough" (the clean
-                # baseline of a grid): rows pass through, as with the attack
+                # baseline of a grid): rows pass through to the victim
                 bindings[i] = None
             continue
         if isinstance(attacks[0][2], PoisonedEstimator):

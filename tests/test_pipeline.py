@@ -931,3 +931,9 @@ def test_fit_params_for_a_bound_finder_step_are_refused(data):
                      LabelFlip(alpha=0, random_state=0), LogisticRegression()])
     pipe.fit(X, y, logisticregression__sample_weight=np.ones(len(y)))
     assert pipe.named_steps["labelflip"].n_poison_ == 0
+
+
+def test_finder_then_final_passthrough_is_still_a_transformer(data):
+    X, y, *_ = data
+    pipe = Pipeline([ClusterMatch(n_clusters=3, random_state=0), "passthrough"])
+    assert pipe.fit_transform(X, y).shape == (X.shape[0], 3)
