@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from ..attacks import BasePoisoningAttack, LabelFlip
 from ..utils._seeding import seed_unseeded
 from . import _report
+from ._bounds import check_attack, check_certified, clean_certificate
 from ._describe import describe_subpopulation
 from ._render import render_html
 from ..utils._hashing import canonical, config_hash, normalize_row
@@ -549,8 +550,7 @@ class SubpopulationAudit:
             for dname, defense in defenses.items():
                 if dname in needed and certifies(defense):
                     model = defended(victim, defense, seed).fit(X_train, y_train)
-                    certificates[dname, seed] = tuple(
-                        np.asarray(a) for a in model.certify(X_test))
+                    certificates[dname, seed] = clean_certificate(model, X_test)
             self.timings_["clean"] += t1 - t0
             self.timings_["certificates"] += time.perf_counter() - t1
         return clean_pred, accuracy, certificates
@@ -685,6 +685,7 @@ class SubpopulationAudit:
         start = time.perf_counter()
         alphas, seeds, attack, defenses = self._check_params()
         data = _check_data(X_train, y_train, X_aux, y_aux, X_test, y_test)
+        check_attack(attack, self.estimator, data[1])
         self.timings_ = {"finders": 0.0, "clean": 0.0, "certificates": 0.0,
                          "total": 0.0}
         self.n_rows_ = {name: _n_rows(X) for name, X in zip(("train", "aux", "test"),
@@ -723,6 +724,7 @@ class SubpopulationAudit:
         self.results_ = _report.with_intervals(pd.DataFrame(
             [rows[i, dname] for i in range(len(tasks)) for dname in defenses]),
             self.n_rows_["test"])
+        check_certified(self.results_)
         self.warnings_ = _report.collected_warnings(self.results_)
         self._stored_clean_accuracy(seeds)
         self.timings_["total"] = time.perf_counter() - start

@@ -36,7 +36,8 @@ OPTIONS = {"data": "--data", "target": "--target", "test": "--test", "aux": "--a
            "min_size": "--min-size", "max_size": "--max-size", "alphas": "--alphas",
            "seeds": "--seeds", "random_state": "--random-state", "device": "--device",
            "max_subpopulations": "--max-subpopulations", "n_jobs": "--n-jobs",
-           "store": "--store", "backend": "--backend"}
+           "store": "--store", "backend": "--backend",
+           "susceptibility": "--susceptibility"}
 
 
 class UsageError(Exception):
@@ -161,6 +162,10 @@ def _run_options():
         ("what to run", ["--order"], dict(choices=["confidence", "id"], help=(
             "which groups first: least confident attacker model first (default for "
             "images and text) or by id (default for tables)"))),
+        ("what to run", ["--susceptibility"], dict(action="store_true", help=(
+            "score every candidate group first (the model-targeted attack's lower "
+            "bound on the poisons needed, linear victims) and attack the cheapest "
+            "first; with --max-subpopulations the top N"))),
         ("what to run", ["--n-clusters"], dict(type=positive, help=(
             "ClusterMatch clusters (default: 100, 25 on tables of at most 6,000 rows)"))),
         ("what to run", ["--min-size"], dict(type=_number(int, "an integer >= 0", 0),
@@ -319,6 +324,9 @@ def _check_options(args):
         raise UsageError("--target", "needed with --data: the column to predict")
     if args.estimator is not None and args.model is not None:
         raise UsageError("--estimator", "give either --model or --estimator, not both")
+    if args.susceptibility and args.order is not None:
+        raise UsageError("--susceptibility", "orders the groups itself; give it or "
+                                             "--order, not both")
     if args.n_partitions is not None and "dpa" not in args.defenses:
         raise UsageError("--n-partitions", "is for the dpa defense; add it with "
                                            "--defenses ...,dpa")
@@ -405,7 +413,8 @@ def prepare(args):
         defenses={d: {"n_partitions": args.n_partitions}
                   if d == "dpa" and args.n_partitions else {} for d in args.defenses},
         attack=args.attack, alphas=args.alphas, seeds=args.seeds,
-        subpopulation_order=args.order, max_subpopulations=args.max_subpopulations,
+        subpopulation_order="susceptibility" if args.susceptibility else args.order,
+        max_subpopulations=args.max_subpopulations,
         n_jobs=plan.n_jobs, progress=not args.quiet,
         backend="dask" if args.scheduler else args.backend,
         store=plan.store, resume=not args.fresh, notes=list(plan.notes),

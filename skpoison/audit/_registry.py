@@ -124,6 +124,10 @@ ATTACKS = {
                      "numeric columns only", _numbers_only),
     "influence": Spec(_attack("InfluencePoison"), "optimised poison rows "
                       "(influence)", "numeric columns only", _numbers_only),
+    "model-targeted": Spec(_attack("ModelTargetedPoison"), "Suya et al.'s "
+                           "model-targeted rows until the group's error reaches 0.5 "
+                           "(budget alpha x its rows): poisons needed and the lower "
+                           "bound per group", "binary tasks, linear victims (lr)"),
 }
 """The attacks, by name."""
 

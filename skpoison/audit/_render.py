@@ -103,7 +103,7 @@ def _cell(value, column):
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     if isinstance(value, (float, np.floating)):
-        spec = ("{:.0f}" if "rows" in str(column) or str(column) == "poisons"
+        spec = ("{:.0f}" if "rows" in str(column) or "poisons" in str(column)
                 else "{:g}" if column == "alpha" else "{:.3f}")
         return spec.format(value)
     return str(value)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..metrics import paired_counts_interval, seed_mean_interval
 from ..utils._readable import readable
+from ._bounds import bounds_sections
 from ._describe import describe_subpopulation
 from ._render import Section, draw_by_alpha, fig_by_alpha, fig_map, fig_per_group, fig_removal
 
@@ -29,6 +30,14 @@ CERTIFIED_NOTE = (
     "damage it did without and with the defense). A certificate covers a limited "
     "number of rows (for partition aggregation, at most half its partitions): "
     "larger attacks certify nothing. Means over seeds.")
+CERTIFIED_DAMAGE_NOTE = (
+    " certified damage: the largest target damage any attack adding alpha x the "
+    "group's training rows can do to the defense fitted on the clean rows (the "
+    "collective certificate of Chen et al., ICML 2022: the same corrupted partitions "
+    "must flip every row), beside measured damage, what this attack did to it (its "
+    "accuracy on the group fitted on the clean rows minus after the attack), and, "
+    "with the model-targeted attack, the poisons it needed. The audit stops with an "
+    "error if a measured damage exceeds its certificate.")
 
 
 def csv_safe(table):
@@ -267,6 +276,12 @@ def _pair_counts(mine, theirs):
     return [np.sum(a & b), np.sum(a & ~b), np.sum(~a & b), np.sum(~a & ~b)]
 
 
+# the bounds' columns of a certifying defense's rows, when they were measured
+_BOUND_COLUMNS = {"certified_damage": "certified damage",
+                  "defended_damage": "measured damage",
+                  "n_poison_needed": "poisons needed"}
+
+
 def certifying_defenses(results):
     """The defenses whose rows carry a certificate (a ``certified`` value)."""
     if "certified" not in results:
@@ -304,6 +319,8 @@ def certified_groups(results, top=10):
     """
     columns = ["defense", "filter", "group", "alpha", "poisons", "damage without",
                "damage with", "accuracy with", "certified", "certified & correct"]
+    extra = {c: label for c, label in _BOUND_COLUMNS.items() if c in results}
+    columns += list(extra.values())
     names = certifying_defenses(results)
     if not names:
         return pd.DataFrame(columns=columns)
@@ -313,7 +330,7 @@ def certified_groups(results, top=10):
     keys = ["filter", "subpopulation", "alpha"]
     mean = results.groupby(["defense", *keys], sort=False)[
         ["n_poison", "target_damage", "poisoned_target_accuracy", "certified",
-         "certified_correct"]].mean().sort_index()
+         "certified_correct", *extra]].mean().sort_index()
     base_name = baseline_defense(results)
     base = mean.xs(base_name, level="defense")
     out = []
@@ -327,7 +344,7 @@ def certified_groups(results, top=10):
                 out.append([defense, fname, ranked.loc[(fname, sid), "group"], alpha,
                             round(row["n_poison"]), without, row["target_damage"],
                             row["poisoned_target_accuracy"], row["certified"],
-                            row["certified_correct"]])
+                            row["certified_correct"], *row[list(extra)]])
     return pd.DataFrame(out, columns=columns)
 
 
@@ -670,7 +687,9 @@ def _defense_sections(results, n_train):
         repeated = certified.duplicated(["defense", "filter", "group"])
         certified.loc[repeated, ["defense", "filter", "group"]] = ""
         out += [Section("heading", "What the certificate promises, on the 5 most "
-                        "vulnerable groups"), Section("text", CERTIFIED_NOTE),
+                        "vulnerable groups"), Section("text", CERTIFIED_NOTE + (
+                            CERTIFIED_DAMAGE_NOTE if "certified_damage" in results
+                            else "")),
                 Section("table", certified, wrap={"group": 36, "filter": 12})]
     return out
 
@@ -746,6 +765,7 @@ def report_sections(audit):
         *[Section("text", _finder_text(audit, f)) for f in audit.fitted_finders_],
         *_groups_sections(audit),
         *_defense_sections(results, audit.n_rows_["train"]),
+        *bounds_sections(audit, Section),
         *_figure_sections(audit),
         Section("heading", "Top-k target damage"),
         Section("note", "The paper's summary: the mean target damage of the k most "

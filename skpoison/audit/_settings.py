@@ -72,6 +72,7 @@ from ._data import (
     split_target,
     text_columns,
 )
+from ._bounds import susceptibility_order
 from ._describe import CodedNames
 from ._parts import drop_annotations, make_table_victim, make_victim, table_preprocessor
 from ._registry import (
@@ -885,10 +886,13 @@ def prepare_audit(setting="adult", model=None, *, n_samples=None, data_home=None
     for part in (attack, *defenses.values()):
         set_device(part, device)
     order = params.pop("subpopulation_order", None) or record.order
+    if order == "susceptibility":
+        order = susceptibility_order(bunch.estimator, bunch.data[1], random_state)
     if order not in ("confidence", "id") and not (callable(order)
                                                   or isinstance(order, dict)):
-        raise SettingError("subpopulation_order", "expected 'confidence', 'id', a "
-                                                  f"dict or a callable; got {order!r}.")
+        raise SettingError("subpopulation_order", "expected 'confidence', 'id', "
+                                                  "'susceptibility', a dict or a "
+                                                  f"callable; got {order!r}.")
     if order == "confidence" and bunch.attacker_model is not None:
         order = ConfidenceOrder(bunch.attacker_model)
     if params.get("n_jobs") is None and on_accelerator(device):

@@ -313,14 +313,16 @@ class ResultStore:
 
 
 # the values of a row that a report reads: (keys, lowest, highest, integer)
-_CHECKS = [(("target_damage", "collateral_damage"), -1, 1, False),
+_CHECKS = [(("target_damage", "collateral_damage", "certified_damage",
+             "defended_damage"), -1, 1, False),
            (("clean_target_accuracy", "poisoned_target_accuracy",
              "clean_collateral_accuracy", "poisoned_collateral_accuracy",
              "poison_removed", "clean_removed", "certified", "certified_correct"),
             0, 1, False),
-           (("n_poison", "n_train", "n_test", "n_aux", "median_radius"), 0, math.inf,
-            True),
-           (("fit_seconds", "attack_seconds"), 0, math.inf, False)]
+           (("n_poison", "n_train", "n_test", "n_aux", "median_radius",
+             "n_poison_needed"), 0, math.inf, True),
+           (("fit_seconds", "attack_seconds", "lower_bound", "efficiency"), 0, math.inf,
+            False)]
 # the keys an audit needs in a row it reuses (never NaN)
 REQUIRED = ("target_damage", "clean_target_accuracy", "poisoned_target_accuracy",
             "n_poison", "n_train", "n_test")

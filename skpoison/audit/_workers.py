@@ -31,6 +31,13 @@ from sklearn.base import clone
 
 from ..metrics import certified_fraction, removal_fractions, subpopulation_damage
 from ..utils._compat import _safe_indexing
+from ._bounds import (
+    attack_columns,
+    budget,
+    certified_columns,
+    expected_removed,
+    task_attack,
+)
 
 
 class _AuditData:
@@ -125,8 +132,8 @@ def _run_task(task, data):
     _watch_owner(task.owner)
     X_train, y_train, X_aux, y_aux, X_test, y_test = data.arrays
     key, mask, y_test = task.key, task.test_mask, np.asarray(y_test)
-    attack = clone(task.attack).set_params(subpopulation=task.finder, alpha=key["alpha"],
-                                           aux=(X_aux, y_aux), random_state=key["seed"])
+    attack, n_sub = task_attack(task.attack, task.finder, key["alpha"], (X_aux, y_aux),
+                                key["seed"], X_train, task.estimator)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = time.perf_counter()
@@ -149,7 +156,10 @@ def _run_task(task, data):
         row = dict(key, defense=name, n_poison=n_poison,
                    n_train=int(attack.n_subpopulation_),
                    **{f: getattr(dmg, f) for f in _DAMAGE_FIELDS}, n_test=dmg.n_target)
+        row.update(attack_columns(attack, n_sub))
         if certifies(defense):
+            row.update(certified_columns(task.certificates[name], X_test, y_test, mask,
+                                         pred, budget(attack)))
             cert = certified_fraction(task.certificates[name], None, y_test, mask,
                                       n_poison)
             row.update(certified=cert.certified_fraction,
@@ -169,7 +179,8 @@ def _run_task(task, data):
         if removed is not None and (~np.asarray(removed)).any():
             row.update(_random_filter(task, X_res, y_res, ~np.asarray(removed), X_test,
                                       clean_right, y_test))
-        row["warnings"] = [f"{w.category.__name__}: {w.message}" for w in caught + more]
+        row["warnings"] = [f"{w.category.__name__}: {w.message}"
+                           for w in expected_removed(caught, attack) + more]
         rows.append(row)
     return rows
 

@@ -13,8 +13,9 @@ from ._base import BaseSubpopulationFinder
 from ._cluster_match import ClusterMatch, default_representation
 from ._describe import Condition, SubpopulationRule
 from ._feature_match import FeatureMatch
-from ._ranking import ConfidenceOrder, rank_subpopulations
+from ._ranking import ConfidenceOrder, SusceptibilityOrder, rank_subpopulations
 
 __all__ = ["BaseSubpopulationFinder", "ClusterMatch", "Condition", "ConfidenceOrder",
            "FeatureMatch",
-           "SubpopulationRule", "default_representation", "rank_subpopulations"]
+           "SubpopulationRule", "SusceptibilityOrder", "default_representation",
+           "rank_subpopulations"]

@@ -156,3 +156,76 @@ class by_confidence(ConfidenceOrder):  # noqa: N801 (the old public name)
                       "skpoison 0.2; use ConfidenceOrder.", FutureWarning,
                       stacklevel=2)
         super().__init__(estimator)
+
+
+class SusceptibilityOrder:
+    """Subpopulation order for the audit: the groups cheapest to attack first.
+
+    Read more in the :ref:`User Guide <audit>`.
+
+    Before any attack, every kept group of a fitted finder is scored with
+    :func:`skpoison.attacks.susceptibility` on the attacker's rows: the
+    target model of the model-targeted attack and the lower bound of Suya et
+    al. (ICML 2021, Theorem 2) on the poisons any attack needs to induce it,
+    about one or two fits per group. The groups are ordered by ``by``,
+    smallest first (groups where no target model reaches the goal last);
+    Rose, Suya and Evans (2023) found the clean-loss difference
+    (``"loss_difference"``) the best predictor of the poisons an attack
+    needs. Pass an instance as ``subpopulation_order`` of
+    :class:`~skpoison.audit.SubpopulationAudit`; with ``max_subpopulations``
+    the top ones are attacked.
+
+    Parameters
+    ----------
+    estimator : classifier or Pipeline
+        The victim, as in :class:`~skpoison.attacks.ModelTargetedPoison` (a
+        linear classifier, binary task).
+    target_error : float in (0, 1), default=0.5
+        The attack goal of the target model.
+    by : {"lower_bound", "loss_difference"}, default="lower_bound"
+        The score to order by.
+    random_state : int or None, default=None
+        Seeds the victim, when unseeded.
+
+    Attributes
+    ----------
+    scores_ : dict of str to DataFrame
+        Per finder name, the scores of its groups (see
+        :func:`~skpoison.attacks.susceptibility`), in the order returned.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skpoison.subpopulations import FeatureMatch, SusceptibilityOrder
+    >>> rng = np.random.RandomState(0)
+    >>> group = rng.randint(3, size=300)
+    >>> X = np.column_stack([group, rng.normal(size=300)])
+    >>> y = (X[:, 1] + 0.5 * group > 0.5).astype(int)
+    >>> order = SusceptibilityOrder(LogisticRegression())
+    >>> ids = order("groups", FeatureMatch([0]).fit(X), X, y)
+    >>> sorted(ids)
+    [0, 1, 2]
+    """
+
+    def __init__(self, estimator, *, target_error=0.5, by="lower_bound",
+                 random_state=None):
+        self.estimator = estimator
+        self.target_error = target_error
+        self.by = by
+        self.random_state = random_state
+
+    def __call__(self, name, finder, X_aux, y_aux):
+        from sklearn.frozen import FrozenEstimator
+
+        from ..attacks import susceptibility
+
+        if self.by not in ("lower_bound", "loss_difference"):
+            raise ValueError("by must be 'lower_bound' or 'loss_difference'; got "
+                             f"{self.by!r}.")
+        scores = susceptibility(FrozenEstimator(finder), self.estimator, X_aux, y_aux,
+                                target_error=self.target_error,
+                                random_state=self.random_state)
+        scores = scores.sort_values(self.by, kind="stable", na_position="last")
+        self.scores_ = {**getattr(self, "scores_", {}), name: scores}
+        return scores["subpopulation"].tolist()

@@ -1,0 +1,213 @@
+"""The audit's two bounds: the poisons any attack needs, the damage a
+certificate allows.
+
+* **Cost to damage.** With the model-targeted attack
+  (:class:`~skpoison.attacks.ModelTargetedPoison`, Suya et al., ICML 2021),
+  each task's budget is ``int(alpha * the group's training rows)`` poisons;
+  the attack stops as soon as the group's error reaches its goal, and each
+  row records the poisons it needed (``n_poison_needed``, NaN when the
+  budget did not suffice), its lower bound (``lower_bound``: no attack with
+  poisons in the feasible set induces its target model with fewer) and
+  ``efficiency`` (used / bound).
+* **Certified damage.** For a certifying defense with a collective
+  certificate (partition aggregation), each row records the largest damage
+  any attack of the task's budget can do to the defense fitted on the clean
+  rows (``certified_damage``, :func:`~skpoison.metrics.certified_damage`,
+  Chen et al., ICML 2022) beside the damage this attack did to it
+  (``defended_damage``: its accuracy on the group fitted on the clean rows
+  minus after the attack). A measured damage above its certificate is a bug,
+  and :func:`check_certified` stops the audit.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from ..metrics import certified_damage
+from ..utils._compat import _safe_indexing
+from ._data import SettingError
+
+_LINEAR = ("LogisticRegression", "LinearSVC", "SGDClassifier")
+
+
+def _final_step(estimator):
+    while isinstance(getattr(estimator, "steps", None), list) and estimator.steps:
+        estimator = estimator.steps[-1][1]
+    return estimator
+
+
+def check_linear_binary(estimator, y, param):
+    """Raise a :class:`SettingError` naming ``param`` unless the model-targeted
+    attack can run on ``estimator`` (a linear classifier, alone or after
+    preprocessing) and the labels ``y`` (two classes)."""
+    final = _final_step(estimator)
+    n_classes = len(np.unique(np.asarray(y).astype(str)))
+    if type(final).__name__ not in _LINEAR or n_classes != 2:
+        what = (f"the victim ends in {type(final).__name__}" if n_classes == 2
+                else f"the target has {n_classes} classes")
+        raise SettingError(param, "the model-targeted attack (and its susceptibility "
+                                  "score) needs a binary task and a linear victim "
+                                  "(logistic regression, LinearSVC, SGDClassifier; "
+                                  f"--model lr); {what}.")
+
+
+def check_attack(attack, estimator, y):
+    """Before any work: an attack without ``alpha`` (the model-targeted one)
+    on a victim and labels it can attack."""
+    if "alpha" not in attack.get_params(deep=False):
+        check_linear_binary(estimator, y, "attack")
+
+
+def task_attack(template, finder, alpha, aux, seed, X_train, victim):
+    """The attack of one task, and the group's training rows (None for an
+    attack with ``alpha``, which counts them itself).
+
+    An attack with ``alpha`` gets it; one without (the model-targeted
+    attack) gets the budget ``int(alpha * n_sub)`` as ``max_poisons``, and the
+    victim as its ``estimator`` when it has none.
+    """
+    attack = clone(template).set_params(subpopulation=finder, aux=aux,
+                                        random_state=seed)
+    params = attack.get_params(deep=False)
+    if "alpha" in params:
+        return attack.set_params(alpha=alpha), None
+    n_sub = int(np.asarray(finder.membership(X_train), dtype=bool).sum())
+    attack.set_params(max_poisons=int(alpha * n_sub))
+    if params.get("estimator") is None:
+        attack.set_params(estimator=victim)
+    return attack, n_sub
+
+
+def expected_removed(caught, attack):
+    """The attack's warnings, less the one that says its budget did not reach
+    the goal (the audit reports it as ``n_poison_needed`` NaN)."""
+    if not hasattr(attack, "goal_reached_"):
+        return list(caught)
+    return [w for w in caught if "was not reached" not in str(w.message)]
+
+
+def budget(attack):
+    """The task's poison budget: ``max_poisons`` for an attack that stops at
+    its goal, else the rows it added."""
+    if "alpha" in attack.get_params(deep=False):
+        return int(attack.n_poison_)
+    return int(attack.max_poisons)
+
+
+def attack_columns(attack, n_sub):
+    """The row's columns of an attack that bounds its own cost (none else)."""
+    if not hasattr(attack, "lower_bound_"):
+        return {}
+    reached = bool(attack.goal_reached_)
+    return {"n_train": n_sub,
+            "n_poison_needed": attack.n_poison_ if reached else np.nan,
+            "lower_bound": float(attack.lower_bound_),
+            "efficiency": float(attack.efficiency_) if reached else np.nan}
+
+
+class CleanCertificate(tuple):
+    """A certifying defense's ``certify`` output on the test rows, and the
+    defense (fitted on the clean rows) as ``model`` for its collective
+    certificate."""
+
+    model = None
+
+
+def clean_certificate(model, X_test):
+    """The :class:`CleanCertificate` of a defense fitted on the clean rows."""
+    cert = CleanCertificate(np.asarray(a) for a in model.certify(X_test))
+    cert.model = model
+    return cert
+
+
+def certified_columns(cert, X_test, y_test, mask, pred, n_added):
+    """The certified largest damage of ``n_added`` rows on the group's test
+    rows, and the damage measured on the defense (clean fit minus after)."""
+    if not hasattr(cert.model, "certify_group"):
+        return {}
+    y_group = y_test[mask]
+    res = certified_damage(cert.model, _safe_indexing(X_test, mask), y_group, n_added)
+    measured = (np.mean(np.asarray(cert[0])[mask] == y_group)
+                - np.mean(np.asarray(pred)[mask] == y_group))
+    return {"certified_damage": float(res.damage),
+            "certified_optimal": bool(res.optimal),
+            "defended_damage": float(measured)}
+
+
+def check_certified(results):
+    """Stop with an error where a damage measured on a certified defense is
+    above its certificate (a bug: a certificate cannot be beaten)."""
+    if "certified_damage" not in results:
+        return
+    over = results[results["defended_damage"] > results["certified_damage"] + 1e-9]
+    if over.empty:
+        return
+    r = over.iloc[0]
+    raise RuntimeError(
+        f"{len(over)} result row(s) measure more damage on the certified defense "
+        f"than its certificate allows, e.g. {r['defense']} on {r['filter']} group "
+        f"{r['subpopulation']} ({r['description']}), alpha={r['alpha']:g}, "
+        f"seed={r['seed']}: measured {r['defended_damage']:.3f}, certified at most "
+        f"{r['certified_damage']:.3f}. A certificate cannot be beaten: this is a bug "
+        "(in the attack's count of rows, the defense or its certificate), or the "
+        "store was altered; please report it with this audit's parameters.")
+
+
+def cost_to_damage(results):
+    """Per group attacked by the model-targeted attack (undefended rows): the
+    fewest poisons it needed (over alphas and seeds), the lower bound and the
+    efficiency, fewest first; groups whose budget did not suffice last."""
+    columns = ["filter", "group", "rows", "poisons needed", "at least (target model)",
+               "efficiency", "largest budget"]
+    if "lower_bound" not in results or results["lower_bound"].isna().all():
+        return pd.DataFrame(columns=columns)
+    names = list(dict.fromkeys(results["defense"]))
+    rows = results[results["defense"] == ("none" if "none" in names else names[0])]
+    g = rows.groupby(["filter", "subpopulation"], sort=False).agg(
+        group=("description", "first"), rows=("n_train", "first"),
+        needed=("n_poison_needed", "min"), bound=("lower_bound", "max"),
+        budget=("alpha", "max"))
+    g["budget"] = [int(a * n) for a, n in zip(g["budget"], g["rows"])]
+    g = g.sort_values(["needed", "bound"], kind="stable", na_position="last")
+    return pd.DataFrame({
+        "filter": g.index.get_level_values(0), "group": g["group"].to_numpy(),
+        "rows": g["rows"].to_numpy(), "poisons needed": g["needed"].to_numpy(),
+        "at least (target model)": [math.ceil(b) for b in g["bound"]],
+        "efficiency": (g["needed"] / g["bound"]).to_numpy(),
+        "largest budget": g["budget"].to_numpy()})
+
+
+def bounds_sections(audit, Section):
+    """The report's "Cost to damage" section (empty without the attack)."""
+    table = cost_to_damage(audit.results_)
+    if table.empty:
+        return []
+    found = table["poisons needed"].notna()
+    order = getattr(audit.subpopulation_order, "scores_", None)
+    ranked = (f" Groups were chosen by susceptibility: "
+              f"{sum(len(s) for s in order.values())} candidate groups scored, the "
+              "lowest bound attacked first." if order else "")
+    return [Section("heading", "Cost to damage"),
+            Section("text", f"Groups ordered by the fewest poisons the model-targeted "
+                    "attack (Suya et al., ICML 2021) needed to bring its model's error "
+                    f"on the group's attacker rows to "
+                    f"{audit.attack.get_params()['target_error']:g}, within a budget "
+                    "of alpha x the group's training rows. At least: the lower bound "
+                    "for this victim, no attack whatever, with poisons in the same "
+                    "feasible set, induces the attack's target model with fewer (the "
+                    "attack stops at the goal, often short of that model, so it may "
+                    f"need fewer); efficiency = needed / bound. {int(found.sum())} of "
+                    f"{len(table)} groups reached the goal within the largest "
+                    f"budget.{ranked}"),
+            Section("table", table.head(20), wrap={"group": 36, "filter": 12})]
+
+
+def susceptibility_order(estimator, y, random_state):
+    """``subpopulation_order="susceptibility"``: the groups with the lowest
+    bound first (:class:`~skpoison.subpopulations.SusceptibilityOrder`)."""
+    from ..subpopulations import SusceptibilityOrder
+
+    check_linear_binary(estimator, y, "susceptibility")
+    return SusceptibilityOrder(estimator, random_state=random_state)
