@@ -937,3 +937,15 @@ def test_finder_then_final_passthrough_is_still_a_transformer(data):
     X, y, *_ = data
     pipe = Pipeline([ClusterMatch(n_clusters=3, random_state=0), "passthrough"])
     assert pipe.fit_transform(X, y).shape == (X.shape[0], 3)
+
+
+def test_sklearn_pipeline_with_the_bound_line_is_an_error_not_a_no_op(data):
+    # scikit-learn's Pipeline binds nothing: it refuses a sampler as an
+    # intermediate step, and an attack as its last step receives the finder's
+    # indicators and no finder, which the attack's error explains
+    X, y, *_ = data
+    with pytest.raises(TypeError, match="LabelFlip"):
+        sk_make_pipeline(ClusterMatch(3), LabelFlip(alpha=1),
+                         LogisticRegression()).fit(X, y)
+    with pytest.raises(ValueError, match="scikit-learn's pipelines.*do not bind"):
+        sk_make_pipeline(StandardScaler(), ClusterMatch(3), LabelFlip(alpha=1)).fit(X, y)
