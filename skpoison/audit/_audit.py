@@ -214,7 +214,7 @@ class SubpopulationAudit:
         ``max_subpopulations``, the first ones are attacked). A dict maps a
         finder name to a sequence of ids (finders not in it keep their own
         order); a callable ``order(name, fitted_finder, X_aux, y_aux)``
-        returns the ids, e.g. :class:`~skpoison.audit.ConfidenceOrder`, the
+        returns the ids, e.g. :class:`~skpoison.subpopulations.ConfidenceOrder`, the
         paper's least-confident-first order. ``None``: every kept
         subpopulation, in id order.
 

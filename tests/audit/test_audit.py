@@ -8,7 +8,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 
 from skpoison.__main__ import main
-from skpoison.audit import SubpopulationAudit, adult_audit, summarize
+from skpoison.audit import SubpopulationAudit, setting_audit, summarize
 from skpoison.defenses import TRIM
 from skpoison.subpopulations import ClusterMatch, FeatureMatch
 
@@ -113,8 +113,8 @@ def test_inputs_not_modified():
 
 def test_adult_featurematch_damage_direction():
     """On real Adult, more poison means more damage to the worst subpopulation."""
-    audit = adult_audit(filters=("FeatureMatch",), alphas=(0.5, 2), defenses=("none",),
-                        max_subpopulations=6, progress=False)
+    audit = setting_audit("adult", finders=("FeatureMatch",), alphas=(0.5, 2),
+                          defenses=("none",), max_subpopulations=6, progress=False)
     table = audit.summary()
     top1 = table.xs(("FeatureMatch", "none"), level=("filter", "defense")).top1
     assert top1.loc[2.0] > top1.loc[0.5]
@@ -285,7 +285,8 @@ def test_describe_subpopulation_is_the_finders_own_text():
     # the audit wrote column=value pairs itself (15024, not the finder's
     # 15,024); now it names groups as describe_text does, annotation columns
     # without their prefix, and keeps only the one-hot case to itself
-    from skpoison.audit import annotation_column, describe_subpopulation
+    from skpoison.audit import describe_subpopulation
+    from skpoison.datasets import annotation_column
     from skpoison.subpopulations import FeatureMatch
 
     frame = pd.DataFrame({"gain": [15024.0, 15024.0, 0.5, 0.5],
