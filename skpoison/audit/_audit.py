@@ -769,6 +769,9 @@ class SubpopulationAudit:
     def save(self, folder):
         """Write ``results.csv``, ``summary.csv`` and ``groups.csv`` in ``folder``.
 
+        ``results.csv`` is ``results_`` without the per-row 0/1 strings
+        (``target_correct``, ``random_target_correct``: a CSV reader would
+        read them as numbers), which stay in ``results_`` and the store.
         Text cells that a spreadsheet would run as a formula (starting with
         ``=``, ``+``, ``-`` or ``@``: group, filter and defense names from the
         data) are written with a leading ``'``; numbers as they are.
@@ -787,7 +790,11 @@ class SubpopulationAudit:
             raise RuntimeError("Call run() before save().")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        tables = {"results.csv": self.results_,
+        # the per-row 0/1 strings stay in results_ and the store: a CSV reader
+        # would take "0110" for the number 110
+        bits = [c for c in ("target_correct", "random_target_correct")
+                if c in self.results_]
+        tables = {"results.csv": self.results_.drop(columns=bits),
                   "summary.csv": self.summary().reset_index(),
                   "groups.csv": self.vulnerable_groups(top=None)}
         for name, table in tables.items():

@@ -132,6 +132,10 @@ def test_cli_writes_outputs(tmp_path, capsys):
     assert "top1" in out and "ClusterMatch" in out
     results = pd.read_csv(tmp_path / "results.csv")
     assert len(results) == 2 * 2  # 2 subpopulations x (none, trim)
+    # no column a CSV reader misreads: per-row 0/1 strings such as "0110"
+    # came back as the number 110
+    assert "target_correct" not in results and "random_target_correct" not in results
+    assert results.target_damage.between(-1, 1).all()
     assert (tmp_path / "summary.csv").exists()
     png = (tmp_path / "damage.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
