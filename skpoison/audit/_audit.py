@@ -286,7 +286,16 @@ class SubpopulationAudit:
         of the group), for a defense that removed rows
         ``random_target_damage`` and ``random_target_correct`` (a random
         filter removing as many rows), and ``warnings`` (raised by the
-        attack and the fit, collected in ``warnings_``).
+        attack and the fit, collected in ``warnings_``). With an attack that
+        stops at its goal (:class:`~skpoison.attacks.ModelTargetedPoison`,
+        whose budget is ``int(alpha * n_sub)`` poisons): ``n_poison_needed``
+        (NaN when the budget did not reach the goal), ``lower_bound`` and
+        ``efficiency``. For a defense with a collective certificate:
+        ``certified_damage`` (the largest target damage of the task's budget
+        on the defense fitted on the clean rows), ``certified_optimal`` and
+        ``defended_damage`` (the damage measured on the defense against that
+        clean fit); ``run`` raises a RuntimeError where a measured damage
+        exceeds its certificate.
 
     fitted_finders_ : dict
         The finders fitted on the auxiliary rows.

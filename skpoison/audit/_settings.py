@@ -935,7 +935,9 @@ def setting_audit(setting="adult", model=None, *, n_samples=None, data_home=None
         of ``DEFENSES`` or a dict of their parameters (default
         ``("none", "trim")``); ``subpopulation_order`` ``"confidence"``
         (:class:`~skpoison.subpopulations.ConfidenceOrder` on the setting's
-        attacker model) or ``"id"`` (default: the setting's own order).
+        attacker model), ``"susceptibility"``
+        (:class:`~skpoison.subpopulations.SusceptibilityOrder` on the victim)
+        or ``"id"`` (default: the setting's own order).
 
     Returns
     -------
