@@ -53,10 +53,16 @@ def check_linear_binary(estimator, y, param):
                                   f"--model lr); {what}.")
 
 
+def _stops_at_goal(attack):
+    """An attack with a budget (``max_poisons``) instead of a rate (``alpha``)."""
+    params = attack.get_params(deep=False)
+    return "alpha" not in params and "max_poisons" in params
+
+
 def check_attack(attack, estimator, y):
-    """Before any work: an attack without ``alpha`` (the model-targeted one)
-    on a victim and labels it can attack."""
-    if "alpha" not in attack.get_params(deep=False):
+    """Before any work: an attack that stops at its goal (the model-targeted
+    one) on a victim and labels it can attack."""
+    if _stops_at_goal(attack):
         check_linear_binary(estimator, y, "attack")
 
 
@@ -70,12 +76,11 @@ def task_attack(template, finder, alpha, aux, seed, X_train, victim):
     """
     attack = clone(template).set_params(subpopulation=finder, aux=aux,
                                         random_state=seed)
-    params = attack.get_params(deep=False)
-    if "alpha" in params:
+    if not _stops_at_goal(attack):
         return attack.set_params(alpha=alpha), None
     n_sub = int(np.asarray(finder.membership(X_train), dtype=bool).sum())
     attack.set_params(max_poisons=int(alpha * n_sub))
-    if params.get("estimator") is None:
+    if attack.get_params(deep=False).get("estimator") is None:
         attack.set_params(estimator=victim)
     return attack, n_sub
 
@@ -91,7 +96,7 @@ def expected_removed(caught, attack):
 def budget(attack):
     """The task's poison budget: ``max_poisons`` for an attack that stops at
     its goal, else the rows it added."""
-    if "alpha" in attack.get_params(deep=False):
+    if not _stops_at_goal(attack):
         return int(attack.n_poison_)
     return int(attack.max_poisons)
 
