@@ -28,16 +28,11 @@ from ._settings import SETTINGS, on_accelerator, prepare_audit, table_setting
 
 # Python parameter -> command-line option: the one table that names a library
 # error's option
-OPTIONS = {"data": "--data", "target": "--target", "test": "--test", "aux": "--aux",
-           "features": "--features", "estimator": "--estimator", "model": "--model",
-           "attack": "--attack", "n_samples": "--n-samples", "finders": "--filters",
-           "defenses": "--defenses", "subpopulation_order": "--order",
-           "n_partitions": "--n-partitions", "n_clusters": "--n-clusters",
-           "min_size": "--min-size", "max_size": "--max-size", "alphas": "--alphas",
-           "seeds": "--seeds", "random_state": "--random-state", "device": "--device",
-           "max_subpopulations": "--max-subpopulations", "n_jobs": "--n-jobs",
-           "store": "--store", "backend": "--backend",
-           "susceptibility": "--susceptibility"}
+OPTIONS = {**{name: "--" + name.replace("_", "-") for name in (
+    "data target test aux features estimator model attack n_samples defenses "
+    "n_partitions n_clusters min_size max_size alphas seeds random_state device "
+    "max_subpopulations n_jobs store backend susceptibility").split()},
+    "finders": "--filters", "subpopulation_order": "--order"}
 
 
 class UsageError(Exception):

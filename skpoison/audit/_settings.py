@@ -714,11 +714,6 @@ def on_accelerator(device):
     return device is not None and str(device).split(":")[0] != "cpu"
 
 
-def on_accelerator(device):
-    """Whether ``device`` names something other than the CPU."""
-    return device is not None and str(device).split(":")[0] != "cpu"
-
-
 def group_sizes(finder, X):
     """The attacker's rows of each group of ``finder`` before its size filter.
 
