@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from ..attacks import BasePoisoningAttack, LabelFlip
 from ..utils._seeding import seed_unseeded
 from . import _report
-from ._bounds import check_attack, check_certified, clean_certificate
+from ._bounds import _final_step, check_attack, check_certified, clean_certificate
 from ._describe import describe_subpopulation
 from ._render import render_html
 from ..utils._hashing import canonical, config_hash, normalize_row
@@ -398,10 +398,7 @@ class SubpopulationAudit:
         self.min_test_rows = min_test_rows
 
     def _check_params(self):
-        last = self.estimator
-        while isinstance(getattr(last, "steps", None), list) and last.steps:
-            last = last.steps[-1][1]
-        if isinstance(last, FrozenEstimator):
+        if isinstance(_final_step(self.estimator), FrozenEstimator):
             raise ValueError(
                 "estimator must be an unfitted classifier that the audit can retrain; "
                 "got a FrozenEstimator (a prefit model), which ignores the poisoned rows "
