@@ -8,8 +8,10 @@ so adding a part is one entry. Bundled data sets are registered the same way
 (``SETTINGS``, records of :class:`~skpoison.audit.Setting`).
 """
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from ..utils._torch import estimator_device
 from ._data import SettingError, text_columns
@@ -58,19 +60,12 @@ def doc_table(registry, header=("name", "what it is", "applies to")):
     return "\n".join([*lines, rule])
 
 
-def _attack(name):
-    def build():
-        from .. import attacks
-
-        return getattr(attacks, name)(None)
-    return build
-
-
-def _defense(name, **params):
-    def build():
-        from .. import defenses
-
-        return getattr(defenses, name)(None, **params)
+def _lazy(module, name, *args, **params):
+    """A factory of ``module.name(*args, **params)`` that imports ``module``
+    (relative to this package when it starts with a dot) when called."""
+    def build(*more, **given):
+        part = getattr(importlib.import_module(module, __package__), name)
+        return part(*args, *more, **params, **given)
     return build
 
 
@@ -100,31 +95,28 @@ def _partitions(defense, victim, X):
 
 FINDERS = {
     "FeatureMatch": Spec(
-        lambda columns, **params: _finder("FeatureMatch")(columns, **params),
+        _lazy("..subpopulations", "FeatureMatch"),
         "the value combinations of the annotated columns",
         "tables with --features, the bundled annotations"),
     "ClusterMatch": Spec(
-        lambda **params: _finder("ClusterMatch")(**params),
+        _lazy("..subpopulations", "ClusterMatch"),
         "k-means clusters of the attacker's rows", "every data set"),
 }
 """The finders, by name."""
 
 
-def _finder(name):
-    from .. import subpopulations
-
-    return getattr(subpopulations, name)
-
+_attack = partial(_lazy, "..attacks")
+_defense = partial(_lazy, "..defenses")
 
 ATTACKS = {
-    "labelflip": Spec(_attack("LabelFlip"),
+    "labelflip": Spec(_attack("LabelFlip", None),
                       "copies of the attacker's rows of the group with flipped "
                       "labels (the paper's Adult attack)", "any data"),
-    "gradient": Spec(_attack("GradientPoison"), "optimised poison rows (gradient)",
-                     "numeric columns only", _numbers_only),
-    "influence": Spec(_attack("InfluencePoison"), "optimised poison rows "
+    "gradient": Spec(_attack("GradientPoison", None), "optimised poison rows "
+                     "(gradient)", "numeric columns only", _numbers_only),
+    "influence": Spec(_attack("InfluencePoison", None), "optimised poison rows "
                       "(influence)", "numeric columns only", _numbers_only),
-    "model-targeted": Spec(_attack("ModelTargetedPoison"), "Suya et al.'s "
+    "model-targeted": Spec(_attack("ModelTargetedPoison", None), "Suya et al.'s "
                            "model-targeted rows until the group's error reaches 0.5 "
                            "(budget alpha x its rows): poisons needed and the lower "
                            "bound per group", "binary tasks, linear victims (lr)"),
@@ -133,41 +125,36 @@ ATTACKS = {
 
 DEFENSES = {
     "none": Spec(lambda: None, "no defense"),
-    "trim": Spec(_defense("TRIM", max_iter=5), "TRIM, 5 rounds, told the number of "
-                 "poisons"),
-    "sever": Spec(_defense("SEVER"), "SEVER, told the number of poisons"),
-    "ac": Spec(_defense("ActivationClustering"), "activation clustering"),
-    "ss": Spec(_defense("SpectralSignatures"), "spectral signatures, told the number "
-               "of poisons"),
-    "fine-pruning": Spec(_defense("FinePruning", layer="hidden"), "fine-pruning",
+    "trim": Spec(_defense("TRIM", None, max_iter=5), "TRIM, 5 rounds, told the number "
+                 "of poisons"),
+    "sever": Spec(_defense("SEVER", None), "SEVER, told the number of poisons"),
+    "ac": Spec(_defense("ActivationClustering", None), "activation clustering"),
+    "ss": Spec(_defense("SpectralSignatures", None), "spectral signatures, told the "
+               "number of poisons"),
+    "fine-pruning": Spec(_defense("FinePruning", None, layer="hidden"), "fine-pruning",
                          "torch nets", _torch_victim),
-    "dpa": Spec(_defense("PartitionAggregation", n_partitions=50),
+    "dpa": Spec(_defense("PartitionAggregation", None, n_partitions=50),
                 "Deep Partition Aggregation, 50 partitions: certified, its "
                 "certificate is reported per group", "any classifier", _partitions),
 }
 """The defenses, by name."""
 
 
-def _sklearn(module, name, **params):
-    def build():
-        import importlib
-
-        return getattr(importlib.import_module(module), name)(**params)
-    return build
-
-
 VICTIMS = {
-    "lr": Spec(table_victim(_sklearn("sklearn.linear_model", "LogisticRegression",
-                                     max_iter=1000)), "logistic regression (numbers imputed and "
-               "standardised, categories one-hot)", "tables; fashion-mnist pixels"),
-    "hgb": Spec(table_victim(_sklearn("sklearn.ensemble",
-                                      "HistGradientBoostingClassifier"),
-                             scale=False, impute=False), "histogram gradient boosting", "tables"),
-    "rf": Spec(table_victim(_sklearn("sklearn.ensemble", "RandomForestClassifier",
-                                     n_estimators=100), scale=False, impute=False), "random forest, 100 trees", "tables"),
-    "mlp": Spec(table_victim(_sklearn("sklearn.neural_network", "MLPClassifier",
-                                      hidden_layer_sizes=(10,), max_iter=300)), "scikit-learn MLP, 10 hidden units (the "
-                "paper's Adult net)", "tables"),
+    "lr": Spec(table_victim(_lazy("sklearn.linear_model", "LogisticRegression",
+                                  max_iter=1000)),
+               "logistic regression (numbers imputed and standardised, categories "
+               "one-hot)", "tables; fashion-mnist pixels"),
+    "hgb": Spec(table_victim(_lazy("sklearn.ensemble",
+                                   "HistGradientBoostingClassifier"),
+                             scale=False, impute=False),
+                "histogram gradient boosting", "tables"),
+    "rf": Spec(table_victim(_lazy("sklearn.ensemble", "RandomForestClassifier",
+                                  n_estimators=100), scale=False, impute=False),
+               "random forest, 100 trees", "tables"),
+    "mlp": Spec(table_victim(_lazy("sklearn.neural_network", "MLPClassifier",
+                                   hidden_layer_sizes=(10,), max_iter=300)),
+                "scikit-learn MLP, 10 hidden units (the paper's Adult net)", "tables"),
     "torch-mlp": Spec(table_victim(torch_mlp), "the same MLP in skorch (runs on "
                       "--device)", "your table, adult"),
     "ll": Spec(None, "linear head on frozen pretrained features (default)",
