@@ -164,11 +164,8 @@ def check_same_columns(X, reference, param):
     missing = [c for c in reference.columns if c not in X.columns]
     extra = [c for c in X.columns if c not in reference.columns]
     if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing}")
-        if extra:
-            parts.append(f"not in the training rows: {extra}")
+        parts = ([f"missing {missing}"] if missing else []) + (
+            [f"not in the training rows: {extra}"] if extra else [])
         raise SettingError(param, "its columns differ from the training rows': "
                                   + "; ".join(parts) + ".")
     X = X[list(reference.columns)]

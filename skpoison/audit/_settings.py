@@ -417,9 +417,8 @@ def _build_table(frames, target_name, features, estimator, model, *, n_samples,
                 keep, _ = train_test_split(np.arange(len(yp)), train_size=n_samples,
                                            stratify=yp, random_state=random_state)
                 given[p] = (Xp.iloc[keep].reset_index(drop=True), yp[keep])
-    X_train, y_train = given["train"]
-    X_aux, y_aux = given["aux"]
-    X_test, y_test = given["test"]
+    (X_train, y_train), (X_aux, y_aux), (X_test, y_test) = (
+        given[p] for p in ("train", "aux", "test"))
     if estimator is not None:
         victim = _checked_victim(clone(estimator), X_train, y_train)
     else:
@@ -491,9 +490,7 @@ def _read_tables(data, target, test, aux):
 
 
 def _source_name(source, default):
-    if isinstance(source, (str, Path)):
-        return Path(source).name
-    return default
+    return Path(source).name if isinstance(source, (str, Path)) else default
 
 
 def table_setting(data, target, *, test=None, aux=None, features=None, estimator=None,
