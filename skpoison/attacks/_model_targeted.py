@@ -900,7 +900,7 @@ class ModelTargetedPoison(BasePoisoningAttack):
     estimator_ : estimator
         The victim trained by the attacker on its rows and the poisons.
 
-    error_trace_ : ndarray of shape (n_poison_ + 1,)
+    error_trace_ : ndarray of shape (n_poisons + 1,)
         The subpopulation's error (on the attacker's rows) after 0, 1, ...
         ``n_poison_`` poisons.
 
