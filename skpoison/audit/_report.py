@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..metrics import paired_counts_interval, seed_mean_interval
 from ..utils._readable import readable
+from ..utils._torch import estimator_device
 from ._bounds import bounds_sections
 from ._describe import describe_subpopulation
 from ._render import Section, draw_by_alpha, fig_by_alpha, fig_map, fig_per_group, fig_removal
@@ -576,18 +577,8 @@ def _finder_text(audit, fname):
             f"{attacked} attacked")
 
 
-def _device(estimator):
-    try:
-        from ..utils._torch import estimator_device
-    except ImportError:  # pragma: no cover - until the torch layer has it
-        params = getattr(estimator, "get_params", dict)()
-        return next((v for k, v in params.items()
-                     if k == "device" or k.endswith("__device")), None)
-    return estimator_device(estimator)
-
-
 def _run_text(audit):
-    device = _device(audit.estimator)
+    device = estimator_device(audit.estimator)
     return (f"attack {readable(audit.attack) if audit.attack is not None else 'LabelFlip'}"
             f"; alphas {', '.join(f'{a:g}' for a in audit.alphas)}; seeds "
             f"{', '.join(str(s) for s in audit.seeds)}"
@@ -604,7 +595,7 @@ def parameters_table(audit):
         rows[f"finder {name}"] = readable(finder)
     for name, defense in (audit.defenses or {"none": None}).items():
         rows[f"defense {name}"] = readable(defense)
-    device = _device(audit.estimator)
+    device = estimator_device(audit.estimator)
     rows.update({
         "alphas": ", ".join(f"{a:g}" for a in audit.alphas),
         "seeds": ", ".join(str(s) for s in audit.seeds),
