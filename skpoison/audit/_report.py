@@ -430,14 +430,14 @@ def defense_verdicts(effect):
         for _, r in grp.iterrows():
             worse = f" ({r['made worse']})" if r["hurt"] else ""
             parts.append(
-                f"alpha {r.alpha:g}: clearly helped {r.helped} groups, clearly hurt "
+                f"alpha {r.alpha:g}: clearly helped {_n_groups(r.helped)}, clearly hurt "
                 f"{r.hurt}{worse}, no clear difference for {r['no clear difference']}; "
                 f"worst-case damage {r['worst without']:.3f} without, "
                 f"{r['worst with']:.3f} with it"
                 + (f", {r['worst random filter']:.3f} with a random filter removing "
                    "as many rows" if pd.notna(r["worst random filter"]) else "")
                 + f", 0 with a perfect filter; better than the random filter for "
-                f"{r['beats random']} groups, worse for {r['loses to random']}")
+                f"{_n_groups(r['beats random'])}, worse for {r['loses to random']}")
         cost = (f"removed {_pct(grp['clean removed'].mean())} of the clean training "
                 f"rows (about {grp['clean rows removed'].mean():.0f})"
                 f" and {_pct(grp['poison removed'].mean())} of the poisons"
@@ -451,6 +451,10 @@ def defense_verdicts(effect):
                     f", collateral damage {grp['collateral with'].mean():+.3f} (without "
                     f"it {grp['collateral without'].mean():+.3f}){certified}."))
     return out
+
+
+def _n_groups(n):
+    return f"{n} group" if n == 1 else f"{n} groups"
 
 
 def _fill_numeric(frame):

@@ -211,7 +211,7 @@ def test_defense_verdicts_count_groups_against_the_baselines():
             row["worst perfect filter"]) == (1.0, 1.0, 1.0, 0.0)
     ((name, kind, text),) = defense_verdicts(effect)
     assert (name, kind) == ("trim", "mixed")
-    assert "clearly helped 1 groups, clearly hurt 1 (g1)" in text
+    assert "clearly helped 1 group, clearly hurt 1 (g1)" in text
     assert "removed 10.0% of the clean training rows (about 20)" in text
     # one row either way is no clear difference
     small = _synthetic(n=3)
