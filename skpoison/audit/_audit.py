@@ -21,7 +21,7 @@ from ..attacks import BasePoisoningAttack, LabelFlip
 from ..utils._seeding import seed_unseeded
 from . import _report
 from ._bounds import _final_step, check_attack, check_certified, clean_certificate
-from ._describe import describe_subpopulation
+from ._describe import describe_subpopulation, name_values
 from ._render import render_html
 from ..utils._hashing import canonical, config_hash, normalize_row
 from ._store import REQUIRED, ResultStore, new_run_id
@@ -65,8 +65,10 @@ def _broken_pool(exc, flight, n_done, store):
             f"{which}{kept}")
 
 
-def _not_attacked(finders, names, tasks, skipped, X_aux):
-    """Every group a finder found that no task attacks, with the reason."""
+def _not_attacked(finders, names, tasks, skipped, X_aux, describe=None):
+    """Every group a finder found that no task attacks, with the reason; the
+    groups the size filter left out are named as the kept ones are."""
+    name_of = getattr(describe, "name_values", name_values)
     attacked = {(t.key["filter"], t.key["subpopulation"]) for t in tasks}
     rows = []
     for fname, finder in finders.items():
@@ -84,11 +86,10 @@ def _not_attacked(finders, names, tasks, skipped, X_aux):
             for values, n in sizes.items():
                 values = values if isinstance(values, tuple) else (values,)
                 if (low is not None and n <= low) or (high is not None and n >= high):
-                    rows.append((fname, ", ".join(
-                        f"{str(c).removeprefix('annotation:')}={v}"
-                        for c, v in zip(columns, values)), int(n),
-                        "too few attacker rows (min_size)" if low is not None
-                        and n <= low else "over the size cap (max_size)"))
+                    reason = ("too few attacker rows (min_size)" if low is not None
+                              and n <= low else "over the size cap (max_size)")
+                    rows.append((fname, name_of(finder, dict(zip(columns, values))),
+                                 int(n), reason))
         elif params.get("n_clusters", 0) > len(finder.subpopulations_):
             n = params["n_clusters"] - len(finder.subpopulations_)
             rows.append((fname, f"{n} clusters", 0, "outside the size filter "
@@ -704,7 +705,7 @@ class SubpopulationAudit:
             tasks, self.skipped_ = self._plan(self.fitted_finders_, names, data, alphas,
                                               seeds)
             self.not_attacked_ = _not_attacked(self.fitted_finders_, names, tasks,
-                                               self.skipped_, data[2])
+                                               self.skipped_, data[2], self.describe)
             if not tasks:
                 raise ValueError("The audit has nothing to attack: "
                                  + "; ".join(self._why_empty()) + ".")

@@ -82,8 +82,7 @@ def describe_subpopulation(finder, subpopulation):
         except (ValueError, NotImplementedError, AttributeError, LookupError):
             values = None  # e.g. clusters of images: no columns to name them by
     if isinstance(values, Mapping) and _is_one_hot(finder, values):
-        on = [_short(k) for k, v in values.items() if v]
-        return " & ".join(on) if on else "base categories"
+        return name_values(finder, values)
     coverage = getattr(values, "coverage", None)
     precision = getattr(values, "precision", None)
     if values is not None and coverage is not None and precision is not None:
@@ -103,6 +102,25 @@ def describe_subpopulation(finder, subpopulation):
     if values is not None:
         return str(values)
     return f"cluster {int(subpopulation)}"
+
+
+def name_values(finder, values):
+    """Name a group given by its column values as :func:`describe_subpopulation`
+    names the finder's groups: one-hot columns by the columns set to 1,
+    otherwise ``column=value`` pairs (``column is missing``). For groups the
+    finder has no id for, such as those its size filter left out."""
+    if _is_one_hot(finder, values):
+        on = [_short(k) for k, v in values.items() if v]
+        return " & ".join(on) if on else "base categories"
+    parts = []
+    for column, value in values.items():
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            parts.append(f"{_short(column)} is missing")
+        else:
+            if isinstance(value, (float, np.floating)) and float(value).is_integer():
+                value = int(value)
+            parts.append(f"{_short(column)}={value}")
+    return ", ".join(parts)
 
 
 class CodedNames:
@@ -126,17 +144,26 @@ class CodedNames:
     def __call__(self, finder, subpopulation):
         describe = getattr(finder, "describe", None)
         values = describe(subpopulation) if describe is not None else None
-        if isinstance(values, Mapping) and values and all(
-                k in self.categories for k in values):
-            parts = []
-            for column, code in values.items():
-                names = self.categories[column]
-                if code is None:  # FeatureMatch's missing value
-                    parts.append(f"{_short(column)} is missing")
-                elif (isinstance(code, (Integral, Real)) and float(code).is_integer()
-                      and 0 <= int(code) < len(names)):
-                    parts.append(f"{_short(column)}={names[int(code)]}")
-                else:  # not a code: the finder's own words
-                    return describe_subpopulation(finder, subpopulation)
-            return ", ".join(parts)
-        return describe_subpopulation(finder, subpopulation)
+        return (self._decoded(values) if isinstance(values, Mapping) else None
+                ) or describe_subpopulation(finder, subpopulation)
+
+    def name_values(self, finder, values):
+        """As :func:`name_values`, with codes read back as categories."""
+        return self._decoded(values) or name_values(finder, values)
+
+    def _decoded(self, values):
+        """``column=category`` pairs, or None when a column is not coded or a
+        value is not one of its codes (then the finder's own words serve)."""
+        if not values or any(k not in self.categories for k in values):
+            return None
+        parts = []
+        for column, code in values.items():
+            names = self.categories[column]
+            if code is None or (isinstance(code, float) and np.isnan(code)):
+                parts.append(f"{_short(column)} is missing")
+            elif (isinstance(code, (Integral, Real)) and float(code).is_integer()
+                  and 0 <= int(code) < len(names)):
+                parts.append(f"{_short(column)}={names[int(code)]}")
+            else:
+                return None
+        return ", ".join(parts)

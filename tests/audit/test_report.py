@@ -338,3 +338,43 @@ def test_warnings_and_groups_not_attacked_are_accounted_for(audit):
     lost = small.not_attacked_
     assert len(lost) >= 1 and set(lost["reason"]) == {"too few attacker rows (min_size)"}
     assert (lost["aux rows"] <= 4).all()
+
+
+def test_groups_left_out_by_the_size_filter_are_named_as_kept_ones():
+    # the left-out groups of one-hot columns read as raw 0/1 pairs
+    # ("education_num_2=0.0, education_num_3=0.0, ...") beside kept groups named
+    # "education_num_3 & race_White"; coded columns showed codes, not categories
+    from skpoison.audit._describe import CodedNames, describe_subpopulation, name_values
+    from skpoison.subpopulations import FeatureMatch
+
+    rng = np.random.RandomState(0)
+    edu = rng.choice(3, size=200, p=[0.6, 0.38, 0.02])
+    frame = pd.DataFrame({"edu_b": (edu == 1) * 1.0, "edu_c": (edu == 2) * 1.0,
+                          "male": rng.randint(2, size=200) * 1.0})
+    finder = FeatureMatch(["edu_b", "edu_c", "male"], min_size=5).fit(frame)
+    kept = {describe_subpopulation(finder, s) for s in finder.subpopulations_}
+    assert "edu_b & male" in kept and "base categories" in kept
+    assert name_values(finder, {"edu_b": 0.0, "edu_c": 1.0, "male": 1.0}) == "edu_c & male"
+    assert name_values(finder, {"edu_b": 0.0, "edu_c": 0.0, "male": 0.0}) == \
+        "base categories"
+    plain = FeatureMatch(["job"]).fit(pd.DataFrame({"job": ["a", "b", None]}))
+    assert name_values(plain, {"job": 3.0}) == "job=3"
+    assert name_values(plain, {"job": np.nan}) == "job is missing"
+    coded = CodedNames({"annotation:sex": ["female", "male"]})
+    assert coded.name_values(plain, {"annotation:sex": 1.0}) == "sex=male"
+    assert coded.name_values(plain, {"annotation:sex": np.nan}) == "sex is missing"
+    assert coded.name_values(plain, {"job": "a"}) == "job=a"  # not coded
+
+    # in an audit: the left-out one-hot groups are named by their columns
+    from sklearn.linear_model import LogisticRegression
+
+    X = frame.assign(x=rng.normal(size=200))
+    y = (X.x + X.male > 0.5).astype(int).to_numpy()
+    audit = SubpopulationAudit(
+        LogisticRegression(), finders={"fm": FeatureMatch(["edu_b", "edu_c", "male"],
+                                                          min_size=5)},
+        alphas=[1], progress=False)
+    audit.run(X, y, X, y, X, y)
+    lost = audit.not_attacked_
+    assert len(lost) and not lost["group"].str.contains("=").any()
+    assert set(lost["group"]) <= {"edu_c", "edu_c & male"}
