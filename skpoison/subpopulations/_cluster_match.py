@@ -368,8 +368,10 @@ class ClusterMatch(BaseSubpopulationFinder):
         shorter rule), and drops any condition the rule does as well without.
         Deterministic: the same fitted finder gives the same rule.
 
-        Columns of dates, and text columns with more than 100 distinct values
-        (free text, identifiers), are not used. Thresholds are values of the
+        Columns of dates, text columns with more than 100 distinct values
+        (free text, identifiers), and annotation columns (``annotation:<name>``,
+        the coded copies of a data set's group columns, see
+        :func:`skpoison.datasets.annotation_column`) are not used. Thresholds are values of the
         data (``age >= 41`` where the tree cut at 40.5), or, for numbers that
         are not whole, the shortest decimal that selects the same fitted rows
         (``ratio <= 0.13`` rather than ``ratio <= 0.12349``); a number with

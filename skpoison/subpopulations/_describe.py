@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.tree import DecisionTreeClassifier
 
+from ..utils._annotations import ANNOTATION_PREFIX
 from ..utils._validation import is_dataframe
 
 MISSING_TEXT = "missing"
@@ -400,7 +401,10 @@ def _table_rows(X):
     """A private copy of ``X`` when it is a 2-D table that can be described,
     else None (sparse matrices, images, texts and anything exotic)."""
     if is_dataframe(X):
-        return X.copy()
+        # annotation columns are coded copies of a data set's group columns
+        # (skpoison.datasets.annotation_column): a code is not a word
+        words = [c for c in X.columns if not str(c).startswith(ANNOTATION_PREFIX)]
+        return (X[words] if words and len(words) < X.shape[1] else X).copy()
     if hasattr(X, "toarray") or not hasattr(X, "__len__"):
         return None
     try:

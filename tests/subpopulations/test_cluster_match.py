@@ -643,3 +643,28 @@ def test_rule_bounds_are_per_column_and_exact():
                     "ratio": "ratio <= 0.124"}[column]
         assert str(rule) == expected
         assert "," not in str(rule)
+
+
+def test_describe_leaves_out_annotation_columns():
+    # a data set's coded copy of a group column ("annotation:race", codes
+    # 0, 1, 2) named clusters by code ("annotation:race <= 0") where the
+    # readable column ("race") says the same in words
+    import pandas as pd
+    from sklearn.preprocessing import FunctionTransformer
+
+    from skpoison.datasets import annotation_column
+
+    rng = np.random.RandomState(0)
+    race = rng.choice(["Asian", "Black", "White"], 300)
+    frame = pd.DataFrame({annotation_column("race"): np.unique(race, return_inverse=True)[1]
+                          .astype(float), "race": race, "hours": rng.randint(10, 80, 300)})
+    finder = ClusterMatch(n_clusters=3, random_state=0, representation=FunctionTransformer(
+        lambda F: np.column_stack([(F["race"] == "Asian") * 10.0, F["hours"] / 1e3]))
+    ).fit(frame)
+    target = finder.predict(frame)[np.flatnonzero(race == "Asian")[0]]
+    rule = finder.describe(target)
+    assert "annotation" not in str(rule) and "race" in str(rule), str(rule)
+    assert rule.coverage == rule.precision == 1.0
+    # a table of annotation columns only is still described by them
+    only = ClusterMatch(n_clusters=2, random_state=0).fit(frame[[annotation_column("race")]])
+    assert "annotation:race" in only.describe_text(0)
