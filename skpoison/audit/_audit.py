@@ -18,12 +18,13 @@ from sklearn.frozen import FrozenEstimator
 from tqdm.auto import tqdm
 
 from ..attacks import BasePoisoningAttack, LabelFlip
+from ..utils._hashing import canonical, config_hash, normalize_row
+from ..utils._pipeline import final_step
 from ..utils._seeding import seed_unseeded
 from . import _report
-from ._bounds import _final_step, check_attack, check_certified, clean_certificate
+from ._bounds import check_attack, check_certified, clean_certificate
 from ._describe import describe_subpopulation, name_values
 from ._render import render_html
-from ..utils._hashing import canonical, config_hash, normalize_row
 from ._store import REQUIRED, ResultStore, new_run_id
 from ._workers import (
     Task,
@@ -399,7 +400,7 @@ class SubpopulationAudit:
         self.min_test_rows = min_test_rows
 
     def _check_params(self):
-        if isinstance(_final_step(self.estimator), FrozenEstimator):
+        if isinstance(final_step(self.estimator)[0], FrozenEstimator):
             raise ValueError(
                 "estimator must be an unfitted classifier that the audit can retrain; "
                 "got a FrozenEstimator (a prefit model), which ignores the poisoned rows "

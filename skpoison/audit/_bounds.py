@@ -27,22 +27,17 @@ from sklearn.base import clone
 
 from ..metrics import certified_damage
 from ..utils._compat import _safe_indexing
+from ..utils._pipeline import final_step
 from ._data import SettingError
 
 _LINEAR = ("LogisticRegression", "LinearSVC", "SGDClassifier")
-
-
-def _final_step(estimator):
-    while isinstance(getattr(estimator, "steps", None), list) and estimator.steps:
-        estimator = estimator.steps[-1][1]
-    return estimator
 
 
 def check_linear_binary(estimator, y, param):
     """Raise a :class:`SettingError` naming ``param`` unless the model-targeted
     attack can run on ``estimator`` (a linear classifier, alone or after
     preprocessing) and the labels ``y`` (two classes)."""
-    final = _final_step(estimator)
+    final, _ = final_step(estimator)
     n_classes = len(np.unique(np.asarray(y).astype(str)))
     if type(final).__name__ not in _LINEAR or n_classes != 2:
         what = (f"the victim ends in {type(final).__name__}" if n_classes == 2
