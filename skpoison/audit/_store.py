@@ -34,40 +34,36 @@ from pathlib import Path
 import pandas as pd
 
 from ..utils._filelock import WriterLock
-from ..utils._hashing import (  # noqa: F401 - the hash functions, as before
-    _json_default,
-    canonical,
-    config_hash,
-    normalize_row,
-)
+from ..utils._hashing import _json_default, config_hash  # noqa: F401 - re-exported
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS results (
-    config TEXT NOT NULL,
-    filter TEXT NOT NULL,
-    subpopulation INTEGER NOT NULL,
-    alpha REAL NOT NULL,
-    seed INTEGER NOT NULL,
-    defense TEXT NOT NULL,
-    row TEXT NOT NULL,
-    finished REAL NOT NULL,
-    PRIMARY KEY (config, filter, subpopulation, alpha, seed, defense)
-);
-CREATE TABLE IF NOT EXISTS configs (
-    config TEXT PRIMARY KEY,
-    description TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS attempts (
-    run TEXT NOT NULL,
-    config TEXT NOT NULL,
-    filter TEXT NOT NULL,
-    subpopulation INTEGER NOT NULL,
-    alpha REAL NOT NULL,
-    seed INTEGER NOT NULL,
-    defenses TEXT NOT NULL,
-    dispatched REAL NOT NULL
-);
-"""
+# the tables and their columns (every one NOT NULL); a table's primary key is
+# its first _PRIMARY[table] columns
+_TASK = ["filter TEXT", "subpopulation INTEGER", "alpha REAL", "seed INTEGER"]
+_TABLES = {"results": ["config TEXT", *_TASK, "defense TEXT", "row TEXT",
+                       "finished REAL"],
+           "configs": ["config TEXT", "description TEXT"],
+           "attempts": ["run TEXT", "config TEXT", *_TASK, "defenses TEXT",
+                        "dispatched REAL"]}
+_PRIMARY = {"results": 6, "configs": 1}
+
+
+def _names(columns):
+    return [c.split()[0] for c in columns]
+
+
+def _create(table):
+    """The statement that creates ``table`` when missing."""
+    columns = [f"{c} NOT NULL" for c in _TABLES[table]]
+    key = _names(_TABLES[table][:_PRIMARY.get(table, 0)])
+    if key:
+        columns.append(f"PRIMARY KEY ({', '.join(key)})")
+    return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})"
+
+
+def _task_key(row):
+    """The task's columns of a row: filter, subpopulation, alpha, seed."""
+    return (str(row["filter"]), int(row["subpopulation"]), float(row["alpha"]),
+            int(row["seed"]))
 
 
 class StoreInUseError(ValueError):
@@ -140,25 +136,26 @@ class ResultStore:
         self.path = Path(path)
         self.writer = writer
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # joblib pulls the next job (and so logs attempts) from its callback
-        # thread: one connection shared across threads, serialised by a lock.
         if self.path.is_dir():
             raise ValueError(f"The result store {self.path} is a folder; give a file "
                              "path (e.g. audit.sqlite).")
         self._writer_lock = WriterLock(self.path, _in_use) if writer else None
+        # joblib pulls the next job (and so logs attempts) from its callback
+        # thread: one connection shared across threads, serialised by a lock;
+        # explicit transactions
+        self._lock = threading.Lock()
         try:
             self._con = sqlite3.connect(str(self.path), timeout=60,
-                                        isolation_level=None,
-                                        check_same_thread=False)  # explicit transactions
+                                        isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             self._release()
             raise ValueError(f"Cannot open the result store {self.path}: {exc}.") from None
-        self._lock = threading.Lock()
         try:
             self._con.execute("PRAGMA journal_mode=WAL")
             self._con.execute("PRAGMA synchronous=NORMAL")
             self._upgrade_schema()
-            self._con.executescript(_SCHEMA)
+            for table in _TABLES:
+                self._con.execute(_create(table))
             self._check_schema()
         except sqlite3.Error as exc:
             self.close()
@@ -171,10 +168,14 @@ class ResultStore:
         if self._writer_lock is not None:
             self._writer_lock.release()
 
-    def _check_writer(self):
+    def _write(self, statement, values):
+        """Run one statement in its own committed transaction (writers only)."""
         if not self.writer:
             raise RuntimeError(f"The result store {self.path} was opened with "
                                "writer=False, for reading only.")
+        with self._lock, self._con:
+            self._con.execute("BEGIN IMMEDIATE")
+            self._con.execute(statement, values)
 
     def _columns(self, table):
         return [row[1] for row in self._con.execute(f"PRAGMA table_info({table})")]
@@ -183,12 +184,11 @@ class ResultStore:
         """The renames an older store needs: its ``settings`` table and the
         ``setting`` columns that hold what is now the configuration hash."""
         renames = []
-        tables = {"results": "results", "configs": "configs", "attempts": "attempts"}
         if self._columns("settings") and not self._columns("configs"):
             renames.append("ALTER TABLE settings RENAME TO configs")
-            tables["configs"] = "settings"  # its columns, before the rename
-        for table, now in tables.items():
-            have = self._columns(now)
+        for table in _TABLES:  # its columns, before the rename
+            have = self._columns("settings" if renames and table == "configs"
+                                 else table)
             if "setting" in have and "config" not in have:
                 renames.append(f"ALTER TABLE {table} RENAME COLUMN setting TO config")
         return renames
@@ -208,13 +208,8 @@ class ResultStore:
 
     def _check_schema(self, missing_ok=False):
         """Every table has the columns this version writes (not a foreign one)."""
-        import re
-
-        for table, columns in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);",
-                                         _SCHEMA, flags=re.DOTALL):
-            want = [line.split()[0] for line in columns.strip().splitlines()
-                    if not line.strip().startswith("PRIMARY")]
-            have = self._columns(table)
+        for table, columns in _TABLES.items():
+            have, want = self._columns(table), _names(columns)
             if have != want and not (missing_ok and not have):
                 raise sqlite3.DatabaseError(
                     f"its table {table!r} has columns {have}, not {want}")
@@ -233,27 +228,19 @@ class ResultStore:
     @staticmethod
     def unit(config, row):
         """The primary key of ``row`` under the configuration hash ``config``."""
-        return (config, str(row["filter"]), int(row["subpopulation"]),
-                float(row["alpha"]), int(row["seed"]), str(row["defense"]))
+        return (config, *_task_key(row), str(row["defense"]))
 
     def describe(self, config, description):
         """Record a readable description (JSON-ready) of the configuration hash
         ``config``: what was hashed."""
-        self._check_writer()
-        with self._lock, self._con:
-            self._con.execute("BEGIN")
-            self._con.execute(
-                "INSERT OR IGNORE INTO configs VALUES (?, ?)",
-                (config, json.dumps(description, sort_keys=True, default=str)))
+        self._write("INSERT OR IGNORE INTO configs VALUES (?, ?)",
+                    (config, json.dumps(description, sort_keys=True, default=str)))
 
     def put(self, config, row):
         """Store one finished row, in its own committed transaction."""
-        self._check_writer()
-        text = json.dumps(row, default=_json_default)
-        with self._lock, self._con:
-            self._con.execute("BEGIN IMMEDIATE")
-            self._con.execute("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?)",
-                              (*self.unit(config, row), text, time.time()))
+        self._write("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?)",
+                    (*self.unit(config, row), json.dumps(row, default=_json_default),
+                     time.time()))
 
     def load(self, configs, required=()):
         """Stored rows of the given configuration hashes, keyed by :meth:`unit`,
@@ -264,25 +251,21 @@ class ResultStore:
         ValueError
             The file or one of its rows is damaged (see :func:`check_row`).
         """
-        configs = list(dict.fromkeys(configs))
+        query = ("SELECT config, filter, subpopulation, alpha, seed, defense, row FROM "
+                 "results WHERE config IN (SELECT value FROM json_each(?))")
+        try:
+            with self._lock:
+                found = self._con.execute(query, [json.dumps(list(configs))]).fetchall()
+        except sqlite3.DatabaseError as exc:  # e.g. a page overwritten
+            raise ValueError(self._damaged(f"the file is damaged ({exc})")) from None
         out = {}
-        for start in range(0, len(configs), 500):
-            chunk = configs[start:start + 500]
-            query = ("SELECT config, filter, subpopulation, alpha, seed, defense, row "
-                     f"FROM results WHERE config IN ({','.join('?' * len(chunk))})")
+        for *key, text in found:
             try:
-                with self._lock:
-                    found = self._con.execute(query, chunk).fetchall()
-            except sqlite3.DatabaseError as exc:  # e.g. a page overwritten
-                raise ValueError(self._damaged(f"the file is damaged ({exc})")) from None
-            for *key, text in found:
-                try:
-                    out[tuple(key)] = check_row(tuple(key), json.loads(text),
-                                                required)
-                except (ValueError, TypeError, KeyError) as exc:
-                    raise ValueError(self._damaged(
-                        f"the stored row of the unit {tuple(key)} is damaged "
-                        f"({type(exc).__name__}: {exc})")) from None
+                out[tuple(key)] = check_row(tuple(key), json.loads(text), required)
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ValueError(self._damaged(
+                    f"the stored row of the unit {tuple(key)} is damaged "
+                    f"({type(exc).__name__}: {exc})")) from None
         return out
 
     def _damaged(self, what):
@@ -292,14 +275,9 @@ class ResultStore:
 
     def log_attempt(self, run, config, key, defenses):
         """Record that a unit of work was dispatched (the audit's work log)."""
-        self._check_writer()
-        with self._lock, self._con:
-            self._con.execute("BEGIN IMMEDIATE")
-            self._con.execute(
-                "INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?)",
-                (run, config, str(key["filter"]), int(key["subpopulation"]),
-                 float(key["alpha"]), int(key["seed"]), json.dumps(list(defenses)),
-                 time.time()))
+        self._write("INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?)",
+                    (run, config, *_task_key(key), json.dumps(list(defenses)),
+                     time.time()))
 
     def attempts(self):
         """The work log: one row per dispatched unit of work, as a DataFrame."""
