@@ -4,11 +4,12 @@ import os
 import time
 import warnings
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
+from dataclasses import replace
 from functools import partial
+from itertools import product
 from numbers import Integral, Real
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -40,16 +41,6 @@ from ._workers import (
 )
 
 
-class _Planned(NamedTuple):
-    """A planned unit of work: its key, the retargeted frozen finder, the
-    seed and the group's test rows."""
-
-    key: dict
-    finder: object
-    seed: int
-    test_mask: np.ndarray
-
-
 def _broken_pool(exc, flight, n_done, store):
     """The message for a worker process that died (killed, out of memory, or
     unable to load a task)."""
@@ -73,28 +64,24 @@ def _not_attacked(finders, names, tasks, skipped, X_aux, describe=None):
     attacked = {(t.key["filter"], t.key["subpopulation"]) for t in tasks}
     rows = []
     for fname, finder in finders.items():
-        for sid, name in names[fname].items():
-            if (fname, sid) not in attacked:
-                reason = ("no test rows" if sid in skipped[fname]
-                          else "beyond max_subpopulations")
-                rows.append((fname, name, int(finder.sizes_[list(
-                    finder.subpopulations_).index(sid)]), reason))
+        sizes = dict(zip(finder.subpopulations_.tolist(), finder.sizes_.tolist()))
+        rows += [(fname, name, sizes[sid], "no test rows" if sid in skipped[fname]
+                  else "beyond max_subpopulations")
+                 for sid, name in names[fname].items() if (fname, sid) not in attacked]
         params = finder.get_params()
         low, high = params.get("min_size"), params.get("max_size")
         columns = params.get("columns")
         if isinstance(X_aux, pd.DataFrame) and columns is not None and (low or high):
-            sizes = X_aux.groupby(list(columns), dropna=False).size()
-            for values, n in sizes.items():
+            for values, n in X_aux.groupby(list(columns), dropna=False).size().items():
                 values = values if isinstance(values, tuple) else (values,)
-                if (low is not None and n <= low) or (high is not None and n >= high):
-                    reason = ("too few attacker rows (min_size)" if low is not None
-                              and n <= low else "over the size cap (max_size)")
-                    rows.append((fname, name_of(finder, dict(zip(columns, values))),
-                                 int(n), reason))
-        elif params.get("n_clusters", 0) > len(finder.subpopulations_):
-            n = params["n_clusters"] - len(finder.subpopulations_)
-            rows.append((fname, f"{n} clusters", 0, "outside the size filter "
-                         "(min_size, max_size)"))
+                few = low is not None and n <= low
+                if few or (high is not None and n >= high):
+                    name = name_of(finder, dict(zip(columns, values)))
+                    rows.append((fname, name, int(n), "too few attacker rows (min_size)"
+                                 if few else "over the size cap (max_size)"))
+        elif params.get("n_clusters", 0) > len(sizes):
+            rows.append((fname, f"{params['n_clusters'] - len(sizes)} clusters", 0,
+                         "outside the size filter (min_size, max_size)"))
     return pd.DataFrame(rows, columns=["filter", "group", "aux rows", "reason"])
 
 
@@ -106,13 +93,12 @@ def _check_data(X_train, y_train, X_aux, y_aux, X_test, y_test):
     """The six arrays, checked before any fitting: lengths, 1-D labels, the
     same columns (by name, for DataFrames) in the training, auxiliary and
     test rows."""
-    names = ("train", "aux", "test")
-    Xs = (X_train, X_aux, X_test)
-    ys = []
+    names, Xs, ys = ("train", "aux", "test"), (X_train, X_aux, X_test), []
     for name, X, y in zip(names, Xs, (y_train, y_aux, y_test)):
         if X is None or not hasattr(X, "__len__"):
             raise TypeError(f"X_{name} must be array-like; got {type(X).__name__}.")
         y = np.asarray(y)
+        ys.append(y)
         if y.ndim != 1:
             raise ValueError(f"y_{name} must be 1-D; got shape {y.shape}.")
         if _n_rows(X) != len(y):
@@ -120,28 +106,24 @@ def _check_data(X_train, y_train, X_aux, y_aux, X_test, y_test):
                              f"{len(y)} labels.")
         if len(y) == 0:
             raise ValueError(f"X_{name} has no rows.")
-        ys.append(y)
-    frames = [isinstance(X, pd.DataFrame) for X in Xs]
-    if any(frames) and not all(frames):
+    frames = {isinstance(X, pd.DataFrame) for X in Xs}
+    if len(frames) > 1:
         raise TypeError("X_train, X_aux and X_test must all be DataFrames or all "
                         "arrays; got " + ", ".join(
                             f"X_{n}: {type(X).__name__}" for n, X in zip(names, Xs)))
-    if all(frames):
-        ref = list(X_train.columns)
-        for name, X in zip(names[1:], Xs[1:]):
-            if list(X.columns) != ref:
-                missing = [c for c in ref if c not in X.columns]
-                extra = [c for c in X.columns if c not in ref]
-                detail = (f"missing {missing}, extra {extra}" if missing or extra
-                          else "the same names in another order")
-                raise ValueError(f"X_{name} must have the columns of X_train, in "
-                                 f"the same order; got {detail}.")
-    else:
-        width = [X.shape[1] if len(getattr(X, "shape", np.shape(X))) > 1 else None
-                 for X in Xs]
-        if len(set(width)) > 1:
-            raise ValueError("X_train, X_aux and X_test must have the same number "
-                             f"of columns; got {width}.")
+    for name, X in zip(names[1:], Xs[1:]):
+        if frames == {True} and list(X.columns) != list(X_train.columns):
+            missing = [c for c in X_train.columns if c not in X.columns]
+            extra = [c for c in X.columns if c not in X_train.columns]
+            detail = (f"missing {missing}, extra {extra}" if missing or extra
+                      else "the same names in another order")
+            raise ValueError(f"X_{name} must have the columns of X_train, in "
+                             f"the same order; got {detail}.")
+    width = [X.shape[1] if len(getattr(X, "shape", np.shape(X))) > 1 else None
+             for X in Xs]
+    if frames == {False} and len(set(width)) > 1:
+        raise ValueError("X_train, X_aux and X_test must have the same number "
+                         f"of columns; got {width}.")
     return X_train, ys[0], X_aux, ys[1], X_test, ys[2]
 
 
@@ -412,10 +394,9 @@ class SubpopulationAudit:
         for name, finder in self.finders.items():
             if not (hasattr(finder, "fit") and hasattr(finder, "membership")):
                 raise TypeError(f"finders[{name!r}] is not a subpopulation finder.")
-        alphas = list(self.alphas)
+        alphas, seeds = list(self.alphas), list(self.seeds)
         if not alphas or any(not isinstance(a, Real) or a < 0 for a in alphas):
             raise ValueError(f"alphas must be non-negative numbers; got {alphas}.")
-        seeds = list(self.seeds)
         if not seeds or any(not isinstance(s, Integral) for s in seeds):
             raise ValueError(f"seeds must be a non-empty list of ints; got {seeds}.")
         attack = LabelFlip(None) if self.attack is None else self.attack
@@ -437,29 +418,24 @@ class SubpopulationAudit:
                     "certificate).")
         if self.store is not None and not isinstance(self.store, (str, os.PathLike)):
             raise TypeError(f"store must be a path or None; got {self.store!r}.")
-        if isinstance(self.min_test_rows, bool) or not isinstance(
-                self.min_test_rows, Integral) or self.min_test_rows < 1:
-            raise ValueError("min_test_rows must be a positive int; got "
-                             f"{self.min_test_rows!r}.")
-        limit = self.max_subpopulations
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, Integral)
-                                  or limit < 1):
-            raise ValueError("max_subpopulations must be a positive int or None; "
-                             f"got {limit!r}.")
+        for name, what in (("min_test_rows", ""), ("max_subpopulations", " or None")):
+            value = getattr(self, name)
+            if (value is not None or not what) and (isinstance(value, bool) or not
+                                                     isinstance(value, Integral)
+                                                     or value < 1):
+                raise ValueError(f"{name} must be a positive int{what}; got {value!r}.")
         return alphas, seeds, attack, defenses
 
     def _ordered(self, fname, finder, data):
         """Kept (id, size) pairs in the order ``subpopulation_order`` gives."""
         sizes = dict(zip(finder.subpopulations_.tolist(), finder.sizes_.tolist()))
         order = self.subpopulation_order
-        if order is None:
-            return list(sizes.items())
         if callable(order):
             ids = order(fname, finder, data[2], data[3])
+        elif order is None or order.get(fname) is None:
+            return list(sizes.items())
         else:
-            ids = order.get(fname)
-            if ids is None:
-                return list(sizes.items())
+            ids = order[fname]
         ids = [int(i) for i in ids]
         unknown = [i for i in ids if i not in sizes]
         if unknown:
@@ -469,32 +445,35 @@ class SubpopulationAudit:
         return [(i, sizes[i]) for i in ids]
 
     def _fit_finders(self, X_aux, seeds):
-        """Step 1: fit each finder on the attacker's rows and name its groups.
+        """Step 1: fit each finder on the attacker's rows and name its groups
+        (``fitted_finders_``, ``subpopulation_map_``).
 
-        Returns the fitted finders, their canonical configurations, the names
-        of their kept groups, the map of the groups and the seconds taken.
+        Returns the finders' canonical configurations and the names of their
+        kept groups.
         """
         t0 = time.perf_counter()
         fitted, configs, names, maps = {}, {}, {}, []
         describe = self.describe or describe_subpopulation
         for fname, finder in self.finders.items():
             finder = clone(finder)
-            if "random_state" in finder.get_params(deep=False) \
-                    and finder.get_params()["random_state"] is None:
+            if finder.get_params(deep=False).get("random_state", 0) is None:
                 finder.set_params(random_state=seeds[0])
             configs[fname] = canonical(finder)
             fitted[fname] = finder = finder.fit(X_aux)
             names[fname] = {int(s): describe(finder, s) for s in finder.subpopulations_}
             maps.append(_report.subpopulation_map(fname, finder, X_aux, names[fname]))
-        return (fitted, configs, names, pd.concat(maps, ignore_index=True),
-                time.perf_counter() - t0)
+        self.fitted_finders_ = fitted
+        self.subpopulation_map_ = pd.concat(maps, ignore_index=True)
+        self.timings_["finders"] = time.perf_counter() - t0
+        return configs, names
 
-    def _plan(self, fitted, names, data, alphas, seeds):
-        """Step 2, without side effects: the units of work in task order (one
-        :class:`_Planned` per group, alpha and seed), and per filter the kept
-        groups skipped because they have no test rows."""
+    def _plan(self, names, data, alphas, seeds):
+        """Step 2, without side effects: the tasks in task order (one
+        :class:`Task` per group, alpha and seed, its run parameters left to
+        :meth:`_jobs`), and per filter the kept groups skipped because they
+        have no test rows."""
         tasks, skipped = [], {}
-        for fname, finder in fitted.items():
+        for fname, finder in self.fitted_finders_.items():
             test_ids = finder.predict(data[4])
             skipped[fname], kept = [], []
             for sid, size in self._ordered(fname, finder, data):
@@ -508,53 +487,52 @@ class SubpopulationAudit:
                     skipped[fname].append(int(sid))
             for sid, size, mask in kept:
                 frozen = FrozenEstimator(finder.retarget(sid))
-                for alpha in alphas:
-                    for seed in seeds:
-                        key = {"filter": fname, "subpopulation": sid,
-                               "description": names[fname][sid], "n_aux": size,
-                               "alpha": float(alpha), "seed": int(seed)}
-                        tasks.append(_Planned(key, frozen, int(seed), mask))
+                for alpha, seed in product(alphas, seeds):
+                    key = {"filter": fname, "subpopulation": sid,
+                           "description": names[fname][sid], "n_aux": size,
+                           "alpha": float(alpha), "seed": int(seed)}
+                    tasks.append(Task(key, frozen, mask))
         return tasks, skipped
 
     def _load_stored(self, store, tasks, configs, defenses):
-        """Step 3: the store key of every (task, defense) unit, the stored rows
-        this run reuses, and per task the defenses left to compute."""
+        """Step 3: the stored rows this run reuses, by (task id, defense), and
+        per task the defenses left to compute."""
         done = {}
         if store is not None:
             for config, description in configs.values():
                 store.describe(config, description)
             if self.resume:
                 done = store.load((c for c, _ in configs.values()), REQUIRED)
-        units, rows, pending = {}, {}, []
-        for i, task in enumerate(tasks):
+        rows, pending = {}, []
+        for task in tasks:
             need = {}
             for dname, defense in defenses.items():
-                unit = units[i, dname] = ResultStore.unit(
-                    configs[task.key["filter"], dname][0], dict(task.key, defense=dname))
-                if unit in done:
-                    # as the task names it now: description and n_aux are not
-                    # hashed (a better describer, a renamed category)
-                    rows[i, dname] = dict(done[unit], description=task.key["description"],
-                                          n_aux=task.key["n_aux"])
-                else:
+                config = configs[task.key["filter"], dname][0]
+                row = done.get(ResultStore.unit(config, dict(task.key, defense=dname)))
+                if row is None:
                     need[dname] = defense
+                else:  # as the task names it now: description and n_aux are not
+                    # hashed (a better describer, a renamed category)
+                    rows[_task_id(task.key), dname] = dict(row, **{
+                        k: task.key[k] for k in ("description", "n_aux")})
             if need:
-                pending.append((i, need))
-        return units, rows, pending
+                pending.append((task, need))
+        return rows, pending
 
-    def _fit_clean(self, data, tasks, pending, defenses):
+    def _fit_clean(self, data, pending, defenses):
         """Step 4: per seed with work left, the clean model (its test
         predictions and accuracy) and each certifying defense fitted on the
         clean rows and certified once: every poisoning adds rows to them."""
         X_train, y_train, _, _, X_test, y_test = data
         clean_pred, accuracy, certificates = {}, {}, {}
-        for seed in sorted({tasks[i].seed for i, _ in pending}):
+        for seed in sorted({task.key["seed"] for task, _ in pending}):
             t0 = time.perf_counter()
             victim = seed_unseeded(self.estimator, seed).fit(X_train, y_train)
             clean_pred[seed] = np.asarray(victim.predict(X_test))
             accuracy[seed] = float(np.mean(clean_pred[seed] == y_test))
             t1 = time.perf_counter()
-            needed = {d for i, need in pending if tasks[i].seed == seed for d in need}
+            needed = {d for task, need in pending if task.key["seed"] == seed
+                      for d in need}
             for dname, defense in defenses.items():
                 if dname in needed and certifies(defense):
                     model = defended(victim, defense, seed).fit(X_train, y_train)
@@ -563,20 +541,20 @@ class SubpopulationAudit:
             self.timings_["certificates"] += time.perf_counter() - t1
         return clean_pred, accuracy, certificates
 
-    def _jobs(self, tasks, pending, attack, clean_pred, certificates, store, flight,
-              owner):
-        """The pending work as :class:`Task` records, logged as dispatched and
-        kept in ``flight`` until their rows come back."""
-        for i, need in pending:
-            planned = tasks[i]
-            seed = planned.seed
+    def _jobs(self, pending, attack, clean_pred, certificates, store, flight, owner):
+        """The pending tasks with what they run, logged as dispatched and kept
+        in ``flight`` until their rows come back."""
+        for task, need in pending:
+            seed = task.key["seed"]
             if store is not None:
-                store.log_attempt(self.run_id_, self.config_hash_, planned.key, need)
-            flight[_task_id(planned.key)] = planned.key
-            yield Task(planned.key, planned.finder, planned.test_mask, attack,
-                       seed_unseeded(self.estimator, seed), need, self.oracle_n_remove,
-                       clean_pred[seed], {d: certificates[d, seed] for d in need
-                                          if (d, seed) in certificates}, owner)
+                store.log_attempt(self.run_id_, self.config_hash_, task.key, need)
+            flight[_task_id(task.key)] = task.key
+            yield replace(task, attack=attack, defenses=need, owner=owner,
+                          estimator=seed_unseeded(self.estimator, seed),
+                          oracle_n_remove=self.oracle_n_remove,
+                          clean_pred=clean_pred[seed],
+                          certificates={d: certificates[d, seed] for d in need
+                                        if (d, seed) in certificates})
 
     def _dispatch(self, jobs, shared, n_total, n_pending, collect):
         """Step 5: run the tasks (in parallel) and hand each one's rows to
@@ -602,14 +580,12 @@ class SubpopulationAudit:
                 collect(task_rows)
                 bar.update()
 
-    def _collect(self, index, units, rows, store, flight, task_rows):
+    def _collect(self, configs, rows, store, flight, task_rows):
         """Step 6: keep (and store) the rows of one finished task."""
-        for row in task_rows:
-            row = normalize_row(row)
-            i = index[_task_id(row)]
+        for row in map(normalize_row, task_rows):
             if store is not None:
-                store.put(units[i, row["defense"]][0], row)
-            rows[i, row["defense"]] = row
+                store.put(configs[row["filter"], row["defense"]][0], row)
+            rows[_task_id(row), row["defense"]] = row
             self.n_computed_ += 1
         flight.pop(_task_id(task_rows[0]), None)
 
@@ -617,15 +593,12 @@ class SubpopulationAudit:
         """The clean accuracy of seeds whose rows all came from the store,
         from their clean accuracies on one group and on the rest."""
         n_test = self.n_rows_["test"]
-        for seed in seeds:
-            if seed in self.clean_accuracy_:
-                continue
+        for seed in set(seeds) - set(self.clean_accuracy_):
             row = self.results_[self.results_["seed"] == seed].iloc[0]
             n_target = int(row["n_test"])
-            rest = row["clean_collateral_accuracy"]
             correct = row["clean_target_accuracy"] * n_target
             if n_target < n_test:
-                correct += rest * (n_test - n_target)
+                correct += row["clean_collateral_accuracy"] * (n_test - n_target)
             self.clean_accuracy_[seed] = float(correct / n_test)
         self.clean_accuracy_ = {s: self.clean_accuracy_[s] for s in seeds}
 
@@ -633,16 +606,16 @@ class SubpopulationAudit:
         """Per finder, why none of its subpopulations is attacked."""
         reasons = []
         for fname, finder in self.fitted_finders_.items():
-            kept = len(finder.subpopulations_)
-            skipped = len(self.skipped_[fname])
-            if kept == 0:
-                reasons.append(f"{fname}: no subpopulation passes the size filter "
-                               f"(min_size={finder.get_params().get('min_size')}, "
-                               f"max_size={finder.get_params().get('max_size')}) on "
-                               f"{self.n_rows_['aux']} auxiliary rows")
+            kept, params = len(finder.subpopulations_), finder.get_params()
+            if kept:
+                reasons.append(f"{fname}: {kept} pass the size filter, "
+                               f"{len(self.skipped_[fname])} of them have no test "
+                               "rows (see skipped_)")
             else:
-                reasons.append(f"{fname}: {kept} pass the size filter, {skipped} of "
-                               "them have no test rows (see skipped_)")
+                reasons.append(f"{fname}: no subpopulation passes the size filter "
+                               f"(min_size={params.get('min_size')}, max_size="
+                               f"{params.get('max_size')}) on {self.n_rows_['aux']} "
+                               "auxiliary rows")
         return reasons
 
     def _configs(self, data, attack, defenses, finder_configs):
@@ -656,11 +629,11 @@ class SubpopulationAudit:
                 "data": [canonical(d) for d in data]}
         self.config_hash_ = config_hash(base)
         described = {}
-        for fname, finder in finder_configs.items():
-            for dname, defense in defenses.items():
-                config = dict(base, filter=fname, finder=finder, defense=dname,
-                              defense_params=canonical(defense))
-                described[fname, dname] = (config_hash(config), config)
+        for (fname, finder), (dname, defense) in product(finder_configs.items(),
+                                                         defenses.items()):
+            config = dict(base, filter=fname, finder=finder, defense=dname,
+                          defense_params=canonical(defense))
+            described[fname, dname] = (config_hash(config), config)
         return described
 
     @property
@@ -671,6 +644,10 @@ class SubpopulationAudit:
                       "in skpoison 0.2; use config_hash_ (the configuration hash).",
                       FutureWarning, stacklevel=2)
         return value
+
+    def _check_run(self, method):
+        if not hasattr(self, "results_"):
+            raise RuntimeError(f"Call run() before {method}().")
 
     def run(self, X_train, y_train, X_aux, y_aux, X_test, y_test):
         """Run the sweep (or finish it, when ``store`` holds part of it).
@@ -694,43 +671,36 @@ class SubpopulationAudit:
         alphas, seeds, attack, defenses = self._check_params()
         data = _check_data(X_train, y_train, X_aux, y_aux, X_test, y_test)
         check_attack(attack, self.estimator, data[1])
-        self.timings_ = {"finders": 0.0, "clean": 0.0, "certificates": 0.0,
-                         "total": 0.0}
+        self.timings_ = dict.fromkeys(["finders", "clean", "certificates", "total"],
+                                      0.0)
         self.n_rows_ = {name: _n_rows(X) for name, X in zip(("train", "aux", "test"),
                                                              data[::2])}
         # the store is opened (and checked) before any fitting
-        store = None if self.store is None else ResultStore(self.store)
-        try:
-            (self.fitted_finders_, finder_configs, names, self.subpopulation_map_,
-             self.timings_["finders"]) = self._fit_finders(data[2], seeds)
-            tasks, self.skipped_ = self._plan(self.fitted_finders_, names, data, alphas,
-                                              seeds)
+        with nullcontext() if self.store is None else ResultStore(self.store) as store:
+            finder_configs, names = self._fit_finders(data[2], seeds)
+            tasks, self.skipped_ = self._plan(names, data, alphas, seeds)
             self.not_attacked_ = _not_attacked(self.fitted_finders_, names, tasks,
                                                self.skipped_, data[2], self.describe)
             if not tasks:
                 raise ValueError("The audit has nothing to attack: "
                                  + "; ".join(self._why_empty()) + ".")
             configs = self._configs(data, attack, defenses, finder_configs)
-            units, rows, pending = self._load_stored(store, tasks, configs, defenses)
+            rows, pending = self._load_stored(store, tasks, configs, defenses)
             self.n_reused_, self.n_computed_, self.run_id_ = len(rows), 0, new_run_id()
             clean_pred, self.clean_accuracy_, certificates = self._fit_clean(
-                data, tasks, pending, defenses)
+                data, pending, defenses)
             flight = {}  # dispatched tasks whose rows have not come back
-            jobs = partial(self._jobs, tasks, pending, attack, clean_pred, certificates,
-                           store, flight)
-            index = {_task_id(task.key): i for i, task in enumerate(tasks)}
-            collect = partial(self._collect, index, units, rows, store, flight)
+            jobs = partial(self._jobs, pending, attack, clean_pred, certificates, store,
+                           flight)
+            collect = partial(self._collect, configs, rows, store, flight)
             try:
                 self._dispatch(jobs, _AuditData(*data), len(tasks), len(pending),
                                collect)
             except BrokenProcessPool as exc:
                 raise RuntimeError(_broken_pool(exc, flight, self.n_computed_,
                                                 self.store)) from exc
-        finally:
-            if store is not None:
-                store.close()
         self.results_ = _report.with_intervals(pd.DataFrame(
-            [rows[i, dname] for i in range(len(tasks)) for dname in defenses]),
+            [rows[_task_id(task.key), dname] for task in tasks for dname in defenses]),
             self.n_rows_["test"])
         check_certified(self.results_)
         self.warnings_ = _report.collected_warnings(self.results_)
@@ -762,8 +732,7 @@ class SubpopulationAudit:
         path : Path
             The file written.
         """
-        if not hasattr(self, "results_"):
-            raise RuntimeError("Call run() before report().")
+        self._check_run("report")
         path = Path(path)
         if path.suffix.lower() not in (".html", ".htm"):
             path = path / "report.html"
@@ -794,8 +763,7 @@ class SubpopulationAudit:
         paths : list of Path
             The files written.
         """
-        if not hasattr(self, "results_"):
-            raise RuntimeError("Call run() before save().")
+        self._check_run("save")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         # the per-row 0/1 strings stay in results_ and the store: a CSV reader
@@ -825,8 +793,7 @@ class SubpopulationAudit:
             than ``min_test_rows`` test rows last (``measured`` False); see
             :func:`~skpoison.audit._report.vulnerable_groups` for the columns.
         """
-        if not hasattr(self, "results_"):
-            raise RuntimeError("Call run() before vulnerable_groups().")
+        self._check_run("vulnerable_groups")
         return _report.vulnerable_groups(self.results_, top=top,
                                          min_test_rows=self.min_test_rows)
 
@@ -843,8 +810,7 @@ class SubpopulationAudit:
             random filter removing as many rows and with a perfect filter,
             and what it removed. Empty when only one defense ran.
         """
-        if not hasattr(self, "results_"):
-            raise RuntimeError("Call run() before defense_effect().")
+        self._check_run("defense_effect")
         return _report.defense_effect(self.results_, n_clean=self.n_rows_["train"])
 
     def certified_groups(self, top=10):
@@ -870,8 +836,7 @@ class SubpopulationAudit:
             any attack of that size). Means over seeds. Empty when no
             certifying defense ran.
         """
-        if not hasattr(self, "results_"):
-            raise RuntimeError("Call run() before certified_groups().")
+        self._check_run("certified_groups")
         return _report.certified_groups(self.results_, top=top)
 
     def summary(self, top=(1, 5, 10)):
@@ -892,6 +857,5 @@ class SubpopulationAudit:
             ``mean_target``, ``mean_collateral``, ``max_collateral``,
             ``n_subpopulations`` and ``worst`` (the most damaged one).
         """
-        if not hasattr(self, "results_"):
-            raise RuntimeError("Call run() before summary().")
+        self._check_run("summary")
         return _report.summarize(self.results_, top=top)

@@ -103,11 +103,11 @@ class Task:
     key: dict
     finder: object
     test_mask: np.ndarray
-    attack: object
-    estimator: object
-    defenses: dict
-    oracle_n_remove: bool
-    clean_pred: np.ndarray
+    attack: object = None
+    estimator: object = None
+    defenses: dict = None
+    oracle_n_remove: bool = True
+    clean_pred: np.ndarray = None
     certificates: dict = field(default_factory=dict)
     owner: int = None
 
