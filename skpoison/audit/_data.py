@@ -187,26 +187,19 @@ def split_rows(y, parts, n_per_split=None, random_state=0):
     equal shares of the rows, as the paper splits Adult into ``D``, ``D_aux``
     and test rows.
 
-    ``n_per_split`` caps each part's rows (``None``: all rows).
+    ``n_per_split`` caps each part's rows (``None``: all rows), one part's
+    too.
     """
     y = np.asarray(y)
-    idx = np.arange(len(y))
-    n_parts = len(parts)
-    if n_parts == 1:
-        out = [idx]
-    else:
-        if n_per_split is not None and n_parts * n_per_split < len(y):
-            idx, _ = train_test_split(idx, train_size=n_parts * n_per_split,
-                                      stratify=y, random_state=random_state)
-        out = []
-        rest = idx
-        for k in range(n_parts, 1, -1):
-            rest, part = train_test_split(rest, test_size=1 / k, stratify=y[rest],
-                                          random_state=random_state)
-            out.append(part)
-        out.append(rest)
-        out = out[::-1]
-    return dict(zip(parts, out))
+    rest, out = np.arange(len(y)), []
+    if n_per_split is not None and len(parts) * n_per_split < len(y):
+        rest, _ = train_test_split(rest, train_size=len(parts) * n_per_split,
+                                   stratify=y, random_state=random_state)
+    for k in range(len(parts), 1, -1):
+        rest, part = train_test_split(rest, test_size=1 / k, stratify=y[rest],
+                                      random_state=random_state)
+        out.insert(0, part)
+    return dict(zip(parts, [rest, *out]))
 
 
 def check_classes(y, param, n_parts):

@@ -44,6 +44,12 @@ class Spec:
     applies: str = "any classifier"
     check: Callable = None
 
+    def checked(self, part, victim, X):
+        """``part`` after ``check(part, victim, X)`` (none for None)."""
+        if part is not None and self.check is not None:
+            self.check(part, victim, X)
+        return part
+
 
 def help_text(registry):
     """``name (help)`` entries joined for an option's ``--help``."""

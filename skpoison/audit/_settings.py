@@ -56,11 +56,12 @@ from ..datasets import (
     load_rotten_tomatoes,
     with_annotations,
 )
-from ..utils._annotations import ANNOTATION_PREFIX
 from ..subpopulations import ClusterMatch, ConfidenceOrder, FeatureMatch
+from ..utils._annotations import ANNOTATION_PREFIX
 from ..utils._seeding import seed_unseeded
 from ..utils._torch import resolve_device, set_device
 from ._audit import SubpopulationAudit
+from ._bounds import susceptibility_order
 from ._data import (
     SettingError,
     check_classes,
@@ -72,7 +73,6 @@ from ._data import (
     split_target,
     text_columns,
 )
-from ._bounds import susceptibility_order
 from ._describe import CodedNames
 from ._parts import drop_annotations, make_table_victim, make_victim, table_preprocessor
 from ._registry import (
@@ -107,10 +107,12 @@ class Setting:
         ``build(model, *, n_samples, data_home, random_state, progress,
         place)`` returns a Bunch with ``data`` (the six arrays ``X_train,
         y_train, X_aux, y_aux, X_test, y_test``), ``estimator`` (the
-        victim), ``finders`` (name -> unfitted finder), ``label`` (the label
-        rule of LabelFlip), ``attacker_model`` (a model the attacker trains on
-        ``D_aux`` to rank subpopulations by confidence, or None) and
-        ``notes`` (lines for the user, e.g. rows dropped). ``place(part)``
+        victim), ``finders`` (name -> unfitted finder), ``attacker_model`` (a
+        model the attacker trains on ``D_aux`` to rank subpopulations by
+        confidence, or None), optionally ``label`` (the label rule of
+        LabelFlip; default ``"flip"`` for two classes in ``y_train`` and
+        ``y_aux``, else ``"least_frequent"``), ``notes`` (lines for the user,
+        e.g. rows dropped) and ``describe``. ``place(part)``
         puts a torch part the builder runs itself (an embedder computing
         features once) on the setting's device.
     rows : int, dict or None, default=None
@@ -138,18 +140,23 @@ class Setting:
         return self.rows.get(model) if isinstance(self.rows, dict) else self.rows
 
 
-def _cache(data_home):
+def _embedder(kind, data_home, progress, **params):
+    """A pretrained embedder of :mod:`skpoison.features` (``kind``), its
+    features cached under the data home."""
     from joblib import Memory
 
+    from .. import features
+
     location = Path(get_data_home(data_home)) / "embeddings"
-    return Memory(location=str(location), verbose=0)
+    return getattr(features, kind)(memory=Memory(location=str(location), verbose=0),
+                                   progress=progress, **params)
 
 
 def _victim(model, X, random_state):
     """The tabular victims, seeded, on features with annotation columns."""
     if model in ("hgb", "rf"):
         return seed_unseeded(make_table_victim(model, X), random_state)
-    victim = seed_unseeded(make_victim("lr" if model == "ll" else model), random_state)
+    victim = seed_unseeded(make_victim(model), random_state)
     return make_pipeline(drop_annotations(), *[step for _, step in victim.steps])
 
 
@@ -178,89 +185,78 @@ def _tabular_sizes(n_aux, n_clusters=None):
     return min_size, max(min_size + 2, n_aux // 10, mean), k
 
 
+def _finders_of(columns, random_state, sizes=(), **cluster):
+    """FeatureMatch on the columns ``columns`` and ClusterMatch (``cluster``),
+    both with the size filter ``sizes``."""
+    sizes = dict(sizes)
+    return {"FeatureMatch": FeatureMatch(list(columns), **sizes),
+            "ClusterMatch": ClusterMatch(**cluster, **sizes, random_state=random_state)}
+
+
+def _six(frames, y, parts):
+    """``(X_train, y_train, X_aux, y_aux, X_test, y_test)``: each part's frame
+    and the rows ``parts`` of ``y``."""
+    return tuple(v for X, rows in zip(frames, parts) for v in (X, y[rows]))
+
+
 # --------------------------------------------------------------------------
 # the bundled data sets, one build function each
 
 
-def _build_adult(model, *, n_samples, data_home, random_state, progress, place):
+def _build_adult(model, *, random_state, **_):
     data = load_adult(form="paper", random_state=random_state)
-    finders = {
-        "FeatureMatch": FeatureMatch(data.annotation_columns, min_size=10, max_size=100),
-        "ClusterMatch": ClusterMatch(n_clusters=100, min_size=10, max_size=100,
-                                     random_state=random_state),
-    }
     return Bunch(data=(data.X_train, data.y_train, data.X_aux, data.y_aux,
                        data.X_test, data.y_test),
                  estimator=_victim(model, data.X_train, random_state),
-                 finders=finders, label="flip",
                  attacker_model=_victim("lr", data.X_train, random_state),
-                 notes=[])
+                 finders=_finders_of(data.annotation_columns, random_state,
+                                     {"min_size": 10, "max_size": 100}, n_clusters=100))
 
 
-def _build_german_compas(loader, model, *, n_samples, data_home, random_state, progress,
-                       place):
+def _build_german_compas(loader, model, *, n_samples, random_state, **_):
     bunch = loader()
     y = np.asarray(bunch.target)
-    parts = split_rows(y, ("train", "aux", "test"), n_samples, random_state)
-    train, aux, test = parts["train"], parts["aux"], parts["test"]
+    parts = split_rows(y, ("train", "aux", "test"), n_samples, random_state).values()
     codes, describe = _coded(bunch.annotations, bunch.annotation_columns)
     frame = with_annotations(bunch.data, codes, bunch.annotation_columns,
                              bunch.feature_names)
-    min_size, max_size, k = _tabular_sizes(len(aux))
-    finders = {
-        "FeatureMatch": FeatureMatch(
-            [annotation_column(c) for c in bunch.annotation_columns],
-            min_size=min_size, max_size=max_size),
-        "ClusterMatch": ClusterMatch(
-            n_clusters=k, min_size=min_size, max_size=max_size,
-            representation=make_pipeline(drop_annotations(), StandardScaler()),
-            random_state=random_state),
-    }
-    return Bunch(
-        data=tuple(v for i in (train, aux, test)
-                   for v in (frame.iloc[i].reset_index(drop=True), y[i])),
-        estimator=_victim(model, frame, random_state),
-        finders=finders, label="flip" if len(np.unique(y)) == 2 else "least_frequent",
-        attacker_model=_victim("lr", frame, random_state), notes=[],
-        describe=describe)
-
-
-def _image_embeddings(images, image_size, data_home, progress, place):
-    from ..features import ImageEmbedder
-
-    embedder = place(ImageEmbedder(image_size=image_size, memory=_cache(data_home),
-                                   progress=progress))
-    return embedder.fit_transform(images)
+    frames = [frame.iloc[rows].reset_index(drop=True) for rows in parts]
+    min_size, max_size, k = _tabular_sizes(len(frames[1]))
+    return Bunch(data=_six(frames, y, parts), describe=describe,
+                 estimator=_victim(model, frame, random_state),
+                 attacker_model=_victim("lr", frame, random_state),
+                 finders=_finders_of(
+                     [annotation_column(c) for c in bunch.annotation_columns],
+                     random_state, {"min_size": min_size, "max_size": max_size},
+                     n_clusters=k, representation=make_pipeline(drop_annotations(),
+                                                                StandardScaler())))
 
 
 def _pixel_victim(model, random_state, data_home, progress):
-    """``(victim, ClusterMatch representation)`` of Fashion-MNIST on pixels."""
-    if model == "lr":
-        return make_pipeline(
-            drop_annotations(), FunctionTransformer(np.divide, kw_args={"x2": 255.0}),
-            LogisticRegression(max_iter=300)), drop_annotations()
-    from ..features import ImageEmbedder
+    """``(victim, ClusterMatch representation)`` of Fashion-MNIST: a linear
+    head on the frozen features (``ll``) or a model of the pixels."""
+    scale = FunctionTransformer(np.divide, kw_args={"x2": 255.0})
+    if model in ("ll", "lr"):  # (ll: the frozen embedding is the penultimate layer)
+        steps = ([LogisticRegression(max_iter=1000)] if model == "ll"
+                 else [scale, LogisticRegression(max_iter=300)])
+        return make_pipeline(drop_annotations(), *steps), drop_annotations()
     from ..nets import make_cnn_classifier, make_image_finetune_classifier
 
     if model == "cnn":
-        net = make_cnn_classifier(image_shape=(1, 28, 28), max_epochs=6,
-                                  random_state=random_state)
-        scale = FunctionTransformer(np.subtract, kw_args={"x2": 127.5})
-        estimator = make_pipeline(drop_annotations(), scale,
-                                  FunctionTransformer(np.divide, kw_args={"x2": 255.0}),
-                                  net)
+        steps = [FunctionTransformer(np.subtract, kw_args={"x2": 127.5}), scale,
+                 make_cnn_classifier(image_shape=(1, 28, 28), max_epochs=6,
+                                     random_state=random_state)]
     else:
-        net = make_image_finetune_classifier(
-            image_size=32, image_shape=(1, 28, 28), scale=1 / 255,
-            max_epochs=3, random_state=random_state)
-        estimator = make_pipeline(drop_annotations(), net)
+        steps = [make_image_finetune_classifier(
+            image_size=32, image_shape=(1, 28, 28), scale=1 / 255, max_epochs=3,
+            random_state=random_state)]
     # the paper clusters the representation of a model trained on D_aux: here
     # the frozen ImageNet features (the FT model's representation before
     # fine-tuning)
-    return estimator, make_pipeline(
+    return make_pipeline(drop_annotations(), *steps), make_pipeline(
         drop_annotations(),
-        ImageEmbedder(image_size=64, image_shape=(28, 28), memory=_cache(data_home),
-                      progress=progress))
+        _embedder("ImageEmbedder", data_home, progress, image_size=64,
+                  image_shape=(28, 28)))
 
 
 def _build_fashion_mnist(model, *, n_samples, data_home, random_state, progress,
@@ -268,9 +264,9 @@ def _build_fashion_mnist(model, *, n_samples, data_home, random_state, progress,
     train = load_fashion_mnist(subset="train", data_home=data_home)
     test = load_fashion_mnist(subset="test", data_home=data_home)
     rng = np.random.RandomState(random_state)
-    n = n_samples or 30000
+    n, n_train = n_samples or 30000, len(train.target)
     idx_train, idx_aux = train_test_split(
-        np.arange(len(train.target)), train_size=n, test_size=n,
+        np.arange(n_train), train_size=n, test_size=n,
         stratify=train.target, random_state=rng.randint(2**31 - 1))
     idx_test = np.arange(len(test.target))
     if n < len(idx_test):
@@ -283,37 +279,27 @@ def _build_fashion_mnist(model, *, n_samples, data_home, random_state, progress,
     codes, describe = _coded(
         pd.concat([train.annotations, test.annotations], ignore_index=True), columns,
         {"subgroup": list(train.subgroup_names)} if "subgroup" in columns else None)
-    n_train = len(train.target)
-    train_codes, test_codes = codes.iloc[:n_train], codes.iloc[n_train:]
-    parts = [(train, idx_train), (train, idx_aux), (test, idx_test)]
-    part_codes = [train_codes, train_codes, test_codes]
+    sources = [(train, idx_train), (train, idx_aux), (test, idx_test)]
     if model == "ll":
         # frozen ImageNet features, computed once per row and cached on disk
-        feats = [_image_embeddings(b.images[i], 64, data_home, progress, place)
-                 for b, i in parts]
-        frames = [with_annotations(f, c.iloc[i], columns)
-                  for f, c, (_, i) in zip(feats, part_codes, parts)]
-        estimator = make_pipeline(drop_annotations(), LogisticRegression(max_iter=1000))
-        # the LL attacker model's penultimate layer is the frozen embedding
-        representation = drop_annotations()
+        embedder = place(_embedder("ImageEmbedder", data_home, progress,
+                                   image_size=64))
+        inputs = [embedder.fit_transform(b.images[i]) for b, i in sources]
     else:
-        frames = [with_annotations(b.data[i], c.iloc[i], columns)
-                  for c, (b, i) in zip(part_codes, parts)]
-        estimator, representation = _pixel_victim(model, random_state, data_home,
-                                                  progress)
-    y = [np.asarray(b.target)[i] for b, i in parts]
-    finders = {
-        "FeatureMatch": FeatureMatch([annotation_column(c) for c in columns]),
-        "ClusterMatch": ClusterMatch(n_clusters=100, n_components=100,
-                                     n_components_kmeans=40,
-                                     representation=representation,
-                                     random_state=random_state),
-    }
-    return Bunch(data=(frames[0], y[0], frames[1], y[1], frames[2], y[2]),
-                 estimator=estimator, finders=finders, label="least_frequent",
+        inputs = [b.data[i] for b, i in sources]
+    parts = [idx_train, idx_aux, n_train + idx_test]  # rows of train and test
+    estimator, representation = _pixel_victim(model, random_state, data_home,
+                                              progress)
+    return Bunch(data=_six([with_annotations(x, codes.iloc[rows], columns)
+                            for x, rows in zip(inputs, parts)],
+                           np.concatenate([train.target, test.target]), parts),
+                 estimator=estimator, describe=describe,
                  attacker_model=make_pipeline(drop_annotations(),
                                               LogisticRegression(max_iter=300)),
-                 notes=[], describe=describe)
+                 finders=_finders_of([annotation_column(c) for c in columns],
+                                     random_state, n_clusters=100, n_components=100,
+                                     n_components_kmeans=40,
+                                     representation=representation))
 
 
 def _text_column(X):
@@ -323,51 +309,38 @@ def _text_column(X):
 
 def _build_rotten_tomatoes(model, *, n_samples, data_home, random_state, progress,
                            place):
-    from ..features import TextEmbedder
-
     bunch = load_rotten_tomatoes()
     y = np.asarray(bunch.target)
-    parts = split_rows(y, ("train", "aux", "test"), n_samples, random_state)
-    train, aux, test = parts["train"], parts["aux"], parts["test"]
-    columns = ["length_bucket"]
-    codes, describe = _coded(bunch.annotations, columns)  # of the whole data set
+    parts = split_rows(y, ("train", "aux", "test"), n_samples, random_state).values()
+    column = "length_bucket"
+    codes, describe = _coded(bunch.annotations, [column])  # of the whole data set
+    embedder = _embedder("TextEmbedder", data_home, progress)
     if model == "ll":
-        embedder = place(TextEmbedder(memory=_cache(data_home), progress=progress))
+        place(embedder)
         frames = [with_annotations(embedder.fit_transform(list(bunch.data[i])),
-                                   codes.iloc[i], columns)
-                  for i in (train, aux, test)]
+                                   codes.iloc[i], [column]) for i in parts]
         estimator = make_pipeline(drop_annotations(), LogisticRegression(max_iter=1000))
-        representation = drop_annotations()
-        attacker_model = clone(estimator)
+        representation, attacker_model = drop_annotations(), clone(estimator)
     else:
         from ..nets import make_text_finetune_classifier
 
-        frames = []
-        for i in (train, aux, test):
-            frame = pd.DataFrame({"text": np.asarray(bunch.data[i], dtype=object)})
-            frame[annotation_column("length_bucket")] = np.asarray(
-                codes["length_bucket"].iloc[i])
-            frames.append(frame)
+        frames = [pd.DataFrame({"text": np.asarray(bunch.data[i], dtype=object),
+                                annotation_column(column): codes[column].to_numpy()[i]})
+                  for i in parts]
         # the paper fine-tunes BERT with lr 1e-5 for 4 epochs on 12,500
         # reviews; on a few hundred snippets that barely moves the model, so
         # the CPU-sized setting takes a larger step
         net = make_text_finetune_classifier(max_length=48, max_epochs=3, lr=5e-5,
                                             random_state=random_state)
         estimator = make_pipeline(FunctionTransformer(_text_column), net)
-        representation = make_pipeline(
-            FunctionTransformer(_text_column),
-            TextEmbedder(memory=_cache(data_home), progress=progress))
+        representation = make_pipeline(FunctionTransformer(_text_column), embedder)
         attacker_model = make_pipeline(clone(representation),
                                        LogisticRegression(max_iter=1000))
-    finders = {
-        "FeatureMatch": FeatureMatch([annotation_column(c) for c in columns]),
-        "ClusterMatch": ClusterMatch(n_clusters=100, n_components=10,
-                                     representation=representation,
-                                     random_state=random_state),
-    }
-    return Bunch(data=(frames[0], y[train], frames[1], y[aux], frames[2], y[test]),
-                 estimator=estimator, finders=finders, label="flip",
-                 attacker_model=attacker_model, notes=[], describe=describe)
+    return Bunch(data=_six(frames, y, parts), estimator=estimator, describe=describe,
+                 attacker_model=attacker_model,
+                 finders=_finders_of([annotation_column(column)], random_state,
+                                     n_clusters=100, n_components=10,
+                                     representation=representation))
 
 
 SETTINGS = {s.name: s for s in (
@@ -379,8 +352,7 @@ SETTINGS = {s.name: s for s in (
             rows={"ll": 2000, "ft": 400, "cnn": 1500, "lr": 1500},
             stands_in_for="CIFAR-10 / UTKFace images"),
     Setting("rotten-tomatoes", "Rotten Tomatoes", ("ll", "ft"), _build_rotten_tomatoes,
-            rows={"ll": 1500, "ft": 300}, stands_in_for="IMDB reviews",
-),
+            rows={"ll": 1500, "ft": 300}, stands_in_for="IMDB reviews"),
     Setting("german", "German credit", ("lr", "mlp", "hgb", "rf"),
             partial(_build_german_compas, load_german_credit)),
     Setting("compas", "COMPAS", ("lr", "mlp", "hgb", "rf"),
@@ -393,53 +365,40 @@ SETTINGS = {s.name: s for s in (
 # a user's table
 
 
-def _build_table(frames, target_name, features, estimator, model, *, n_samples,
-                 data_home, random_state, progress, place):
-    notes = list(frames["notes"])
-    given = {k: v for k, v in frames.items() if k in ("train", "aux", "test")
-             and v is not None}
-    X, y = given["train"]
-    missing = [p for p in ("aux", "test") if p not in given]
+def _build_table(tables, notes, features, estimator, model, *, n_samples, random_state,
+                 **_):
+    notes = list(notes)
+    X, y = tables["train"]
+    missing = [p for p in ("aux", "test") if tables[p] is None]
+    rows = split_rows(y, ("train", *missing), n_samples, random_state)
     if missing:
-        parts = split_rows(y, ("train", *missing), n_samples, random_state)
-        for p in missing:
-            given[p] = (X.iloc[parts[p]].reset_index(drop=True), y[parts[p]])
-        given["train"] = (X.iloc[parts["train"]].reset_index(drop=True),
-                          y[parts["train"]])
         names = {"train": "D (training)", "aux": "D_aux (attacker's)", "test": "test"}
         notes.append("split the --data rows into "
-                     + ", ".join(f"{names[p]} {len(parts[p])}" for p in ("train", *missing))
+                     + ", ".join(f"{names[p]} {len(rows[p])}" for p in rows)
                      + ", stratified by the target")
-    elif n_samples is not None:
-        for p in ("train", "aux", "test"):
-            Xp, yp = given[p]
-            if len(yp) > n_samples:
-                keep, _ = train_test_split(np.arange(len(yp)), train_size=n_samples,
-                                           stratify=yp, random_state=random_state)
-                given[p] = (Xp.iloc[keep].reset_index(drop=True), yp[keep])
-    (X_train, y_train), (X_aux, y_aux), (X_test, y_test) = (
-        given[p] for p in ("train", "aux", "test"))
+    parts = {}
+    for p in ("train", "aux", "test"):  # a table given apart: capped unless split
+        Xp, yp = tables[p] or (X, y)
+        i = rows[p] if p in rows else split_rows(
+            yp, (p,), None if missing else n_samples, random_state)[p]
+        parts[p] = (Xp.iloc[i].reset_index(drop=True), yp[i])
+    (X_train, y_train), (_, y_aux), _ = parts.values()
     if estimator is not None:
         victim = _checked_victim(clone(estimator), X_train, y_train)
     else:
         victim = make_table_victim(model, X_train)
-    victim = seed_unseeded(victim, random_state)
     min_size, _, k = _tabular_sizes(len(y_aux))
-    max_size = _tabular_sizes(len(y_aux), k)[1]
     finders = {}
     if features:  # the user's own groups: no cap but the whole table
         finders["FeatureMatch"] = FeatureMatch(list(features), min_size=min_size,
                                                max_size=len(y_aux))
     finders["ClusterMatch"] = ClusterMatch(
-        n_clusters=k, min_size=min_size, max_size=max_size,
+        n_clusters=k, min_size=min_size, max_size=_tabular_sizes(len(y_aux), k)[1],
         representation=table_preprocessor(X_train), random_state=random_state)
-    n_classes = len(np.unique(np.concatenate([y_train, y_aux]).astype(str)))
-    return Bunch(data=(X_train, y_train, X_aux, y_aux, X_test, y_test),
-                 estimator=victim, finders=finders,
-                 label="flip" if n_classes == 2 else "least_frequent",
+    return Bunch(data=tuple(v for part in parts.values() for v in part),
+                 estimator=seed_unseeded(victim, random_state), finders=finders,
                  attacker_model=seed_unseeded(make_table_victim("lr", X_train),
-                                              random_state),
-                 notes=notes)
+                                              random_state), notes=notes)
 
 
 def _checked_victim(victim, X, y):
@@ -487,10 +446,6 @@ def _read_tables(data, target, test, aux):
         tables["train" if param == "data" else param] = (
             X if param == "data" else check_same_columns(X, tables["train"][0], param), y)
     return tables, notes
-
-
-def _source_name(source, default):
-    return Path(source).name if isinstance(source, (str, Path)) else default
 
 
 def table_setting(data, target, *, test=None, aux=None, features=None, estimator=None,
@@ -559,8 +514,7 @@ def table_setting(data, target, *, test=None, aux=None, features=None, estimator
         raise SettingError("target", f"expected a column name; got {target!r}.")
     tables, notes = _read_tables(data, target, test, aux)
     X, y = tables["train"]
-    n_parts = 1 + sum(tables[p] is None for p in ("aux", "test"))
-    check_classes(y, "data", n_parts)
+    check_classes(y, "data", 1 + sum(tables[p] is None for p in ("aux", "test")))
     if X.shape[1] == 0:
         raise SettingError("data", f"the table has no column besides the target "
                                    f"{target!r}.")
@@ -578,43 +532,30 @@ def table_setting(data, target, *, test=None, aux=None, features=None, estimator
                                       and hasattr(estimator, "predict")):
         raise SettingError("estimator", f"expected an unfitted classifier with fit and "
                                         f"predict; got {type(estimator).__name__}.")
-    empty = [c for c in X.columns if X[c].isna().all()]
-    if empty:  # no value to learn from, impute or group by
-        if features is not None and set(features) & set(empty):
-            raise SettingError("features", f"columns {sorted(set(features) & set(empty))}"
-                                           " have no value in the data.")
-        if len(empty) == X.shape[1]:
-            raise SettingError("data", "every column besides the target is empty.")
+    # empty columns: no value to learn from, impute or group by
+    empty = X.columns[X.isna().all()].tolist()
+    if set(features or ()) & set(empty):
+        raise SettingError("features", f"columns {sorted(set(features) & set(empty))}"
+                                       " have no value in the data.")
+    if len(empty) == X.shape[1]:
+        raise SettingError("data", "every column besides the target is empty.")
+    if empty:
         notes.append(f"dropped column(s) {empty}: no value in --data")
-        tables["train"] = (X.drop(columns=empty), y)
-        for p in ("test", "aux"):
-            if tables[p] is not None:
-                tables[p] = (tables[p][0].drop(columns=empty), tables[p][1])
-        X = tables["train"][0]
-    tables["notes"] = notes
-    title = name or _source_name(data, "table")
-    if estimator is not None:
-        models = (estimator_name or type(estimator).__name__,)
-    else:
-        models = TABLE_MODELS
-    build = partial(_build_table, tables, target, tuple(features or ()), estimator)
+    tables = {p: t and (t[0].drop(columns=empty), t[1]) for p, t in tables.items()}
+    X = tables["train"][0]
     text = text_columns(X)
-    return Setting(name="table", title=title, models=models, build=build, rows=None,
-                   order="id", stands_in_for="(your data)",
-                   columns=(*text, *(c for c in X.columns if c not in text)))
+    return Setting(
+        name="table", title=name or (Path(data).name if isinstance(data, (str, Path))
+                                     else "table"),
+        models=TABLE_MODELS if estimator is None else (
+            estimator_name or type(estimator).__name__,),
+        build=partial(_build_table, tables, notes, tuple(features or ()), estimator),
+        rows=None, order="id", stands_in_for="(your data)",
+        columns=(*text, *(c for c in X.columns if c not in text)))
 
 
 # --------------------------------------------------------------------------
 # building and running a setting
-
-
-def _resolve(dataset):
-    if isinstance(dataset, Setting):
-        return dataset
-    if dataset not in SETTINGS:
-        raise ValueError(f"dataset must be one of {sorted(SETTINGS)} or a Setting; "
-                         f"got {dataset!r}.")
-    return SETTINGS[dataset]
 
 
 def load_setting(dataset="adult", model=None, *, n_samples=None, data_home=None,
@@ -672,7 +613,10 @@ def load_setting(dataset="adult", model=None, *, n_samples=None, data_home=None,
     >>> sorted(setting.finders)
     ['ClusterMatch', 'FeatureMatch']
     """
-    record = _resolve(dataset)
+    if not isinstance(dataset, Setting) and dataset not in SETTINGS:
+        raise ValueError(f"dataset must be one of {sorted(SETTINGS)} or a Setting; "
+                         f"got {dataset!r}.")
+    record = dataset if isinstance(dataset, Setting) else SETTINGS[dataset]
     model = record.models[0] if model is None else model
     if model not in record.models:
         raise SettingError("model", f"{model!r} is not available for "
@@ -702,6 +646,9 @@ def load_setting(dataset="adult", model=None, *, n_samples=None, data_home=None,
                          random_state=random_state, progress=progress, place=place)
     for part in (bunch.estimator, bunch.attacker_model, *bunch.finders.values()):
         place(part)  # the one device rule: every torch part of the setting
+    classes = np.unique(np.concatenate([bunch.data[1], bunch.data[3]]).astype(str))
+    bunch.setdefault("label", "flip" if len(classes) == 2 else "least_frequent")
+    bunch.setdefault("notes", [])
     bunch.dataset, bunch.model, bunch.record = record.name, model, record
     return bunch
 
@@ -711,25 +658,16 @@ def on_accelerator(device):
     return device is not None and str(device).split(":")[0] != "cpu"
 
 
-def group_sizes(finder, X):
-    """The attacker's rows of each group of ``finder`` before its size filter.
-
-    A copy of ``finder`` without ``min_size`` / ``max_size`` is fitted on
-    ``X``; returns a Series, subpopulation id -> rows, so that every group
-    that is not attacked can be accounted for (too small, over the cap).
-    """
-    full = clone(finder).set_params(min_size=None, max_size=None).fit(X)
-    return pd.Series(full.sizes_, index=full.subpopulations_, name="n_aux")
+def _by_name(parts):
+    """A name, names or a dict of name -> parameters, as that dict."""
+    if isinstance(parts, str):
+        parts = [parts]
+    return dict(parts) if isinstance(parts, dict) else {name: {} for name in parts}
 
 
-def _finders(setting, finders):
-    """name -> finder: the setting's own (``finders`` names them, or gives
-    their parameters), or finders given as they are."""
-    if finders is None:
-        finders = list(setting.finders)
-    wanted = finders if isinstance(finders, dict) else {n: {} for n in
-                                                          ([finders] if isinstance(
-                                                              finders, str) else finders)}
+def _finders(setting, wanted):
+    """name -> finder: the setting's own (``wanted`` gives their parameters),
+    or finders given as they are."""
     out = {}
     for name, params in wanted.items():
         if not isinstance(params, dict):
@@ -767,9 +705,8 @@ def _check_sizes(finders, X_aux, notes, given=(), count_all=False):
                                              f"most {n_aux}.")
         low, high = params.get("min_size"), params.get("max_size")
         if low is not None and high is not None and low >= high - 1:
-            param = ("max_size" if "max_size" in given and "min_size" not in given
-                     else "min_size")
-            other = {"min_size": "max_size", "max_size": "min_size"}[param]
+            param, other = (("max_size", "min_size") if "max_size" in given
+                            and "min_size" not in given else ("min_size", "max_size"))
             raise SettingError(param, f"{name}: {param}={params[param]} and {other}="
                                       f"{params[other]}"
                                       f"{'' if other in given else ' (the default)'} "
@@ -778,16 +715,18 @@ def _check_sizes(finders, X_aux, notes, given=(), count_all=False):
                                       f"{n_aux} rows).")
         if "columns" not in params and not count_all:
             continue
-        sizes = group_sizes(finder, X_aux)
-        if ((sizes > (low or 0)) & (sizes < (high or n_aux + 1))).any():
+        low, high = low or 0, high or n_aux + 1
+        # the attacker's rows of each group before the size filter
+        sizes = clone(finder).set_params(min_size=None, max_size=None).fit(X_aux).sizes_
+        if ((sizes > low) & (sizes < high)).any():
             continue
         found = ", ".join(str(v) for v in sorted(sizes.tolist())[:12])
-        problem = (f"no group of {name} has a size n with {low or 0} < n < "
-                   f"{high or n_aux + 1} among the attacker's {n_aux} rows; the sizes "
-                   f"found are {found}{', ...' if len(sizes) > 12 else ''}.")
+        problem = (f"no group of {name} has a size n with {low} < n < {high} among "
+                   f"the attacker's {n_aux} rows; the sizes found are "
+                   f"{found}{', ...' if len(sizes) > 12 else ''}.")
         if len(finders) == 1:
-            raise SettingError("max_size" if (sizes >= (high or n_aux + 1)).all()
-                               else "min_size", problem)
+            raise SettingError("max_size" if (sizes >= high).all() else "min_size",
+                               problem)
         notes.append(problem + f" {name} is not run.")
         del finders[name]
 
@@ -796,28 +735,20 @@ def _parts(setting, attack, defenses, victim, X_train):
     """The attack template and the defenses, by name or as given, checked
     against the victim and its rows (each registry entry's ``check``)."""
     if attack is None or isinstance(attack, str):
-        spec = ATTACKS.get(attack or "labelflip")
-        attack = make_attack(attack or "labelflip")
+        name = attack or "labelflip"
+        attack = make_attack(name)
         if "label" in attack.get_params(deep=False):
             attack.set_params(label=setting.label)
-        if spec.check is not None:
-            spec.check(attack, victim, X_train)
-    if isinstance(defenses, str):
-        defenses = [defenses]
-    if not isinstance(defenses, dict):
-        defenses = {name: {} for name in defenses}
+        ATTACKS[name].checked(attack, victim, X_train)
+    defenses = _by_name(defenses)
     if not defenses:
         raise SettingError("defenses", "expected one defense or more ('none' for the "
                                        "victim alone).")
-    built = {}
-    for name, params in defenses.items():
-        if not isinstance(params, dict):
-            built[name] = params  # a defense object (or None): the audit checks it
-            continue
-        built[name] = defense = make_defense(name, **params)
-        if defense is not None and DEFENSES[name].check is not None:
-            DEFENSES[name].check(defense, victim, X_train)
-    return attack, built
+    for name, params in defenses.items():  # an object (or None): the audit checks it
+        if isinstance(params, dict):
+            defense = make_defense(name, **params)
+            defenses[name] = DEFENSES[name].checked(defense, victim, X_train)
+    return attack, defenses
 
 
 def _legacy(params):
@@ -855,14 +786,14 @@ def prepare_audit(setting="adult", model=None, *, n_samples=None, data_home=None
     ``audit.run``.
     """
     params = _legacy(audit_params)
-    record = _resolve(setting)
-    bunch = load_setting(record, model, n_samples=n_samples, data_home=data_home,
+    bunch = load_setting(setting, model, n_samples=n_samples, data_home=data_home,
                          random_state=random_state,
                          progress=params.get("progress", True), device=device)
+    record = bunch.record
     notes = [*bunch.notes, *(params.pop("notes", None) or [])]
     wanted = params.pop("finders", None)
-    given = {k for p in (wanted.values() if isinstance(wanted, dict) else ())
-             if isinstance(p, dict) for k in p}
+    wanted = _by_name(list(bunch.finders) if wanted is None else wanted)
+    given = {k for p in wanted.values() if isinstance(p, dict) for k in p}
     finders = _finders(bunch, wanted)
     clusters = finders.get("ClusterMatch")
     if record.name == "table" and {"n_clusters"} <= given - {"max_size"} and clusters:
@@ -895,6 +826,7 @@ def prepare_audit(setting="adult", model=None, *, n_samples=None, data_home=None
         subpopulation_order=None if order == "id" or order == "confidence" else order,
         describe=bunch.get("describe"), notes=notes, **params)
     return audit, bunch.data
+
 
 
 def setting_audit(setting="adult", model=None, *, n_samples=None, data_home=None,
