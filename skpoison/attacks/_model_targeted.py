@@ -358,6 +358,19 @@ def _victim_objective(final):
         f"last step of a pipeline of scikit-learn transformers; got {final!r}.")
 
 
+def _check_victim(estimator, classes):
+    """The victim's preprocessing (None without), final step and objective;
+    the attack's error for a victim or labels it cannot attack."""
+    if len(classes) != 2:
+        raise ValueError(
+            "ModelTargetedPoison attacks binary classifiers only; got "
+            f"{len(classes)} classes {np.asarray(classes).tolist()}. (The paper's bound "
+            "and target-model search are for binary convex models.)")
+    pre, final = ((estimator[:-1], estimator[-1]) if is_pipeline(estimator)
+                  else (None, estimator))
+    return pre, final, _victim_objective(final)
+
+
 class _Trainer:
     """Fits the victim's objective on fixed clean rows plus weighted poisons.
 
@@ -686,19 +699,12 @@ class _Setup:
     final step's space: shared by the attack and :func:`susceptibility`."""
 
     def __init__(self, estimator, X_src, y_src, classes, bounds, rng, capacity):
-        if classes.shape[0] != 2:
-            raise ValueError(
-                "ModelTargetedPoison attacks binary classifiers only; got "
-                f"{classes.shape[0]} classes {classes.tolist()}. (The paper's bound "
-                "and target-model search are for binary convex models.)")
         estimator = seed_unseeded(estimator, rng)
-        if is_pipeline(estimator):
-            pre, final = estimator[:-1], estimator[-1]
-            pre = clone(pre).fit(X_src, y_src)
-        else:
-            pre, final = None, estimator
+        pre, final, self.objective = _check_victim(estimator, classes)
+        if pre is None:
             _check_numbers(X_src, type(final).__name__)
-        self.objective = _victim_objective(final)
+        else:
+            pre = clone(pre).fit(X_src, y_src)
         self.final, self.pre, self.estimator = final, pre, estimator
         self.classes = classes
         self.space = _FeatureSpace(X_src, pre, bounds, rng)
@@ -1007,6 +1013,54 @@ class ModelTargetedPoison(BasePoisoningAttack):
         """
         return self._validated_resample(X, y, self._resample)
 
+    def check_victim(self, y=None):
+        """Raise the error ``fit_resample`` raises for a victim it cannot attack.
+
+        Read more in the :ref:`User Guide <attacks_model_targeted>`.
+
+        Checks ``estimator`` (its last step, for a pipeline: the model, the
+        penalty, the loss, ``class_weight``) and, when given, that ``y`` has
+        two classes, without fitting anything. Whether a pipeline's
+        preprocessing is affine and separable needs rows: ``fit_resample``
+        checks it.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples,) or None, default=None
+            Labels; ``None`` skips the check of the number of classes.
+
+        Returns
+        -------
+        self : ModelTargetedPoison
+            The attack, unchanged.
+
+        Raises
+        ------
+        TypeError
+            The victim is not a linear classifier the attack supports.
+        ValueError
+            Its options are not supported (an L1 penalty, ``class_weight``,
+            another loss), or ``y`` does not have two classes.
+
+        Examples
+        --------
+        >>> from sklearn.svm import LinearSVC
+        >>> from skpoison.attacks import ModelTargetedPoison
+        >>> ModelTargetedPoison(estimator=LinearSVC(penalty="l1", dual=False)
+        ...                     ).check_victim([0, 1])
+        Traceback (most recent call last):
+        ...
+        ValueError: estimator: ModelTargetedPoison supports LinearSVC with penalty='l2'; got 'l1'.
+        """
+        classes = (np.zeros(2) if y is None
+                   else pd.unique(pd.Series(np.ravel(np.asarray(y, dtype=object)))))
+        _check_victim(self._victim(), classes)
+        return self
+
+    def _victim(self):
+        return (LogisticRegression(max_iter=1000) if self.estimator is None
+                else self.estimator)
+
     def _ratios(self):
         if self.target_ratios is None:
             return _DEFAULT_RATIOS
@@ -1027,9 +1081,7 @@ class ModelTargetedPoison(BasePoisoningAttack):
         # the rows as given when a DataFrame (column names and dtypes for the
         # victim's preprocessing), else validated
         rows = X_src_given if is_dataframe(X_src_given) else X_src
-        estimator = (LogisticRegression(max_iter=1000) if self.estimator is None
-                     else self.estimator)
-        setup = _Setup(estimator, rows, y_src, classes, self.bounds, rng,
+        setup = _Setup(self._victim(), rows, y_src, classes, self.bounds, rng,
                        capacity=capacity)
         return setup, finder, X_src_given
 

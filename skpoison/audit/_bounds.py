@@ -25,40 +25,47 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from ..attacks import ModelTargetedPoison
 from ..metrics import certified_damage
 from ..utils._compat import _safe_indexing
 from ..utils._pipeline import final_step
 from ._data import SettingError
 
-_LINEAR = ("LogisticRegression", "LinearSVC", "SGDClassifier")
+
+def _with_victim(attack, victim):
+    """``attack`` with ``victim`` as its ``estimator`` when it has none."""
+    if attack.get_params(deep=False).get("estimator") is None:
+        attack.set_params(estimator=victim)
+    return attack
 
 
-def check_linear_binary(estimator, y, param):
-    """Raise a :class:`SettingError` naming ``param`` unless the model-targeted
-    attack can run on ``estimator`` (a linear classifier, alone or after
-    preprocessing) and the labels ``y`` (two classes)."""
-    final, _ = final_step(estimator)
-    n_classes = len(np.unique(np.asarray(y).astype(str)))
-    if type(final).__name__ not in _LINEAR or n_classes != 2:
-        what = (f"the victim ends in {type(final).__name__}" if n_classes == 2
-                else f"the target has {n_classes} classes")
+def check_victim(attack, estimator, y, param):
+    """Raise a :class:`SettingError` naming ``param`` unless ``attack`` (its
+    own ``estimator``, else the victim) can attack ``y``: the attack's own
+    check (``check_victim``) and its message."""
+    attack = _with_victim(clone(attack), estimator)
+    try:
+        attack.check_victim(y)
+    except TypeError:
+        name = type(final_step(attack.estimator)[0]).__name__
         raise SettingError(param, "the model-targeted attack (and its susceptibility "
-                                  "score) needs a binary task and a linear victim "
-                                  "(logistic regression, LinearSVC, SGDClassifier; "
-                                  f"--model lr); {what}.")
+                           "score) needs a binary task and a linear victim (logistic "
+                           "regression, LinearSVC, SGDClassifier; --model lr); the "
+                           f"victim ends in {name}.") from None
+    except ValueError as exc:
+        raise SettingError(param, str(exc)) from None
 
 
 def _stops_at_goal(attack):
     """An attack with a budget (``max_poisons``) instead of a rate (``alpha``)."""
-    params = attack.get_params(deep=False)
-    return "alpha" not in params and "max_poisons" in params
+    return "alpha" not in (p := attack.get_params(deep=False)) and "max_poisons" in p
 
 
 def check_attack(attack, estimator, y):
-    """Before any work: an attack that stops at its goal (the model-targeted
+    """Before any work: an attack that checks its victim (the model-targeted
     one) on a victim and labels it can attack."""
-    if _stops_at_goal(attack):
-        check_linear_binary(estimator, y, "attack")
+    if hasattr(attack, "check_victim"):
+        check_victim(attack, estimator, y, "attack")
 
 
 def task_attack(template, finder, alpha, aux, seed, X_train, victim):
@@ -75,25 +82,20 @@ def task_attack(template, finder, alpha, aux, seed, X_train, victim):
         return attack.set_params(alpha=alpha), None
     n_sub = int(np.asarray(finder.membership(X_train), dtype=bool).sum())
     attack.set_params(max_poisons=int(alpha * n_sub))
-    if attack.get_params(deep=False).get("estimator") is None:
-        attack.set_params(estimator=victim)
-    return attack, n_sub
+    return _with_victim(attack, victim), n_sub
 
 
 def expected_removed(caught, attack):
     """The attack's warnings, less the one that says its budget did not reach
     the goal (the audit reports it as ``n_poison_needed`` NaN)."""
-    if not hasattr(attack, "goal_reached_"):
-        return list(caught)
-    return [w for w in caught if "was not reached" not in str(w.message)]
+    return [w for w in caught if not hasattr(attack, "goal_reached_")
+            or "was not reached" not in str(w.message)]
 
 
 def budget(attack):
     """The task's poison budget: ``max_poisons`` for an attack that stops at
     its goal, else the rows it added."""
-    if not _stops_at_goal(attack):
-        return int(attack.n_poison_)
-    return int(attack.max_poisons)
+    return int(attack.max_poisons if _stops_at_goal(attack) else attack.n_poison_)
 
 
 def attack_columns(attack, n_sub):
@@ -139,9 +141,8 @@ def certified_columns(cert, X_test, y_test, mask, pred, n_added):
 def check_certified(results):
     """Stop with an error where a damage measured on a certified defense is
     above its certificate (a bug: a certificate cannot be beaten)."""
-    if "certified_damage" not in results:
-        return
-    over = results[results["defended_damage"] > results["certified_damage"] + 1e-9]
+    over = (results[results["defended_damage"] > results["certified_damage"] + 1e-9]
+            if "certified_damage" in results else results.iloc[:0])
     if over.empty:
         return
     r = over.iloc[0]
@@ -184,23 +185,20 @@ def bounds_sections(audit, Section):
     table = cost_to_damage(audit.results_)
     if table.empty:
         return []
-    found = table["poisons needed"].notna()
     order = getattr(audit.subpopulation_order, "scores_", None)
-    ranked = (f" Groups were chosen by susceptibility: "
-              f"{sum(len(s) for s in order.values())} candidate groups scored, the "
-              "lowest bound attacked first." if order else "")
-    return [Section("heading", "Cost to damage"),
-            Section("text", f"Groups ordered by the fewest poisons the model-targeted "
-                    "attack (Suya et al., ICML 2021) needed to bring its model's error "
-                    f"on the group's attacker rows to "
-                    f"{audit.attack.get_params()['target_error']:g}, within a budget "
-                    "of alpha x the group's training rows. At least: the lower bound "
-                    "for this victim, no attack whatever, with poisons in the same "
-                    "feasible set, induces the attack's target model with fewer (the "
-                    "attack stops at the goal, often short of that model, so it may "
-                    f"need fewer); efficiency = needed / bound. {int(found.sum())} of "
-                    f"{len(table)} groups reached the goal within the largest "
-                    f"budget.{ranked}"),
+    ranked = (f" Groups were chosen by susceptibility: {sum(map(len, order.values()))}"
+              " candidate groups scored, the lowest bound attacked first." if order
+              else "")
+    text = (f"Groups ordered by the fewest poisons the model-targeted attack (Suya "
+            f"et al., ICML 2021) needed to bring its model's error on the group's "
+            f"attacker rows to {audit.attack.get_params()['target_error']:g}, within "
+            "a budget of alpha x the group's training rows. At least: the lower bound "
+            "for this victim, no attack whatever, with poisons in the same feasible "
+            "set, induces the attack's target model with fewer (the attack stops at "
+            "the goal, often short of that model, so it may need fewer); efficiency = "
+            f"needed / bound. {int(table['poisons needed'].notna().sum())} of "
+            f"{len(table)} groups reached the goal within the largest budget.{ranked}")
+    return [Section("heading", "Cost to damage"), Section("text", text),
             Section("table", table.head(20), wrap={"group": 36, "filter": 12})]
 
 
@@ -209,5 +207,5 @@ def susceptibility_order(estimator, y, random_state):
     bound first (:class:`~skpoison.subpopulations.SusceptibilityOrder`)."""
     from ..subpopulations import SusceptibilityOrder
 
-    check_linear_binary(estimator, y, "susceptibility")
+    check_victim(ModelTargetedPoison(), estimator, y, "susceptibility")
     return SusceptibilityOrder(estimator, random_state=random_state)

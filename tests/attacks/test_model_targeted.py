@@ -246,6 +246,35 @@ def test_clear_errors():
         ModelTargetedPoison(FeatureMatch(["g"], target=1)).fit_resample(X_nan, y)
 
 
+@pytest.mark.parametrize("estimator, y_kind, error, match", [
+    (LinearSVC(penalty="l1", dual=False), "binary", ValueError, "penalty='l2'"),
+    (make_pipeline(StandardScaler(), LinearSVC(penalty="l1", dual=False)), "binary",
+     ValueError, "penalty='l2'"),
+    (SGDClassifier(loss="modified_huber"), "binary", ValueError, "'hinge' or 'log_loss'"),
+    (LogisticRegression(class_weight="balanced"), "binary", ValueError, "class_weight"),
+    (make_pipeline(StandardScaler(), SVC(random_state=0)), "binary", TypeError,
+     "convex linear"),
+    (None, "three", ValueError, "binary classifiers only; got 3 classes"),
+    (None, "binary", None, None),
+    (make_pipeline(StandardScaler(), LinearSVC(loss="hinge")), "binary", None, None),
+    (SGDClassifier(loss="hinge", penalty=None), "binary", None, None),
+])
+def test_check_victim_raises_what_fit_resample_raises(estimator, y_kind, error, match):
+    # the public check, without data, and the attack agree on every victim
+    X, y = _problem(n=150)
+    y = y if y_kind == "binary" else np.arange(150) % 3
+    attack = ModelTargetedPoison(FeatureMatch([0], target=1), estimator=estimator,
+                                 max_poisons=3)
+    if error is None:
+        assert attack.check_victim(y) is attack and attack.check_victim() is attack
+        return
+    with pytest.raises(error, match=match) as checked:
+        attack.check_victim(y)
+    with pytest.raises(error, match=match) as fitted:
+        attack.fit_resample(X, y)
+    assert str(checked.value) == str(fitted.value)
+
+
 def test_hinge_victim():
     X, y = _problem(n=150)
     finder = FrozenEstimator(FeatureMatch([0], target=2).fit(X))

@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
 
 from skpoison.__main__ import main
 from skpoison.attacks import ModelTargetedPoison
@@ -157,6 +158,40 @@ def test_unsupported_victims_are_refused(data):
         audit.run(*data)
 
 
+def test_victims_the_attack_refuses_are_refused_early_with_its_message(
+        data, tmp_path, capsys, monkeypatch):
+    # a LinearSVC with an L1 penalty is linear, but the attack refuses it:
+    # the audit stops before any work with the attack's own message
+    victim = make_pipeline(StandardScaler(), LinearSVC(penalty="l1", dual=False))
+    message = "estimator: ModelTargetedPoison supports LinearSVC with penalty='l2'"
+    audit = SubpopulationAudit(victim, finders={"cm": ClusterMatch(
+        n_clusters=4, random_state=0)}, attack=ModelTargetedPoison(None), progress=False)
+    with pytest.raises(SettingError, match=f"^attack: {message}"):
+        audit.run(*data)
+    assert not hasattr(audit, "fitted_finders_")
+    # the command line names the option, writes nothing
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    (tmp_path / "l1_victim_bounds.py").write_text(
+        "from sklearn.pipeline import make_pipeline\n"
+        "from sklearn.preprocessing import StandardScaler\n"
+        "from sklearn.svm import LinearSVC\n"
+        "def make():\n"
+        "    return make_pipeline(StandardScaler(), LinearSVC(penalty='l1', "
+        "dual=False))\n")
+    _table().to_csv(tmp_path / "t.csv", index=False)
+    base = ["audit", "--data", str(tmp_path / "t.csv"), "--target", "y", "--estimator",
+            "l1_victim_bounds:make", "--quiet", "--out", str(tmp_path / "o")]
+    for option in ("--attack", "--susceptibility"):
+        extra = ["--attack", "model-targeted"] if option == "--attack" else [option]
+        with pytest.raises(SystemExit) as exc:
+            main(base + extra)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert f"skpoison: error: {option}: {message}" in err, err
+        assert not (tmp_path / "o").exists()
+
+
 def test_susceptibility_order_ranks_by_the_bound(data):
     _, _, X_aux, y_aux, _, _ = data
     finder = ClusterMatch(n_clusters=4, random_state=0).fit(X_aux)
@@ -191,7 +226,8 @@ def test_cli_model_targeted_susceptibility_dpa(tmp_path, capsys):
     (["--attack", "model-targeted", "--model", "hgb"], "--attack",
      "ends in HistGradientBoostingClassifier"),
     (["--susceptibility", "--model", "rf"], "--susceptibility", "RandomForest"),
-    (["--attack", "model-targeted", "--classes3"], "--attack", "has 3 classes"),
+    (["--attack", "model-targeted", "--classes3"], "--attack",
+     "binary classifiers only; got 3 classes"),
     (["--susceptibility", "--order", "id"], "--susceptibility", "not both")])
 def test_cli_usage_errors(tmp_path, capsys, extra, option, what):
     three = "--classes3" in extra
