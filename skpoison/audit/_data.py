@@ -182,6 +182,33 @@ def check_same_columns(X, reference, param):
     return X
 
 
+def read_tables(data, target, test=None, aux=None):
+    """The training, test and attacker tables, read and checked: ``(tables,
+    notes)``, each table ``(X, y)`` or None."""
+    notes, tables = [], {"aux": None, "test": None}
+    for param, source in (("data", data), ("test", test), ("aux", aux)):
+        if source is None:
+            continue
+        frame = read_table(source, param)
+        reserved = [c for c in frame.columns if c.startswith(ANNOTATION_PREFIX)]
+        if reserved:
+            raise SettingError(param, f"columns {reserved} start with "
+                                      f"{ANNOTATION_PREFIX!r}, the prefix of the "
+                                      "annotations the victim never sees; rename them.")
+        if param != "data" and target not in frame.columns:
+            raise SettingError(param, f"no target column {target!r}; its columns are "
+                                      f"{list(frame.columns)}.")
+        X, y, dropped = split_target(frame, target, param)
+        check_finite(X, param)
+        if dropped:
+            notes.append(f"dropped {dropped} rows of --{param} with no target")
+        if len(y) == 0:
+            raise SettingError(param, "no row has a target value.")
+        tables["train" if param == "data" else param] = (
+            X if param == "data" else check_same_columns(X, tables["train"][0], param), y)
+    return tables, notes
+
+
 def split_rows(y, parts, n_per_split=None, random_state=0):
     """Indices of ``parts`` (e.g. ``("train", "aux", "test")``): stratified,
     equal shares of the rows, as the paper splits Adult into ``D``, ``D_aux``

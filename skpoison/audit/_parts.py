@@ -144,13 +144,11 @@ def make_table_victim(model, X):
         standardised for ``lr``, ``mlp`` and ``torch-mlp``, passed as they
         are (missing values included) to the trees.
     """
-    from ._registry import VICTIMS
+    from ._registry import TABLE_MODELS, VICTIMS
 
-    spec = VICTIMS.get(model)
-    if spec is None or spec.factory is None:
-        names = [k for k, v in VICTIMS.items() if v.factory is not None]
-        raise ValueError(f"model must be one of {names}; got {model!r}.")
-    return spec.factory(X)
+    if model not in TABLE_MODELS:
+        raise ValueError(f"model must be one of {list(TABLE_MODELS)}; got {model!r}.")
+    return VICTIMS[model].factory(X)
 
 
 def table_victim(model, scale=True, impute=True):

@@ -172,6 +172,8 @@ VICTIMS = {
 """The victims, by name (``factory(X_train)`` for tables; the bundled images
 and texts build theirs)."""
 
+TABLE_MODELS = tuple(k for k, v in VICTIMS.items() if v.factory is not None)
+
 
 def _with_table(function, registry):
     """Write ``registry``'s table into ``function``'s docstring (``TABLE``)."""
@@ -241,3 +243,31 @@ def make_defense(name, **params):
 
 _with_table(make_attack, ATTACKS)
 _with_table(make_defense, DEFENSES)
+
+
+def by_name(parts):
+    """A name, names or a dict of name -> parameters, as that dict."""
+    if isinstance(parts, str):
+        parts = [parts]
+    return dict(parts) if isinstance(parts, dict) else {name: {} for name in parts}
+
+
+def make_parts(attack, defenses, label, victim, X_train):
+    """The attack template and the defenses, by name (made, then checked
+    against the victim and its training rows by their entry's ``check``) or
+    as given; a named attack with a label rule takes ``label``."""
+    if attack is None or isinstance(attack, str):
+        name = attack or "labelflip"
+        attack = make_attack(name)
+        if "label" in attack.get_params(deep=False):
+            attack.set_params(label=label)
+        ATTACKS[name].checked(attack, victim, X_train)
+    defenses = by_name(defenses)
+    if not defenses:
+        raise SettingError("defenses", "expected one defense or more ('none' for the "
+                                       "victim alone).")
+    for name, params in defenses.items():  # an object (or None): the audit checks it
+        if isinstance(params, dict):
+            defense = make_defense(name, **params)
+            defenses[name] = DEFENSES[name].checked(defense, victim, X_train)
+    return attack, defenses

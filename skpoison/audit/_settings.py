@@ -57,36 +57,15 @@ from ..datasets import (
     with_annotations,
 )
 from ..subpopulations import ClusterMatch, ConfidenceOrder, FeatureMatch
-from ..utils._annotations import ANNOTATION_PREFIX
+from ..utils._annotations import encode
 from ..utils._seeding import seed_unseeded
 from ..utils._torch import resolve_device, set_device
 from ._audit import SubpopulationAudit
 from ._bounds import susceptibility_order
-from ._data import (
-    SettingError,
-    check_classes,
-    check_finite,
-    check_same_columns,
-    encode,
-    read_table,
-    split_rows,
-    split_target,
-    text_columns,
-)
+from ._data import SettingError, check_classes, read_tables, split_rows, text_columns
 from ._describe import CodedNames
 from ._parts import drop_annotations, make_table_victim, make_victim, table_preprocessor
-from ._registry import (
-    ATTACKS,
-    DEFENSES,
-    FINDERS,
-    VICTIMS,
-    Spec,
-    doc_table,
-    make_attack,
-    make_defense,
-)
-
-TABLE_MODELS = tuple(k for k, v in VICTIMS.items() if v.factory is not None)
+from ._registry import FINDERS, TABLE_MODELS, Spec, by_name, doc_table, make_parts
 
 
 @dataclass(frozen=True)
@@ -421,33 +400,6 @@ def _checked_victim(victim, X, y):
     return victim
 
 
-def _read_tables(data, target, test, aux):
-    """The training, test and attacker tables, read and checked: ``(tables,
-    notes)``, each table ``(X, y)`` or None."""
-    notes, tables = [], {"aux": None, "test": None}
-    for param, source in (("data", data), ("test", test), ("aux", aux)):
-        if source is None:
-            continue
-        frame = read_table(source, param)
-        reserved = [c for c in frame.columns if c.startswith(ANNOTATION_PREFIX)]
-        if reserved:
-            raise SettingError(param, f"columns {reserved} start with "
-                                      f"{ANNOTATION_PREFIX!r}, the prefix of the "
-                                      "annotations the victim never sees; rename them.")
-        if param != "data" and target not in frame.columns:
-            raise SettingError(param, f"no target column {target!r}; its columns are "
-                                      f"{list(frame.columns)}.")
-        X, y, dropped = split_target(frame, target, param)
-        check_finite(X, param)
-        if dropped:
-            notes.append(f"dropped {dropped} rows of --{param} with no target")
-        if len(y) == 0:
-            raise SettingError(param, "no row has a target value.")
-        tables["train" if param == "data" else param] = (
-            X if param == "data" else check_same_columns(X, tables["train"][0], param), y)
-    return tables, notes
-
-
 def table_setting(data, target, *, test=None, aux=None, features=None, estimator=None,
                   estimator_name=None, name=None):
     """The setting of a user's table: any CSV / Parquet file or DataFrame.
@@ -512,7 +464,7 @@ def table_setting(data, target, *, test=None, aux=None, features=None, estimator
     """
     if not isinstance(target, str) or not target:
         raise SettingError("target", f"expected a column name; got {target!r}.")
-    tables, notes = _read_tables(data, target, test, aux)
+    tables, notes = read_tables(data, target, test, aux)
     X, y = tables["train"]
     check_classes(y, "data", 1 + sum(tables[p] is None for p in ("aux", "test")))
     if X.shape[1] == 0:
@@ -658,13 +610,6 @@ def on_accelerator(device):
     return device is not None and str(device).split(":")[0] != "cpu"
 
 
-def _by_name(parts):
-    """A name, names or a dict of name -> parameters, as that dict."""
-    if isinstance(parts, str):
-        parts = [parts]
-    return dict(parts) if isinstance(parts, dict) else {name: {} for name in parts}
-
-
 def _finders(setting, wanted):
     """name -> finder: the setting's own (``wanted`` gives their parameters),
     or finders given as they are."""
@@ -731,26 +676,6 @@ def _check_sizes(finders, X_aux, notes, given=(), count_all=False):
         del finders[name]
 
 
-def _parts(setting, attack, defenses, victim, X_train):
-    """The attack template and the defenses, by name or as given, checked
-    against the victim and its rows (each registry entry's ``check``)."""
-    if attack is None or isinstance(attack, str):
-        name = attack or "labelflip"
-        attack = make_attack(name)
-        if "label" in attack.get_params(deep=False):
-            attack.set_params(label=setting.label)
-        ATTACKS[name].checked(attack, victim, X_train)
-    defenses = _by_name(defenses)
-    if not defenses:
-        raise SettingError("defenses", "expected one defense or more ('none' for the "
-                                       "victim alone).")
-    for name, params in defenses.items():  # an object (or None): the audit checks it
-        if isinstance(params, dict):
-            defense = make_defense(name, **params)
-            defenses[name] = DEFENSES[name].checked(defense, victim, X_train)
-    return attack, defenses
-
-
 def _legacy(params):
     """``filters``, ``finder_params``, ``defense_params`` and ``order`` (the
     parameters of skpoison 0.1) as ``finders``, ``defenses`` and
@@ -792,7 +717,7 @@ def prepare_audit(setting="adult", model=None, *, n_samples=None, data_home=None
     record = bunch.record
     notes = [*bunch.notes, *(params.pop("notes", None) or [])]
     wanted = params.pop("finders", None)
-    wanted = _by_name(list(bunch.finders) if wanted is None else wanted)
+    wanted = by_name(list(bunch.finders) if wanted is None else wanted)
     given = {k for p in wanted.values() if isinstance(p, dict) for k in p}
     finders = _finders(bunch, wanted)
     clusters = finders.get("ClusterMatch")
@@ -803,9 +728,9 @@ def prepare_audit(setting="adult", model=None, *, n_samples=None, data_home=None
     seeds = params.get("seeds", (0,))
     if any(isinstance(s, Integral) and not 0 <= s < 2**32 for s in seeds):
         raise SettingError("seeds", f"expected ints in [0, 2**32 - 1]; got {seeds}.")
-    attack, defenses = _parts(bunch, params.pop("attack", None),
-                              params.pop("defenses", ("none", "trim")),
-                              bunch.estimator, bunch.data[0])
+    attack, defenses = make_parts(params.pop("attack", None),
+                                  params.pop("defenses", ("none", "trim")),
+                                  bunch.label, bunch.estimator, bunch.data[0])
     for part in (attack, *defenses.values()):
         set_device(part, device)
     order = params.pop("subpopulation_order", None) or record.order
