@@ -123,14 +123,12 @@ def text_columns(frame):
 
 def check_finite(frame, param):
     """No infinite number in ``frame`` (a missing value is fine; inf is not)."""
-    for c in frame.columns:
-        if pd.api.types.is_float_dtype(frame[c].dtype):
-            values = frame[c].to_numpy(dtype=float, na_value=np.nan)
-            bad = np.flatnonzero(np.isinf(values))
-            if bad.size:
-                raise SettingError(param, f"column {c!r} holds infinite values (rows "
-                                          f"{bad[:5].tolist()}); write them as missing "
-                                          "or as numbers.")
+    for c in frame.select_dtypes("floating"):
+        bad = np.flatnonzero(np.isinf(frame[c].to_numpy(dtype=float, na_value=np.nan)))
+        if bad.size:
+            raise SettingError(param, f"column {c!r} holds infinite values (rows "
+                                      f"{bad[:5].tolist()}); write them as missing "
+                                      "or as numbers.")
 
 
 def split_target(frame, target, param):
@@ -174,11 +172,9 @@ def check_same_columns(X, reference, param):
              and not (X[c].isna().all() or reference[c].isna().all())]
     if kinds:
         c = kinds[0]
-        raise SettingError(
-            param, f"column {c!r} holds "
-                   f"{'numbers' if is_numeric(reference[c]) else 'text'} in the "
-                   f"training rows but {'numbers' if is_numeric(X[c]) else 'text'} "
-                   f"here (columns {kinds}).")
+        words = ["numbers", "text"] if is_numeric(reference[c]) else ["text", "numbers"]
+        raise SettingError(param, f"column {c!r} holds {words[0]} in the training rows "
+                                  f"but {words[1]} here (columns {kinds}).")
     return X
 
 

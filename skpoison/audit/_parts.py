@@ -61,18 +61,12 @@ def make_victim(model="lr"):
     classifier (:func:`skpoison.nets.make_mlp_classifier`), on skorch's
     default device (the CPU; ``load_setting(device=...)`` moves it).
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neural_network import MLPClassifier
+    from ._registry import VICTIMS
 
-    if model == "lr":
-        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    if model == "mlp":
-        return make_pipeline(StandardScaler(),
-                             MLPClassifier(hidden_layer_sizes=(10,), max_iter=300,
-                                           early_stopping=False))
-    if model == "torch-mlp":
-        return make_pipeline(StandardScaler(), torch_mlp())
-    raise ValueError(f"model must be one of ('lr', 'mlp', 'torch-mlp'); got {model!r}.")
+    if model not in ("lr", "mlp", "torch-mlp"):
+        raise ValueError(f"model must be one of ('lr', 'mlp', 'torch-mlp'); got "
+                         f"{model!r}.")
+    return make_pipeline(StandardScaler(), VICTIMS[model].factory.model())
 
 
 def table_preprocessor(X, *, scale=True, impute=True):
@@ -156,4 +150,5 @@ def table_victim(model, scale=True, impute=True):
     :func:`table_preprocessor` and a fresh ``model()``."""
     def build(X):
         return make_pipeline(table_preprocessor(X, scale=scale, impute=impute), model())
+    build.model = model  # the model alone (make_victim standardises its input)
     return build

@@ -234,11 +234,9 @@ def make_defense(name, **params):
     defense : estimator or None
     """
     defense = _lookup(DEFENSES, name, "defenses").factory()
-    if defense is None:
-        if params:
-            raise ValueError(f"defense {name!r} takes no parameters; got {params}.")
-        return None
-    return defense.set_params(**params)
+    if defense is None and params:
+        raise ValueError(f"defense {name!r} takes no parameters; got {params}.")
+    return None if defense is None else defense.set_params(**params)
 
 
 _with_table(make_attack, ATTACKS)

@@ -565,10 +565,10 @@ def load_setting(dataset="adult", model=None, *, n_samples=None, data_home=None,
     >>> sorted(setting.finders)
     ['ClusterMatch', 'FeatureMatch']
     """
-    if not isinstance(dataset, Setting) and dataset not in SETTINGS:
+    record = dataset if isinstance(dataset, Setting) else SETTINGS.get(dataset)
+    if record is None:
         raise ValueError(f"dataset must be one of {sorted(SETTINGS)} or a Setting; "
                          f"got {dataset!r}.")
-    record = dataset if isinstance(dataset, Setting) else SETTINGS[dataset]
     model = record.models[0] if model is None else model
     if model not in record.models:
         raise SettingError("model", f"{model!r} is not available for "
