@@ -265,3 +265,34 @@ def test_every_torch_part_of_a_setting_is_on_the_device(dataset, model, monkeypa
                    .values())
         default = load_setting(dataset, model, n_samples=n)  # no device: the CPU
         assert set(_devices(default.estimator).values()) <= {"cpu"}
+
+
+def test_a_setting_build_may_leave_out_the_label_rule_and_notes():
+    # load_setting fills them in once: LabelFlip's "flip" for two classes in
+    # D and D_aux, "least_frequent" for more; no notes
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.utils import Bunch
+
+    from skpoison.audit import Setting, load_setting
+    from skpoison.subpopulations import ClusterMatch
+
+    def build(n_classes, model, **_):
+        X = pd.DataFrame({"x": np.arange(30.0)})
+        y = np.arange(30) % n_classes
+        return Bunch(data=(X, y, X, y, X, y), estimator=LogisticRegression(),
+                     finders={"ClusterMatch": ClusterMatch(n_clusters=2)},
+                     attacker_model=None)
+
+    from functools import partial
+
+    for n_classes, label in ((2, "flip"), (3, "least_frequent")):
+        record = Setting("mine", "Mine", ("lr",), partial(build, n_classes))
+        bunch = load_setting(record)
+        assert (bunch.label, bunch.notes, bunch.model) == (label, [], "lr")
+    given = Setting("mine", "Mine", ("lr",),
+                    lambda model, **kw: Bunch(**build(2, model), label="least_frequent",
+                                              notes=["mine"]))
+    assert (load_setting(given).label, load_setting(given).notes) == (
+        "least_frequent", ["mine"])

@@ -417,3 +417,24 @@ def test_audit_table_matches_the_command_line(files, tmp_path, capsys):
                       progress=False)
     assert isinstance(hgb.estimator, HistGradientBoostingClassifier)
     assert set(hgb.results_["filter"]) == {"ClusterMatch"}
+
+
+def test_given_test_and_aux_rows_are_capped_only_when_nothing_is_split(files):
+    # n_samples caps every table when test and aux rows are given (stratified);
+    # when data is split, it caps the split parts and leaves a given table whole
+    frame = files["frame"]
+    both = table_setting(frame.iloc[:300], "income", test=frame.iloc[300:450],
+                         aux=frame.iloc[450:])
+    data = load_setting(both, "lr", n_samples=50).data
+    assert [len(y) for y in data[1::2]] == [50, 50, 50]
+    for X, y, part in zip(data[::2], data[1::2], (frame.iloc[:300], frame.iloc[450:],
+                                                  frame.iloc[300:450])):
+        rate = (part["income"] == ">50K").mean()
+        assert abs((y == ">50K").mean() - rate) <= 1 / 50 + 1e-9  # stratified
+        assert X.index.tolist() == list(range(50))
+    assert [len(y) for y in load_setting(both, "lr").data[1::2]] == [300, 150, 150]
+    test_only = table_setting(frame.iloc[:450], "income", test=frame.iloc[450:])
+    built = load_setting(test_only, "lr", n_samples=60)
+    assert [len(y) for y in built.data[1::2]] == [60, 60, 150]
+    assert any("split the --data rows into D (training) 60, D_aux (attacker's) 60"
+               in note for note in built.notes)
