@@ -10,7 +10,7 @@ option by ``OPTIONS``: a usage error prints one line, ``skpoison: error:
 """
 
 import argparse
-import importlib
+import importlib.util
 import os
 import re
 import shutil
@@ -18,13 +18,15 @@ import signal
 import sys
 import textwrap
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+from . import _report
 from ._data import SettingError
-from ._render import printable
 from ._registry import ATTACKS, DEFENSES, FINDERS, VICTIMS, help_text
+from ._render import printable, render_text
 from ._settings import SETTINGS, on_accelerator, prepare_audit, table_setting
+from ._store import ResultStore
 
 # Python parameter -> command-line option: the one table that names a library
 # error's option
@@ -60,33 +62,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"skpoison: error: {printable(message)}\n")
 
 
-def _list(convert, what, check=lambda values: True):
-    """An option's comma-separated values, each converted."""
+def _typed(what, convert=int, ok=lambda value: True, many=False):
+    """An option's value (``many``: its comma-separated values), converted and
+    checked by ``ok``; else ``expected <what>: <text>``."""
     def parse(text):
+        parts = [v.strip() for v in text.split(",") if v.strip()] if many else [text]
         try:
-            values = [convert(v.strip()) for v in text.split(",") if v.strip()]
+            values = [convert(v) for v in parts]
         except ValueError:
             values = []
-        if not values or not check(values):
+        if not values or not all(map(ok, values)):
             raise argparse.ArgumentTypeError(f"expected {what}: {text!r}")
-        return values
-    return parse
-
-
-def _number(convert, what, low):
-    def parse(text):
-        try:
-            value = convert(text)
-        except ValueError:
-            value = low - 1
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected {what}: {text!r}")
-        return value
+        return values if many else values[0]
     return parse
 
 
 def _n_jobs(text):
-    value = _number(int, "an integer (-1: every core)", -(2**31))(text)
+    value = _typed("an integer (-1: every core)", ok=lambda v: v >= -(2**31))(text)
     if value == 0:
         raise argparse.ArgumentTypeError("0 jobs cannot run anything; use -1 for every "
                                          "core, or a positive number")
@@ -94,116 +86,17 @@ def _n_jobs(text):
 
 
 def _n_samples(text):
-    return text if text == "full" else _number(int, "an integer >= 10 or 'full'", 10)(text)
+    return text if text == "full" else _typed("an integer >= 10 or 'full'",
+                                              ok=lambda v: v >= 10)(text)
 
 
-def _choices(registry):
-    names = list(registry)
-    return _list(str, f"comma-separated names; choose from {', '.join(names)}",
-                 lambda values: all(v in names for v in values))
+def _names(registry):
+    return _typed("comma-separated names; choose from " + ", ".join(registry), str,
+                  registry.__contains__, many=True)
 
 
-def _data_options():
-    """``(group, flags, argparse keywords)`` of the options on the data."""
-    return [
-        ("your data", ["--data"], dict(metavar="FILE", help=(
-            "a table to audit (.csv, .tsv, .parquet) with its target column, split into "
-            "training / attacker / test rows unless --test / --aux are given"))),
-        ("your data", ["--target"], dict(metavar="COLUMN", help="the column to predict")),
-        ("your data", ["--test"], dict(metavar="FILE", help="held-out rows (same columns)")),
-        ("your data", ["--aux"], dict(metavar="FILE", help="the attacker's own rows")),
-        ("your data", ["--features"], dict(
-            metavar="COL,COL", type=_list(str, "comma-separated column names"),
-            help="columns whose value combinations are FeatureMatch's groups (a "
-                 "missing value is a value); without it only ClusterMatch runs")),
-        ("your data", ["--feature"], dict(metavar="COLUMN", action="append", help=(
-            "one more such column, named exactly (commas, spaces); repeatable"))),
-        ("your data", ["--estimator"], dict(metavar="MODULE:FUNCTION", help=(
-            "a function returning your unfitted classifier (MODULE installed or in "
-            "the current folder, searched last); never a pickled model"))),
-        ("bundled data", ["--dataset"], dict(choices=list(SETTINGS), help=(
-            "a bundled setting (default: adult): " + "; ".join(
-                f"{k}: {s.title}, models {', '.join(s.models)}"
-                for k, s in SETTINGS.items())))),
-        ("bundled data", ["--n-samples"], dict(type=_n_samples, help=(
-            "rows in each of D, D_aux and test (default: CPU-sized for images and "
-            "text, all otherwise; 'full': every row)"))),
-    ]
-
-
-def _run_options():
-    """The options of what to run, those of the registered parts from the
-    registries."""
-    def listing(registry):
-        return "; ".join(f"{k}: {v.help} ({v.applies})" for k, v in registry.items())
-    positive = _number(int, "a positive integer", 1)
-    return [
-        ("what to run", ["--model"], dict(
-            choices=list(VICTIMS), metavar="{" + ",".join(VICTIMS) + "}",
-            help="victim (default: the setting's first): " + listing(VICTIMS))),
-        ("what to run", ["--device"], dict(help=(
-            "torch device of every torch part: cpu (default), cuda, cuda:1, mps...; "
-            "with an accelerator --n-jobs defaults to 1"))),
-        ("what to run", ["--attack"], dict(choices=list(ATTACKS), default="labelflip",
-                                           help="(default: labelflip) " + help_text(
-                                               ATTACKS))),
-        ("what to run", ["--filters"], dict(type=_choices(FINDERS), help=(
-            "comma-separated finders (default: all): " + listing(FINDERS)))),
-        ("what to run", ["--defenses", "--defense"], dict(
-            type=_choices(DEFENSES), default=["none", "trim"],
-            help="comma-separated defenses (default: none,trim): " + listing(DEFENSES))),
-        ("what to run", ["--n-partitions"], dict(type=positive, metavar="K", help=(
-            "partitions of dpa (default: 50); it certifies at most K/2 added rows"))),
-        ("what to run", ["--order"], dict(choices=["confidence", "id"], help=(
-            "which groups first: least confident attacker model first (default for "
-            "images and text) or by id (default for tables)"))),
-        ("what to run", ["--susceptibility"], dict(action="store_true", help=(
-            "score every candidate group first (the model-targeted attack's lower "
-            "bound on the poisons needed, linear victims) and attack the cheapest "
-            "first; with --max-subpopulations the top N"))),
-        ("what to run", ["--n-clusters"], dict(type=positive, help=(
-            "ClusterMatch clusters (default: 100, 25 on tables of at most 6,000 rows)"))),
-        ("what to run", ["--min-size"], dict(type=_number(int, "an integer >= 0", 0),
-                                             help=(
-            "keep groups of more attacker rows (default: 10 on adult; on tables 3, or "
-            "attacker rows / 800)"))),
-        ("what to run", ["--max-size"], dict(type=positive, help=(
-            "keep groups of fewer attacker rows (default: 100 on adult; on tables the "
-            "larger of a tenth of the attacker rows and 3 x their mean cluster; "
-            "FeatureMatch on your --features: all but the whole table)"))),
-        ("what to run", ["--max-subpopulations"], dict(type=positive, help=(
-            "attack only this many groups per filter"))),
-        ("what to run", ["--n-jobs"], dict(type=_n_jobs, help=(
-            "parallel jobs (default: -1, every core; 1 on an accelerator)"))),
-        ("what to run", ["--alphas"], dict(
-            type=_list(float, "comma-separated numbers"), default=[0.5, 1.0, 2.0],
-            help="poison rows per training row of the group (default: 0.5,1,2)")),
-        ("what to run", ["--seeds"], dict(type=_list(int, "comma-separated integers"),
-                                          default=[0], help="seeds (default: 0)")),
-        ("what to run", ["--random-state"], dict(type=int, default=0, help=(
-            "seed of the data split and clustering (default: 0)"))),
-    ]
-
-
-def _output_options():
-    return [
-        ("output", ["--out"], dict(type=Path, default=Path("skpoison_audit"), help=(
-            "folder for results.csv, summary.csv, groups.csv, damage.png"))),
-        ("output", ["--store"], dict(type=Path, help=(
-            "SQLite store that makes the audit resumable, one writer at a time "
-            "(default: OUT/audit.sqlite)"))),
-        ("output", ["--no-store"], dict(action="store_true", help="keep no store")),
-        ("output", ["--fresh"], dict(action="store_true", help="recompute every unit")),
-        ("output", ["--report"], dict(type=Path, metavar="PATH", help=(
-            "a self-contained HTML report: PATH if it ends in .html, else "
-            "PATH/report.html"))),
-        ("output", ["--backend"], dict(help="joblib backend (default: loky)")),
-        ("output", ["--scheduler"], dict(metavar="ADDRESS", help=(
-            "a Dask scheduler (tcp://host:8786) to run on; needs dask[distributed]"))),
-        ("output", ["--quiet"], dict(action="store_true", help="no progress bar")),
-        ("output", ["--traceback"], dict(action="store_true",
-                                         help="show Python's traceback on an error")),
-    ]
+def _listing(registry):
+    return "; ".join(f"{k}: {v.help} ({v.applies})" for k, v in registry.items())
 
 
 def build_parser():
@@ -229,12 +122,94 @@ def build_parser():
               skpoison audit --data train.csv --target y --estimator mymodels:make_model
               skpoison audit --dataset compas --model mlp --report report/
             """))
-    groups = {}
-    for group, flags, keywords in _data_options() + _run_options() + _output_options():
-        if group not in groups:
-            groups[group] = audit.add_argument_group(group)
-        groups[group].add_argument(*flags, **keywords)
+    for options in (_data_options, _run_options, _output_options):
+        options(audit)
     return parser
+
+
+def _data_options(audit):
+    add = audit.add_argument_group("your data").add_argument
+    add("--data", metavar="FILE", help="a table to audit (.csv, .tsv, .parquet) with its "
+        "target column, split into training / attacker / test rows unless --test / "
+        "--aux are given")
+    add("--target", metavar="COLUMN", help="the column to predict")
+    add("--test", metavar="FILE", help="held-out rows (same columns)")
+    add("--aux", metavar="FILE", help="the attacker's own rows")
+    add("--features", metavar="COL,COL", type=_typed("comma-separated column names",
+                                                     str, many=True),
+        help="columns whose value combinations are FeatureMatch's groups (a missing "
+             "value is a value); without it only ClusterMatch runs")
+    add("--feature", metavar="COLUMN", action="append", help="one more such column, "
+        "named exactly (commas, spaces); repeatable")
+    add("--estimator", metavar="MODULE:FUNCTION", help="a function returning your "
+        "unfitted classifier (MODULE installed or in the current folder, searched "
+        "last); never a pickled model")
+    add = audit.add_argument_group("bundled data").add_argument
+    add("--dataset", choices=list(SETTINGS), help="a bundled setting (default: adult): "
+        + "; ".join(f"{k}: {s.title}, models {', '.join(s.models)}"
+                    for k, s in SETTINGS.items()))
+    add("--n-samples", type=_n_samples, help="rows in each of D, D_aux and test "
+        "(default: CPU-sized for images and text, all otherwise; 'full': every row)")
+
+
+def _run_options(audit):
+    add = audit.add_argument_group("what to run").add_argument
+    positive = _typed("a positive integer", ok=lambda v: v >= 1)
+    add("--model", choices=list(VICTIMS),
+        help="victim (default: the setting's first): " + _listing(VICTIMS))
+    add("--device", help="torch device of every torch part: cpu (default), cuda, "
+        "cuda:1, mps...; with an accelerator --n-jobs defaults to 1")
+    add("--attack", choices=list(ATTACKS), default="labelflip",
+        help="(default: labelflip) " + help_text(ATTACKS))
+    add("--filters", type=_names(FINDERS),
+        help="comma-separated finders (default: all): " + _listing(FINDERS))
+    add("--defenses", "--defense", type=_names(DEFENSES), default=["none", "trim"],
+        help="comma-separated defenses (default: none,trim): " + _listing(DEFENSES))
+    add("--n-partitions", type=positive, metavar="K", help="partitions of dpa "
+        "(default: 50); it certifies at most K/2 added rows")
+    add("--order", choices=["confidence", "id"], help="which groups first: least "
+        "confident attacker model first (default for images and text) or by id "
+        "(default for tables)")
+    add("--susceptibility", action="store_true", help="score every candidate group "
+        "first (the model-targeted attack's lower bound on the poisons needed, linear "
+        "victims) and attack the cheapest first; with --max-subpopulations the top N")
+    add("--n-clusters", type=positive, help="ClusterMatch clusters (default: 100, 25 "
+        "on tables of at most 6,000 rows)")
+    add("--min-size", type=_typed("an integer >= 0", ok=lambda v: v >= 0),
+        help="keep groups of more attacker rows (default: 10 on adult; on tables 3, "
+             "or attacker rows / 800)")
+    add("--max-size", type=positive, help="keep groups of fewer attacker rows "
+        "(default: 100 on adult; on tables the larger of a tenth of the attacker rows "
+        "and 3 x their mean cluster; FeatureMatch on your --features: all but the "
+        "whole table)")
+    add("--max-subpopulations", type=positive,
+        help="attack only this many groups per filter")
+    add("--n-jobs", type=_n_jobs,
+        help="parallel jobs (default: -1, every core; 1 on an accelerator)")
+    add("--alphas", type=_typed("comma-separated numbers", float, many=True),
+        default=[0.5, 1.0, 2.0],
+        help="poison rows per training row of the group (default: 0.5,1,2)")
+    add("--seeds", type=_typed("comma-separated integers", many=True), default=[0],
+        help="seeds (default: 0)")
+    add("--random-state", type=int, default=0,
+        help="seed of the data split and clustering (default: 0)")
+
+
+def _output_options(audit):
+    add = audit.add_argument_group("output").add_argument
+    add("--out", type=Path, default=Path("skpoison_audit"),
+        help="folder for results.csv, summary.csv, groups.csv, damage.png")
+    add("--store", type=Path, help="SQLite store that makes the audit resumable, one "
+        "writer at a time (default: OUT/audit.sqlite)")
+    add("--no-store", action="store_true", help="keep no store")
+    add("--fresh", action="store_true", help="recompute every unit")
+    add("--report", type=Path, metavar="PATH", help="a self-contained HTML report: "
+        "PATH if it ends in .html, else PATH/report.html")
+    add("--backend", help="joblib backend (default: loky)")
+    add("--scheduler", metavar="ADDRESS", help="a Dask scheduler (tcp://host:8786) to "
+        "run on; needs dask[distributed]")
+    add("--quiet", action="store_true", help="no progress bar")
+    add("--traceback", action="store_true", help="show Python's traceback on an error")
 
 
 # ---------------------------------------------------------------------------
@@ -276,19 +251,21 @@ def _import_factory(spec):
     return estimator
 
 
+def _missing(path):
+    """``path`` and those of its parents that do not exist, innermost first."""
+    return [p for p in (path, *path.parents) if not p.exists()]
+
+
 def _check_folder(path, option):
-    """``path`` is a folder, or can be made one (the first existing parent is a
-    writable folder)."""
-    path = Path(path)
+    """``path`` is a writable folder, or can be made one (its first existing
+    parent is a writable folder)."""
     if path.exists():
         if not path.is_dir():
             raise UsageError(option, f"{path} exists and is not a folder")
         if not os.access(path, os.W_OK):
             raise UsageError(option, f"cannot write in {path}")
         return
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
+    parent = _missing(path)[-1].parent
     if not parent.is_dir():
         raise UsageError(option, f"cannot make {path}: {parent} is not a folder")
     if not os.access(parent, os.W_OK):
@@ -296,8 +273,7 @@ def _check_folder(path, option):
 
 
 def _check_file(path, option):
-    path = Path(path)
-    if path.exists() and path.is_dir():
+    if path.is_dir():
         raise UsageError(option, f"{path} is a folder, not a file")
     if path.exists() and not os.access(path, os.W_OK):
         raise UsageError(option, f"cannot write {path}")
@@ -305,48 +281,42 @@ def _check_file(path, option):
 
 
 def _check_options(args):
-    """Options that need or exclude each other."""
-    if args.data is None:
-        for option in ("target", "test", "aux", "features", "feature", "estimator"):
-            if getattr(args, option) is not None:
-                raise UsageError(f"--{option}", "needs --data FILE (the table to "
-                                                "audit); bundled data sets define "
-                                                "their own")
-    elif args.dataset is not None:
-        raise UsageError("--dataset", "give either --dataset (bundled data) or "
-                                      "--data FILE (your table), not both")
-    elif args.target is None:
-        raise UsageError("--target", "needed with --data: the column to predict")
-    if args.estimator is not None and args.model is not None:
-        raise UsageError("--estimator", "give either --model or --estimator, not both")
-    if args.susceptibility and args.order is not None:
-        raise UsageError("--susceptibility", "orders the groups itself; give it or "
-                                             "--order, not both")
-    if args.n_partitions is not None and "dpa" not in args.defenses:
-        raise UsageError("--n-partitions", "is for the dpa defense; add it with "
-                                           "--defenses ...,dpa")
-    if args.scheduler is not None:
-        try:
-            import distributed  # noqa: F401
-        except ImportError:
-            raise UsageError("--scheduler", "needs dask's distributed package "
-                                            "(pip install 'dask[distributed]')") from None
+    """Options that need or exclude each other, the first problem found."""
+    needs_data = [o for o in ("target", "test", "aux", "features", "feature",
+                              "estimator") if getattr(args, o) is not None]
+    if args.data is None and needs_data:
+        raise UsageError(f"--{needs_data[0]}", "needs --data FILE (the table to audit); "
+                                               "bundled data sets define their own")
+    for problem, option, message in [
+            (args.data is not None and args.dataset is not None, "--dataset",
+             "give either --dataset (bundled data) or --data FILE (your table), not "
+             "both"),
+            (args.data is not None and args.target is None, "--target",
+             "needed with --data: the column to predict"),
+            (args.estimator is not None and args.model is not None, "--estimator",
+             "give either --model or --estimator, not both"),
+            (args.susceptibility and args.order is not None, "--susceptibility",
+             "orders the groups itself; give it or --order, not both"),
+            (args.n_partitions is not None and "dpa" not in args.defenses,
+             "--n-partitions", "is for the dpa defense; add it with --defenses ...,dpa"),
+            (args.scheduler is not None and importlib.util.find_spec("distributed") is None,
+             "--scheduler", "needs dask's distributed package (pip install "
+             "'dask[distributed]')")]:
+        if problem:
+            raise UsageError(option, message)
 
 
 def _check_outputs(args):
-    """The output folder, the report's path and the store's, none created."""
+    """The output folder, the report's path and the store's, none created;
+    returns the store's path (None with --no-store)."""
     _check_folder(args.out, "--out")
     if args.report is not None:
-        if args.report.suffix.lower() in (".html", ".htm"):
-            _check_file(args.report, "--report")
-        else:
-            _check_folder(args.report, "--report")
+        html = args.report.suffix.lower() in (".html", ".htm")
+        (_check_file if html else _check_folder)(args.report, "--report")
     store = None if args.no_store else (args.store or args.out / "audit.sqlite")
     if store is not None:
         _check_file(store, "--store")
     if store is not None and store.exists():  # a file given: readable as a store
-        from ._store import ResultStore
-
         try:
             ResultStore(store).close()
         except ValueError as exc:
@@ -354,26 +324,14 @@ def _check_outputs(args):
     return store
 
 
-class _Plan:
-    """What a checked command line will run."""
-
-
-def _hint(columns):
-    """The note when a table is audited without --features."""
-    example = ",".join(printable(c) for c in columns[:2]) or "COL"
-    return ("FeatureMatch skipped: name the columns that define your groups with "
-            f"--features COL,COL (e.g. --features {example}) to audit their value "
-            "combinations too")
-
-
 def prepare(args):
     """Check the command line's own options, read the user's files.
 
     Returns
     -------
-    plan : _Plan
-        ``setting`` (a Setting record), ``model``, ``notes``, ``store``,
-        ``params`` (for :func:`prepare_audit`) and ``n_jobs``.
+    plan : argparse.Namespace
+        ``setting`` (a Setting record), ``model``, ``store`` and ``params``
+        (for :func:`prepare_audit`).
 
     Raises
     ------
@@ -381,8 +339,7 @@ def prepare(args):
         Naming the option, before anything is fitted or written.
     """
     _check_options(args)
-    plan = _Plan()
-    plan.store, plan.notes = _check_outputs(args), []
+    store, notes = _check_outputs(args), []
     features = (args.features or []) + (args.feature or []) or None
     setting = SETTINGS[args.dataset or "adult"]
     if args.data is not None:
@@ -396,13 +353,15 @@ def prepare(args):
     finders = list(args.filters or FINDERS)
     if args.data is not None and features is None and args.filters is None:
         finders.remove("FeatureMatch")
-        plan.notes.append(_hint(setting.columns))
+        example = ",".join(printable(c) for c in setting.columns[:2]) or "COL"
+        notes.append("FeatureMatch skipped: name the columns that define your groups "
+                     f"with --features COL,COL (e.g. --features {example}) to audit "
+                     "their value combinations too")
     sizes = {k: v for k, v in (("min_size", args.min_size), ("max_size", args.max_size))
              if v is not None}
     clusters = {} if args.n_clusters is None else {"n_clusters": args.n_clusters}
-    plan.setting, plan.model = setting, args.estimator or args.model or setting.models[0]
-    plan.n_jobs = args.n_jobs or (1 if on_accelerator(args.device) else -1)
-    plan.params = dict(
+    model = args.model or setting.models[0]  # a table's estimator: its models[0]
+    params = dict(
         finders={n: {**sizes, **(clusters if n == "ClusterMatch" else {})}
                  for n in finders},
         defenses={d: {"n_partitions": args.n_partitions}
@@ -410,13 +369,12 @@ def prepare(args):
         attack=args.attack, alphas=args.alphas, seeds=args.seeds,
         subpopulation_order="susceptibility" if args.susceptibility else args.order,
         max_subpopulations=args.max_subpopulations,
-        n_jobs=plan.n_jobs, progress=not args.quiet,
-        backend="dask" if args.scheduler else args.backend,
-        store=plan.store, resume=not args.fresh, notes=list(plan.notes),
-        title=f"skpoison audit: {setting.title}, {args.attack} attack, "
-              f"{plan.model} victim",
+        n_jobs=args.n_jobs or (1 if on_accelerator(args.device) else -1),
+        progress=not args.quiet, backend="dask" if args.scheduler else args.backend,
+        store=store, resume=not args.fresh, notes=notes,
+        title=f"skpoison audit: {setting.title}, {args.attack} attack, {model} victim",
         n_samples=args.n_samples, random_state=args.random_state, device=args.device)
-    return plan
+    return argparse.Namespace(setting=setting, model=model, store=store, params=params)
 
 
 # ---------------------------------------------------------------------------
@@ -432,17 +390,6 @@ def _remove_new(paths):
         else:
             for extra in ("", "-journal", "-wal", "-shm"):
                 Path(f"{path}{extra}").unlink(missing_ok=True)
-
-
-def _new_paths(args, store):
-    """The output paths that do not exist yet, outermost first."""
-    paths = [p for p in (store, args.out) if p is not None]
-    for p in list(paths):
-        parent = p.parent
-        while not parent.exists() and parent != parent.parent:
-            paths.append(parent)
-            parent = parent.parent
-    return [p for p in paths if not p.exists()]
 
 
 @contextmanager
@@ -461,36 +408,33 @@ def _safe_path():
             os.environ["PYTHONSAFEPATH"] = before
 
 
+def _client(address):
+    """A Dask client of the scheduler at ``address`` (closed on exit), or nothing."""
+    if address is None:
+        return nullcontext()
+    from distributed import Client
+
+    return Client(address)
+
+
 def run_audit(args, plan=None):
     """Run the checked command line; returns the exit status."""
-    from ._render import render_text
-    from ._report import plot_summary, report_sections
-
     plan = plan or prepare(args)
-    new = _new_paths(args, plan.store)
-    client = None
+    new = _missing(args.out) + (_missing(plan.store) if plan.store else [])
     try:
         audit, data = prepare_audit(plan.setting, plan.model, **plan.params)
-        if args.scheduler is not None:
-            from distributed import Client
-
-            client = Client(args.scheduler)
-        with _safe_path():
+        with _client(args.scheduler), _safe_path():
             audit.run(*data)
     except (ValueError, TypeError) as exc:
-        usage = usage_error(exc)
-        if usage is None:
+        if usage_error(exc) is None:
             raise
         _remove_new(new)  # found once the data is loaded: nothing written
-        raise usage from None
-    finally:
-        if client is not None:
-            client.close()
+        raise usage_error(exc) from None
     written = audit.save(args.out)  # first: a failing report loses nothing
     try:
-        plot_summary(audit.results_, args.out / "damage.png")
+        _report.plot_summary(audit.results_, args.out / "damage.png")
         written.append(args.out / "damage.png")
-        print(render_text(report_sections(audit)))
+        print(render_text(_report.report_sections(audit)))
         if args.report is not None:
             written.append(audit.report(args.report))
     except BrokenPipeError:
@@ -548,26 +492,24 @@ def main(argv=None):
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command != "audit":  # pragma: no cover - argparse enforces a command
-        return 2
     try:
         with _sigterm_as_interrupt():
             return run_audit(args, prepare(args))
     except UsageError as exc:
         parser.exit(2, f"skpoison: error: {printable(exc)}\n")
     except BrokenPipeError:  # e.g. `skpoison audit ... | head`: stop quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except KeyboardInterrupt as exc:
-        how = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        terminated = isinstance(exc, Terminated)
         kept = ("nothing was kept (--no-store)" if args.no_store else
                 "finished units are in the store, run the same command again to "
                 "resume")
-        print(f"skpoison: {how}; {kept}.", file=sys.stderr)
-        if isinstance(exc, Terminated):  # the stop is over: SIGTERM ends us again
+        print(f"skpoison: {'terminated' if terminated else 'interrupted'}; {kept}.",
+              file=sys.stderr)
+        if terminated:  # the stop is over: SIGTERM ends us again
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        return 128 + signal.SIGTERM if isinstance(exc, Terminated) else 130
+        return 128 + signal.SIGTERM if terminated else 130
     except (ValueError, TypeError, OSError, ImportError, RuntimeError,
             MemoryError) as exc:
         if args.traceback:
