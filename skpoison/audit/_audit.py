@@ -521,15 +521,14 @@ class SubpopulationAudit:
 
     def _fit_clean(self, data, pending, defenses):
         """Step 4: per seed with work left, the clean model (its test
-        predictions and accuracy) and each certifying defense fitted on the
+        predictions) and each certifying defense fitted on the
         clean rows and certified once: every poisoning adds rows to them."""
-        X_train, y_train, _, _, X_test, y_test = data
-        clean_pred, accuracy, certificates = {}, {}, {}
+        X_train, y_train, _, _, X_test, _ = data
+        clean_pred, certificates = {}, {}
         for seed in sorted({task.key["seed"] for task, _ in pending}):
             t0 = time.perf_counter()
             victim = seed_unseeded(self.estimator, seed).fit(X_train, y_train)
             clean_pred[seed] = np.asarray(victim.predict(X_test))
-            accuracy[seed] = float(np.mean(clean_pred[seed] == y_test))
             t1 = time.perf_counter()
             needed = {d for task, need in pending if task.key["seed"] == seed
                       for d in need}
@@ -539,7 +538,7 @@ class SubpopulationAudit:
                     certificates[dname, seed] = clean_certificate(model, X_test)
             self.timings_["clean"] += t1 - t0
             self.timings_["certificates"] += time.perf_counter() - t1
-        return clean_pred, accuracy, certificates
+        return clean_pred, certificates
 
     def _jobs(self, pending, attack, clean_pred, certificates, store, flight, owner):
         """The pending tasks with what they run, logged as dispatched and kept
@@ -589,18 +588,15 @@ class SubpopulationAudit:
             self.n_computed_ += 1
         flight.pop(_task_id(task_rows[0]), None)
 
-    def _stored_clean_accuracy(self, seeds):
-        """The clean accuracy of seeds whose rows all came from the store,
-        from their clean accuracies on one group and on the rest."""
-        n_test = self.n_rows_["test"]
-        for seed in set(seeds) - set(self.clean_accuracy_):
-            row = self.results_[self.results_["seed"] == seed].iloc[0]
-            n_target = int(row["n_test"])
-            correct = row["clean_target_accuracy"] * n_target
-            if n_target < n_test:
-                correct += row["clean_collateral_accuracy"] * (n_test - n_target)
-            self.clean_accuracy_[seed] = float(correct / n_test)
-        self.clean_accuracy_ = {s: self.clean_accuracy_[s] for s in seeds}
+    def _clean_accuracy(self, seeds):
+        """The clean model's test accuracy per seed, from one of its rows: its
+        clean accuracies on the group and on the rest of the test rows, as
+        counts (exact, also for seeds whose rows all came from the store)."""
+        first = self.results_.drop_duplicates("seed").set_index("seed")
+        n_test, n_target = self.n_rows_["test"], first["n_test"]
+        right = (first["clean_target_accuracy"] * n_target
+                 + first["clean_collateral_accuracy"].fillna(0) * (n_test - n_target))
+        return {seed: round(right[seed]) / n_test for seed in seeds}
 
     def _why_empty(self):
         """Per finder, why none of its subpopulations is attacked."""
@@ -687,8 +683,7 @@ class SubpopulationAudit:
             configs = self._configs(data, attack, defenses, finder_configs)
             rows, pending = self._load_stored(store, tasks, configs, defenses)
             self.n_reused_, self.n_computed_, self.run_id_ = len(rows), 0, new_run_id()
-            clean_pred, self.clean_accuracy_, certificates = self._fit_clean(
-                data, pending, defenses)
+            clean_pred, certificates = self._fit_clean(data, pending, defenses)
             flight = {}  # dispatched tasks whose rows have not come back
             jobs = partial(self._jobs, pending, attack, clean_pred, certificates, store,
                            flight)
@@ -704,7 +699,7 @@ class SubpopulationAudit:
             self.n_rows_["test"])
         check_certified(self.results_)
         self.warnings_ = _report.collected_warnings(self.results_)
-        self._stored_clean_accuracy(seeds)
+        self.clean_accuracy_ = self._clean_accuracy(seeds)
         self.timings_["total"] = time.perf_counter() - start
         return self.results_
 

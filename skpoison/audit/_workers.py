@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 import joblib
@@ -52,14 +52,13 @@ class _AuditData:
         self.arrays = arrays
 
     def __sizeof__(self):
-        total = 0
-        for a in self.arrays:
+        def nbytes(a):
             if isinstance(a, (pd.DataFrame, pd.Series)):
-                total += int(np.sum(a.memory_usage(index=False)))
-            else:
-                total += int(getattr(a, "nbytes", getattr(getattr(a, "data", None),
-                                                          "nbytes", 0)))
-        return object.__sizeof__(self) + total
+                return int(np.sum(a.memory_usage(index=False)))
+            values = getattr(a, "data", None)  # a sparse matrix's
+            return int(getattr(a, "nbytes", getattr(values, "nbytes", 0)))
+
+        return object.__sizeof__(self) + sum(map(nbytes, self.arrays))
 
 
 def certifies(defense):
@@ -157,6 +156,7 @@ def _run_task(task, data):
                    n_train=int(attack.n_subpopulation_),
                    **{f: getattr(dmg, f) for f in _DAMAGE_FIELDS}, n_test=dmg.n_target)
         row.update(attack_columns(attack, n_sub))
+        support = getattr(model, "support_mask_", None)
         if certifies(defense):
             row.update(certified_columns(task.certificates[name], X_test, y_test, mask,
                                          pred, budget(attack)))
@@ -165,19 +165,18 @@ def _run_task(task, data):
             row.update(certified=cert.certified_fraction,
                        certified_correct=cert.certified_accuracy,
                        median_radius=cert.median_radius)
-        elif getattr(model, "support_mask_", None) is not None:
+        elif support is not None:
             # the fraction of the poison rows, and of the clean rows, it removed
             row["poison_removed"], row["clean_removed"] = removal_fractions(
-                attack.poison_mask_, model.support_mask_)
+                attack.poison_mask_, support)
         right = np.asarray(pred) == y_test
         row.update(fit_seconds=fit_seconds, attack_seconds=attack_seconds,
                    majority_rate=float(labels.max() / labels.sum()),
                    **_outcomes("target", clean_right[mask], right[mask]),
                    **_outcomes("collateral", clean_right[~mask], right[~mask]),
                    target_correct=_bits(right[mask]))
-        removed = getattr(model, "support_mask_", None)
-        if removed is not None and (~np.asarray(removed)).any():
-            row.update(_random_filter(task, X_res, y_res, ~np.asarray(removed), X_test,
+        if support is not None and not np.all(support):
+            row.update(_random_filter(task, X_res, y_res, ~np.asarray(support), X_test,
                                       clean_right, y_test))
         row["warnings"] = [f"{w.category.__name__}: {w.message}"
                            for w in expected_removed(caught, attack) + more]
@@ -292,33 +291,29 @@ _SHM = "/dev/shm"
 
 
 def _sweep(base):
-    """Remove the data folders of this host's dead audits (killed with their
-    resource tracker, e.g. a whole process group killed at once)."""
+    """Remove what this host's dead audits left (killed with their resource
+    tracker, e.g. a whole process group killed at once): their data folders
+    in ``base``, and joblib's memmapping folders and loky's semaphores in
+    shared memory, named by the pid that made them."""
     if os.name != "posix":
         return
-    pattern = re.compile(re.escape(f"{_FOLDER}{_host()}-") + r"(\d+)-")
-    try:
-        names = os.listdir(base)
-    except OSError:
-        return
-    for name in names:
-        match = pattern.match(name)
-        if match and not _alive(int(match.group(1))):
-            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
-    # joblib's memmapping folders and loky's semaphores in shared memory, named
-    # by the pid that made them, are left too by a process-group SIGKILL
-    shm = re.compile(r"(?:joblib_memmapping_folder_|sem\.loky-)(\d+)[_-]")
-    for name in os.listdir(_SHM) if os.path.isdir(_SHM) else ():
-        match = shm.match(name)
-        if match and not _alive(int(match.group(1))):
-            path = os.path.join(_SHM, name)
+    for folder, pattern in (
+            (base, re.escape(f"{_FOLDER}{_host()}-") + r"(\d+)-"),
+            (_SHM, r"(?:joblib_memmapping_folder_|sem\.loky-)(\d+)[_-]")):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            match = re.match(pattern, name)
+            path = os.path.join(folder, name)
+            if not match or _alive(int(match[1])):
+                continue
             if os.path.isdir(path):
                 shutil.rmtree(path, ignore_errors=True)
             else:
-                try:
+                with suppress(OSError):
                     os.unlink(path)
-                except OSError:
-                    pass
 
 
 @contextmanager
