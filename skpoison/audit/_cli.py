@@ -10,7 +10,7 @@ option by ``OPTIONS``: a usage error prints one line, ``skpoison: error:
 """
 
 import argparse
-import importlib.util
+import importlib
 import os
 import re
 import shutil
@@ -19,6 +19,7 @@ import sys
 import textwrap
 import threading
 from contextlib import contextmanager, nullcontext
+from importlib.util import find_spec
 from pathlib import Path
 
 from . import _report
@@ -101,9 +102,9 @@ def _listing(registry):
 
 def build_parser():
     """The ``skpoison`` argument parser (its choices and help from the registries)."""
-    parser = _Parser(prog="skpoison",
-                     description="Subpopulation data poisoning audits (Jagielski et al., "
-                                 "'Subpopulation Data Poisoning Attacks', CCS 2021).")
+    parser = _Parser(prog="skpoison", description="Subpopulation data poisoning audits "
+                     "(Jagielski et al., 'Subpopulation Data Poisoning Attacks', "
+                     "CCS 2021).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     audit = sub.add_parser(
         "audit",
@@ -115,13 +116,11 @@ def build_parser():
             "accuracy an attacker damages most and whether the defenses helped. "
             "Without --data: the bundled UCI Adult data (or --dataset).", 79),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=textwrap.dedent("""\
-            examples:
-              skpoison audit --data train.csv --target income --features race,sex
-              skpoison audit --data train.parquet --target y --test test.parquet --model hgb
-              skpoison audit --data train.csv --target y --estimator mymodels:make_model
-              skpoison audit --dataset compas --model mlp --report report/
-            """))
+        epilog="examples:\n" + "".join(f"  skpoison audit {example}\n" for example in (
+            "--data train.csv --target income --features race,sex",
+            "--data train.parquet --target y --test test.parquet --model hgb",
+            "--data train.csv --target y --estimator mymodels:make_model",
+            "--dataset compas --model mlp --report report/")))
     for options in (_data_options, _run_options, _output_options):
         options(audit)
     return parser
@@ -129,8 +128,8 @@ def build_parser():
 
 def _data_options(audit):
     add = audit.add_argument_group("your data").add_argument
-    add("--data", metavar="FILE", help="a table to audit (.csv, .tsv, .parquet) with its "
-        "target column, split into training / attacker / test rows unless --test / "
+    add("--data", metavar="FILE", help="a table to audit (.csv, .tsv, .parquet) with "
+        "its target column, split into training / attacker / test rows unless --test / "
         "--aux are given")
     add("--target", metavar="COLUMN", help="the column to predict")
     add("--test", metavar="FILE", help="held-out rows (same columns)")
@@ -234,8 +233,8 @@ def _import_factory(spec):
         for part in name.split("."):
             factory = getattr(factory, part)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure is the user's
-        raise UsageError("--estimator", f"cannot import {spec!r}: {type(exc).__name__}: "
-                                        f"{exc}") from None
+        raise UsageError("--estimator", f"cannot import {spec!r}: "
+                                        f"{type(exc).__name__}: {exc}") from None
     if not callable(factory) or (isinstance(factory, type)
                                  and not hasattr(factory, "get_params")):
         raise UsageError("--estimator", f"{spec} is not a function returning a model")
@@ -281,27 +280,25 @@ def _check_file(path, option):
 
 
 def _check_options(args):
-    """Options that need or exclude each other, the first problem found."""
-    needs_data = [o for o in ("target", "test", "aux", "features", "feature",
-                              "estimator") if getattr(args, o) is not None]
+    """Options that need or exclude each other: the first problem found."""
+    needs_data = [o for o in "target test aux features feature estimator".split()
+                  if getattr(args, o) is not None]
     if args.data is None and needs_data:
-        raise UsageError(f"--{needs_data[0]}", "needs --data FILE (the table to audit); "
-                                               "bundled data sets define their own")
-    for problem, option, message in [
-            (args.data is not None and args.dataset is not None, "--dataset",
-             "give either --dataset (bundled data) or --data FILE (your table), not "
-             "both"),
-            (args.data is not None and args.target is None, "--target",
-             "needed with --data: the column to predict"),
-            (args.estimator is not None and args.model is not None, "--estimator",
-             "give either --model or --estimator, not both"),
-            (args.susceptibility and args.order is not None, "--susceptibility",
-             "orders the groups itself; give it or --order, not both"),
-            (args.n_partitions is not None and "dpa" not in args.defenses,
-             "--n-partitions", "is for the dpa defense; add it with --defenses ...,dpa"),
-            (args.scheduler is not None and importlib.util.find_spec("distributed") is None,
-             "--scheduler", "needs dask's distributed package (pip install "
-             "'dask[distributed]')")]:
+        raise UsageError(f"--{needs_data[0]}", "needs --data FILE (the table to "
+                         "audit); bundled data sets define their own")
+    for option, problem, message in [
+        ("--dataset", args.data is not None and args.dataset is not None,
+         "give either --dataset (bundled data) or --data FILE (your table), not both"),
+        ("--target", args.data is not None and args.target is None,
+         "needed with --data: the column to predict"),
+        ("--estimator", args.estimator is not None and args.model is not None,
+         "give either --model or --estimator, not both"),
+        ("--susceptibility", args.susceptibility and args.order is not None,
+         "orders the groups itself; give it or --order, not both"),
+        ("--n-partitions", args.n_partitions and "dpa" not in args.defenses,
+         "is for the dpa defense; add it with --defenses ...,dpa"),
+        ("--scheduler", args.scheduler is not None and not find_spec("distributed"),
+         "needs dask's distributed package (pip install 'dask[distributed]')")]:
         if problem:
             raise UsageError(option, message)
 
@@ -345,9 +342,9 @@ def prepare(args):
     if args.data is not None:
         estimator = None if args.estimator is None else _import_factory(args.estimator)
         try:
-            setting = table_setting(args.data, args.target, test=args.test, aux=args.aux,
-                                    features=features, estimator=estimator,
-                                    estimator_name=args.estimator)
+            setting = table_setting(args.data, args.target, test=args.test,
+                                    aux=args.aux, features=features,
+                                    estimator=estimator, estimator_name=args.estimator)
         except SettingError as exc:
             raise usage_error(exc) from None
     finders = list(args.filters or FINDERS)
@@ -469,14 +466,13 @@ def _terminate(signum, frame):
 def _sigterm_as_interrupt():
     """SIGTERM ends the command as Ctrl-C does: joblib terminates its workers,
     the temporary data is removed and the store closed on the way out."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set signal handlers
-        return
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    # only the main thread may set signal handlers
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main else None
     try:
         yield
     finally:  # once terminated, SIGTERM stays ignored until the command ends
-        if signal.getsignal(signal.SIGTERM) is _terminate:
+        if main and signal.getsignal(signal.SIGTERM) is _terminate:
             signal.signal(signal.SIGTERM, previous)
 
 
