@@ -19,6 +19,7 @@ import sys
 import textwrap
 import threading
 from contextlib import contextmanager, nullcontext
+from functools import partial
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -222,10 +223,10 @@ def _import_factory(spec):
     the folder named like a package never shadows it); an import that fails
     or exits is a usage error.
     """
+    bad = partial(UsageError, "--estimator")
     module_name, sep, name = spec.partition(":")
     if not sep or not module_name or not name:
-        raise UsageError("--estimator", f"expected MODULE:FUNCTION (e.g. "
-                                        f"mymodels:make_model); got {spec!r}")
+        raise bad(f"expected MODULE:FUNCTION (e.g. mymodels:make_model); got {spec!r}")
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.append(os.getcwd())
     try:
@@ -233,20 +234,17 @@ def _import_factory(spec):
         for part in name.split("."):
             factory = getattr(factory, part)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure is the user's
-        raise UsageError("--estimator", f"cannot import {spec!r}: "
-                                        f"{type(exc).__name__}: {exc}") from None
+        raise bad(f"cannot import {spec!r}: {type(exc).__name__}: {exc}") from None
     if not callable(factory) or (isinstance(factory, type)
                                  and not hasattr(factory, "get_params")):
-        raise UsageError("--estimator", f"{spec} is not a function returning a model")
+        raise bad(f"{spec} is not a function returning a model")
     try:
         estimator = factory()
     except (Exception, SystemExit) as exc:  # noqa: BLE001
-        raise UsageError("--estimator", f"{spec}() failed: {type(exc).__name__}: "
-                                        f"{exc}") from None
+        raise bad(f"{spec}() failed: {type(exc).__name__}: {exc}") from None
     if not all(hasattr(estimator, a) for a in ("fit", "predict", "get_params")):
-        raise UsageError("--estimator", f"{spec}() returned a "
-                                        f"{type(estimator).__name__}, not an unfitted "
-                                        "scikit-learn classifier")
+        raise bad(f"{spec}() returned a {type(estimator).__name__}, not an unfitted "
+                  "scikit-learn classifier")
     return estimator
 
 
@@ -498,9 +496,8 @@ def main(argv=None):
         return 1
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated)
-        kept = ("nothing was kept (--no-store)" if args.no_store else
-                "finished units are in the store, run the same command again to "
-                "resume")
+        kept = "nothing was kept (--no-store)" if args.no_store else (
+            "finished units are in the store, run the same command again to resume")
         print(f"skpoison: {'terminated' if terminated else 'interrupted'}; {kept}.",
               file=sys.stderr)
         if terminated:  # the stop is over: SIGTERM ends us again
