@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import delayed, parallel_config
+from joblib import parallel_config
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from tqdm.auto import tqdm
@@ -26,19 +26,8 @@ from . import _report
 from ._bounds import check_attack, check_certified, clean_certificate
 from ._describe import describe_subpopulation, name_values
 from ._render import render_html
-from ._store import REQUIRED, ResultStore, new_run_id
-from ._workers import (
-    Task,
-    _AuditData,
-    _parallel,
-    _run_task,
-    _shared_once,
-    _task_id,
-    _workers_text,
-    certifies,
-    defended,
-    process_workers,
-)
+from ._store import REQUIRED, ResultStore, new_run_id, task_key
+from ._workers import Task, _workers_text, certifies, defended, run_tasks
 
 
 def _broken_pool(exc, flight, n_done, store):
@@ -477,14 +466,13 @@ class SubpopulationAudit:
             test_ids = finder.predict(data[4])
             skipped[fname], kept = [], []
             for sid, size in self._ordered(fname, finder, data):
-                if self.max_subpopulations is not None \
-                        and len(kept) >= self.max_subpopulations:
+                if len(kept) == self.max_subpopulations:  # never when None
                     break
                 mask = test_ids == sid
                 if mask.any():
-                    kept.append((int(sid), int(size), mask))
+                    kept.append((sid, int(size), mask))
                 else:
-                    skipped[fname].append(int(sid))
+                    skipped[fname].append(sid)
             for sid, size, mask in kept:
                 frozen = FrozenEstimator(finder.retarget(sid))
                 for alpha, seed in product(alphas, seeds):
@@ -513,7 +501,7 @@ class SubpopulationAudit:
                     need[dname] = defense
                 else:  # as the task names it now: description and n_aux are not
                     # hashed (a better describer, a renamed category)
-                    rows[_task_id(task.key), dname] = dict(row, **{
+                    rows[task_key(task.key), dname] = dict(row, **{
                         k: task.key[k] for k in ("description", "n_aux")})
             if need:
                 pending.append((task, need))
@@ -547,7 +535,7 @@ class SubpopulationAudit:
             seed = task.key["seed"]
             if store is not None:
                 store.log_attempt(self.run_id_, self.config_hash_, task.key, need)
-            flight[_task_id(task.key)] = task.key
+            flight[task_key(task.key)] = task.key
             yield replace(task, attack=attack, defenses=need, owner=owner,
                           estimator=seed_unseeded(self.estimator, seed),
                           oracle_n_remove=self.oracle_n_remove,
@@ -555,7 +543,7 @@ class SubpopulationAudit:
                           certificates={d: certificates[d, seed] for d in need
                                         if (d, seed) in certificates})
 
-    def _dispatch(self, jobs, shared, n_total, n_pending, collect):
+    def _dispatch(self, jobs, data, n_total, n_pending, collect):
         """Step 5: run the tasks (in parallel) and hand each one's rows to
         ``collect`` as it finishes."""
         self.workers_ = _workers_text(self.backend, self.n_jobs)
@@ -565,16 +553,7 @@ class SubpopulationAudit:
             if self.backend is not None:
                 # parallel_config also registers "dask" on first use
                 stack.enter_context(parallel_config(backend=self.backend))
-            owner = None
-            if n_pending:
-                shared = _shared_once(shared, self.n_jobs, stack)
-                # workers of this process stop when it is killed
-                owner = os.getpid() if process_workers(self.n_jobs) else None
-            outputs = _parallel(self.n_jobs)(
-                delayed(_run_task)(task, shared) for task in jobs(owner))
-            # interrupted (Ctrl-C, SIGTERM on the command line) or failing
-            # here: close the generator, so joblib ends its workers
-            stack.callback(getattr(outputs, "close", lambda: None))
+            outputs = run_tasks(jobs, data, self.n_jobs, stack) if n_pending else ()
             for task_rows in outputs:
                 collect(task_rows)
                 bar.update()
@@ -584,9 +563,9 @@ class SubpopulationAudit:
         for row in map(normalize_row, task_rows):
             if store is not None:
                 store.put(configs[row["filter"], row["defense"]][0], row)
-            rows[_task_id(row), row["defense"]] = row
+            rows[task_key(row), row["defense"]] = row
             self.n_computed_ += 1
-        flight.pop(_task_id(task_rows[0]), None)
+        flight.pop(task_key(task_rows[0]), None)
 
     def _clean_accuracy(self, seeds):
         """The clean model's test accuracy per seed, from one of its rows: its
@@ -667,10 +646,8 @@ class SubpopulationAudit:
         alphas, seeds, attack, defenses = self._check_params()
         data = _check_data(X_train, y_train, X_aux, y_aux, X_test, y_test)
         check_attack(attack, self.estimator, data[1])
-        self.timings_ = dict.fromkeys(["finders", "clean", "certificates", "total"],
-                                      0.0)
-        self.n_rows_ = {name: _n_rows(X) for name, X in zip(("train", "aux", "test"),
-                                                             data[::2])}
+        self.timings_ = dict.fromkeys(["finders", "clean", "certificates"], 0.0)
+        self.n_rows_ = dict(zip(("train", "aux", "test"), map(len, data[1::2])))
         # the store is opened (and checked) before any fitting
         with nullcontext() if self.store is None else ResultStore(self.store) as store:
             finder_configs, names = self._fit_finders(data[2], seeds)
@@ -689,13 +666,12 @@ class SubpopulationAudit:
                            flight)
             collect = partial(self._collect, configs, rows, store, flight)
             try:
-                self._dispatch(jobs, _AuditData(*data), len(tasks), len(pending),
-                               collect)
+                self._dispatch(jobs, data, len(tasks), len(pending), collect)
             except BrokenProcessPool as exc:
                 raise RuntimeError(_broken_pool(exc, flight, self.n_computed_,
                                                 self.store)) from exc
         self.results_ = _report.with_intervals(pd.DataFrame(
-            [rows[_task_id(task.key), dname] for task in tasks for dname in defenses]),
+            [rows[task_key(task.key), dname] for task in tasks for dname in defenses]),
             self.n_rows_["test"])
         check_certified(self.results_)
         self.warnings_ = _report.collected_warnings(self.results_)
@@ -763,9 +739,8 @@ class SubpopulationAudit:
         folder.mkdir(parents=True, exist_ok=True)
         # the per-row 0/1 strings stay in results_ and the store: a CSV reader
         # would take "0110" for the number 110
-        bits = [c for c in ("target_correct", "random_target_correct")
-                if c in self.results_]
-        tables = {"results.csv": self.results_.drop(columns=bits),
+        bits = ["target_correct", "random_target_correct"]
+        tables = {"results.csv": self.results_.drop(columns=bits, errors="ignore"),
                   "summary.csv": self.summary().reset_index(),
                   "groups.csv": self.vulnerable_groups(top=None)}
         for name, table in tables.items():

@@ -60,7 +60,7 @@ def _create(table):
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})"
 
 
-def _task_key(row):
+def task_key(row):
     """The task's columns of a row: filter, subpopulation, alpha, seed."""
     return (str(row["filter"]), int(row["subpopulation"]), float(row["alpha"]),
             int(row["seed"]))
@@ -228,7 +228,7 @@ class ResultStore:
     @staticmethod
     def unit(config, row):
         """The primary key of ``row`` under the configuration hash ``config``."""
-        return (config, *_task_key(row), str(row["defense"]))
+        return (config, *task_key(row), str(row["defense"]))
 
     def describe(self, config, description):
         """Record a readable description (JSON-ready) of the configuration hash
@@ -276,7 +276,7 @@ class ResultStore:
     def log_attempt(self, run, config, key, defenses):
         """Record that a unit of work was dispatched (the audit's work log)."""
         self._write("INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?)",
-                    (run, config, *_task_key(key), json.dumps(list(defenses)),
+                    (run, config, *task_key(key), json.dumps(list(defenses)),
                      time.time()))
 
     def attempts(self):

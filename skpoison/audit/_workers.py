@@ -24,20 +24,14 @@ from dataclasses import dataclass, field
 import joblib
 import numpy as np
 import pandas as pd
-from joblib import Parallel
+from joblib import Parallel, delayed
 from joblib.externals.loky.backend import resource_tracker
 from joblib.parallel import BACKENDS, get_active_backend
 from sklearn.base import clone
 
 from ..metrics import certified_fraction, removal_fractions, subpopulation_damage
 from ..utils._compat import _safe_indexing
-from ._bounds import (
-    attack_columns,
-    budget,
-    certified_columns,
-    expected_removed,
-    task_attack,
-)
+from . import _bounds
 
 
 class _AuditData:
@@ -131,13 +125,12 @@ def _run_task(task, data):
     _watch_owner(task.owner)
     X_train, y_train, X_aux, y_aux, X_test, y_test = data.arrays
     key, mask, y_test = task.key, task.test_mask, np.asarray(y_test)
-    attack, n_sub = task_attack(task.attack, task.finder, key["alpha"], (X_aux, y_aux),
-                                key["seed"], X_train, task.estimator)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        start = time.perf_counter()
-        X_res, y_res = attack.fit_resample(X_train, y_train)
-        attack_seconds = time.perf_counter() - start
+    attack, n_sub = _bounds.task_attack(task.attack, task.finder, key["alpha"],
+                                        (X_aux, y_aux), key["seed"], X_train,
+                                        task.estimator)
+    (X_res, y_res), caught, attack_seconds = _recorded(attack.fit_resample, X_train,
+                                                       y_train)
+    caught = _bounds.expected_removed(caught, attack)
     n_poison = int(attack.n_poison_)
     clean_right = task.clean_pred == y_test
     labels = np.unique(y_test[mask], return_counts=True)[1]
@@ -145,21 +138,18 @@ def _run_task(task, data):
     for name, defense in task.defenses.items():
         model = defended(task.estimator, defense, key["seed"], n_poison,
                          task.oracle_n_remove)
-        with warnings.catch_warnings(record=True) as more:
-            warnings.simplefilter("always")
-            t0 = time.perf_counter()
-            model.fit(X_res, y_res)
-            fit_seconds = time.perf_counter() - t0
-            pred = model.predict(X_test)
+        _, more, fit_seconds = _recorded(model.fit, X_res, y_res)
+        pred, also, _ = _recorded(model.predict, X_test)
         dmg = subpopulation_damage(task.clean_pred, pred, None, y_test, mask)
         row = dict(key, defense=name, n_poison=n_poison,
                    n_train=int(attack.n_subpopulation_),
                    **{f: getattr(dmg, f) for f in _DAMAGE_FIELDS}, n_test=dmg.n_target)
-        row.update(attack_columns(attack, n_sub))
+        row.update(_bounds.attack_columns(attack, n_sub))
         support = getattr(model, "support_mask_", None)
         if certifies(defense):
-            row.update(certified_columns(task.certificates[name], X_test, y_test, mask,
-                                         pred, budget(attack)))
+            row.update(_bounds.certified_columns(task.certificates[name], X_test,
+                                                 y_test, mask, pred,
+                                                 _bounds.budget(attack)))
             cert = certified_fraction(task.certificates[name], None, y_test, mask,
                                       n_poison)
             row.update(certified=cert.certified_fraction,
@@ -179,9 +169,19 @@ def _run_task(task, data):
             row.update(_random_filter(task, X_res, y_res, ~np.asarray(support), X_test,
                                       clean_right, y_test))
         row["warnings"] = [f"{w.category.__name__}: {w.message}"
-                           for w in expected_removed(caught, attack) + more]
+                           for w in caught + more + also]
         rows.append(row)
     return rows
+
+
+def _recorded(call, *args):
+    """``call(*args)``, the warnings it raised (kept, not shown) and the
+    seconds it took."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        result = call(*args)
+        return result, caught, time.perf_counter() - start
 
 
 def _bits(right):
@@ -200,11 +200,9 @@ def _random_filter(task, X_res, y_res, removed, X_test, clean_right, y_test):
     keep = np.ones(len(removed), dtype=bool)
     rng = np.random.RandomState(task.key["seed"])
     keep[rng.choice(len(keep), int(removed.sum()), replace=False)] = False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = clone(task.estimator).fit(_safe_indexing(X_res, keep),
-                                          _safe_indexing(y_res, keep))
-    right = np.asarray(model.predict(X_test)) == y_test
+    model = clone(task.estimator)
+    _recorded(model.fit, _safe_indexing(X_res, keep), _safe_indexing(y_res, keep))
+    right = np.asarray(_recorded(model.predict, X_test)[0]) == y_test
     mask = task.test_mask
     return {"random_target_damage": float(clean_right[mask].mean() - right[mask].mean()),
             "random_target_correct": _bits(right[mask])}
@@ -225,10 +223,6 @@ def _workers_text(backend, n_jobs):
         except (ImportError, ValueError):
             return "Dask cluster"
     return f"n_jobs={1 if n_jobs is None else n_jobs}, {os.cpu_count()} CPUs"
-
-
-def _task_id(row):
-    return (row["filter"], row["subpopulation"], row["alpha"], row["seed"])
 
 
 def process_workers(n_jobs):
@@ -359,9 +353,20 @@ def _shared_once(data, n_jobs, stack):
     return _AuditData(*joblib.load(path, mmap_mode="r"))
 
 
-def _parallel(n_jobs):
-    """joblib.Parallel yielding results as they finish, where the backend can."""
+def run_tasks(jobs, data, n_jobs, stack):
+    """Run the tasks ``jobs(owner)`` (a generator of :class:`Task`) on the
+    audit's six arrays ``data`` with joblib's active backend; their rows, as
+    they finish where the backend can. ``stack`` (an ``ExitStack``) closes
+    the generator of results on the way out, so that joblib ends its workers
+    when the audit is interrupted (Ctrl-C, SIGTERM on the command line) or
+    fails, and removes the memory-mapped data."""
+    data = _shared_once(_AuditData(*data), n_jobs, stack)
+    # workers of this process stop when it is killed
+    owner = os.getpid() if process_workers(n_jobs) else None
     try:
-        return Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
     except ValueError:  # e.g. "multiprocessing": results arrive all at once
-        return Parallel(n_jobs=n_jobs)
+        parallel = Parallel(n_jobs=n_jobs)
+    outputs = parallel(delayed(_run_task)(task, data) for task in jobs(owner))
+    stack.callback(getattr(outputs, "close", lambda: None))
+    return outputs
