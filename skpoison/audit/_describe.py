@@ -14,15 +14,22 @@ def _short(column):
     return str(column).removeprefix(ANNOTATION_PREFIX)
 
 
-def _relabel(text, columns):
-    """The finder's ``column=value`` text with annotation columns named as
-    :func:`_short` names them (the finder does not know the convention)."""
-    for column in columns:
-        if isinstance(column, str) and column.startswith(ANNOTATION_PREFIX):
-            short = _short(column)
-            text = text.replace(f"{column}=", f"{short}=").replace(
-                f"{column} is missing", f"{short} is missing")
-    return text
+def _pairs(values, read=lambda column, value: value):
+    """``column=value`` pairs (``column is missing`` for None or NaN), each
+    value written as ``read(column, value)`` gives it."""
+    return ", ".join(
+        f"{_short(c)} is missing" if v is None or (isinstance(v, float) and np.isnan(v))
+        else f"{_short(c)}={read(c, v)}" for c, v in values.items())
+
+
+def _ask(finder, method, subpopulation):
+    """The finder's ``method(subpopulation)``, or None where it has no such
+    method or cannot answer (e.g. clusters of images: no columns to name
+    them by)."""
+    try:
+        return getattr(finder, method)(subpopulation)
+    except (ValueError, NotImplementedError, AttributeError, LookupError):
+        return None
 
 
 def _is_one_hot(finder, values):
@@ -74,34 +81,28 @@ def describe_subpopulation(finder, subpopulation):
     >>> describe_subpopulation(finder, finder.subpopulations_[0])
     'sex=F, race=A'
     """
-    describe = getattr(finder, "describe", None)
-    values = None
-    if describe is not None:
-        try:
-            values = describe(subpopulation)
-        except (ValueError, NotImplementedError, AttributeError, LookupError):
-            values = None  # e.g. clusters of images: no columns to name them by
+    values = _ask(finder, "describe", subpopulation)
     if isinstance(values, Mapping) and _is_one_hot(finder, values):
         return name_values(finder, values)
     coverage = getattr(values, "coverage", None)
     precision = getattr(values, "precision", None)
-    if values is not None and coverage is not None and precision is not None:
+    if coverage is not None and precision is not None:
         if not getattr(values, "approximate", True):
             return str(values)  # the rule describes the group well
-        return f"{values} (covers {coverage:.0%} of the cluster, precision {precision:.0%})"
+        return (f"{values} (covers {coverage:.0%} of the cluster, "
+                f"precision {precision:.0%})")
     if isinstance(values, str):
         return values
-    describe_text = getattr(finder, "describe_text", None)
-    if describe_text is not None:
-        try:
-            text = str(describe_text(subpopulation))
-        except (ValueError, NotImplementedError, AttributeError, LookupError):
-            pass
-        else:
-            return _relabel(text, values) if isinstance(values, Mapping) else text
-    if values is not None:
-        return str(values)
-    return f"cluster {int(subpopulation)}"
+    text = _ask(finder, "describe_text", subpopulation)
+    if text is not None:
+        # annotation columns named as _short names them (the finder does not
+        # know the convention)
+        for column in values if isinstance(values, Mapping) else ():
+            if str(column).startswith(ANNOTATION_PREFIX):
+                text = str(text).replace(f"{column}=", f"{_short(column)}=").replace(
+                    f"{column} is missing", f"{_short(column)} is missing")
+        return str(text)
+    return f"cluster {int(subpopulation)}" if values is None else str(values)
 
 
 def name_values(finder, values):
@@ -112,15 +113,8 @@ def name_values(finder, values):
     if _is_one_hot(finder, values):
         on = [_short(k) for k, v in values.items() if v]
         return " & ".join(on) if on else "base categories"
-    parts = []
-    for column, value in values.items():
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            parts.append(f"{_short(column)} is missing")
-        else:
-            if isinstance(value, (float, np.floating)) and float(value).is_integer():
-                value = int(value)
-            parts.append(f"{_short(column)}={value}")
-    return ", ".join(parts)
+    return _pairs(values, lambda column, value: int(value) if isinstance(
+        value, (float, np.floating)) and float(value).is_integer() else value)
 
 
 class CodedNames:
@@ -154,16 +148,13 @@ class CodedNames:
     def _decoded(self, values):
         """``column=category`` pairs, or None when a column is not coded or a
         value is not one of its codes (then the finder's own words serve)."""
-        if not values or any(k not in self.categories for k in values):
+        def known(column, code):
+            names = self.categories.get(column)
+            return names is not None and (
+                code is None or (isinstance(code, float) and np.isnan(code))
+                or (isinstance(code, (Integral, Real)) and float(code).is_integer()
+                    and 0 <= int(code) < len(names)))
+
+        if not values or not all(known(c, v) for c, v in values.items()):
             return None
-        parts = []
-        for column, code in values.items():
-            names = self.categories[column]
-            if code is None or (isinstance(code, float) and np.isnan(code)):
-                parts.append(f"{_short(column)} is missing")
-            elif (isinstance(code, (Integral, Real)) and float(code).is_integer()
-                  and 0 <= int(code) < len(names)):
-                parts.append(f"{_short(column)}={names[int(code)]}")
-            else:
-                return None
-        return ", ".join(parts)
+        return _pairs(values, lambda column, code: self.categories[column][int(code)])
