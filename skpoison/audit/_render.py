@@ -144,66 +144,58 @@ def render_text(sections):
     for s in sections:
         if s.where == "html" or s.kind == "figure":
             continue
-        if s.kind == "title":
+        if s.kind in ("title", "heading"):
             out.append("\n" + printable(s.content))
-        elif s.kind == "heading":
-            out.append("\n" + printable(s.content))
-        elif s.kind in ("text", "note"):
-            out.append(_wrapped(s.content))
         elif s.kind == "list":
             out.extend(_wrapped(text, bullet="- ") for _, text in s.content)
         elif s.kind == "table":
             out.append("\n" + text_table(s.content, s.wrap) + "\n")
+        else:
+            out.append(_wrapped(s.content))
     return "\n".join(out)
 
 
 def _html_table(df):
     """An HTML table of ``df`` (no index): every cell escaped, the text
     columns left-aligned and wrapped, never cut."""
-    esc = html.escape
-    text = [not pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
-    head = "".join(f'<th{" class=text" if t else ""}>{esc(str(c))}</th>'
-                   for c, t in zip(df.columns, text))
+    cols = list(df.columns)
+    text = ["" if pd.api.types.is_numeric_dtype(df[c]) else " class=text" for c in cols]
+    head = "".join(f"<th{t}>{html.escape(str(c))}</th>" for c, t in zip(cols, text))
     body = "".join("<tr>" + "".join(
-        f'<td{" class=text" if t else ""}>{esc(_cell(v, c))}</td>'
-        for c, v, t in zip(df.columns, row, text)) + "</tr>\n"
-        for row in df.itertuples(index=False, name=None))
+        f"<td{t}>{html.escape(_cell(v, c))}</td>" for c, v, t in zip(cols, row, text))
+        + "</tr>\n" for row in df.itertuples(index=False, name=None))
     return (f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n"
             "</table>")
 
 
-def _png(fig):
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+_TAGS = {"title": "<h1>{}</h1>", "heading": "<h2>{}</h2>", "text": "<p>{}</p>",
+         "note": '<p class="note">{}</p>'}
+
+
+def _html(s):
+    """One section in HTML."""
+    if s.kind in _TAGS:
+        return _TAGS[s.kind].format(html.escape(s.content))
+    if s.kind == "list":
+        return "<ul>" + "".join(f'<li class="{html.escape(k)}">{html.escape(t)}</li>'
+                                for k, t in s.content) + "</ul>"
+    if s.kind == "table":
+        return _html_table(s.content)
+    buf = io.BytesIO()  # a figure
+    s.content().savefig(buf, format="png", dpi=100)
+    caption = html.escape(s.caption)
+    png = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (f'<figure><img alt="{caption}" src="data:image/png;base64,{png}"/>'
+            f"<figcaption>{caption}</figcaption></figure>")
 
 
 def render_html(sections):
     """The report as one self-contained HTML page (a str)."""
-    esc, parts, title = html.escape, [], "skpoison audit"
-    for s in sections:
-        if s.where == "text":
-            continue
-        if s.kind == "title":
-            title = s.content
-            parts.append(f"<h1>{esc(s.content)}</h1>")
-        elif s.kind == "heading":
-            parts.append(f"<h2>{esc(s.content)}</h2>")
-        elif s.kind in ("text", "note"):
-            mark = ' class="note"' if s.kind == "note" else ""
-            parts.append(f"<p{mark}>{esc(s.content)}</p>")
-        elif s.kind == "list":
-            parts.append("<ul>" + "".join(f'<li class="{esc(k)}">{esc(t)}</li>'
-                                           for k, t in s.content) + "</ul>")
-        elif s.kind == "table":
-            parts.append(_html_table(s.content))
-        elif s.kind == "figure":
-            parts.append(f'<figure><img alt="{esc(s.caption)}" '
-                         f'src="data:image/png;base64,{_png(s.content())}"/>'
-                         f"<figcaption>{esc(s.caption)}</figcaption></figure>")
-    body = "\n".join(parts)
+    shown = [s for s in sections if s.where != "text"]
+    title = next((s.content for s in shown if s.kind == "title"), "skpoison audit")
+    body = "\n".join(_html(s) for s in shown)
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8"/>\n'
-            f"<title>{esc(title)}</title>\n<style>{_STYLE}</style>\n"
+            f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n"
             f"<script>{_CHECK}</script>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
 
 
@@ -248,10 +240,10 @@ def fig_per_group(table, alpha, max_bars=25):
     """Target damage per group at ``alpha``, one bar per defense, each group
     labelled by its short id (``table``: ``id``, ``filter``, ``defense``,
     ``damage``, ``low``, ``high``, ranked order)."""
-    filters = list(dict.fromkeys(table["filter"]))
     defenses = list(dict.fromkeys(table["defense"]))
-    ids = {f: list(dict.fromkeys(table.loc[table["filter"] == f, "id"]))[:max_bars]
-           for f in filters}
+    ids = {f: list(dict.fromkeys(g["id"]))[:max_bars]
+           for f, g in table.groupby("filter", sort=False)}
+    filters = list(ids)
     fig = _figure(8, 1.4 + 0.22 * sum(len(v) for v in ids.values()) * len(defenses)
                   + 0.8 * len(filters))
     axes = fig.subplots(len(filters), 1, squeeze=False,
