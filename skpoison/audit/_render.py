@@ -273,10 +273,10 @@ def fig_per_group(table, alpha, max_bars=25):
     return fig
 
 
-def fig_map(smap, damage, alpha, base):
+def fig_map(smap, damage, labels, alpha, base):
     """Each group that passes the size filter, placed by PCA of its centroid;
     attacked ones coloured by ``damage`` (a Series indexed by filter and
-    subpopulation) and labelled by their short id (``damage.attrs["ids"]``)."""
+    subpopulation), those in ``labels`` (the same index) labelled by it."""
     filters = list(dict.fromkeys(smap["filter"]))
     fig = _figure(5.2 * len(filters), 4.3)
     axes = fig.subplots(1, len(filters), squeeze=False)[0]
@@ -297,8 +297,8 @@ def fig_map(smap, damage, alpha, base):
             fig.colorbar(sc, ax=ax, label=_plain(f"target damage (alpha={alpha:g}, "
                                                  f"{base})"))
             for key, x, y in zip(keys, pts.x, pts.y):
-                if key in damage.attrs["top"]:
-                    ax.annotate(_plain(damage.attrs["ids"][key]), (x, y), fontsize=8,
+                if key in labels:
+                    ax.annotate(_plain(labels[key]), (x, y), fontsize=8,
                                 fontweight="bold", xytext=(3, 3),
                                 textcoords="offset points")
         ax.set_title(_plain(f"{fname}: {len(pts)} subpopulations"))

@@ -46,10 +46,9 @@ def csv_safe(table):
     ``@`` prefixed with ``'``, so that a spreadsheet shows them as text
     instead of running them as formulas; numbers are left alone."""
     out = table.copy()
-    for c in out.columns:
-        if not pd.api.types.is_numeric_dtype(out[c]):
-            out[c] = out[c].map(lambda v: "'" + v if isinstance(v, str)
-                                and v[:1] in ("=", "+", "-", "@") else v)
+    for c in out.columns[~out.dtypes.map(pd.api.types.is_numeric_dtype).to_numpy()]:
+        out[c] = out[c].map(lambda v: "'" + v if isinstance(v, str)
+                            and v[:1] in ("=", "+", "-", "@") else v)
     return out
 
 
@@ -99,24 +98,21 @@ def summarize(results, top=(1, 5, 10)):
 
     Read more in the :ref:`User Guide <audit>`.
     """
-    per_sub = per_subpopulation(results)
+    per = per_subpopulation(results).sort_values("target_damage", ascending=False,
+                                                 kind="stable")
     out = []
-    for (fname, defense, alpha), grp in per_sub.groupby(["filter", "defense", "alpha"],
-                                                         sort=False):
-        grp = grp.sort_values("target_damage", ascending=False, kind="stable")
-        row = {"filter": fname, "defense": defense, "alpha": alpha}
-        for k in top:
-            row[f"top{k}"] = grp.target_damage.head(k).mean()
-        row["mean_target"] = grp.target_damage.mean()
-        row["mean_collateral"] = grp.collateral_damage.mean()
-        row["max_collateral"] = grp.collateral_damage.max()
-        row["n_subpopulations"] = len(grp)
-        row["worst"] = grp.description.iloc[0]
-        for k in top:
-            row[f"top{k}_clearly_damaged"] = int((grp.low.head(k) > 0).sum())
-        row["n_clearly_damaged"] = int((grp.low > 0).sum())
-        out.append(row)
-    return pd.DataFrame(out).set_index(["filter", "defense", "alpha"]).sort_index()
+    for (fname, defense, alpha), g in per.groupby(["filter", "defense", "alpha"]):
+        damage, clear = g["target_damage"], g["low"] > 0
+        out.append({"filter": fname, "defense": defense, "alpha": alpha,
+                    **{f"top{k}": damage.head(k).mean() for k in top},
+                    "mean_target": damage.mean(),
+                    "mean_collateral": g["collateral_damage"].mean(),
+                    "max_collateral": g["collateral_damage"].max(),
+                    "n_subpopulations": len(g), "worst": g["description"].iloc[0],
+                    **{f"top{k}_clearly_damaged": int(clear.head(k).sum())
+                       for k in top},
+                    "n_clearly_damaged": int(clear.sum())})
+    return pd.DataFrame(out).set_index(["filter", "defense", "alpha"])
 
 
 def baseline_defense(results):
@@ -128,24 +124,20 @@ def baseline_defense(results):
 def _seed_intervals(groups, column):
     """Per group of rows (one per seed): the mean of ``column`` and its
     interval over rows and seeds."""
+    index = groups.size().index
     if f"{column}_low" not in groups.obj:
-        return pd.DataFrame({"low": np.nan, "high": np.nan},
-                            index=groups.size().index)
-    iv = {k: seed_mean_interval(g[column], g[f"{column}_low"], g[f"{column}_high"])
-          for k, g in groups}
-    return pd.DataFrame([v[1:] for v in iv.values()], columns=["low", "high"],
-                        index=groups.size().index)
+        return pd.DataFrame({"low": np.nan, "high": np.nan}, index=index)
+    bounds = [seed_mean_interval(g[column], g[f"{column}_low"], g[f"{column}_high"])[1:]
+              for _, g in groups]
+    return pd.DataFrame(bounds, columns=["low", "high"], index=index)
 
 
 def per_subpopulation(results):
     """Damage averaged over seeds, per (filter, defense, alpha, subpopulation),
     with the group's ``n_aux`` and ``n_test``, and the 95% interval of the
     target damage over rows and seeds (``low``, ``high``)."""
-    columns = {"target_damage": ("target_damage", "mean"),
-               "collateral_damage": ("collateral_damage", "mean")}
-    for c in ("n_test", "n_aux"):
-        if c in results:
-            columns[c] = (c, "first")
+    columns = {c: (c, "mean") for c in ("target_damage", "collateral_damage")}
+    columns.update({c: (c, "first") for c in ("n_test", "n_aux") if c in results})
     groups = results.groupby(["filter", "defense", "alpha", "subpopulation",
                               "description"], sort=False)
     return groups.agg(**columns).join(_seed_intervals(groups, "target_damage")
@@ -181,51 +173,41 @@ def vulnerable_groups(results, top=10, min_test_rows=10):
         ``collateral at alpha=<max>``, ``clearly damaged`` (the interval at
         the largest alpha is above 0) and ``measured`` (enough test rows).
     """
-    table, alphas = _ranked_groups(results, min_test_rows)
-    if top is not None:
-        table = table.head(top)
-    table = table.reset_index()
-    out = pd.DataFrame({"id": table["id"], "filter": table["filter"],
-                        "group": table["group"],
-                        "rows": table["rows"].astype(int),
-                        "aux rows": table["aux_rows"].astype(int),
-                        "test rows": table["test_rows"].astype(int),
-                        "clean accuracy": table["clean"],
-                        "majority rate": table["majority"]})
-    for a in alphas:
-        for what, column in (("damage", a), ("low", f"low@{a}"), ("high", f"high@{a}")):
-            out[f"{what} at alpha={a:g}"] = table[column].to_numpy()
-    out[f"collateral at alpha={alphas[-1]:g}"] = table["collateral"].to_numpy()
-    out["clearly damaged"] = (table[f"low@{alphas[-1]}"] > 0).to_numpy()
-    out["measured"] = table["measured"].to_numpy()
-    return out
+    table = _ranked_groups(results, min_test_rows)
+    return (table if top is None else table.head(top)).reset_index(drop=True)
 
 
 def _ranked_groups(results, min_test_rows=10):
-    """The undefended groups in the order of :func:`vulnerable_groups`,
-    indexed by (filter, subpopulation); and the alphas."""
+    """The table of :func:`vulnerable_groups`, indexed by (filter,
+    subpopulation)."""
     base = results[results["defense"] == baseline_defense(results)]
     keys = ["filter", "subpopulation"]
-    groups = base.assign(majority_rate=base.get("majority_rate", np.nan)).groupby(
+    table = base.assign(majority_rate=base.get("majority_rate", np.nan)).groupby(
         keys, sort=False).agg(
         group=("description", "first"), rows=("n_train", "first"),
         aux_rows=("n_aux", "first"), test_rows=("n_test", "first"),
         clean=("clean_target_accuracy", "mean"), majority=("majority_rate", "first"))
-    per = per_subpopulation(base).set_index(keys)
-    damage = per.pivot_table(index=keys, columns="alpha", values="target_damage")
-    bounds = per.pivot_table(index=keys, columns="alpha", values=["low", "high"],
-                             dropna=False)
-    bounds.columns = [f"{what}@{a}" for what, a in bounds.columns]
-    alphas = sorted(damage.columns)
-    top_alpha = alphas[-1]
-    table = groups.join(damage).join(bounds)
-    table["collateral"] = per[per.alpha == top_alpha].collateral_damage
-    table["measured"] = table["test_rows"] >= min_test_rows
-    table["_low"] = table[f"low@{top_alpha}"].fillna(table[top_alpha])
-    table = table.sort_values(["measured", "_low", top_alpha], ascending=False,
-                              kind="stable")
+    table = table.astype({c: int for c in ("rows", "aux_rows", "test_rows")}).rename(
+        columns={"aux_rows": "aux rows", "test_rows": "test rows",
+                 "clean": "clean accuracy", "majority": "majority rate"})
+    table.insert(0, "filter", table.index.get_level_values("filter"))
+    per = per_subpopulation(base).rename(columns={"target_damage": "damage"})
+    per = per.set_index(keys)
+    alphas = sorted(per["alpha"].unique())
+    for alpha in alphas:
+        at = per[per["alpha"] == alpha]
+        for what in ("damage", "low", "high"):
+            table[f"{what} at alpha={alpha:g}"] = at[what]
+    last = f"at alpha={alphas[-1]:g}"
+    table[f"collateral {last}"] = at["collateral_damage"]
+    table["clearly damaged"] = table[f"low {last}"] > 0
+    table["measured"] = table["test rows"] >= min_test_rows
+    rank = table[f"low {last}"].fillna(table[f"damage {last}"])
+    table = table.assign(_low=rank).sort_values(
+        ["measured", "_low", f"damage {last}"], ascending=False, kind="stable")
+    table = table.drop(columns="_low")
     table.insert(0, "id", [f"#{k}" for k in range(1, len(table) + 1)])
-    return table, alphas
+    return table
 
 
 def _verdict(low, high):
@@ -245,15 +227,14 @@ def defense_groups(results):
     """
     base_name = baseline_defense(results)
     keys = ["filter", "subpopulation", "alpha", "seed"]
-    if "target_correct" not in results:
+    rows = results[results.defense != base_name].reset_index(drop=True)
+    if "target_correct" not in results or rows.empty:
         return pd.DataFrame()
     base = results[results.defense == base_name].set_index(keys)["target_correct"]
-    rows = results[results.defense != base_name].reset_index(drop=True)
-    if rows.empty:
-        return pd.DataFrame()
-    pairs = {"gain": base.reindex(pd.MultiIndex.from_frame(rows[keys])).to_numpy(),
-             "random": rows.get("random_target_correct",
-                                pd.Series(np.nan, index=rows.index)).to_numpy()}
+    for c in ("random_target_correct", "random_target_damage"):
+        rows[c] = rows.get(c, np.nan)
+    pairs = {"gain": base.reindex(pd.MultiIndex.from_frame(rows[keys])),
+             "random": rows["random_target_correct"]}
     for name, other in pairs.items():
         counts = np.array([_pair_counts(mine, theirs) for mine, theirs
                            in zip(rows["target_correct"], other)], dtype=float)
@@ -261,8 +242,7 @@ def defense_groups(results):
         rows[name], rows[f"{name}_low"], rows[f"{name}_high"] = est, low, high
     groups = rows.groupby(["defense", "filter", "alpha", "subpopulation"], sort=False)
     out = groups.agg(group=("description", "first"), damage=("target_damage", "mean"),
-                     random=("random_target_damage", "mean") if "random_target_damage"
-                     in rows else ("target_damage", lambda v: np.nan))
+                     random=("random_target_damage", "mean"))
     for name, label in (("gain", "verdict"), ("random", "vs random")):
         iv = _seed_intervals(groups, name)
         out[label] = np.where(iv.low.isna(), "", _verdict(iv.low, iv.high))
@@ -281,13 +261,6 @@ def _pair_counts(mine, theirs):
 _BOUND_COLUMNS = {"certified_damage": "certified damage",
                   "defended_damage": "measured damage",
                   "n_poison_needed": "poisons needed"}
-
-
-def certifying_defenses(results):
-    """The defenses whose rows carry a certificate (a ``certified`` value)."""
-    if "certified" not in results:
-        return []
-    return list(dict.fromkeys(results.loc[results["certified"].notna(), "defense"]))
 
 
 def certified_groups(results, top=10):
@@ -318,35 +291,31 @@ def certified_groups(results, top=10):
         any attack adding ``poisons`` rows). Empty when no certifying defense
         ran.
     """
-    columns = ["defense", "filter", "group", "alpha", "poisons", "damage without",
-               "damage with", "accuracy with", "certified", "certified & correct"]
-    extra = {c: label for c, label in _BOUND_COLUMNS.items() if c in results}
-    columns += list(extra.values())
-    names = certifying_defenses(results)
+    columns = {"n_poison": "poisons", "without": "damage without",
+               "target_damage": "damage with",
+               "poisoned_target_accuracy": "accuracy with", "certified": "certified",
+               "certified_correct": "certified & correct",
+               **{c: label for c, label in _BOUND_COLUMNS.items() if c in results}}
+    certified = results.get("certified", pd.Series(np.nan, index=results.index))
+    names = list(dict.fromkeys(results.loc[certified.notna(), "defense"]))
     if not names:
-        return pd.DataFrame(columns=columns)
-    ranked, _ = _ranked_groups(results)
-    if top is not None:
-        ranked = ranked.head(top)
+        return pd.DataFrame(columns=["defense", "filter", "group", "alpha",
+                                     *columns.values()])
     keys = ["filter", "subpopulation", "alpha"]
-    mean = results.groupby(["defense", *keys], sort=False)[
-        ["n_poison", "target_damage", "poisoned_target_accuracy", "certified",
-         "certified_correct", *extra]].mean().sort_index()
+    mean = results.groupby(["defense", *keys])[
+        [c for c in columns if c != "without"]].mean().reset_index()
     base_name = baseline_defense(results)
-    base = mean.xs(base_name, level="defense")
-    out = []
-    for defense in names:
-        mine = mean.xs(defense, level="defense")
-        for fname, sid in ranked.index:
-            rows = mine.loc[(fname, sid)]
-            for alpha, row in rows.iterrows():
-                without = (np.nan if defense == base_name  # no undefended run
-                           else base.loc[(fname, sid, alpha), "target_damage"])
-                out.append([defense, fname, ranked.loc[(fname, sid), "group"], alpha,
-                            round(row["n_poison"]), without, row["target_damage"],
-                            row["poisoned_target_accuracy"], row["certified"],
-                            row["certified_correct"], *row[list(extra)]])
-    return pd.DataFrame(out, columns=columns)
+    base = mean[mean["defense"] == base_name].set_index(keys)["target_damage"]
+    ranked = _ranked_groups(results)["group"]
+    table = (ranked if top is None else ranked.head(top)).reset_index().assign(
+        rank=lambda d: range(len(d))).merge(mean[mean["defense"].isin(names)])
+    table["without"] = base.reindex(pd.MultiIndex.from_frame(table[keys])).to_numpy()
+    table.loc[table["defense"] == base_name, "without"] = np.nan  # no undefended run
+    table["n_poison"] = table["n_poison"].round().astype(int)
+    table = table.assign(order=table["defense"].map(names.index)).sort_values(
+        ["order", "rank", "alpha"], kind="stable")
+    return table[["defense", "filter", "group", "alpha", *columns]].rename(
+        columns=columns).reset_index(drop=True)
 
 
 def defense_effect(results, n_clean=None):
@@ -383,28 +352,23 @@ def defense_effect(results, n_clean=None):
         return pd.DataFrame()
     per = per_subpopulation(results)
     base = per[per.defense == baseline_defense(results)]
+    means = {"certified": "certified", "certified_correct": "certified & correct",
+             "poison_removed": "poison removed", "clean_removed": "clean removed"}
     rows = []
     for (defense, alpha), g in groups.groupby(["defense", "alpha"], sort=False):
         at = results[(results.defense == defense) & (results.alpha == alpha)]
         without, verdict = base[base.alpha == alpha], g["verdict"].value_counts()
         chance = g["vs random"].value_counts()
-        mean = {c: at[c].mean() if c in at else np.nan
-                for c in ("poison_removed", "clean_removed", "certified",
-                          "certified_correct")}
+        mean = {means[c]: at[c].mean() if c in at else np.nan for c in means}
         rows.append({
-            "defense": defense, "alpha": alpha, "helped": verdict.get("helped", 0),
-            "hurt": verdict.get("hurt", 0),
-            "no clear difference": verdict.get("no clear difference", 0),
+            "defense": defense, "alpha": alpha,
+            **{k: verdict.get(k, 0) for k in ("helped", "hurt", "no clear difference")},
             "made worse": "; ".join(g.loc[g["verdict"] == "hurt", "group"]),
             "worst without": without.target_damage.max(), "worst with": g.damage.max(),
             "worst random filter": g["random"].max(), "worst perfect filter": 0.0,
             "beats random": chance.get("helped", 0),
-            "loses to random": chance.get("hurt", 0),
-            "certified": mean["certified"],
-            "certified & correct": mean["certified_correct"],
-            "poison removed": mean["poison_removed"],
-            "clean removed": mean["clean_removed"],
-            "clean rows removed": (mean["clean_removed"] * n_clean
+            "loses to random": chance.get("hurt", 0), **mean,
+            "clean rows removed": (mean["clean removed"] * n_clean
                                    if n_clean is not None else np.nan),
             "collateral without": without.collateral_damage.mean(),
             "collateral with": at.collateral_damage.mean()})
@@ -424,20 +388,17 @@ def defense_verdicts(effect):
     out = []
     for defense, grp in ([] if effect.empty else effect.groupby("defense", sort=False)):
         helped, hurt = grp["helped"].sum() > 0, grp["hurt"].sum() > 0
-        kind = {(True, False): "helped", (False, True): "worse", (True, True): "mixed",
-                (False, False): "none"}[helped, hurt]
-        parts = []
-        for _, r in grp.iterrows():
-            worse = f" ({r['made worse']})" if r["hurt"] else ""
-            parts.append(
-                f"alpha {r.alpha:g}: clearly helped {_n_groups(r.helped)}, clearly hurt "
-                f"{r.hurt}{worse}, no clear difference for {r['no clear difference']}; "
-                f"worst-case damage {r['worst without']:.3f} without, "
-                f"{r['worst with']:.3f} with it"
-                + (f", {r['worst random filter']:.3f} with a random filter removing "
-                   "as many rows" if pd.notna(r["worst random filter"]) else "")
-                + f", 0 with a perfect filter; better than the random filter for "
-                f"{_n_groups(r['beats random'])}, worse for {r['loses to random']}")
+        kind = ["none", "helped", "worse", "mixed"][helped + 2 * hurt]
+        parts = [
+            f"alpha {r.alpha:g}: clearly helped {_n_groups(r.helped)}, clearly hurt "
+            f"{r.hurt}{f' ({r.made_worse})' if r.hurt else ''}, no clear difference "
+            f"for {r.no_clear_difference}; worst-case damage {r.worst_without:.3f} "
+            f"without, {r.worst_with:.3f} with it"
+            + (f", {r.worst_random_filter:.3f} with a random filter removing as many "
+               "rows" if pd.notna(r.worst_random_filter) else "")
+            + f", 0 with a perfect filter; better than the random filter for "
+            f"{_n_groups(r.beats_random)}, worse for {r.loses_to_random}"
+            for r in grp.rename(columns=lambda c: c.replace(" ", "_")).itertuples()]
         cost = (f"removed {_pct(grp['clean removed'].mean())} of the clean training "
                 f"rows (about {grp['clean rows removed'].mean():.0f})"
                 f" and {_pct(grp['poison removed'].mean())} of the poisons"
@@ -457,15 +418,6 @@ def _n_groups(n):
     return f"{n} group" if n == 1 else f"{n} groups"
 
 
-def _fill_numeric(frame):
-    num = frame.to_numpy(dtype=float, na_value=np.nan)
-    finite = np.isfinite(num)
-    count = finite.sum(axis=0)
-    mean = np.where(finite, num, 0.0).sum(axis=0) / np.maximum(count, 1)
-    mean = np.where(np.isfinite(mean), mean, 0.0)
-    return np.where(np.isfinite(num), num, mean)
-
-
 def subpopulation_map(fname, finder, X_aux, descriptions=None):
     """2-D coordinates of the kept subpopulations: PCA of their centroids.
 
@@ -481,18 +433,20 @@ def subpopulation_map(fname, finder, X_aux, descriptions=None):
     from sklearn.decomposition import PCA
 
     ids = np.asarray(finder.predict(X_aux))
-    if isinstance(X_aux, pd.DataFrame):
-        numeric = X_aux.select_dtypes(include=["number", "bool"])
-        parts = [_fill_numeric(numeric)] if numeric.shape[1] else []
-        for c in X_aux.columns.difference(numeric.columns, sort=False):
-            if X_aux[c].nunique(dropna=False) <= 30:
-                parts.append(pd.get_dummies(X_aux[c].astype(object), dummy_na=True)
-                             .to_numpy(dtype=float))
-        num = np.hstack(parts) if parts else np.zeros((len(X_aux), 0))
-    else:
-        num = np.asarray(X_aux.toarray() if hasattr(X_aux, "toarray") else X_aux)
-        num = (_fill_numeric(pd.DataFrame(num.reshape(len(num), -1)))
-               if np.issubdtype(num.dtype, np.number) else np.zeros((len(num), 0)))
+    if not isinstance(X_aux, pd.DataFrame):  # images, text: numbers only
+        X = np.asarray(X_aux.toarray() if hasattr(X_aux, "toarray") else X_aux)
+        X_aux = pd.DataFrame(X.reshape(len(X), -1) if np.issubdtype(X.dtype, np.number)
+                             else np.zeros((len(X), 0)))
+    numeric = X_aux.select_dtypes(include=["number", "bool"])
+    num = numeric.to_numpy(dtype=float, na_value=np.nan)
+    finite = np.isfinite(num)  # missing and infinite values: the column's mean
+    mean = np.where(finite, num, 0.0).sum(axis=0) / np.maximum(finite.sum(axis=0), 1)
+    parts = ([np.where(finite, num, np.where(np.isfinite(mean), mean, 0.0))]
+             if numeric.shape[1] else [])
+    parts += [pd.get_dummies(X_aux[c].astype(object), dummy_na=True).to_numpy(float)
+              for c in X_aux.columns.difference(numeric.columns, sort=False)
+              if X_aux[c].nunique(dropna=False) <= 30]
+    num = np.hstack(parts) if parts else np.zeros((len(X_aux), 0))
     sub = np.asarray(finder.subpopulations_)
     if descriptions is None:
         descriptions = {s: describe_subpopulation(finder, s) for s in sub}
@@ -500,29 +454,24 @@ def subpopulation_map(fname, finder, X_aux, descriptions=None):
                         "description": [descriptions[s] for s in sub],
                         "n_aux": np.asarray(finder.sizes_, dtype=int),
                         "x": 0.0, "y": 0.0})
-    if num.ndim != 2 or num.shape[1] == 0 or len(sub) < 2:
+    if num.shape[1] == 0 or len(sub) < 2:
         return out
     scale = num.std(axis=0)
     num = (num - num.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
     centroids = np.vstack([num[ids == s].mean(axis=0) for s in sub])
-    n_comp = min(2, centroids.shape[1], len(sub))
-    coords = PCA(n_components=n_comp, random_state=0).fit_transform(centroids)
-    out["x"] = coords[:, 0]
-    if n_comp > 1:
-        out["y"] = coords[:, 1]
+    coords = PCA(n_components=min(2, centroids.shape[1], len(sub)),
+                 random_state=0).fit_transform(centroids)
+    out[["x", "y"][:coords.shape[1]]] = coords
     return out
 
 
 def _removal(results):
-    if "poison_removed" not in results:
+    """The mean shares of the poison and clean rows each defense removed, by
+    filter and alpha; None when no defense removes rows."""
+    if "poison_removed" not in results or results["clean_removed"].isna().all():
         return None
-    rem = results.dropna(subset=["clean_removed"])
-    if rem.empty:
-        return None
-    return (rem.groupby(["filter", "defense", "alpha"], sort=True)
-            .agg(poison_removed=("poison_removed", "mean"),
-                 clean_removed=("clean_removed", "mean"),
-                 n_poison=("n_poison", "mean"), units=("poison_removed", "size")))
+    return results.dropna(subset=["clean_removed"]).groupby(
+        ["filter", "defense", "alpha"])[["poison_removed", "clean_removed"]].mean()
 
 
 def plot_summary(results, path=None):
@@ -581,40 +530,38 @@ def _finder_text(audit, fname):
             f"{attacked} attacked")
 
 
-def _run_text(audit):
+def _run_params(audit):
+    """The alphas, the seeds and the victim's torch device (when it has one)."""
     device = estimator_device(audit.estimator)
-    return (f"attack {readable(audit.attack) if audit.attack is not None else 'LabelFlip'}"
-            f"; alphas {', '.join(f'{a:g}' for a in audit.alphas)}; seeds "
-            f"{', '.join(str(s) for s in audit.seeds)}"
-            + (f"; device {device}" if device is not None else ""))
+    return (", ".join(f"{a:g}" for a in audit.alphas),
+            ", ".join(str(s) for s in audit.seeds),
+            f"device {device}" if device is not None else None)
 
 
 def parameters_table(audit):
     """The audit's parameters, readable (a DataFrame ``parameter, value``)."""
+    alphas, seeds, device = _run_params(audit)
     rows = {"data": audit.title or "", "rows": _rows_text(audit.n_rows_),
             "victim": readable(audit.estimator),
             "attack": (readable(audit.attack) if audit.attack is not None
                        else "LabelFlip (default)")}
-    for name, finder in audit.finders.items():
-        rows[f"finder {name}"] = readable(finder)
-    for name, defense in (audit.defenses or {"none": None}).items():
-        rows[f"defense {name}"] = readable(defense)
-    device = estimator_device(audit.estimator)
+    rows.update({f"finder {name}": readable(f) for name, f in audit.finders.items()})
+    rows.update({f"defense {name}": readable(d)
+                 for name, d in (audit.defenses or {"none": None}).items()})
     rows.update({
-        "alphas": ", ".join(f"{a:g}" for a in audit.alphas),
-        "seeds": ", ".join(str(s) for s in audit.seeds),
+        "alphas": alphas, "seeds": seeds,
         "oracle n_remove": str(audit.oracle_n_remove),
         "max subpopulations": ("all" if audit.max_subpopulations is None
                                else str(audit.max_subpopulations)),
         "backend / n_jobs": (f"{audit.backend or 'default (loky)'} / {audit.workers_}"
-                             + (f", device {device}" if device is not None else "")),
+                             + (f", {device}" if device else "")),
         "result store": str(audit.store) if audit.store is not None else "none",
         "configuration hash": audit.config_hash_,
         "units": (f"{len(audit.results_)} result rows: {audit.n_computed_} computed "
                   f"in this run, {audit.n_reused_} loaded from the store"),
         "time": ", ".join(f"{k} {v:.1f} s" for k, v in audit.timings_.items())})
-    for fname in audit.fitted_finders_:
-        rows[f"{fname} subpopulations"] = _finder_text(audit, fname).split(": ", 1)[1]
+    rows.update({f"{f} subpopulations": _finder_text(audit, f).split(": ", 1)[1]
+                 for f in audit.fitted_finders_})
     values = [" ".join(str(v).split()) for v in rows.values()]
     return pd.DataFrame({"parameter": list(rows), "value": values})
 
@@ -632,6 +579,9 @@ def _damage_view(groups):
     return view
 
 
+_GROUPS_WRAP = {"group": 36, "filter": 12}
+
+
 def _groups_sections(audit):
     results, base = audit.results_, baseline_defense(audit.results_)
     groups = vulnerable_groups(results, top=None, min_test_rows=audit.min_test_rows)
@@ -647,24 +597,18 @@ def _groups_sections(audit):
                    f"alpha, [95% interval]. {int(measured['clearly damaged'].sum())} of "
                    f"{len(measured)} measured groups are clearly damaged (interval "
                    "above 0)."),
-           Section("table", _damage_view(measured.head(10)),
-                   wrap={"group": 36, "filter": 12})]
+           Section("table", _damage_view(measured.head(10)), wrap=_GROUPS_WRAP)]
     if len(apart):
         out += [Section("text", f"Too few test rows to measure (fewer than "
                         f"{audit.min_test_rows}), listed apart:"),
-                Section("table", _damage_view(apart.head(10)),
-                        wrap={"group": 36, "filter": 12})]
-    return out + _not_attacked_sections(audit)
-
-
-def _not_attacked_sections(audit):
+                Section("table", _damage_view(apart.head(10)), wrap=_GROUPS_WRAP)]
     lost = audit.not_attacked_
-    if lost.empty:
-        return []
-    counts = lost.groupby(["filter", "reason"], sort=False).size()
-    return [Section("text", "Groups not attacked: " + "; ".join(
-                f"{f}: {n} ({r})" for (f, r), n in counts.items()) + "."),
-            Section("table", lost, wrap={"group": 46, "reason": 30}, where="html")]
+    if len(lost):
+        counts = lost.groupby(["filter", "reason"], sort=False).size()
+        out += [Section("text", "Groups not attacked: " + "; ".join(
+                    f"{f}: {n} ({r})" for (f, r), n in counts.items()) + "."),
+                Section("table", lost, wrap={"group": 46, "reason": 30}, where="html")]
+    return out
 
 
 def _defense_sections(results, n_train):
@@ -685,23 +629,18 @@ def _defense_sections(results, n_train):
                         "vulnerable groups"), Section("text", CERTIFIED_NOTE + (
                             CERTIFIED_DAMAGE_NOTE if "certified_damage" in results
                             else "")),
-                Section("table", certified, wrap={"group": 36, "filter": 12})]
+                Section("table", certified, wrap=_GROUPS_WRAP)]
     return out
 
 
 def _figure_sections(audit):
     results = audit.results_
-    ranked, alphas = _ranked_groups(results, audit.min_test_rows)
-    alpha, base = alphas[-1], baseline_defense(results)
-    ids = dict(zip(ranked.index, ranked["id"]))
-    per = per_subpopulation(results)
-    per = per[per.alpha == alpha].assign(
-        id=lambda d: [ids.get(k) for k in zip(d["filter"], d["subpopulation"])],
-        damage=lambda d: d["target_damage"])
-    per = per.assign(rank=per["id"].map({v: k for k, v in enumerate(ids.values())}))
-    damage = ranked[alpha].copy()
-    damage.attrs = {"ids": ids, "top": set(ranked.groupby(level="filter", sort=False)
-                                           .head(3).index)}
+    ranked = _ranked_groups(results, audit.min_test_rows)
+    alpha, base = max(results["alpha"]), baseline_defense(results)
+    per = per_subpopulation(results).query("alpha == @alpha").join(
+        ranked["id"].to_frame().assign(rank=range(len(ranked))),
+        on=["filter", "subpopulation"]).rename(columns={"target_damage": "damage"})
+    labelled = ranked.groupby(level="filter", sort=False).head(3)
     removal = _removal(results)
     return [
         Section("heading", "Damage by alpha", where="html"),
@@ -716,14 +655,16 @@ def _figure_sections(audit):
                 "per defense; groups by their id in the table of the most vulnerable "
                 "groups (groups.csv), most damaged first."),
         Section("heading", "Map of the groups", where="html"),
-        Section("figure", partial(fig_map, audit.subpopulation_map_, damage, alpha, base),
+        Section("figure", partial(fig_map, audit.subpopulation_map_,
+                                  ranked[f"damage at alpha={alpha:g}"], labelled["id"],
+                                  alpha, base),
                 caption="Each circle is a group that passes the size filter, placed "
                 "by PCA of the (standardised) centroid of its auxiliary rows, sized by "
                 "its number of auxiliary rows; attacked ones are filled by their "
                 "target damage. The three most damaged of each filter are labelled "
                 "by their id: " + "; ".join(
-                    f"{ids[k]}: {ranked.loc[k, 'group']}" for k in ranked.index
-                    if k in damage.attrs["top"]) + "."),
+                    f"{i}: {g}" for i, g in zip(labelled["id"], labelled["group"]))
+                + "."),
         Section("heading", "What each defense removed", where="html"),
         (Section("note", "No defense with a support_mask_ was run, so there is "
                  "nothing to show.", where="html") if removal is None else
@@ -745,9 +686,12 @@ def report_sections(audit):
         k = c.removesuffix("_clearly_damaged")
         top_k[k] = [f"{v:.3f} ({n} clear)" for v, n in zip(top_k[k], top_k.pop(c))]
     top_k = top_k.rename(columns={"n_clearly_damaged": "clearly damaged"})
+    alphas, seeds, device = _run_params(audit)
+    attack = readable(audit.attack) if audit.attack is not None else "LabelFlip"
     return [
         Section("title", audit.title or "skpoison audit"),
-        Section("text", _run_text(audit)),
+        Section("text", f"attack {attack}; alphas {alphas}; seeds {seeds}"
+                + (f"; {device}" if device else "")),
         Section("note", f"Written {time.strftime('%Y-%m-%d %H:%M:%S')}. Damage is "
                 "accuracy lost on test rows, as a fraction (0.25 = 25 points), positive "
                 "= damage: target damage on the attacked group, collateral damage on "
