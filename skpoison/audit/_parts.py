@@ -43,13 +43,6 @@ def drop_annotations():
     return FunctionTransformer(_drop_annotation_columns, feature_names_out=None)
 
 
-def torch_mlp():
-    """The paper's Adult net (10 hidden units) as a seeded skorch classifier."""
-    from ..nets import make_mlp_classifier
-
-    return make_mlp_classifier(hidden_layer_sizes=(10,), max_epochs=20)
-
-
 def make_victim(model="lr"):
     """The victim models of the Adult audit (numeric features).
 
@@ -143,12 +136,3 @@ def make_table_victim(model, X):
     if model not in TABLE_MODELS:
         raise ValueError(f"model must be one of {list(TABLE_MODELS)}; got {model!r}.")
     return VICTIMS[model].factory(X)
-
-
-def table_victim(model, scale=True, impute=True):
-    """The factory of a table victim: ``X -> Pipeline`` of
-    :func:`table_preprocessor` and a fresh ``model()``."""
-    def build(X):
-        return make_pipeline(table_preprocessor(X, scale=scale, impute=impute), model())
-    build.model = model  # the model alone (make_victim standardises its input)
-    return build

@@ -62,7 +62,7 @@ from ..utils._seeding import seed_unseeded
 from ..utils._torch import resolve_device, set_device
 from ._audit import SubpopulationAudit
 from ._bounds import susceptibility_order
-from ._data import SettingError, check_classes, read_tables, split_rows, text_columns
+from ._data import SettingError, check_classes, is_numeric, read_tables, split_rows
 from ._describe import CodedNames
 from ._parts import drop_annotations, make_table_victim, make_victim, table_preprocessor
 from ._registry import FINDERS, TABLE_MODELS, Spec, by_name, doc_table, make_parts
@@ -495,7 +495,6 @@ def table_setting(data, target, *, test=None, aux=None, features=None, estimator
         notes.append(f"dropped column(s) {empty}: no value in --data")
     tables = {p: t and (t[0].drop(columns=empty), t[1]) for p, t in tables.items()}
     X = tables["train"][0]
-    text = text_columns(X)
     return Setting(
         name="table", title=name or (Path(data).name if isinstance(data, (str, Path))
                                      else "table"),
@@ -503,7 +502,7 @@ def table_setting(data, target, *, test=None, aux=None, features=None, estimator
             estimator_name or type(estimator).__name__,),
         build=partial(_build_table, tables, notes, tuple(features or ()), estimator),
         rows=None, order="id", stands_in_for="(your data)",
-        columns=(*text, *(c for c in X.columns if c not in text)))
+        columns=tuple(sorted(X.columns, key=lambda c: is_numeric(X[c]))))  # text first
 
 
 # --------------------------------------------------------------------------
