@@ -13,8 +13,6 @@ from sklearn.model_selection import train_test_split
 
 from ..utils._annotations import ANNOTATION_PREFIX, encode  # noqa: F401
 
-PARQUET_SUFFIXES = (".parquet", ".pq")
-
 
 class SettingError(ValueError):
     """A setting that cannot be audited, with the parameter that is wrong.
@@ -78,7 +76,7 @@ def _read_file(path, param):
     """A CSV / TSV (UTF-8, else Latin-1) or Parquet file as a DataFrame; its
     header's names as written (pandas would rename a repeated name)."""
     suffixes = [s.lower() for s in path.suffixes]
-    parquet = bool(suffixes) and suffixes[-1] in PARQUET_SUFFIXES
+    parquet = bool(suffixes) and suffixes[-1] in (".parquet", ".pq")
     sep = "\t" if any(s in (".tsv", ".tab") for s in suffixes) else ","
     with path.open("rb") as file:
         head = file.read(4096)
