@@ -7,11 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from ..utils._annotations import ANNOTATION_PREFIX
-
-
-def _short(column):
-    """``annotation:sex`` -> ``sex``: a column as the reader knows it."""
-    return str(column).removeprefix(ANNOTATION_PREFIX)
+from ..utils._readable import _short  # annotation:sex -> sex
 
 
 def _pairs(values, read=lambda column, value: value):

@@ -183,13 +183,12 @@ def _ranked_groups(results, min_test_rows=10):
     base = results[results["defense"] == baseline_defense(results)]
     keys = ["filter", "subpopulation"]
     table = base.assign(majority_rate=base.get("majority_rate", np.nan)).groupby(
-        keys, sort=False).agg(
-        group=("description", "first"), rows=("n_train", "first"),
-        aux_rows=("n_aux", "first"), test_rows=("n_test", "first"),
-        clean=("clean_target_accuracy", "mean"), majority=("majority_rate", "first"))
-    table = table.astype({c: int for c in ("rows", "aux_rows", "test_rows")}).rename(
-        columns={"aux_rows": "aux rows", "test_rows": "test rows",
-                 "clean": "clean accuracy", "majority": "majority rate"})
+        keys, sort=False).agg(**{
+            "group": ("description", "first"), "rows": ("n_train", "first"),
+            "aux rows": ("n_aux", "first"), "test rows": ("n_test", "first"),
+            "clean accuracy": ("clean_target_accuracy", "mean"),
+            "majority rate": ("majority_rate", "first")})
+    table = table.astype({c: int for c in ("rows", "aux rows", "test rows")})
     table.insert(0, "filter", table.index.get_level_values("filter"))
     per = per_subpopulation(base).rename(columns={"target_damage": "damage"})
     per = per.set_index(keys)
