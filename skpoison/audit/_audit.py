@@ -409,9 +409,9 @@ class SubpopulationAudit:
             raise TypeError(f"store must be a path or None; got {self.store!r}.")
         for name, what in (("min_test_rows", ""), ("max_subpopulations", " or None")):
             value = getattr(self, name)
-            if (value is not None or not what) and (isinstance(value, bool) or not
-                                                     isinstance(value, Integral)
-                                                     or value < 1):
+            if value is None and what:
+                continue
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive int{what}; got {value!r}.")
         return alphas, seeds, attack, defenses
 

@@ -36,25 +36,21 @@ import pandas as pd
 from ..utils._filelock import WriterLock
 from ..utils._hashing import _json_default, config_hash  # noqa: F401 - re-exported
 
-# the tables and their columns (every one NOT NULL); a table's primary key is
-# its first _PRIMARY[table] columns
-_TASK = ["filter TEXT", "subpopulation INTEGER", "alpha REAL", "seed INTEGER"]
-_TABLES = {"results": ["config TEXT", *_TASK, "defense TEXT", "row TEXT",
-                       "finished REAL"],
-           "configs": ["config TEXT", "description TEXT"],
-           "attempts": ["run TEXT", "config TEXT", *_TASK, "defenses TEXT",
-                        "dispatched REAL"]}
+# the tables and their columns, every one NOT NULL, of type TEXT unless
+# _TYPES says otherwise; a table's primary key is its first _PRIMARY[table]
+_TASK = ["filter", "subpopulation", "alpha", "seed"]
+_TABLES = {"results": ["config", *_TASK, "defense", "row", "finished"],
+           "configs": ["config", "description"],
+           "attempts": ["run", "config", *_TASK, "defenses", "dispatched"]}
+_TYPES = {"subpopulation": "INTEGER", "seed": "INTEGER", "alpha": "REAL",
+          "finished": "REAL", "dispatched": "REAL"}
 _PRIMARY = {"results": 6, "configs": 1}
-
-
-def _names(columns):
-    return [c.split()[0] for c in columns]
 
 
 def _create(table):
     """The statement that creates ``table`` when missing."""
-    columns = [f"{c} NOT NULL" for c in _TABLES[table]]
-    key = _names(_TABLES[table][:_PRIMARY.get(table, 0)])
+    columns = [f"{c} {_TYPES.get(c, 'TEXT')} NOT NULL" for c in _TABLES[table]]
+    key = _TABLES[table][:_PRIMARY.get(table, 0)]
     if key:
         columns.append(f"PRIMARY KEY ({', '.join(key)})")
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})"
@@ -208,8 +204,8 @@ class ResultStore:
 
     def _check_schema(self, missing_ok=False):
         """Every table has the columns this version writes (not a foreign one)."""
-        for table, columns in _TABLES.items():
-            have, want = self._columns(table), _names(columns)
+        for table, want in _TABLES.items():
+            have = self._columns(table)
             if have != want and not (missing_ok and not have):
                 raise sqlite3.DatabaseError(
                     f"its table {table!r} has columns {have}, not {want}")

@@ -1,58 +1,21 @@
-"""The audit's worker plumbing: the data shared with the workers, one unit of
-work, and the joblib calls that run them.
-
-An audit leaves nothing behind however it ends. Interrupted (Ctrl-C, or
-SIGTERM on the command line), joblib terminates its workers and the data
-folder is removed on the way out. Killed outright (SIGKILL), its worker
-processes notice that their parent is gone and exit within a second
-(:func:`_watch_owner`), loky's resource tracker removes the data folder, and
-the next audit on this host removes the folders of dead audits that nothing
-removed (:func:`_data_folder`).
+"""The audit's worker side: one unit of work, and the joblib call that runs
+them in worker processes that leave nothing behind however the audit ends
+(:mod:`skpoison.utils._parallel`).
 """
 
 import os
-import re
-import shutil
-import socket
-import tempfile
-import threading
 import time
 import warnings
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
-import joblib
 import numpy as np
-import pandas as pd
 from joblib import Parallel, delayed
-from joblib.externals.loky.backend import resource_tracker
-from joblib.parallel import BACKENDS, get_active_backend
 from sklearn.base import clone
 
 from ..metrics import certified_fraction, removal_fractions, subpopulation_damage
 from ..utils._compat import _safe_indexing
+from ..utils._parallel import SharedArrays, process_workers, shared_once, watch_owner
 from . import _bounds
-
-
-class _AuditData:
-    """The audit's six arrays in one weakrefable object.
-
-    joblib's Dask backend scatters weakrefable arguments larger than 1 kB to
-    the workers once, instead of embedding them in every task, and Dask
-    measures them with ``sys.getsizeof``, hence ``__sizeof__``.
-    """
-
-    def __init__(self, *arrays):
-        self.arrays = arrays
-
-    def __sizeof__(self):
-        def nbytes(a):
-            if isinstance(a, (pd.DataFrame, pd.Series)):
-                return int(np.sum(a.memory_usage(index=False)))
-            values = getattr(a, "data", None)  # a sparse matrix's
-            return int(getattr(a, "nbytes", getattr(values, "nbytes", 0)))
-
-        return object.__sizeof__(self) + sum(map(nbytes, self.arrays))
 
 
 def certifies(defense):
@@ -90,7 +53,8 @@ class Task:
     ``clean_pred`` the clean model's test predictions for the seed;
     ``certificates`` each certifying defense's ``certify`` output on the test
     rows, fitted on the clean training rows; ``owner`` the audit's process id
-    when the task runs in a worker process it started (:func:`_watch_owner`).
+    when the task runs in a worker process it started
+    (:func:`~skpoison.utils._parallel.watch_owner`).
     """
 
     key: dict
@@ -122,7 +86,7 @@ def _run_task(task, data):
     (``random_target_correct``, ``random_target_damage``). Warnings raised
     by the attack and the fits are kept in ``warnings``, not shown.
     """
-    _watch_owner(task.owner)
+    watch_owner(task.owner)
     X_train, y_train, X_aux, y_aux, X_test, y_test = data.arrays
     key, mask, y_test = task.key, task.test_mask, np.asarray(y_test)
     attack, n_sub = _bounds.task_attack(task.attack, task.finder, key["alpha"],
@@ -225,134 +189,6 @@ def _workers_text(backend, n_jobs):
     return f"n_jobs={1 if n_jobs is None else n_jobs}, {os.cpu_count()} CPUs"
 
 
-def process_workers(n_jobs):
-    """Whether the active joblib backend runs the tasks in worker processes
-    that this process starts (loky, multiprocessing) with more than one job."""
-    backend, default_n_jobs = get_active_backend()
-    if n_jobs is None:  # as joblib.Parallel: parallel_config's n_jobs, else 1
-        n_jobs = default_n_jobs
-    processes = tuple(BACKENDS[name] for name in ("loky", "multiprocessing")
-                      if name in BACKENDS)
-    return isinstance(backend, processes) and backend.effective_n_jobs(n_jobs) != 1
-
-
-_WATCHED = []  # in a worker process: the audit process being watched
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)  # POSIX only: on Windows this would end the process
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process
-        return True
-    return True
-
-
-def _watch_owner(owner):
-    """In a worker process: exit as soon as the audit process ``owner`` is gone.
-
-    A worker whose parent is killed (SIGKILL) is adopted by another process
-    and would otherwise go on computing the tasks still queued for it. A
-    thread checks the parent's id twice a second and ends the worker when
-    it changes. Nothing is watched in the audit's own process, in workers
-    that are not its children (Dask) or off POSIX.
-    """
-    if owner is None or owner == os.getpid() or _WATCHED or os.name != "posix":
-        return
-    if os.getppid() != owner:
-        if not _alive(owner):
-            os._exit(1)  # the audit died before this worker's first task
-        return  # not the audit's child: its parent is not ours to watch
-
-    def watch():
-        while os.getppid() == owner:
-            time.sleep(0.5)
-        os._exit(1)
-
-    _WATCHED.append(owner)
-    threading.Thread(target=watch, name="skpoison-audit-owner", daemon=True).start()
-
-
-_FOLDER = "skpoison-audit-"
-
-
-def _host():
-    return re.sub(r"[^A-Za-z0-9.]+", "_", socket.gethostname()) or "host"
-
-
-_SHM = "/dev/shm"
-
-
-def _sweep(base):
-    """Remove what this host's dead audits left (killed with their resource
-    tracker, e.g. a whole process group killed at once): their data folders
-    in ``base``, and joblib's memmapping folders and loky's semaphores in
-    shared memory, named by the pid that made them."""
-    if os.name != "posix":
-        return
-    for folder, pattern in (
-            (base, re.escape(f"{_FOLDER}{_host()}-") + r"(\d+)-"),
-            (_SHM, r"(?:joblib_memmapping_folder_|sem\.loky-)(\d+)[_-]")):
-        try:
-            names = os.listdir(folder)
-        except OSError:
-            continue
-        for name in names:
-            match = re.match(pattern, name)
-            path = os.path.join(folder, name)
-            if not match or _alive(int(match[1])):
-                continue
-            if os.path.isdir(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                with suppress(OSError):
-                    os.unlink(path)
-
-
-@contextmanager
-def _data_folder(base):
-    """A temporary folder for the shared data, removed however the audit ends.
-
-    Removed on the way out (also on Ctrl-C or SIGTERM); registered with
-    loky's resource tracker, which removes it if this process is killed; and
-    named ``skpoison-audit-<host>-<pid>-*``, so that the next audit on this
-    host removes it should both be killed.
-    """
-    base = base or tempfile.gettempdir()
-    os.makedirs(base, exist_ok=True)  # as joblib does for its own files
-    _sweep(base)
-    folder = tempfile.mkdtemp(prefix=f"{_FOLDER}{_host()}-{os.getpid()}-", dir=base)
-    resource_tracker.register(folder, "folder")
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        resource_tracker.unregister(folder, "folder")
-
-
-def _shared_once(data, n_jobs, stack):
-    """``data`` for the tasks: memory-mapped from one file on process backends.
-
-    loky and multiprocessing workers otherwise receive the arrays with every
-    task, and joblib hashes each large array in the parent to find its
-    memory map again: on the UCI Adult audit about 20 ms of the parent's CPU
-    per task, taken from the workers on a 2-core machine. Dumped once and
-    loaded with ``mmap_mode="r"``, the arrays (also those inside DataFrames)
-    are read-only memory maps, which joblib sends as a file name and offset;
-    the workers see exactly what joblib's automatic memory mapping gives
-    them. Other backends (threads, Dask, which scatters ``data`` once) get
-    ``data`` as it is. The file's folder (see :func:`_data_folder`) is in
-    ``$JOBLIB_TEMP_FOLDER``, or the system's temporary folder.
-    """
-    if not process_workers(n_jobs):
-        return data
-    folder = stack.enter_context(_data_folder(os.environ.get("JOBLIB_TEMP_FOLDER")))
-    path = os.path.join(folder, "data.pkl")
-    joblib.dump(data.arrays, path)
-    return _AuditData(*joblib.load(path, mmap_mode="r"))
-
-
 def run_tasks(jobs, data, n_jobs, stack):
     """Run the tasks ``jobs(owner)`` (a generator of :class:`Task`) on the
     audit's six arrays ``data`` with joblib's active backend; their rows, as
@@ -360,7 +196,7 @@ def run_tasks(jobs, data, n_jobs, stack):
     the generator of results on the way out, so that joblib ends its workers
     when the audit is interrupted (Ctrl-C, SIGTERM on the command line) or
     fails, and removes the memory-mapped data."""
-    data = _shared_once(_AuditData(*data), n_jobs, stack)
+    data = shared_once(SharedArrays(*data), n_jobs, stack)
     # workers of this process stop when it is killed
     owner = os.getpid() if process_workers(n_jobs) else None
     try:

@@ -208,12 +208,12 @@ def test_memory_mapped_data_goes_to_a_joblib_temp_folder_not_yet_made(
 
     import numpy as np
 
-    from skpoison.audit._workers import _AuditData, _shared_once
+    from skpoison.utils._parallel import SharedArrays, shared_once
 
     folder = tmp_path / "not" / "yet"
     monkeypatch.setenv("JOBLIB_TEMP_FOLDER", str(folder))
     with ExitStack() as stack:
-        shared = _shared_once(_AuditData(np.arange(6.0)), 2, stack)
+        shared = shared_once(SharedArrays(np.arange(6.0)), 2, stack)
         assert str(shared.arrays[0].filename).startswith(str(folder))
     assert folder.is_dir() and not any(folder.iterdir())  # cleaned up
 
@@ -224,23 +224,23 @@ def test_process_workers_get_the_data_memory_mapped_once():
     import numpy as np
     from joblib import parallel_config
 
-    from skpoison.audit._workers import _AuditData, _shared_once
+    from skpoison.utils._parallel import SharedArrays, shared_once
 
     X = pd.DataFrame(np.arange(12.0).reshape(6, 2), columns=["a", "b"])
     y = np.arange(6)
-    data = _AuditData(X, y)
+    data = SharedArrays(X, y)
     with ExitStack() as stack:
-        shared = _shared_once(data, 2, stack)  # loky, 2 jobs: one file
+        shared = shared_once(data, 2, stack)  # loky, 2 jobs: one file
         X_m, y_m = shared.arrays
         pd.testing.assert_frame_equal(X_m, X)
         np.testing.assert_array_equal(y_m, y)
         assert isinstance(y_m, np.memmap) and not y_m.flags.writeable
         assert isinstance(X_m._mgr.blocks[0].values, np.memmap)
     with ExitStack() as stack, parallel_config(n_jobs=2):  # n_jobs=None: 2 here
-        assert isinstance(_shared_once(data, None, stack).arrays[1], np.memmap)
+        assert isinstance(shared_once(data, None, stack).arrays[1], np.memmap)
     for n_jobs, backend in [(1, "loky"), (None, "loky"), (2, "threading")]:
         with ExitStack() as stack, parallel_config(backend=backend):
-            assert _shared_once(data, n_jobs, stack) is data
+            assert shared_once(data, n_jobs, stack) is data
 
 
 def test_nothing_to_attack_says_why():

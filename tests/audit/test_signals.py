@@ -142,7 +142,7 @@ def test_sigkill_workers_exit_and_data_is_removed(job):
 def test_data_folders_of_dead_audits_are_removed(tmp_path, monkeypatch):
     from contextlib import ExitStack
 
-    from skpoison.audit._workers import _AuditData, _host, _shared_once
+    from skpoison.utils._parallel import SharedArrays, _host, shared_once
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -154,7 +154,7 @@ def test_data_folders_of_dead_audits_are_removed(tmp_path, monkeypatch):
         (folder / "data.pkl").write_bytes(b"x" * 10)
     monkeypatch.setenv("JOBLIB_TEMP_FOLDER", str(tmp_path))
     with ExitStack() as stack:
-        shared = _shared_once(_AuditData(np.arange(6.0)), 2, stack)
+        shared = shared_once(SharedArrays(np.arange(6.0)), 2, stack)
         mine = Path(shared.arrays[0].filename).parent
         assert mine.name.startswith(f"skpoison-audit-{_host()}-{os.getpid()}-")
     assert not stale.exists() and not mine.exists()
@@ -164,7 +164,7 @@ def test_data_folders_of_dead_audits_are_removed(tmp_path, monkeypatch):
 def test_stale_shared_memory_entries_of_dead_audits_are_removed(tmp_path, monkeypatch):
     # a process-group SIGKILL leaves joblib's memmapping folders and loky's
     # semaphores in /dev/shm; the next audit removes those of dead processes
-    from skpoison.audit import _workers
+    from skpoison.utils import _parallel
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -179,8 +179,8 @@ def test_stale_shared_memory_entries_of_dead_audits_are_removed(tmp_path, monkey
             (shm / name).mkdir()
         else:
             (shm / name).write_bytes(b"")
-    monkeypatch.setattr(_workers, "_SHM", str(shm))
-    _workers._sweep(str(tmp_path))
+    monkeypatch.setattr(_parallel, "_SHM", str(shm))
+    _parallel._sweep(str(tmp_path))
     assert {p.name for p in shm.iterdir()} == {n for n, kept in entries.items() if kept}
 
 
