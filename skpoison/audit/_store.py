@@ -247,14 +247,15 @@ class ResultStore:
         ValueError
             The file or one of its rows is damaged (see :func:`check_row`).
         """
-        # one per (finder, defense) of an audit: far fewer than SQLite's 999
-        # parameters of a statement
-        configs = list(dict.fromkeys(configs))
-        query = ("SELECT config, filter, subpopulation, alpha, seed, defense, row FROM "
-                 f"results WHERE config IN ({', '.join('?' * len(configs))})")
-        try:
-            with self._lock:
-                found = self._con.execute(query, configs).fetchall()
+        configs, found = list(dict.fromkeys(configs)), []
+        try:  # 500 parameters a statement at most (older SQLite builds take 999)
+            for start in range(0, len(configs), 500):
+                chunk = configs[start:start + 500]
+                marks = ", ".join("?" * len(chunk))
+                query = ("SELECT config, filter, subpopulation, alpha, seed, defense, "
+                         f"row FROM results WHERE config IN ({marks})")
+                with self._lock:
+                    found += self._con.execute(query, chunk).fetchall()
         except sqlite3.DatabaseError as exc:  # e.g. a page overwritten
             raise ValueError(self._damaged(f"the file is damaged ({exc})")) from None
         out = {}
@@ -296,10 +297,10 @@ _CHECKS = [(("target_damage", "collateral_damage", "certified_damage",
              "clean_collateral_accuracy", "poisoned_collateral_accuracy",
              "poison_removed", "clean_removed", "certified", "certified_correct"),
             0, 1, False),
-           (("n_poison", "n_train", "n_test", "n_aux", "median_radius",
-             "n_poison_needed"), 0, math.inf, True),
-           (("fit_seconds", "attack_seconds", "lower_bound", "efficiency"), 0, math.inf,
-            False)]
+           (("n_poison", "n_train", "n_test", "n_aux", "n_poison_needed"), 0, math.inf,
+            True),  # a median of counts may be a half-integer
+           (("fit_seconds", "attack_seconds", "lower_bound", "efficiency",
+             "median_radius"), 0, math.inf, False)]
 # the keys an audit needs in a row it reuses (never NaN)
 REQUIRED = ("target_damage", "clean_target_accuracy", "poisoned_target_accuracy",
             "n_poison", "n_train", "n_test")

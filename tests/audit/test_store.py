@@ -434,3 +434,24 @@ def test_overwritten_page_is_one_clear_error(tmp_path):
     store.write_bytes(bytes(raw))
     with pytest.raises(ValueError, match="not a usable skpoison result store"):
         _audit(store).run(*data)
+
+
+def test_half_integer_median_radius_is_reused(tmp_path):
+    # a certifying defense's median radius over an even number of test rows is
+    # a half-integer (16.5 on Adult with dpa): a resumed audit must reuse it
+    row = {"filter": "f", "subpopulation": 3, "alpha": 1.0, "seed": 0,
+           "defense": "dpa", "target_damage": 0.5, "median_radius": 16.5}
+    with ResultStore(tmp_path / "audit.sqlite") as store:
+        store.put("s1", row)
+        assert store.load(["s1"]) == {("s1", "f", 3, 1.0, 0, "dpa"): row}
+
+
+def test_load_matches_more_configurations_than_one_statement_takes(tmp_path):
+    # SQLite builds before 3.32 take at most 999 parameters in one statement
+    row = {"filter": "f", "subpopulation": 3, "alpha": 1.0, "seed": 0,
+           "defense": "none", "target_damage": 0.5}
+    with ResultStore(tmp_path / "audit.sqlite") as store:
+        store.put("c1500", row)
+        store._con.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+        found = store.load([f"c{i}" for i in range(2000)])
+        assert found == {("c1500", "f", 3, 1.0, 0, "none"): row}
