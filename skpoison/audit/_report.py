@@ -387,7 +387,8 @@ def defense_verdicts(effect):
     out = []
     for defense, grp in ([] if effect.empty else effect.groupby("defense", sort=False)):
         helped, hurt = grp["helped"].sum() > 0, grp["hurt"].sum() > 0
-        kind = ["none", "helped", "worse", "mixed"][helped + 2 * hurt]
+        kind = {(True, False): "helped", (False, True): "worse", (True, True): "mixed",
+                (False, False): "none"}[helped, hurt]
         parts = [
             f"alpha {r.alpha:g}: clearly helped {_n_groups(r.helped)}, clearly hurt "
             f"{r.hurt}{f' ({r.made_worse})' if r.hurt else ''}, no clear difference "

@@ -172,10 +172,11 @@ def _finders_of(columns, random_state, sizes=(), **cluster):
             "ClusterMatch": ClusterMatch(**cluster, **sizes, random_state=random_state)}
 
 
-def _six(frames, y, parts):
-    """``(X_train, y_train, X_aux, y_aux, X_test, y_test)``: each part's frame
-    and the rows ``parts`` of ``y``."""
-    return tuple(v for X, rows in zip(frames, parts) for v in (X, y[rows]))
+def _train_aux_test(frames, y, parts):
+    """``(X_train, y_train, X_aux, y_aux, X_test, y_test)`` from the frames of
+    the three parts and their rows ``parts`` of ``y``."""
+    (X_train, X_aux, X_test), (train, aux, test) = frames, parts
+    return X_train, y[train], X_aux, y[aux], X_test, y[test]
 
 
 # --------------------------------------------------------------------------
@@ -201,7 +202,7 @@ def _build_german_compas(loader, model, *, n_samples, random_state, **_):
                              bunch.feature_names)
     frames = [frame.iloc[rows].reset_index(drop=True) for rows in parts]
     min_size, max_size, k = _tabular_sizes(len(frames[1]))
-    return Bunch(data=_six(frames, y, parts), describe=describe,
+    return Bunch(data=_train_aux_test(frames, y, parts), describe=describe,
                  estimator=_victim(model, frame, random_state),
                  attacker_model=_victim("lr", frame, random_state),
                  finders=_finders_of(
@@ -269,10 +270,11 @@ def _build_fashion_mnist(model, *, n_samples, data_home, random_state, progress,
     parts = [idx_train, idx_aux, n_train + idx_test]  # rows of train and test
     estimator, representation = _pixel_victim(model, random_state, data_home,
                                               progress)
-    return Bunch(data=_six([with_annotations(x, codes.iloc[rows], columns)
-                            for x, rows in zip(inputs, parts)],
-                           np.concatenate([train.target, test.target]), parts),
-                 estimator=estimator, describe=describe,
+    frames = [with_annotations(x, codes.iloc[rows], columns)
+              for x, rows in zip(inputs, parts)]
+    y = np.concatenate([train.target, test.target])
+    return Bunch(data=_train_aux_test(frames, y, parts), estimator=estimator,
+                 describe=describe,
                  attacker_model=make_pipeline(drop_annotations(),
                                               LogisticRegression(max_iter=300)),
                  finders=_finders_of([annotation_column(c) for c in columns],
@@ -315,8 +317,8 @@ def _build_rotten_tomatoes(model, *, n_samples, data_home, random_state, progres
         representation = make_pipeline(FunctionTransformer(_text_column), embedder)
         attacker_model = make_pipeline(clone(representation),
                                        LogisticRegression(max_iter=1000))
-    return Bunch(data=_six(frames, y, parts), estimator=estimator, describe=describe,
-                 attacker_model=attacker_model,
+    return Bunch(data=_train_aux_test(frames, y, parts), estimator=estimator,
+                 describe=describe, attacker_model=attacker_model,
                  finders=_finders_of([annotation_column(column)], random_state,
                                      n_clusters=100, n_components=10,
                                      representation=representation))

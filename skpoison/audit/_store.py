@@ -180,10 +180,11 @@ class ResultStore:
         """The renames an older store needs: its ``settings`` table and the
         ``setting`` columns that hold what is now the configuration hash."""
         renames = []
-        if self._columns("settings") and not self._columns("configs"):
+        old_configs = bool(self._columns("settings")) and not self._columns("configs")
+        if old_configs:
             renames.append("ALTER TABLE settings RENAME TO configs")
         for table in _TABLES:  # its columns, before the rename
-            have = self._columns("settings" if renames and table == "configs"
+            have = self._columns("settings" if old_configs and table == "configs"
                                  else table)
             if "setting" in have and "config" not in have:
                 renames.append(f"ALTER TABLE {table} RENAME COLUMN setting TO config")
