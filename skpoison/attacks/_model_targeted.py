@@ -515,9 +515,8 @@ class _Trainer:
     Poisons are appended as rows with weights (a repeated poison is one row).
     """
 
-    def __init__(self, objective, final, Z, Y, capacity):
+    def __init__(self, objective, Z, Y, capacity):
         self.obj = objective
-        self.final = final
         n, d = Z.shape
         self.d = d
         D = d + 1 if objective.fit_intercept else d
@@ -839,7 +838,7 @@ class _Setup:
                 "victim's preprocessing; the victim's objective needs numbers. "
                 "Impute them before the attack.")
         self.Y = np.where(y_src == classes[1], 1.0, -1.0)
-        self.trainer = _Trainer(self.objective, final, Z, self.Y, capacity)
+        self.trainer = _Trainer(self.objective, Z, self.Y, capacity)
         self.Z_src = self.trainer.Z[:Z.shape[0]]
         self.fit_intercept = self.objective.fit_intercept
 
