@@ -19,7 +19,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
 from scipy.special import expit
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression, SGDClassifier
@@ -39,6 +38,7 @@ from ..utils._validation import (
     is_number_dtype,
 )
 from ._base import _SHARED_ATTACK_ATTRS_DOC, BasePoisoningAttack
+from ._hinge import _hinge_fit
 from ._linear import add_to_diagonal, cholesky, cholesky_solve
 
 __all__ = ["ModelTargetedPoison", "max_loss_difference", "susceptibility"]
@@ -294,143 +294,6 @@ def max_loss_difference(loss, const, A, lo, hi, cats, *, tol=1e-7, cap=5000):
             best = _Solution(val, up, int(y), x, choices[i].copy())
     best.upper = max(upper, best.value)
     return best
-
-
-# ------------------------------------------------- the hinge victim's refit
-def _smooth_hinge(m, h):
-    """The hinge smoothed over ``1 - h < m < 1``: derivative and that zone."""
-    u = 1.0 - m
-    return -np.minimum(np.maximum(u / h, 0.0), 1.0), (u > 0) & (u < h)
-
-
-def _margin_solve(Z, Y, s, pen, b, upper, margin):
-    """The minimiser of the hinge objective when the rows ``upper`` are inside
-    the margin (multiplier ``s``) and the rows ``margin`` on it (``m = 1``):
-    one linear system (rows identical on the margin merged). Where it is
-    singular (more margin rows than features) and its least-norm multipliers
-    leave their box, a feasible set of them is sought by linear programming.
-    Returns ``(theta, multipliers)``, or None for too many margin rows;
-    ``b`` is the pull of rows held outside ``Z``."""
-    F = np.flatnonzero(margin)
-    A, inv = np.unique(Y[F, None] * Z[F], axis=0, return_inverse=True)
-    inv = inv.ravel()
-    k, D = A.shape[0], Z.shape[1]
-    if k > 2 * D + 20:
-        return None
-    M = np.zeros((D + k, D + k))
-    M[np.arange(D), np.arange(D)] = pen
-    M[:D, D:], M[D:, :D] = -A.T, A
-    pull = b + Z[upper].T @ (s[upper] * Y[upper])
-    sol = np.linalg.lstsq(M, np.r_[pull, np.ones(k)], rcond=None)[0]
-    theta, a = sol[:D], sol[D:]
-    group = np.bincount(inv, weights=s[F], minlength=k)
-    if k and (np.min(a) < 0 or np.min(group - a) < 0):
-        lp = linprog(np.zeros(k), A_eq=A.T, b_eq=pen * theta - pull,
-                     bounds=np.column_stack([np.zeros(k), group]), method="highs")
-        if lp.status == 0:
-            a = np.clip(lp.x, 0.0, group)
-    alpha = np.where(upper, s, 0.0)
-    alpha[F] = a[inv] * s[F] / np.where(group > 0, group, 1.0)[inv]
-    return theta, alpha
-
-
-def _kkt_violation(m, s, alpha):
-    """How far the margins ``m`` and multipliers are from the hinge's KKT
-    conditions (0 <= alpha <= s; m >= 1 where alpha < s, m <= 1 where alpha > 0)."""
-    g = m - 1.0
-    return max(np.max(-g[alpha < s], initial=0.0), np.max(g[alpha > 0], initial=0.0),
-               np.max(-alpha, initial=0.0), np.max(alpha - s, initial=0.0))
-
-
-def _smooth_newton(Z, Y, s, pen, b, theta, h, max_iter):
-    """Newton's method with an exact line search on the hinge smoothed over a
-    width ``h`` (a convex piecewise quadratic), minus ``b . theta``. Returns
-    ``(theta, converged)``."""
-    for _ in range(max_iter):
-        m = Y * (Z @ theta)
-        d1, zone = _smooth_hinge(m, h)
-        g = Z.T @ (s * Y * d1) + pen * theta - b
-        Zz = Z[zone]
-        H = add_to_diagonal((Zz.T * (s[zone] / h)) @ Zz, pen + 1e-12)
-        step = np.linalg.solve(H, g)
-        dm = Y * (Z @ step)
-        ps, pt = float(step @ (pen * step)), float(step @ (pen * theta) - step @ b)
-
-        def slope(t):
-            return float(-np.sum(s * _smooth_hinge(m - t * dm, h)[0] * dm)) - pt + t * ps
-
-        # the slope is increasing and piecewise linear in t: its root by
-        # regula falsi (Illinois) on a bracket
-        lo, hi, f_lo, f_hi = 0.0, 1.0, slope(0.0), slope(1.0)
-        while f_hi < 0 and hi < 1e8:
-            lo, f_lo, hi = hi, f_hi, 2.0 * hi
-            f_hi = slope(hi)
-        t, side = hi, 0
-        for _ in range(30):
-            if f_hi - f_lo <= 0 or hi - lo <= 1e-9 * hi:
-                break
-            t = hi - f_hi * (hi - lo) / (f_hi - f_lo)
-            f_t = slope(t)
-            if f_t == 0:
-                break
-            if f_t < 0:
-                lo, f_lo = t, f_t
-                f_hi, side = (f_hi / 2, -1) if side == -1 else (f_hi, -1)
-            else:
-                hi, f_hi = t, f_t
-                f_lo, side = (f_lo / 2, 1) if side == 1 else (f_lo, 1)
-        theta = theta - t * step
-        if np.max(np.abs(t * step)) <= 1e-12 * (1.0 + np.max(np.abs(theta))):
-            return theta, True
-    return theta, False
-
-
-_SMOOTHING = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7)
-
-
-def _hinge_fit(Z, Y, s, pen, theta, tol=1e-9):
-    """The minimiser of ``sum_i s_i max(0, 1 - m_i) + theta' diag(pen) theta / 2``.
-
-    Warm-started from ``theta``: the rows whose margin is farther than
-    ``delta`` from 1 are held on their side (a fixed pull ``b``), the others
-    are fitted by Newton's method on the hinge smoothed over a shrinking width;
-    after each width, the rows on the margin give the exact minimiser by one
-    linear system (:func:`_margin_solve`), accepted when the KKT conditions
-    hold within ``tol`` on every row. Returns ``(theta, certified)``; not
-    certified: the smoothed minimiser of the narrowest width.
-    """
-    m = Y * (Z @ theta)
-    for delta in (0.25, 1.0, np.inf) if np.any(theta) else (np.inf,):
-        near = np.abs(m - 1.0) <= delta
-        held = (m < 1.0 - delta) & (s > 0)
-        b = Z[held].T @ (s[held] * Y[held])
-        Zn, Yn, sn = Z[near], Y[near], s[near]
-        crossed = False
-        for h in _SMOOTHING:
-            for _ in range(20):
-                # a few Newton steps, then try the margin rows they point at
-                theta, converged = _smooth_newton(Zn, Yn, sn, pen, b, theta, h, 3)
-                mn = Yn * (Zn @ theta)
-                zone = (mn > 1.0 - h) & (mn < 1.0) & (sn > 0)
-                found = _margin_solve(Zn, Yn, sn, pen, b, (mn <= 1.0 - h) & (sn > 0),
-                                      zone)
-                if found is not None:
-                    cand, alpha = found[0], np.where(held, s, 0.0)
-                    alpha[near] = found[1]
-                    # the KKT conditions: stationarity and complementarity
-                    gap = pen * cand - Z.T @ (alpha * Y)
-                    if (np.max(np.abs(gap)) <= tol * (1.0 + np.max(np.abs(pen * cand)))
-                            and _kkt_violation(Y * (Z @ cand), s, alpha) <= tol):
-                        return cand, True
-                if converged:
-                    break
-            m = Y * (Z @ theta)
-            # rows held on their side crossed the margin: hold fewer
-            crossed = _kkt_violation(m[~near], s[~near],
-                                     np.where(held, s, 0.0)[~near]) > h
-            if crossed:
-                break
-    return theta, False
 
 
 # ------------------------------------------------------------- the victim
