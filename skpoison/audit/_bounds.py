@@ -8,7 +8,8 @@ certificate allows.
   row records the poisons it needed (``n_poison_needed``, NaN when the
   budget did not suffice), its lower bound (``lower_bound``: no attack with
   poisons in the feasible set induces its target model with fewer) and
-  ``efficiency`` (used / bound).
+  ``efficiency`` (used / bound); the report's "Cost to damage" table
+  (:func:`~skpoison.audit._report.cost_to_damage`) reads them.
 * **Certified damage.** For a certifying defense with a collective
   certificate (partition aggregation), each row records the largest damage
   any attack of the task's budget can do to the defense fitted on the clean
@@ -19,10 +20,7 @@ certificate allows.
   and :func:`check_certified` stops the audit.
 """
 
-import math
-
 import numpy as np
-import pandas as pd
 from sklearn.base import clone
 
 from ..attacks import ModelTargetedPoison
@@ -154,52 +152,6 @@ def check_certified(results):
         f"{r['certified_damage']:.3f}. A certificate cannot be beaten: this is a bug "
         "(in the attack's count of rows, the defense or its certificate), or the "
         "store was altered; please report it with this audit's parameters.")
-
-
-def cost_to_damage(results):
-    """Per group attacked by the model-targeted attack (undefended rows): the
-    fewest poisons it needed (over alphas and seeds), the lower bound and the
-    efficiency, fewest first; groups whose budget did not suffice last."""
-    columns = ["filter", "group", "rows", "poisons needed", "at least (target model)",
-               "efficiency", "largest budget"]
-    if "lower_bound" not in results or results["lower_bound"].isna().all():
-        return pd.DataFrame(columns=columns)
-    names = list(dict.fromkeys(results["defense"]))
-    rows = results[results["defense"] == ("none" if "none" in names else names[0])]
-    g = rows.groupby(["filter", "subpopulation"], sort=False).agg(
-        group=("description", "first"), rows=("n_train", "first"),
-        needed=("n_poison_needed", "min"), bound=("lower_bound", "max"),
-        budget=("alpha", "max"))
-    g["budget"] = [int(a * n) for a, n in zip(g["budget"], g["rows"])]
-    g = g.sort_values(["needed", "bound"], kind="stable", na_position="last")
-    return pd.DataFrame({
-        "filter": g.index.get_level_values(0), "group": g["group"].to_numpy(),
-        "rows": g["rows"].to_numpy(), "poisons needed": g["needed"].to_numpy(),
-        "at least (target model)": [math.ceil(b) for b in g["bound"]],
-        "efficiency": (g["needed"] / g["bound"]).to_numpy(),
-        "largest budget": g["budget"].to_numpy()})
-
-
-def bounds_sections(audit, Section):
-    """The report's "Cost to damage" section (empty without the attack)."""
-    table = cost_to_damage(audit.results_)
-    if table.empty:
-        return []
-    order = getattr(audit.subpopulation_order, "scores_", None)
-    ranked = (f" Groups were chosen by susceptibility: {sum(map(len, order.values()))}"
-              " candidate groups scored, the lowest bound attacked first." if order
-              else "")
-    text = (f"Groups ordered by the fewest poisons the model-targeted attack (Suya "
-            f"et al., ICML 2021) needed to bring its model's error on the group's "
-            f"attacker rows to {audit.attack.get_params()['target_error']:g}, within "
-            "a budget of alpha x the group's training rows. At least: the lower bound "
-            "for this victim, no attack whatever, with poisons in the same feasible "
-            "set, induces the attack's target model with fewer (the attack stops at "
-            "the goal, often short of that model, so it may need fewer); efficiency = "
-            f"needed / bound. {int(table['poisons needed'].notna().sum())} of "
-            f"{len(table)} groups reached the goal within the largest budget.{ranked}")
-    return [Section("heading", "Cost to damage"), Section("text", text),
-            Section("table", table.head(20), wrap={"group": 36, "filter": 12})]
 
 
 def susceptibility_order(estimator, y, random_state):

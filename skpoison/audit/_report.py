@@ -1,13 +1,15 @@
 """Every table of the audit, and its report model: one list of sections.
 
 The tables (:func:`summarize`, :func:`vulnerable_groups`,
-:func:`defense_effect`, :func:`certified_groups`, :func:`parameters_table`) read
+:func:`defense_effect`, :func:`certified_groups`, :func:`cost_to_damage`,
+:func:`parameters_table`) read
 an audit's results; :func:`report_sections` builds the report once from a
 finished audit (title, text, tables and figures), and ``_render`` prints it on
 the console or writes it as an HTML page. Nothing here imports the audit
 itself: the audit calls this module, never the other way.
 """
 
+import math
 import time
 from functools import partial
 
@@ -17,9 +19,9 @@ import pandas as pd
 from ..metrics import paired_counts_interval, seed_mean_interval
 from ..utils._readable import readable
 from ..utils._torch import estimator_device
-from ._bounds import bounds_sections
 from ._describe import describe_subpopulation
-from ._render import Section, draw_by_alpha, fig_by_alpha, fig_map, fig_per_group, fig_removal
+from ._render import (Section, draw_by_alpha, fig_by_alpha, fig_map, fig_per_group,
+                      fig_removal)
 
 CERTIFIED_NOTE = (
     "A certifying defense (partition aggregation) is also fitted on the clean "
@@ -46,10 +48,15 @@ def csv_safe(table):
     ``@`` prefixed with ``'``, so that a spreadsheet shows them as text
     instead of running them as formulas; numbers are left alone."""
     out = table.copy()
-    for c in out.columns[~out.dtypes.map(pd.api.types.is_numeric_dtype).to_numpy()]:
-        out[c] = out[c].map(lambda v: "'" + v if isinstance(v, str)
-                            and v[:1] in ("=", "+", "-", "@") else v)
+    for c in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[c]):
+            out[c] = out[c].map(_formula_safe)
     return out
+
+
+def _formula_safe(value):
+    starts_formula = isinstance(value, str) and value[:1] in ("=", "+", "-", "@")
+    return "'" + value if starts_formula else value
 
 
 def _pct(value):
@@ -66,7 +73,8 @@ def with_intervals(results, n_test_rows):
     each model got right (see :func:`~skpoison.metrics.paired_counts_interval`);
     NaN for rows stored without the counts."""
     out = results.copy()
-    for part, n in (("target", out["n_test"]), ("collateral", n_test_rows - out["n_test"])):
+    n_target = out["n_test"]
+    for part, n in (("target", n_target), ("collateral", n_test_rows - n_target)):
         if f"{part}_lost" not in out:
             out[f"{part}_damage_low"] = out[f"{part}_damage_high"] = np.nan
             continue
@@ -83,18 +91,21 @@ def collected_warnings(results):
     ``warning``, ``count`` and ``where`` (the first five rows raising it)."""
     if "warnings" not in results:
         return pd.DataFrame(columns=["warning", "count", "where"])
-    found = {}
+    found = {}  # warning -> where it was raised, once per row
     for row in results.itertuples(index=False):
         for text in row.warnings if isinstance(row.warnings, list) else ():
             found.setdefault(" ".join(str(text).split())[:300], []).append(
                 f"{row.filter} {row.description} (alpha {row.alpha:g}, {row.defense})")
-    return pd.DataFrame([(k, len(v), "; ".join(list(dict.fromkeys(v))[:5])
-                          + ("..." if len(set(v)) > 5 else ""))
-                         for k, v in found.items()], columns=["warning", "count", "where"])
+    table = []
+    for warning, where in found.items():
+        places = list(dict.fromkeys(where))
+        table.append((warning, len(where), "; ".join(places[:5])
+                      + ("..." if len(places) > 5 else "")))
+    return pd.DataFrame(table, columns=["warning", "count", "where"])
 
 
 def summarize(results, top=(1, 5, 10)):
-    """Top-k table from an audit's results DataFrame; see ``SubpopulationAudit.summary``.
+    """Top-k table from an audit's results; see ``SubpopulationAudit.summary``.
 
     Read more in the :ref:`User Guide <audit>`.
     """
@@ -210,7 +221,8 @@ def _ranked_groups(results, min_test_rows=10):
 
 
 def _verdict(low, high):
-    return np.where(low > 0, "helped", np.where(high < 0, "hurt", "no clear difference"))
+    return np.where(low > 0, "helped",
+                    np.where(high < 0, "hurt", "no clear difference"))
 
 
 def defense_groups(results):
@@ -250,9 +262,10 @@ def defense_groups(results):
 
 def _pair_counts(mine, theirs):
     """(both right, only mine, only theirs, neither) over two 0/1 strings."""
-    if not isinstance(mine, str) or not isinstance(theirs, str) or len(mine) != len(theirs):
+    if not (isinstance(mine, str) and isinstance(theirs, str)
+            and len(mine) == len(theirs)):
         return [np.nan] * 4
-    a, b = np.frombuffer(mine.encode(), "u1") == 49, np.frombuffer(theirs.encode(), "u1") == 49
+    a, b = (np.frombuffer(bits.encode(), "u1") == ord("1") for bits in (mine, theirs))
     return [np.sum(a & b), np.sum(a & ~b), np.sum(~a & b), np.sum(~a & ~b)]
 
 
@@ -284,37 +297,39 @@ def certified_groups(results, top=10):
         One row per certifying defense, group and alpha (means over seeds):
         ``defense``, ``filter``, ``group``, ``alpha``, ``poisons`` (rows the
         attack added), ``damage without`` (target damage undefended; empty
-        without an undefended run), ``damage with`` (with the defense), ``accuracy with`` (the defended
-        model's accuracy on the group after the attack), ``certified`` and
+        without an undefended run), ``damage with`` (with the defense),
+        ``accuracy with`` (the defended model's accuracy on the group after
+        the attack), ``certified`` and
         ``certified & correct`` (a lower bound on ``accuracy with`` under
         any attack adding ``poisons`` rows). Empty when no certifying defense
         ran.
     """
-    columns = {"n_poison": "poisons", "without": "damage without",
-               "target_damage": "damage with",
-               "poisoned_target_accuracy": "accuracy with", "certified": "certified",
-               "certified_correct": "certified & correct",
-               **{c: label for c, label in _BOUND_COLUMNS.items() if c in results}}
+    means = {"n_poison": "poisons", "target_damage": "damage with",
+             "poisoned_target_accuracy": "accuracy with", "certified": "certified",
+             "certified_correct": "certified & correct",
+             **{c: label for c, label in _BOUND_COLUMNS.items() if c in results}}
+    columns = ["defense", "filter", "group", "alpha", "n_poison", "without",
+               *list(means)[1:]]
+    labels = {**means, "without": "damage without"}
     certified = results.get("certified", pd.Series(np.nan, index=results.index))
-    names = list(dict.fromkeys(results.loc[certified.notna(), "defense"]))
-    if not names:
-        return pd.DataFrame(columns=["defense", "filter", "group", "alpha",
-                                     *columns.values()])
+    certifying = list(dict.fromkeys(results.loc[certified.notna(), "defense"]))
+    if not certifying:
+        return pd.DataFrame(columns=[labels.get(c, c) for c in columns])
     keys = ["filter", "subpopulation", "alpha"]
-    mean = results.groupby(["defense", *keys])[
-        [c for c in columns if c != "without"]].mean().reset_index()
+    mean = results.groupby(["defense", *keys])[list(means)].mean().reset_index()
     base_name = baseline_defense(results)
-    base = mean[mean["defense"] == base_name].set_index(keys)["target_damage"]
+    undefended = mean.loc[mean["defense"] == base_name, [*keys, "target_damage"]]
     ranked = _ranked_groups(results)["group"]
-    table = (ranked if top is None else ranked.head(top)).reset_index().assign(
-        rank=lambda d: range(len(d))).merge(mean[mean["defense"].isin(names)])
-    table["without"] = base.reindex(pd.MultiIndex.from_frame(table[keys])).to_numpy()
+    ranked = (ranked if top is None else ranked.head(top)).reset_index()
+    table = (ranked.assign(rank=range(len(ranked)))
+             .merge(mean[mean["defense"].isin(certifying)])
+             .merge(undefended.rename(columns={"target_damage": "without"}),
+                    on=keys, how="left"))
     table.loc[table["defense"] == base_name, "without"] = np.nan  # no undefended run
     table["n_poison"] = table["n_poison"].round().astype(int)
-    table = table.assign(order=table["defense"].map(names.index)).sort_values(
-        ["order", "rank", "alpha"], kind="stable")
-    return table[["defense", "filter", "group", "alpha", *columns]].rename(
-        columns=columns).reset_index(drop=True)
+    table["order"] = table["defense"].map(certifying.index)
+    table = table.sort_values(["order", "rank", "alpha"], kind="stable")
+    return table[columns].rename(columns=labels).reset_index(drop=True)
 
 
 def defense_effect(results, n_clean=None):
@@ -433,20 +448,6 @@ def subpopulation_map(fname, finder, X_aux, descriptions=None):
     from sklearn.decomposition import PCA
 
     ids = np.asarray(finder.predict(X_aux))
-    if not isinstance(X_aux, pd.DataFrame):  # images, text: numbers only
-        X = np.asarray(X_aux.toarray() if hasattr(X_aux, "toarray") else X_aux)
-        X_aux = pd.DataFrame(X.reshape(len(X), -1) if np.issubdtype(X.dtype, np.number)
-                             else np.zeros((len(X), 0)))
-    numeric = X_aux.select_dtypes(include=["number", "bool"])
-    num = numeric.to_numpy(dtype=float, na_value=np.nan)
-    finite = np.isfinite(num)  # missing and infinite values: the column's mean
-    mean = np.where(finite, num, 0.0).sum(axis=0) / np.maximum(finite.sum(axis=0), 1)
-    parts = ([np.where(finite, num, np.where(np.isfinite(mean), mean, 0.0))]
-             if numeric.shape[1] else [])
-    parts += [pd.get_dummies(X_aux[c].astype(object), dummy_na=True).to_numpy(float)
-              for c in X_aux.columns.difference(numeric.columns, sort=False)
-              if X_aux[c].nunique(dropna=False) <= 30]
-    num = np.hstack(parts) if parts else np.zeros((len(X_aux), 0))
     sub = np.asarray(finder.subpopulations_)
     if descriptions is None:
         descriptions = {s: describe_subpopulation(finder, s) for s in sub}
@@ -454,15 +455,37 @@ def subpopulation_map(fname, finder, X_aux, descriptions=None):
                         "description": [descriptions[s] for s in sub],
                         "n_aux": np.asarray(finder.sizes_, dtype=int),
                         "x": 0.0, "y": 0.0})
-    if num.shape[1] == 0 or len(sub) < 2:
+    X = _map_features(X_aux)
+    if X.shape[1] == 0 or len(sub) < 2:
         return out
-    scale = num.std(axis=0)
-    num = (num - num.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
-    centroids = np.vstack([num[ids == s].mean(axis=0) for s in sub])
+    scale = X.std(axis=0)
+    X = (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    centroids = np.vstack([X[ids == s].mean(axis=0) for s in sub])
     coords = PCA(n_components=min(2, centroids.shape[1], len(sub)),
                  random_state=0).fit_transform(centroids)
     out[["x", "y"][:coords.shape[1]]] = coords
     return out
+
+
+def _map_features(X):
+    """The rows as numbers for the map: the numeric columns (a missing or
+    infinite value read as its column's mean) and the indicators of the
+    values of every other column with at most 30 of them; for images and
+    texts (arrays), their numbers."""
+    if not isinstance(X, pd.DataFrame):
+        X = np.asarray(X.toarray() if hasattr(X, "toarray") else X)
+        X = pd.DataFrame(X.reshape(len(X), -1) if np.issubdtype(X.dtype, np.number)
+                         else np.zeros((len(X), 0)))
+    numeric = X.select_dtypes(include=["number", "bool"])
+    values = numeric.to_numpy(dtype=float, na_value=np.nan)
+    finite = np.isfinite(values)
+    mean = np.where(finite, values, 0.0).sum(axis=0) / np.maximum(finite.sum(axis=0), 1)
+    parts = ([np.where(finite, values, np.where(np.isfinite(mean), mean, 0.0))]
+             if numeric.shape[1] else [])
+    parts += [pd.get_dummies(X[c].astype(object), dummy_na=True).to_numpy(float)
+              for c in X.columns.difference(numeric.columns, sort=False)
+              if X[c].nunique(dropna=False) <= 30]
+    return np.hstack(parts) if parts else np.zeros((len(X), 0))
 
 
 def _removal(results):
@@ -472,6 +495,28 @@ def _removal(results):
         return None
     return results.dropna(subset=["clean_removed"]).groupby(
         ["filter", "defense", "alpha"])[["poison_removed", "clean_removed"]].mean()
+
+
+def cost_to_damage(results):
+    """Per group attacked by the model-targeted attack (undefended rows): the
+    fewest poisons it needed (over alphas and seeds), the lower bound and the
+    efficiency, fewest first; groups whose budget did not suffice last."""
+    names = {"filter": "filter", "group": "group", "rows": "rows",
+             "needed": "poisons needed", "bound": "at least (target model)",
+             "efficiency": "efficiency", "budget": "largest budget"}
+    if "lower_bound" not in results or results["lower_bound"].isna().all():
+        return pd.DataFrame(columns=list(names.values()))
+    rows = results[results["defense"] == baseline_defense(results)]
+    g = rows.groupby(["filter", "subpopulation"], sort=False).agg(
+        group=("description", "first"), rows=("n_train", "first"),
+        needed=("n_poison_needed", "min"), bound=("lower_bound", "max"),
+        budget=("alpha", "max"))
+    g = g.sort_values(["needed", "bound"], kind="stable", na_position="last")
+    g["efficiency"] = g["needed"] / g["bound"]
+    g["bound"] = [math.ceil(b) for b in g["bound"]]
+    g["budget"] = [int(a * n) for a, n in zip(g["budget"], g["rows"])]
+    table = g.reset_index(level="filter").reset_index(drop=True)
+    return table[list(names)].rename(columns=names)
 
 
 def plot_summary(results, path=None):
@@ -633,24 +678,48 @@ def _defense_sections(results, n_train):
     return out
 
 
+def _cost_sections(audit):
+    """The "Cost to damage" section (none without the model-targeted attack)."""
+    table = cost_to_damage(audit.results_)
+    if table.empty:
+        return []
+    order = getattr(audit.subpopulation_order, "scores_", None)
+    ranked = (f" Groups were chosen by susceptibility: {sum(map(len, order.values()))}"
+              " candidate groups scored, the lowest bound attacked first." if order
+              else "")
+    text = (f"Groups ordered by the fewest poisons the model-targeted attack (Suya "
+            f"et al., ICML 2021) needed to bring its model's error on the group's "
+            f"attacker rows to {audit.attack.get_params()['target_error']:g}, within "
+            "a budget of alpha x the group's training rows. At least: the lower bound "
+            "for this victim, no attack whatever, with poisons in the same feasible "
+            "set, induces the attack's target model with fewer (the attack stops at "
+            "the goal, often short of that model, so it may need fewer); efficiency = "
+            f"needed / bound. {int(table['poisons needed'].notna().sum())} of "
+            f"{len(table)} groups reached the goal within the largest budget.{ranked}")
+    return [Section("heading", "Cost to damage"), Section("text", text),
+            Section("table", table.head(20), wrap=_GROUPS_WRAP)]
+
+
 def _figure_sections(audit):
     results = audit.results_
     ranked = _ranked_groups(results, audit.min_test_rows)
     alpha, base = max(results["alpha"]), baseline_defense(results)
-    per = per_subpopulation(results).query("alpha == @alpha").join(
-        ranked["id"].to_frame().assign(rank=range(len(ranked))),
-        on=["filter", "subpopulation"]).rename(columns={"target_damage": "damage"})
+    ids = ranked[["id"]].assign(rank=range(len(ranked)))
+    per_group = (per_subpopulation(results).query("alpha == @alpha")
+                 .join(ids, on=["filter", "subpopulation"])
+                 .sort_values("rank", kind="stable")
+                 .rename(columns={"target_damage": "damage"}))
     labelled = ranked.groupby(level="filter", sort=False).head(3)
+    named = "; ".join(f"{i}: {g}" for i, g in zip(labelled["id"], labelled["group"]))
+    top_k = summarize(results, top=(1, 5)).reset_index()
     removal = _removal(results)
     return [
         Section("heading", "Damage by alpha", where="html"),
-        Section("figure", partial(fig_by_alpha, summarize(results, top=(1, 5))
-                                  .reset_index()),
+        Section("figure", partial(fig_by_alpha, top_k),
                 caption="Top-1, Top-5 mean and mean target damage by poisoning rate, "
                 "per filter and defense."),
         Section("heading", "Damage per group", where="html"),
-        Section("figure", partial(fig_per_group, per.sort_values("rank", kind="stable"),
-                                  alpha),
+        Section("figure", partial(fig_per_group, per_group, alpha),
                 caption="Target damage of each attacked group at the largest alpha, "
                 "per defense; groups by their id in the table of the most vulnerable "
                 "groups (groups.csv), most damaged first."),
@@ -662,9 +731,7 @@ def _figure_sections(audit):
                 "by PCA of the (standardised) centroid of its auxiliary rows, sized by "
                 "its number of auxiliary rows; attacked ones are filled by their "
                 "target damage. The three most damaged of each filter are labelled "
-                "by their id: " + "; ".join(
-                    f"{i}: {g}" for i, g in zip(labelled["id"], labelled["group"]))
-                + "."),
+                f"by their id: {named}."),
         Section("heading", "What each defense removed", where="html"),
         (Section("note", "No defense with a support_mask_ was run, so there is "
                  "nothing to show.", where="html") if removal is None else
@@ -704,7 +771,7 @@ def report_sections(audit):
         *[Section("text", _finder_text(audit, f)) for f in audit.fitted_finders_],
         *_groups_sections(audit),
         *_defense_sections(results, audit.n_rows_["train"]),
-        *bounds_sections(audit, Section),
+        *_cost_sections(audit),
         *_figure_sections(audit),
         Section("heading", "Top-k target damage"),
         Section("note", "The paper's summary: the mean target damage of the k most "

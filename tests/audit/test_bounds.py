@@ -18,9 +18,9 @@ from sklearn.svm import LinearSVC
 from skpoison.__main__ import main
 from skpoison.attacks import ModelTargetedPoison
 from skpoison.audit import SettingError, SubpopulationAudit
-from skpoison.audit._bounds import check_certified, cost_to_damage
+from skpoison.audit._bounds import check_certified
 from skpoison.audit._render import render_html, render_text
-from skpoison.audit._report import report_sections
+from skpoison.audit._report import cost_to_damage, report_sections
 from skpoison.defenses import PartitionAggregation
 from skpoison.metrics import certified_damage
 from skpoison.subpopulations import ClusterMatch, SusceptibilityOrder
