@@ -25,7 +25,7 @@ from pathlib import Path
 
 from . import _report
 from ._data import SettingError
-from ._registry import ATTACKS, DEFENSES, FINDERS, VICTIMS, help_text
+from ._registry import ATTACKS, DEFENSES, FINDERS, VICTIMS
 from ._render import printable, render_text
 from ._settings import SETTINGS, on_accelerator, prepare_audit, table_setting
 from ._store import ResultStore
@@ -97,8 +97,11 @@ def _names(registry):
                   registry.__contains__, many=True)
 
 
-def _listing(registry):
-    return "; ".join(f"{k}: {v.help} ({v.applies})" for k, v in registry.items())
+def _listing(registry, applies=True):
+    """The registry's entries for an option's ``--help``: ``name: help
+    (what it applies to)``."""
+    return "; ".join(f"{k}: {v.help}" + (f" ({v.applies})" if applies else "")
+                     for k, v in registry.items())
 
 
 def build_parser():
@@ -160,7 +163,7 @@ def _run_options(audit):
     add("--device", help="torch device of every torch part: cpu (default), cuda, "
         "cuda:1, mps...; with an accelerator --n-jobs defaults to 1")
     add("--attack", choices=list(ATTACKS), default="labelflip",
-        help="(default: labelflip) " + help_text(ATTACKS))
+        help="(default: labelflip) " + _listing(ATTACKS, applies=False))
     add("--filters", type=_names(FINDERS),
         help="comma-separated finders (default: all): " + _listing(FINDERS))
     add("--defenses", "--defense", type=_names(DEFENSES), default=["none", "trim"],

@@ -53,11 +53,6 @@ class Spec:
         return part
 
 
-def help_text(registry):
-    """``name (help)`` entries joined for an option's ``--help``."""
-    return "; ".join(f"{name}: {spec.help}" for name, spec in registry.items())
-
-
 def doc_table(registry, header=("name", "what it is", "applies to")):
     """An RST table of a registry, for docstrings."""
     rows = [(f"``{name}``", spec.help, spec.applies) for name, spec in registry.items()]
