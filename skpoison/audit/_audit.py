@@ -445,8 +445,9 @@ class SubpopulationAudit:
         describe = self.describe or describe_subpopulation
         for fname, finder in self.finders.items():
             finder = clone(finder)
-            if finder.get_params(deep=False).get("random_state", 0) is None:
-                finder.set_params(random_state=seeds[0])
+            params = finder.get_params(deep=False)
+            if "random_state" in params and params["random_state"] is None:
+                finder.set_params(random_state=seeds[0])  # unseeded: the first seed
             configs[fname] = canonical(finder)
             fitted[fname] = finder = finder.fit(X_aux)
             names[fname] = {int(s): describe(finder, s) for s in finder.subpopulations_}

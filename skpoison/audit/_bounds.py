@@ -56,7 +56,8 @@ def check_victim(attack, estimator, y, param):
 
 def _stops_at_goal(attack):
     """An attack with a budget (``max_poisons``) instead of a rate (``alpha``)."""
-    return "alpha" not in (p := attack.get_params(deep=False)) and "max_poisons" in p
+    params = attack.get_params(deep=False)
+    return "max_poisons" in params and "alpha" not in params
 
 
 def check_attack(attack, estimator, y):
@@ -66,21 +67,25 @@ def check_attack(attack, estimator, y):
         check_victim(attack, estimator, y, "attack")
 
 
-def task_attack(template, finder, alpha, aux, seed, X_train, victim):
-    """The attack of one task, and the group's training rows (None for an
-    attack with ``alpha``, which counts them itself).
+def task_attack(task, X_train, aux):
+    """The attack of one task (a :class:`~skpoison.audit._workers.Task`), and
+    the group's training rows (None for an attack with ``alpha``, which
+    counts them itself).
 
-    An attack with ``alpha`` gets it; one without (the model-targeted
-    attack) gets the budget ``int(alpha * n_sub)`` as ``max_poisons``, and the
-    victim as its ``estimator`` when it has none.
+    The task's attack template gets its finder, the attacker's rows ``aux``
+    and its seed. An attack with ``alpha`` gets the task's alpha; one without
+    (the model-targeted attack) gets the budget ``int(alpha * n_sub)`` as
+    ``max_poisons``, and the task's victim as its ``estimator`` when it has
+    none.
     """
-    attack = clone(template).set_params(subpopulation=finder, aux=aux,
-                                        random_state=seed)
+    alpha, finder = task.key["alpha"], task.finder
+    attack = clone(task.attack).set_params(subpopulation=finder, aux=aux,
+                                           random_state=task.key["seed"])
     if not _stops_at_goal(attack):
         return attack.set_params(alpha=alpha), None
     n_sub = int(np.asarray(finder.membership(X_train), dtype=bool).sum())
     attack.set_params(max_poisons=int(alpha * n_sub))
-    return _with_victim(attack, victim), n_sub
+    return _with_victim(attack, task.estimator), n_sub
 
 
 def expected_removed(caught, attack):

@@ -89,9 +89,7 @@ def _run_task(task, data):
     watch_owner(task.owner)
     X_train, y_train, X_aux, y_aux, X_test, y_test = data.arrays
     key, mask, y_test = task.key, task.test_mask, np.asarray(y_test)
-    attack, n_sub = _bounds.task_attack(task.attack, task.finder, key["alpha"],
-                                        (X_aux, y_aux), key["seed"], X_train,
-                                        task.estimator)
+    attack, n_sub = _bounds.task_attack(task, X_train, (X_aux, y_aux))
     (X_res, y_res), caught, attack_seconds = _recorded(attack.fit_resample, X_train,
                                                        y_train)
     caught = _bounds.expected_removed(caught, attack)
