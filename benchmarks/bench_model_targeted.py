@@ -144,7 +144,8 @@ def run_group(victim, fname, finder, g, adult, clean, max_poisons, scored):
     test_mask = np.asarray(frozen.membership(X_test_f), dtype=bool)
     rec = {"finder": fname, "group": g, "n_aux": int(score["n_aux"]),
            "n_test": int(test_mask.sum()), "loss_difference": score["loss_difference"],
-           "score_bound": score["lower_bound"], "t_score": t_score}
+           "score_bound": score["lower_bound"], "clean_bound": score["clean_bound"],
+           "t_score": t_score}
     if not np.isfinite(score["loss_difference"]):
         rec["status"] = "no target model"
         return rec
@@ -183,8 +184,11 @@ def summary(name, recs):
     print("|---|---|")
     if len(done) >= 3:
         n = np.array([r["n_poison"] for r in done], dtype=float)
-        for key in ("loss_difference", "score_bound"):
-            rho = spearmanr([r[key] for r in done], n).statistic
+        for key in ("loss_difference", "score_bound", "clean_bound", "n_aux"):
+            if all(np.isnan(r.get(key, np.nan)) for r in done):
+                continue  # not printed by an earlier run
+            rho = spearmanr([r.get(key, np.nan) for r in done], n,
+                            nan_policy="omit").statistic
             print(f"| Spearman({key}, poisons needed) | {rho:.3f} |")
         eff = np.array([r["efficiency"] for r in done])
         print(f"| efficiency median | {np.nanmedian(eff):.2f} |")
@@ -217,14 +221,19 @@ def read_rows(paths):
     for path in paths:
         for line in open(path):
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if len(cells) != 13 or cells[0] not in ("FeatureMatch", "ClusterMatch"):
+            if len(cells) not in (13, 14) or cells[0] not in ("FeatureMatch",
+                                                                 "ClusterMatch"):
                 continue
+            clean_bound = np.nan
+            if len(cells) == 14:  # the clean-model bound, printed since the search
+                clean_bound = float(cells.pop(6))
             num = [float(c) if c not in ("-", "nan") else np.nan for c in
                    cells[2:7] + cells[8:]]
             poisons, _, status = cells[7].partition(" (")
             rec = {"finder": cells[0], "group": int(cells[1]), "n_aux": num[0],
                    "n_test": num[1], "loss_difference": num[2], "score_bound": num[3],
-                   "t_score": num[4], "status": status.rstrip(")") or "reached"}
+                   "t_score": num[4], "status": status.rstrip(")") or "reached",
+                   "clean_bound": clean_bound}
             if poisons != "-":
                 rec.update(n_poison=int(poisons), lower_bound=num[5], efficiency=num[6],
                            t_attack=num[7], damage_mtp=num[8], damage_lf=num[9],
@@ -300,7 +309,8 @@ def brute_force_bound(n_random=200):
             theta_p = tr.fit(theta_c)
             tr.n_rows = n0
             loss_p = tr.clean_objective(theta_p)
-            bound = setup.bound(theta_c, theta_p, loss_p, setup.solve(theta_c, theta_p))
+            bound = max(setup.bound(theta_c, theta_p, loss_p, setup.solve(theta_c, theta_p)),
+                        setup.searched_bound(theta_p, loss_p, [theta_c]))
             bad += bound > len(combo) * (1 + 1e-6) + 1e-6
             slack = min(slack, len(combo) - bound)
         print(f"| {name} | {len(combos)} | {bad} | {slack:.3f} |")
@@ -347,16 +357,17 @@ def main():
         recs = []
         scored = scores(victim, all_groups, adult)
         print(f"\n## victim {v}\n")
-        print("| finder | group | n_aux | n_test | loss diff | score bound | score s "
+        print("| finder | group | n_aux | n_test | loss diff | score bound | clean bound "
+              "| score s "
               "| poisons | lower_bound_ | efficiency | attack s | damage MTP | damage LF |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for fname, finder, g in all_groups:
             r = run_group(victim, fname, finder, g, adult, clean, args.max_poisons,
                           scored)
             recs.append(r)
             print(f"| {fname} | {g} | {r['n_aux']} | {r['n_test']} | "
                   f"{r['loss_difference']:.2f} | {r['score_bound']:.1f} | "
-                  f"{r['t_score']:.2f} | {r.get('n_poison', '-')}"
+                  f"{r['clean_bound']:.1f} | {r['t_score']:.2f} | {r.get('n_poison', '-')}"
                   f"{'' if r['status'] == 'reached' else ' (' + r['status'] + ')'} | "
                   f"{r.get('lower_bound', np.nan):.1f} | {r.get('efficiency', np.nan):.2f} | "
                   f"{r.get('t_attack', np.nan):.1f} | {r.get('damage_mtp', np.nan):.3f} | "
