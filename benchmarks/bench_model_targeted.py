@@ -22,7 +22,8 @@ attacker rows.
 
 Per victim and group it prints the susceptibility score (``loss_difference``
 and ``lower_bound`` from the clean model, and its time), the poisons the attack
-needed (``n_poison_``), its ``lower_bound_``, ``efficiency_`` and time, and the
+needed (``n_poison_``), its ``lower_bound_`` (for the model it induced),
+``efficiency_``, time and ``target_bound_`` (for the target model), and the
 target damage (clean minus poisoned accuracy on the group's test rows, the
 victim retrained on ``D`` plus the poisons) of the attack and of LabelFlip with
 the same number of poisons (rows of the group drawn from ``D_aux``, flipped).
@@ -157,7 +158,8 @@ def run_group(victim, fname, finder, g, adult, clean, max_poisons, scored):
         X_res, y_res = attack.fit_resample(X_f, y)
     rec.update(t_attack=time.process_time() - t, n_poison=attack.n_poison_,
                reached=attack.goal_reached_, lower_bound=attack.lower_bound_,
-               efficiency=attack.efficiency_, max_gap=float(attack.gap_trace_.max()))
+               efficiency=attack.efficiency_, target_bound=attack.target_bound_,
+               max_gap=float(attack.gap_trace_.max()))
     rec["status"] = "reached" if attack.goal_reached_ else "not reached"
     clean_acc = accuracy_on(clean, X_test, y_test, test_mask)
     poisoned = clone(victim).fit(np.asarray(X_res, dtype=np.float64), np.asarray(y_res))
@@ -193,6 +195,10 @@ def summary(name, recs):
         eff = np.array([r["efficiency"] for r in done])
         print(f"| efficiency median | {np.nanmedian(eff):.2f} |")
         print(f"| efficiency worst | {np.nanmax(eff):.2f} |")
+        target = np.array([r.get("target_bound", np.nan) for r in done])
+        if not np.all(np.isnan(target)):
+            print(f"| poisons needed / target model's bound: median, worst | "
+                  f"{np.nanmedian(n / target):.2f}, {np.nanmax(n / target):.2f} |")
         print(f"| poisons needed median | {np.median(n):.0f} |")
         gaps = [r["max_gap"] for r in done]
         if not np.all(np.isnan(gaps)):
@@ -224,6 +230,9 @@ def read_rows(paths):
             if len(cells) not in (13, 14) or cells[0] not in ("FeatureMatch",
                                                                  "ClusterMatch"):
                 continue
+            target_bound = np.nan
+            if len(cells) == 15:  # the target model's bound, printed last since
+                target_bound = float(cells.pop())  # lower_bound_ is the induced model's
             clean_bound = np.nan
             if len(cells) == 14:  # the clean-model bound, printed since the search
                 clean_bound = float(cells.pop(6))
@@ -233,7 +242,7 @@ def read_rows(paths):
             rec = {"finder": cells[0], "group": int(cells[1]), "n_aux": num[0],
                    "n_test": num[1], "loss_difference": num[2], "score_bound": num[3],
                    "t_score": num[4], "status": status.rstrip(")") or "reached",
-                   "clean_bound": clean_bound}
+                   "clean_bound": clean_bound, "target_bound": target_bound}
             if poisons != "-":
                 rec.update(n_poison=int(poisons), lower_bound=num[5], efficiency=num[6],
                            t_attack=num[7], damage_mtp=num[8], damage_lf=num[9],
@@ -359,8 +368,9 @@ def main():
         print(f"\n## victim {v}\n")
         print("| finder | group | n_aux | n_test | loss diff | score bound | clean bound "
               "| score s "
-              "| poisons | lower_bound_ | efficiency | attack s | damage MTP | damage LF |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "| poisons | lower_bound_ | efficiency | attack s | damage MTP | damage LF "
+              "| target_bound_ |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for fname, finder, g in all_groups:
             r = run_group(victim, fname, finder, g, adult, clean, args.max_poisons,
                           scored)
@@ -371,7 +381,8 @@ def main():
                   f"{'' if r['status'] == 'reached' else ' (' + r['status'] + ')'} | "
                   f"{r.get('lower_bound', np.nan):.1f} | {r.get('efficiency', np.nan):.2f} | "
                   f"{r.get('t_attack', np.nan):.1f} | {r.get('damage_mtp', np.nan):.3f} | "
-                  f"{r.get('damage_lf', np.nan):.3f} |", flush=True)
+                  f"{r.get('damage_lf', np.nan):.3f} | "
+                  f"{r.get('target_bound', np.nan):.1f} |", flush=True)
         summary(v, recs)
     if not args.no_semantic:
         semantic(adult, args.semantic_max_poisons)

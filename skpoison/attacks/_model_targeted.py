@@ -685,6 +685,9 @@ def _check_numbers(X, victim):
 # the points of each segment searched by _Setup.searched_bound: fractions of
 # the way from theta_p to the segment's other end
 _SEGMENT_STEPS = (0.5, 0.25, 0.125, 0.0625)
+# how many of the attack's models (evenly spaced, the clean model first) start
+# the search for the bound of the model it induced
+_INDUCED_STARTS = 6
 
 
 class _Setup:
@@ -935,19 +938,31 @@ class ModelTargetedPoison(BasePoisoningAttack):
         ``n_poison_`` poisons.
 
     bound_trace_ : ndarray of shape (n_steps,)
-        The lower bound computed from the model of each step.
+        The lower bound for ``target_model_`` computed from the model of each
+        step.
 
     gap_trace_ : ndarray of shape (n_steps,)
         The certified optimality gap of each step's maximisation.
 
+    target_bound_ : float
+        The largest bound for ``target_model_`` found (``bound_trace_`` and a
+        search on segments ending at it): any attack needs at least
+        ``ceil(target_bound_)`` poisons from the feasible set to induce
+        ``target_model_``. The attack stops at ``target_error``, usually
+        before it reaches ``target_model_``, so it may use fewer.
+
     lower_bound_ : float
-        The largest of ``bound_trace_``: any attack needs at least
-        ``ceil(lower_bound_)`` poisons from the feasible set to induce
-        ``target_model_``. The attack stops at ``target_error``, usually before
-        it reaches ``target_model_``, so it may use fewer.
+        The same bound for the model this attack induced (``estimator_``),
+        as Suya et al. report it: any attack needs at least
+        ``ceil(lower_bound_)`` poisons from the feasible set to induce that
+        model, and this one used ``n_poison_``, so ``lower_bound_ <=
+        n_poison_``. Searched from the clean model and a few of the attack's
+        models, each along its segment to ``estimator_``'s model.
 
     efficiency_ : float
-        ``n_poison_ / lower_bound_`` (NaN when the bound is 0).
+        ``n_poison_ / lower_bound_``, at least 1: how far the attack is from
+        the fewest poisons that can induce its model (NaN when the bound is
+        0).
 
     goal_reached_ : bool
         Whether the subpopulation's error reached ``target_error``.
@@ -980,7 +995,9 @@ class ModelTargetedPoison(BasePoisoningAttack):
     >>> attack.goal_reached_, attack.n_poison_, float(attack.error_trace_[-1])
     (True, 71, 0.5)
     >>> round(attack.lower_bound_, 1), round(attack.efficiency_, 2)
-    (155.2, 0.46)
+    (57.7, 1.23)
+    >>> round(attack.target_bound_, 1)  # to reach the target model itself
+    155.2
     """
 
     _parameter_constraints = {
@@ -1175,6 +1192,14 @@ class ModelTargetedPoison(BasePoisoningAttack):
         searched = setup.searched_bound(
             theta_p, loss_p, [t for i, t in enumerate(starts)
                               if not any(t is u for u in starts[:i])])
+        # the same bound for the model this attack induced (as Suya et al.
+        # report it): the attack reached that model with n_poison poisons, so
+        # the bound is at most that many; from the clean model and a few of
+        # the path's models, each also searched along its segment to it
+        picks = np.unique(np.linspace(0, len(models) - 1, _INDUCED_STARTS).round())
+        induced = setup.searched_bound(theta, tr.clean_objective(theta),
+                                       [models[int(i)] for i in picks],
+                                       steps=(1.0, *_SEGMENT_STEPS))
 
         n_poison = len(poisons)
         space = setup.space
@@ -1193,7 +1218,8 @@ class ModelTargetedPoison(BasePoisoningAttack):
         self.error_trace_ = np.asarray(errors)
         self.bound_trace_ = np.asarray(bounds)
         self.gap_trace_ = np.asarray(gaps)
-        self.lower_bound_ = float(max(np.max(self.bound_trace_), searched))
+        self.target_bound_ = float(max(np.max(self.bound_trace_), searched))
+        self.lower_bound_ = float(induced)
         self.efficiency_ = (n_poison / self.lower_bound_ if self.lower_bound_ > 0
                             else float("nan"))
         self.goal_reached_ = bool(errors[-1] >= self.target_error)
