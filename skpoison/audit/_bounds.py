@@ -7,7 +7,8 @@ certificate allows.
   the attack stops as soon as the group's error reaches its goal, and each
   row records the poisons it needed (``n_poison_needed``, NaN when the
   budget did not suffice), its lower bound (``lower_bound``: no attack with
-  poisons in the feasible set induces its target model with fewer) and
+  poisons in the feasible set induces the model this attack induced with
+  fewer) and
   ``efficiency`` (used / bound); the report's "Cost to damage" table
   (:func:`~skpoison.audit._report.cost_to_damage`) reads them.
 * **Certified damage.** For a certifying defense with a collective

@@ -423,9 +423,10 @@ def defense_verdicts(effect):
                                  f"({_pct(r['certified & correct'])})"
                                  for _, r in grp.iterrows())
                      if grp["certified"].notna().any() else "")
-        out.append((defense, kind, f"{defense}: " + "; ".join(parts) + f". Cost: {cost}"
-                    f", collateral damage {grp['collateral with'].mean():+.3f} (without "
-                    f"it {grp['collateral without'].mean():+.3f}){certified}."))
+        collateral = (f"collateral damage {grp['collateral with'].mean():+.3f} "
+                      f"(without it {grp['collateral without'].mean():+.3f})")
+        out.append((defense, kind, f"{defense}: " + "; ".join(parts)
+                    + f". Cost: {cost}, {collateral}{certified}."))
     return out
 
 
@@ -499,21 +500,26 @@ def _removal(results):
 
 def cost_to_damage(results):
     """Per group attacked by the model-targeted attack (undefended rows): the
-    fewest poisons it needed (over alphas and seeds), the lower bound and the
-    efficiency, fewest first; groups whose budget did not suffice last."""
+    fewest poisons it needed (over alphas and seeds), the lower bound for the
+    model that run induced and the efficiency, fewest first; groups whose
+    budget did not suffice last, without a bound."""
     names = {"filter": "filter", "group": "group", "rows": "rows",
-             "needed": "poisons needed", "bound": "at least (target model)",
+             "needed": "poisons needed", "bound": "at least (its model)",
              "efficiency": "efficiency", "budget": "largest budget"}
     if "lower_bound" not in results or results["lower_bound"].isna().all():
         return pd.DataFrame(columns=list(names.values()))
     rows = results[results["defense"] == baseline_defense(results)]
+    # each group's run with the fewest poisons: its bound is for its model
+    rows = rows.assign(lower_bound=rows["lower_bound"].where(
+        rows["n_poison_needed"].notna())).sort_values(
+        "n_poison_needed", kind="stable", na_position="last")
     g = rows.groupby(["filter", "subpopulation"], sort=False).agg(
         group=("description", "first"), rows=("n_train", "first"),
-        needed=("n_poison_needed", "min"), bound=("lower_bound", "max"),
+        needed=("n_poison_needed", "first"), bound=("lower_bound", "first"),
         budget=("alpha", "max"))
     g = g.sort_values(["needed", "bound"], kind="stable", na_position="last")
     g["efficiency"] = g["needed"] / g["bound"]
-    g["bound"] = [math.ceil(b) for b in g["bound"]]
+    g["bound"] = [math.ceil(b) if pd.notna(b) else np.nan for b in g["bound"]]
     g["budget"] = [int(a * n) for a, n in zip(g["budget"], g["rows"])]
     table = g.reset_index(level="filter").reset_index(drop=True)
     return table[list(names)].rename(columns=names)
@@ -639,8 +645,9 @@ def _groups_sections(audit):
                    "clean accuracy the clean model's accuracy on its test rows "
                    "(beside the share of its most common class), then the target "
                    "damage (accuracy lost on the group, 0.25 = 25 points) at each "
-                   f"alpha, [95% interval]. {int(measured['clearly damaged'].sum())} of "
-                   f"{len(measured)} measured groups are clearly damaged (interval "
+                   "alpha, [95% interval]. "
+                   f"{int(measured['clearly damaged'].sum())} of {len(measured)} "
+                   "measured groups are clearly damaged (interval "
                    "above 0)."),
            Section("table", _damage_view(measured.head(10)), wrap=_GROUPS_WRAP)]
     if len(apart):
@@ -691,10 +698,10 @@ def _cost_sections(audit):
             f"et al., ICML 2021) needed to bring its model's error on the group's "
             f"attacker rows to {audit.attack.get_params()['target_error']:g}, within "
             "a budget of alpha x the group's training rows. At least: the lower bound "
-            "for this victim, no attack whatever, with poisons in the same feasible "
-            "set, induces the attack's target model with fewer (the attack stops at "
-            "the goal, often short of that model, so it may need fewer); efficiency = "
-            f"needed / bound. {int(table['poisons needed'].notna().sum())} of "
+            "for this victim (Suya et al.'s, for the model that attack induced): no "
+            "attack whatever, with poisons in the same feasible set, induces that "
+            "model with fewer; efficiency = needed / bound, at least 1 (1 is optimal)."
+            f" {int(table['poisons needed'].notna().sum())} of "
             f"{len(table)} groups reached the goal within the largest budget.{ranked}")
     return [Section("heading", "Cost to damage"), Section("text", text),
             Section("table", table.head(20), wrap=_GROUPS_WRAP)]
@@ -747,7 +754,8 @@ def report_sections(audit):
     written by :func:`~skpoison.audit._render.render_html`.
     """
     results = audit.results_
-    accuracy = ", ".join(f"{v:.3f} (seed {s})" for s, v in audit.clean_accuracy_.items())
+    accuracy = ", ".join(f"{v:.3f} (seed {s})"
+                         for s, v in audit.clean_accuracy_.items())
     top_k = summarize(results).reset_index().drop(columns=["max_collateral", "worst"])
     for c in [c for c in top_k.columns if c.startswith("top") and "_clear" in c]:
         k = c.removesuffix("_clearly_damaged")
@@ -760,8 +768,8 @@ def report_sections(audit):
         Section("text", f"attack {attack}; alphas {alphas}; seeds {seeds}"
                 + (f"; {device}" if device else "")),
         Section("note", f"Written {time.strftime('%Y-%m-%d %H:%M:%S')}. Damage is "
-                "accuracy lost on test rows, as a fraction (0.25 = 25 points), positive "
-                "= damage: target damage on the attacked group, collateral damage on "
+                "accuracy lost on test rows, as a fraction (0.25 = 25 points), "
+                "positive = damage: target damage on the attacked group, collateral damage on "
                 "the rest of the test rows. alpha is the number of poison rows per "
                 "training row of the group.", where="html"),
         Section("heading", "The clean model"),
@@ -776,8 +784,8 @@ def report_sections(audit):
         Section("heading", "Top-k target damage"),
         Section("note", "The paper's summary: the mean target damage of the k most "
                 "damaged groups, per filter, defense and alpha, with how many of them "
-                "are clearly damaged (95% interval above 0); summary.csv also names the "
-                "most damaged group of each row."),
+                "are clearly damaged (95% interval above 0); summary.csv also names "
+                "the most damaged group of each row."),
         Section("table", top_k, wrap={"filter": 12}),
         *([Section("heading", "Warnings raised during the work"),
            Section("table", audit.warnings_, wrap={"warning": 50, "where": 40})]

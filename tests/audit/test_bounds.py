@@ -115,7 +115,7 @@ def test_report_has_cost_to_damage_and_certified_damage(audit):
     sections = report_sections(audit)
     text, page = render_text(sections), render_html(sections)
     for out in (text, page):
-        assert "Cost to damage" in out and "at least (target model)" in out
+        assert "Cost to damage" in out and "at least (its model)" in out
         assert "certified damage" in out and "measured damage" in out
     table = cost_to_damage(audit.results_)
     assert len(table) == audit.results_["subpopulation"].nunique()
@@ -123,10 +123,19 @@ def test_report_has_cost_to_damage_and_certified_damage(audit):
     # fewest poisons first, groups the budget did not bring to the goal last
     assert needed.dropna().is_monotonic_increasing
     assert needed.notna().to_numpy().tolist() == sorted(needed.notna(), reverse=True)
+    # each group's bound is that of its run with the fewest poisons (a bound
+    # for the model that run induced, so never above what it needed); none
+    # for a group whose budget did not suffice
     base = audit.results_[audit.results_["defense"] == "none"]
-    bound = base.groupby("description")["lower_bound"].max()
-    assert table["at least (target model)"].tolist() == [
-        math.ceil(bound[g]) for g in table["group"]]
+    for _, row in table.iterrows():
+        runs = base[base["description"] == row["group"]]
+        if np.isnan(row["poisons needed"]):
+            assert np.isnan(row["at least (its model)"])
+            continue
+        best = runs.loc[runs["n_poison_needed"].idxmin()]
+        assert row["at least (its model)"] == math.ceil(best["lower_bound"])
+        assert best["lower_bound"] <= best["n_poison_needed"] * (1 + 1e-6)
+        assert row["efficiency"] >= 1 - 1e-6
 
 
 def test_check_fires_on_a_tampered_measurement(audit, data):
