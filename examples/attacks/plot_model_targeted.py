@@ -6,7 +6,8 @@ Model-targeted poisoning: error against poisons, and the lower bound
 :class:`~skpoison.attacks.ModelTargetedPoison` (Suya et al., ICML 2021) adds
 one poison at a time, each the feasible row that pulls the victim fastest
 towards a *target model* that misclassifies the group, and it reports a lower
-bound on the poisons that any attack needs to reach that target model.
+bound on the poisons that any attack needs to induce the model it reached, and
+one for the target model itself.
 :func:`~skpoison.attacks.susceptibility` computes the target model and a bound
 for every group first, a few fits per group (Rose, Suya and Evans, 2023).
 
@@ -56,7 +57,8 @@ print(scores[["job", "n_aux", "clean_error", "loss_difference", "lower_bound"]]
 # %%
 # Attack the group that looks cheapest, then the one that looks dearest, and
 # plot their error against the number of poisons, with each attack's lower
-# bound marked.
+# bound marked: no attack induces the model the attack reached with fewer
+# poisons.
 order = scores.sort_values("loss_difference")["subpopulation"].tolist()
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for g, colour in ((order[0], "C0"), (order[-1], "C3")):
@@ -68,7 +70,8 @@ for g, colour in ((order[0], "C0"), (order[-1], "C3")):
     ax.axvline(attack.lower_bound_, color=colour, linestyle="--",
                label=f"{label}: lower bound {attack.lower_bound_:.0f}")
     print(f"{label}: {attack.n_poison_} poisons, lower bound "
-          f"{attack.lower_bound_:.1f}, efficiency {attack.efficiency_:.2f}; "
+          f"{attack.lower_bound_:.1f}, efficiency {attack.efficiency_:.2f}, bound "
+          f"for the target model {attack.target_bound_:.1f}; "
           f"example poison: {X_res[attack.poison_mask_].iloc[0].to_dict()}")
 ax.axhline(0.5, color="grey", linewidth=0.8)
 ax.set_xlabel("poisons added")
@@ -78,6 +81,7 @@ fig.tight_layout()
 plt.show()
 
 # %%
-# The attack stops when the group's error reaches ``target_error`` (0.5),
-# usually before its models reach the target model, which is what the bound is
-# about: the efficiency (poisons used over the bound) can then be below 1.
+# The efficiency (poisons used over the bound) is at least 1: the attack
+# itself induced its model with ``n_poison_`` poisons. The attack stops when
+# the group's error reaches ``target_error`` (0.5), usually before its models
+# reach the target model, so it may use fewer poisons than ``target_bound_``.
