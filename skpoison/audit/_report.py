@@ -769,9 +769,9 @@ def report_sections(audit):
                 + (f"; {device}" if device else "")),
         Section("note", f"Written {time.strftime('%Y-%m-%d %H:%M:%S')}. Damage is "
                 "accuracy lost on test rows, as a fraction (0.25 = 25 points), "
-                "positive = damage: target damage on the attacked group, collateral damage on "
-                "the rest of the test rows. alpha is the number of poison rows per "
-                "training row of the group.", where="html"),
+                "positive = damage: target damage on the attacked group, collateral "
+                "damage on the rest of the test rows. alpha is the number of poison "
+                "rows per training row of the group.", where="html"),
         Section("heading", "The clean model"),
         Section("text", f"Trained on the clean data, the victim has test accuracy "
                 f"{accuracy}; {_rows_text(audit.n_rows_)}."),
