@@ -4,7 +4,8 @@ Usage::
 
     python benchmarks/bench_model_targeted.py [--max-groups N] [--max-poisons 1500]
         [--victims lr,svm] [--no-semantic | --semantic-only] [--no-brute-force]
-        [--finder FeatureMatch|ClusterMatch] [--small] [--summarize OUTPUT ...]
+        [--finder FeatureMatch|ClusterMatch] [--small] [--scores-only]
+        [--summarize OUTPUT ...]
 
 Data and groups: UCI Adult in the paper's form (``load_adult(form="paper")``: 57
 numeric columns, the continuous ``age``, ``capital_gain``, ``capital_loss`` and
@@ -20,8 +21,9 @@ are rows of the same 57 columns (continuous columns in their observed range,
 each indicator 0 or 1 independently). The goal: error >= 0.5 on the group's
 attacker rows.
 
-Per victim and group it prints the susceptibility score (``loss_difference``
-and ``lower_bound`` from the clean model, and its time), the poisons the attack
+Per victim and group it prints the susceptibility score (``loss_difference``,
+``lower_bound`` (searched on the segment from the clean model to the target
+model), ``clean_bound`` (from the clean model) and its time), the poisons the attack
 needed (``n_poison_``), its ``lower_bound_`` (for the model it induced),
 ``efficiency_``, time and ``target_bound_`` (for the target model), and the
 target damage (clean minus poisoned accuracy on the group's test rows, the
@@ -43,6 +45,9 @@ Last, the bound against brute force on tiny problems (two indicator columns and
 one continuous column, 40 clean rows): every multiset of 1 or 2 feasible
 poisons (the continuous value at 3 points) and 200 random ones of 3 induce a
 model; the bound for that model never exceeds the poisons used.
+
+``--scores-only``: only the susceptibility rows and their time (``score`` rows,
+which ``--summarize`` uses in place of the attack runs' scores).
 
 ``--small``: 3 ClusterMatch groups, the lr victim, 40 poisons at most, no
 semantic groups: the shape of the output, for the tests.
@@ -223,12 +228,17 @@ def summary(name, recs):
 def read_rows(paths):
     """The per-group rows printed by earlier runs (``--summarize``), one
     record per finder and group (the last printed wins)."""
-    recs = {}
+    recs, score_rows = {}, {}
     for path in paths:
         for line in open(path):
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if len(cells) not in (13, 14) or cells[0] not in ("FeatureMatch",
-                                                                 "ClusterMatch"):
+            if cells[:1] == ["score"] and len(cells) == 8:  # a --scores-only row
+                score_rows[cells[1], int(cells[2])] = dict(
+                    zip(("loss_difference", "score_bound", "clean_bound", "t_score"),
+                        map(float, cells[4:])))
+                continue
+            if len(cells) not in (13, 14, 15) or cells[0] not in ("FeatureMatch",
+                                                                     "ClusterMatch"):
                 continue
             target_bound = np.nan
             if len(cells) == 15:  # the target model's bound, printed last since
@@ -248,6 +258,10 @@ def read_rows(paths):
                            t_attack=num[7], damage_mtp=num[8], damage_lf=num[9],
                            max_gap=np.nan)  # not printed per group
             recs[rec["finder"], rec["group"]] = rec
+    # the scores of a --scores-only run replace those of the attack runs
+    for key, score in score_rows.items():
+        if key in recs:
+            recs[key].update(score)
     return list(recs.values())
 
 
@@ -337,6 +351,8 @@ def main():
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--summarize", nargs="+", metavar="OUTPUT",
                         help="the summary of the group rows printed by earlier runs")
+    parser.add_argument("--scores-only", action="store_true",
+                        help="only the susceptibility scores and their time")
     parser.add_argument("--finder", choices=["FeatureMatch", "ClusterMatch"], default=None)
     args = parser.parse_args()
     if args.summarize:
@@ -360,6 +376,19 @@ def main():
           f"({sum(g[0] == 'FeatureMatch' for g in all_groups)} FeatureMatch, "
           f"{sum(g[0] == 'ClusterMatch' for g in all_groups)} ClusterMatch), "
           f"max_poisons={args.max_poisons}")
+    if args.scores_only:
+        for v in victims:
+            scored = scores(VICTIMS[v](), all_groups, adult)
+            print(f"\n## victim {v}: susceptibility only\n")
+            print("| score | finder | group | n_aux | loss diff | score bound | clean bound "
+                  "| score s |")
+            print("|---|---|---|---|---|---|---|---|")
+            for fname, _, g in all_groups:
+                row, t_score = scored[fname, g]
+                print(f"| score | {fname} | {g} | {row['n_aux']} | "
+                      f"{row['loss_difference']:.2f} | {row['lower_bound']:.1f} | "
+                      f"{row['clean_bound']:.1f} | {t_score:.2f} |")
+        return
     for v in victims:
         victim = VICTIMS[v]()
         clean = clone(victim).fit(adult.X_train.to_numpy(), adult.y_train.to_numpy())
