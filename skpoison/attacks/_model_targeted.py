@@ -854,10 +854,16 @@ class ModelTargetedPoison(BasePoisoningAttack):
     two margins. At each step the bound of Suya et al. (Theorem 2),
     ``(L(theta_p) - L(theta_t)) / max (loss(theta_t) - loss(theta_p))`` with
     ``L`` the victim's objective on the clean rows (regularisation included),
-    is evaluated with the certified upper bound of the maximum; the largest is
-    ``lower_bound_``: no attack, whatever poisons in the feasible set it
+    is evaluated with the certified upper bound of the maximum
+    (``bound_trace_``): no attack, whatever poisons in the feasible set it
     uses, makes the victim's objective minimised by ``theta_p`` with fewer
-    poisons.
+    poisons. The bound holds for every model in place of ``theta_t`` and the
+    paper's is the supremum over them; on a segment ending at ``theta_p`` the
+    exact ratio grows towards ``theta_p`` (a concave numerator over a convex
+    denominator, both zero there), so the segments from the clean model, the
+    path's best model and the last one are searched at a few points, halving
+    the distance while the bound grows (``target_bound_``, the largest found).
+    ``lower_bound_`` is the same search for the model the attack induced.
 
     **Victims.** Binary tasks only (multiclass raises a ValueError).
     ``LogisticRegression`` (L2 or no penalty), ``LinearSVC`` (L2 penalty,
