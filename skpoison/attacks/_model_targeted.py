@@ -399,7 +399,6 @@ class _Trainer:
         self.factor = None
         self.model = None
         self.uncertified = 0  # hinge refits whose KKT conditions were not certified
-        self.hinge_warm = {}  # the last certified hinge refits, to follow exactly
 
     def add(self, z, y, weight=1.0):
         i = self.n_rows
@@ -438,8 +437,7 @@ class _Trainer:
             if self.obj.loss != "hinge":
                 return self._newton(Z, Y, s, theta0)
             theta, certified = _hinge_fit(Z, Y, s, self.penalty(float(np.sum(s))),
-                                          np.asarray(theta0, dtype=np.float64),
-                                          warm=self.hinge_warm)
+                                          np.asarray(theta0, dtype=np.float64))
             self.uncertified += not certified
             return theta
 
