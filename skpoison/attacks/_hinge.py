@@ -6,6 +6,15 @@ victim hundreds of times from a nearby start; liblinear's dual coordinate
 descent is not accurate enough for the lower bound of Suya et al. (ICML 2021),
 which needs the exact minimiser. :func:`_hinge_fit` finds it and certifies it
 against the hinge's KKT conditions.
+
+Each poison of Suya et al.'s attack maximises the loss difference over the
+feasible rows, so it sits at a corner of the feasible set (on Adult about five
+times the norm of a clean row) and moves the minimiser far: consecutive
+minimisers share only about half of their margin rows, and the exact path
+between them (Cauwenberghs and Poggio, NIPS 2000) has hundreds of
+breakpoints or more. The refit is therefore not an update of the previous active sets;
+it is the smoothed path below, each width's Newton iterations run to
+convergence before the margin rows are tried.
 """
 
 import numpy as np
@@ -20,12 +29,14 @@ def _smooth_hinge(m, h):
     return -np.minimum(np.maximum(u / h, 0.0), 1.0), (u > 0) & (u < h)
 
 
-def _margin_solve(Z, Y, s, pen, b, upper, margin):
+def _margin_solve(Z, Y, s, pen, b, upper, margin, lp_always=False):
     """The minimiser of the hinge objective when the rows ``upper`` are inside
     the margin (multiplier ``s``) and the rows ``margin`` on it (``m = 1``):
     one linear system (rows identical on the margin merged). Where it is
-    singular (more margin rows than features) and its least-norm multipliers
-    leave their box, a feasible set of them is sought by linear programming.
+    singular (margin rows linearly dependent) and its least-norm multipliers
+    leave their box, a feasible set of them is sought by linear programming;
+    where it is not, its multipliers are the only ones, and no program is
+    solved (``lp_always``: one is, as before, and finds none).
     Returns ``(theta, multipliers)``, or None for too many margin rows;
     ``b`` is the pull of rows held outside ``Z``."""
     F = np.flatnonzero(margin)
@@ -38,10 +49,11 @@ def _margin_solve(Z, Y, s, pen, b, upper, margin):
     M[np.arange(D), np.arange(D)] = pen
     M[:D, D:], M[D:, :D] = -A.T, A
     pull = b + Z[upper].T @ (s[upper] * Y[upper])
-    sol = np.linalg.lstsq(M, np.r_[pull, np.ones(k)], rcond=None)[0]
+    sol, _, rank, _ = np.linalg.lstsq(M, np.r_[pull, np.ones(k)], rcond=None)
     theta, a = sol[:D], sol[D:]
     group = np.bincount(inv, weights=s[F], minlength=k)
-    if k and (np.min(a) < 0 or np.min(group - a) < 0):
+    if ((lp_always or rank < D + k) and k
+            and (np.min(a) < 0 or np.min(group - a) < 0)):
         lp = linprog(np.zeros(k), A_eq=A.T, b_eq=pen * theta - pull,
                      bounds=np.column_stack([np.zeros(k), group]), method="highs")
         if lp.status == 0:
@@ -105,7 +117,7 @@ def _smooth_newton(Z, Y, s, pen, b, theta, h, max_iter):
 _SMOOTHING = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7)
 
 
-def _hinge_fit(Z, Y, s, pen, theta, tol=1e-9):
+def _hinge_fit(Z, Y, s, pen, theta, tol=1e-9, fast=True):
     """The minimiser of ``sum_i s_i max(0, 1 - m_i) + theta' diag(pen) theta / 2``.
 
     Warm-started from ``theta``: the rows whose margin is farther than
@@ -115,7 +127,16 @@ def _hinge_fit(Z, Y, s, pen, theta, tol=1e-9):
     linear system (:func:`_margin_solve`), accepted when the KKT conditions
     hold within ``tol`` on every row. Returns ``(theta, certified)``; not
     certified: the smoothed minimiser of the narrowest width.
+
+    ``fast``: the margin rows are tried after up to 40 Newton steps (most
+    widths converge before; 160 at most per width) instead of after every 3
+    (60 at most), and the linear program
+    only for a singular margin system; about 2.5 times fewer CPU seconds per
+    refit on Adult for the same certified minimiser. False: the schedule of
+    3 steps with a program for any multipliers outside their box, kept as
+    the reference of the tests and of ``benchmarks/bench_hinge_refit.py``.
     """
+    steps, rounds = (40, 4) if fast else (3, 20)
     m = Y * (Z @ theta)
     for delta in (0.25, 1.0, np.inf) if np.any(theta) else (np.inf,):
         near = np.abs(m - 1.0) <= delta
@@ -124,13 +145,13 @@ def _hinge_fit(Z, Y, s, pen, theta, tol=1e-9):
         Zn, Yn, sn = Z[near], Y[near], s[near]
         crossed = False
         for h in _SMOOTHING:
-            for _ in range(20):
-                # a few Newton steps, then try the margin rows they point at
-                theta, converged = _smooth_newton(Zn, Yn, sn, pen, b, theta, h, 3)
+            for _ in range(rounds):
+                # Newton steps, then try the margin rows they point at
+                theta, converged = _smooth_newton(Zn, Yn, sn, pen, b, theta, h, steps)
                 mn = Yn * (Zn @ theta)
                 zone = (mn > 1.0 - h) & (mn < 1.0) & (sn > 0)
                 found = _margin_solve(Zn, Yn, sn, pen, b, (mn <= 1.0 - h) & (sn > 0),
-                                      zone)
+                                      zone, lp_always=not fast)
                 if found is not None:
                     cand, alpha = found[0], np.where(held, s, 0.0)
                     alpha[near] = found[1]
