@@ -8,9 +8,8 @@ certificate allows.
   row records the poisons it needed (``n_poison_needed``, NaN when the
   budget did not suffice), its lower bound (``lower_bound``: no attack with
   poisons in the feasible set induces the model this attack induced with
-  fewer) and
-  ``efficiency`` (used / bound); the report's "Cost to damage" table
-  (:func:`~skpoison.audit._report.cost_to_damage`) reads them.
+  fewer) and ``efficiency`` (used / bound); the report's "Cost to damage"
+  table (:func:`~skpoison.audit._report.cost_to_damage`) reads them.
 * **Certified damage.** For a certifying defense with a collective
   certificate (partition aggregation), each row records the largest damage
   any attack of the task's budget can do to the defense fitted on the clean
