@@ -146,3 +146,20 @@ def test_lp_only_for_a_singular_margin_system():
     theta_d, ok = _hinge_fit(Zd, Yd, sd, pen, theta)
     assert ok
     assert_allclose(theta_d, _reference(Zd, Yd, sd, pen), atol=1e-6)
+
+
+def test_degenerate_vertex_with_many_margin_rows():
+    # 80 distinct rows on the margin in 3 dimensions (x2 symmetric in both
+    # classes, so w2 = 0 and every row has m = 1): more than the margin
+    # system takes; the fast schedule certifies the minimiser (2, 0, -1) as a
+    # face, the previous one could not
+    c = np.linspace(0.1, 2.0, 20)
+    x2 = np.r_[c, -c]
+    Z = np.column_stack([np.r_[np.ones(40), np.zeros(40)], np.r_[x2, x2], np.ones(80)])
+    Y = np.r_[np.ones(40), -np.ones(40)]
+    pen, s = np.full(3, 0.1), np.ones(80)
+    theta, ok = _hinge_fit(Z, Y, s, pen, np.zeros(3))
+    assert ok
+    assert_allclose(theta, [2.0, 0.0, -1.0], atol=1e-12)
+    assert np.all(np.abs(Y * (Z @ theta) - 1.0) <= 1e-12)
+    assert not _hinge_fit(Z, Y, s, pen, np.zeros(3), fast=False)[1]
