@@ -8,13 +8,14 @@ which needs the exact minimiser. :func:`_hinge_fit` finds it and certifies it
 against the hinge's KKT conditions.
 
 Each poison of Suya et al.'s attack maximises the loss difference over the
-feasible rows, so it sits at a corner of the feasible set (on Adult about five
-times the norm of a clean row) and moves the minimiser far: consecutive
-minimisers share only about half of their margin rows, and the exact path
-between them (Cauwenberghs and Poggio, NIPS 2000) has hundreds of
-breakpoints or more. The refit is therefore not an update of the previous active sets;
-it is the smoothed path below, each width's Newton iterations run to
-convergence before the margin rows are tried.
+feasible rows, so it sits at a corner of the feasible set and moves the
+minimiser far: in the Adult refits measured (a poison about five times the
+norm of a clean row), consecutive minimisers share only about half of their
+margin rows, and the exact path between them (the incremental SVM of
+Cauwenberghs and Poggio, NIPS 2000) has hundreds of breakpoints or more. The
+refit is therefore not an update of the previous active sets; it is the
+smoothed path below, each width's Newton iterations run to convergence before
+the margin rows are tried.
 """
 
 import numpy as np
@@ -104,6 +105,15 @@ def _face_solve(Z, Y, s, pen, theta, width):
     return cand, alpha
 
 
+def _certified(Z, Y, s, pen, theta, alpha, tol):
+    """The KKT conditions of ``theta`` with the multipliers ``alpha`` within
+    ``tol``: stationarity (relative to the penalty's pull) and complementarity
+    on every row."""
+    gap = pen * theta - Z.T @ (alpha * Y)
+    return bool(np.max(np.abs(gap)) <= tol * (1.0 + np.max(np.abs(pen * theta)))
+                and _kkt_violation(Y * (Z @ theta), s, alpha) <= tol)
+
+
 def _kkt_violation(m, s, alpha):
     """How far the margins ``m`` and multipliers are from the hinge's KKT
     conditions (0 <= alpha <= s; m >= 1 where alpha < s, m <= 1 where alpha > 0)."""
@@ -171,14 +181,12 @@ def _hinge_fit(Z, Y, s, pen, theta, tol=1e-9, fast=True):
 
     ``fast``: the margin rows are tried after up to 40 Newton steps (most
     widths converge before; 160 at most per width) instead of after every 3
-    (60 at most), and the linear program
-    only for a singular margin system; about 2.5 times fewer CPU seconds per
-    refit on Adult for the same certified minimiser. False: the schedule of
-    3 steps with a program for any multipliers outside their box, kept as
-    the reference of the tests and of ``benchmarks/bench_hinge_refit.py``.
-    With ``fast``, a refit that no width certifies is tried last as a
-    degenerate vertex (:func:`_face_solve`): on Adult, the refits the previous
-    schedule left uncertified are then nearly all certified.
+    (60 at most), and the linear program only for a singular margin system:
+    the same certified minimisers in about 2.5 times fewer CPU seconds on
+    Adult. A refit that no width certifies is then tried as a degenerate
+    vertex (:func:`_face_solve`); the previous schedule leaves it uncertified.
+    False: the previous schedule, kept as the reference of the tests and of
+    ``benchmarks/bench_hinge_refit.py``.
     """
     steps, rounds = (40, 4) if fast else (3, 20)
     m = Y * (Z @ theta)
@@ -199,10 +207,7 @@ def _hinge_fit(Z, Y, s, pen, theta, tol=1e-9, fast=True):
                 if found is not None:
                     cand, alpha = found[0], np.where(held, s, 0.0)
                     alpha[near] = found[1]
-                    # the KKT conditions: stationarity and complementarity
-                    gap = pen * cand - Z.T @ (alpha * Y)
-                    if (np.max(np.abs(gap)) <= tol * (1.0 + np.max(np.abs(pen * cand)))
-                            and _kkt_violation(Y * (Z @ cand), s, alpha) <= tol):
+                    if _certified(Z, Y, s, pen, cand, alpha, tol):
                         return cand, True
                 if converged:
                     break
@@ -216,9 +221,6 @@ def _hinge_fit(Z, Y, s, pen, theta, tol=1e-9, fast=True):
         # a degenerate vertex: many rows on the margin at once
         for width in (1e-7, 1e-6):
             found = _face_solve(Z, Y, s, pen, theta, width)
-            if found is not None:
-                gap = pen * found[0] - Z.T @ (found[1] * Y)
-                if (np.max(np.abs(gap)) <= tol * (1.0 + np.max(np.abs(pen * found[0])))
-                        and _kkt_violation(Y * (Z @ found[0]), s, found[1]) <= tol):
-                    return found[0], True
+            if found is not None and _certified(Z, Y, s, pen, *found, tol):
+                return found[0], True
     return theta, False
