@@ -175,7 +175,7 @@ def test_lower_bound_never_exceeds_the_poisons_that_reach_a_model(estimator):
     combos = [c for n in (1, 2)
               for c in itertools.combinations_with_replacement(range(len(points)), n)]
     combos += [tuple(rng.randint(len(points), size=3)) for _ in range(60)]
-    searched_slack, gain = [], []
+    searched_slack, gain, ascended_slack = [], [], []
     for combo in combos:
         n = len(combo)
         tr.n_rows = n0
@@ -198,10 +198,19 @@ def test_lower_bound_never_exceeds_the_poisons_that_reach_a_model(estimator):
         assert searched >= max(bounds)
         searched_slack.append(n - searched)
         gain.append(searched - max(bounds))
+        # the ascent from the best model of that search (looser certified
+        # maximisations on the way): never above n, never below its start
+        if setup.best_model is not None:
+            ascended = setup.ascended_bound(theta_p, loss_p, setup.best_model)
+            assert searched * (1 - 1e-6) <= ascended <= n * (1 + 1e-6) + 1e-6, (
+                n, combo, searched, ascended)
+            ascended_slack.append((n - searched, n - ascended))
     # and the bound is not vacuous: it comes close for some models, the
     # searched one closer
     assert min(slack) < 0.75
     assert min(searched_slack) < min(slack) - 0.05
+    before, after = np.array(ascended_slack).T
+    assert np.all(after <= before + 1e-6)
     assert np.mean(gain) > 0.1
     assert tr.uncertified == 0
 
