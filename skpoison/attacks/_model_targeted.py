@@ -683,9 +683,9 @@ def _check_numbers(X, victim):
 # the points of each segment searched by _Setup.searched_bound: fractions of
 # the way from theta_p to the segment's other end
 _SEGMENT_STEPS = (0.5, 0.25, 0.125, 0.0625)
-# susceptibility's shorter search (one segment, two points: under a second
-# per group on Adult)
-_SCORE_STEPS = (0.35, 0.15)
+# susceptibility's shorter search (one segment, one point: about 0.3 CPU s
+# per group on Adult, where two points took about 0.7)
+_SCORE_STEPS = (0.25,)
 # how many of the attack's models (evenly spaced, the clean model first) start
 # the search for the bound of the model it induced
 _INDUCED_STARTS = 6
@@ -1351,11 +1351,12 @@ def susceptibility(finder, estimator, X, y, X_aux=None, y_aux=None, *,
     between them); the paper's bound is the supremum over theta. Here theta
     is the clean model (``clean_bound``, the number
     ``ModelTargetedPoison(finder.retarget(group), aux=(X_aux, y_aux), ...)``
-    computes before its first poison) and two models on the segment from it
-    to the target model, 35% and 15% of the way from the target model
-    (``lower_bound``, the largest of the three). On that segment the exact
-    ratio grows towards the target model; the certified maximum's gap,
-    absolute, makes the computed one fall near it. Rose, Suya and Evans
+    computes before its first poison) and the model on the segment from it
+    to the target model a quarter of the way from the target model
+    (``lower_bound``, the larger of the two). On that segment the exact ratio
+    grows towards the target model; the certified maximum's gap, absolute,
+    makes the computed one fall near it, and each evaluation costs more
+    there. Rose, Suya and Evans
     (2023) found the clean-loss difference between the target and the clean
     model the best predictor of the poisons an attack needs; it is returned
     too.
