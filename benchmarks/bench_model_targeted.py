@@ -232,7 +232,8 @@ def read_rows(paths):
     for path in paths:
         for line in open(path):
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if cells[:1] == ["score"] and len(cells) == 8:  # a --scores-only row
+            if (len(cells) == 8 and cells[0] == "score"
+                    and cells[1] in ("FeatureMatch", "ClusterMatch")):  # --scores-only
                 score_rows[cells[1], int(cells[2])] = dict(
                     zip(("loss_difference", "score_bound", "clean_bound", "t_score"),
                         map(float, cells[4:])))
