@@ -106,8 +106,8 @@ def test_bench_model_targeted_small():
     # 3 Adult groups, logistic regression, 40 poisons at most; then the bound
     # against brute force on tiny problems: no violation
     out = run_script("benchmarks/bench_model_targeted.py", "--small", timeout=600)
-    assert re.search(r"^\| finder \| group \| n_aux .*\| damage LF \|$", out,
-                     flags=re.MULTILINE)
+    assert re.search(r"^\| finder \| group \| n_aux .*\| damage LF \| target_bound_ \|$",
+                     out, flags=re.MULTILINE)
     assert len(re.findall(r"^\| ClusterMatch \| \d+ \|", out, flags=re.MULTILINE)) == 3
     share = markdown_row(out, "share MTP damage >= LabelFlip damage (same poisons, "
                               "3 groups with test rows)")
