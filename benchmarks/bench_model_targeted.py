@@ -334,7 +334,7 @@ def brute_force_bound(n_random=200):
             tr.n_rows = n0
             loss_p = tr.clean_objective(theta_p)
             bound = max(setup.bound(theta_c, theta_p, loss_p, setup.solve(theta_c, theta_p)),
-                        setup.searched_bound(theta_p, loss_p, [theta_c]))
+                        setup.searched_bound(theta_p, loss_p, [theta_c])[0])
             bad += bound > len(combo) * (1 + 1e-6) + 1e-6
             slack = min(slack, len(combo) - bound)
         print(f"| {name} | {len(combos)} | {bad} | {slack:.3f} |")

@@ -195,7 +195,6 @@ def _hinge_fit(Z, Y, s, pen, theta, tol=1e-9, fast=True):
         held = (m < 1.0 - delta) & (s > 0)
         b = Z[held].T @ (s[held] * Y[held])
         Zn, Yn, sn = Z[near], Y[near], s[near]
-        crossed = False
         for h in _SMOOTHING:
             for _ in range(rounds):
                 # Newton steps, then try the margin rows they point at
@@ -213,9 +212,7 @@ def _hinge_fit(Z, Y, s, pen, theta, tol=1e-9, fast=True):
                     break
             m = Y * (Z @ theta)
             # rows held on their side crossed the margin: hold fewer
-            crossed = _kkt_violation(m[~near], s[~near],
-                                     np.where(held, s, 0.0)[~near]) > h
-            if crossed:
+            if _kkt_violation(m[~near], s[~near], np.where(held, s, 0.0)[~near]) > h:
                 break
     if fast:
         # a degenerate vertex: many rows on the margin at once

@@ -786,7 +786,8 @@ class _Setup:
 
     def searched_bound(self, theta_p, loss_p, starts, steps=_SEGMENT_STEPS):
         """The largest bound found on the segments from each model of
-        ``starts`` to ``theta_p``.
+        ``starts`` to ``theta_p``, and the model that gives it (None when no
+        positive bound was found).
 
         The bound of :meth:`bound` holds for every model ``theta``; its
         numerator is concave and its denominator convex in ``theta``, both
@@ -797,7 +798,7 @@ class _Setup:
         ``s`` in ``steps``, until the bound falls; every evaluated bound uses
         the certified upper end of the maximum, so each is valid.
         """
-        best, self.best_model = 0.0, None
+        best, best_model = 0.0, None
         for theta in starts:
             direction = theta - theta_p
             if not np.any(direction):
@@ -807,11 +808,11 @@ class _Setup:
                 model = theta_p + s * direction
                 value = self.bound(model, theta_p, loss_p, self.solve(model, theta_p))
                 if np.isfinite(value) and value > best:
-                    best, self.best_model = value, model
+                    best, best_model = value, model
                 if value < last or not np.isfinite(value):
                     break
                 last = value
-        return best
+        return best, best_model
 
     def ascended_bound(self, theta_p, loss_p, theta, max_iter=_ASCENT_STEPS):
         """The bound raised from the model ``theta`` by ascent on the ratio.
@@ -1246,7 +1247,7 @@ class ModelTargetedPoison(BasePoisoningAttack):
         # the segments to theta_p from the clean model, the path's best model
         # and the last one
         starts = [theta_clean, models[int(np.argmax(bounds))], theta]
-        searched = setup.searched_bound(
+        searched, _ = setup.searched_bound(
             theta_p, loss_p, [t for i, t in enumerate(starts)
                               if not any(t is u for u in starts[:i])])
         # the same bound for the model this attack induced (as Suya et al.
@@ -1255,11 +1256,10 @@ class ModelTargetedPoison(BasePoisoningAttack):
         # the path's models, each also searched along its segment to it
         picks = np.unique(np.linspace(0, len(models) - 1, _INDUCED_STARTS).round())
         loss_atk = tr.clean_objective(theta)
-        induced = setup.searched_bound(theta, loss_atk, [models[int(i)] for i in picks],
-                                       steps=(1.0, *_SEGMENT_STEPS))
-        if setup.best_model is not None:  # then on from the best model found
-            induced = max(induced, setup.ascended_bound(theta, loss_atk,
-                                                        setup.best_model))
+        induced, best_model = setup.searched_bound(
+            theta, loss_atk, [models[int(i)] for i in picks], steps=(1.0, *_SEGMENT_STEPS))
+        if best_model is not None:  # then on from the best model found
+            induced = max(induced, setup.ascended_bound(theta, loss_atk, best_model))
 
         n_poison = len(poisons)
         space = setup.space
@@ -1325,7 +1325,7 @@ class ModelTargetedPoison(BasePoisoningAttack):
                               max_loss_difference=sol.upper,
                               clean_bound=bound,
                               lower_bound=max(bound, setup.searched_bound(
-                                  theta_p, loss_p, [theta], steps=_SCORE_STEPS)))
+                                  theta_p, loss_p, [theta], steps=_SCORE_STEPS)[0]))
             records.append(record)
         self._scores = pd.DataFrame.from_records(
             records, columns=["subpopulation", "n_aux", "clean_error", "target_ratio",

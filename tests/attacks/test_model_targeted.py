@@ -193,15 +193,15 @@ def test_lower_bound_never_exceeds_the_poisons_that_reach_a_model(estimator):
             bounds.append(bound)
         # the search on the segments from those models to theta_p: never
         # below the bound at the models themselves, never above n
-        searched = setup.searched_bound(theta_p, loss_p, others)
+        searched, best_model = setup.searched_bound(theta_p, loss_p, others)
         assert searched <= n * (1 + 1e-6) + 1e-6, (n, combo, searched)
         assert searched >= max(bounds)
         searched_slack.append(n - searched)
         gain.append(searched - max(bounds))
         # the ascent from the best model of that search (looser certified
         # maximisations on the way): never above n, never below its start
-        if setup.best_model is not None:
-            ascended = setup.ascended_bound(theta_p, loss_p, setup.best_model)
+        if best_model is not None:
+            ascended = setup.ascended_bound(theta_p, loss_p, best_model)
             assert searched * (1 - 1e-6) <= ascended <= n * (1 + 1e-6) + 1e-6, (
                 n, combo, searched, ascended)
             ascended_slack.append((n - searched, n - ascended))
@@ -265,7 +265,7 @@ def test_searched_bound_approaches_its_supremum():
         loss_p = tr.clean_objective(theta_p)
         sup = _gauge(setup, theta_p)
         assert sup <= k * (1 + 1e-6)  # k copies of one feasible row reach theta_p
-        searched = setup.searched_bound(theta_p, loss_p, [theta_c])
+        searched, _ = setup.searched_bound(theta_p, loss_p, [theta_c])
         assert searched <= sup * (1 + 1e-6)
         ratios.append(searched / sup)
         clean.append(setup.bound(theta_c, theta_p, loss_p, setup.solve(theta_c, theta_p))
