@@ -123,7 +123,7 @@ def finder_rows(fname, adult):
     return adult.X_train.to_numpy(), adult.X_aux.to_numpy(), adult.X_test.to_numpy()
 
 
-def scores(victim, all_groups, adult):
+def scores(victim, all_groups, adult, model_error=None):
     """susceptibility of every group, one call per finder; CPU s per group."""
     y, y_aux = adult.y_train.to_numpy(), adult.y_aux.to_numpy()
     out = {}
@@ -133,14 +133,15 @@ def scores(victim, all_groups, adult):
         X_f, X_aux_f, _ = finder_rows(fname, adult)
         t = time.process_time()
         table = susceptibility(FrozenEstimator(finder), victim, X_f, y, X_aux_f, y_aux,
-                               groups=ids)
+                               groups=ids, target_model_error=model_error)
         per_group = (time.process_time() - t) / len(ids)
         for _, row in table.iterrows():
             out[fname, int(row["subpopulation"])] = (row, per_group)
     return out
 
 
-def run_group(victim, fname, finder, g, adult, clean, max_poisons, scored):
+def run_group(victim, fname, finder, g, adult, clean, max_poisons, scored,
+              model_error=None):
     X, y = adult.X_train.to_numpy(), adult.y_train.to_numpy()
     y_aux = adult.y_aux.to_numpy()
     X_test, y_test = adult.X_test.to_numpy(), adult.y_test.to_numpy()
@@ -156,7 +157,8 @@ def run_group(victim, fname, finder, g, adult, clean, max_poisons, scored):
         rec["status"] = "no target model"
         return rec
     attack = ModelTargetedPoison(frozen, estimator=victim, aux=(X_aux_f, y_aux),
-                                 max_poisons=max_poisons, random_state=0)
+                                 max_poisons=max_poisons, target_model_error=model_error,
+                                 random_state=0)
     t = time.process_time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -266,7 +268,7 @@ def read_rows(paths):
     return list(recs.values())
 
 
-def semantic(adult, max_poisons):
+def semantic(adult, max_poisons, model_error=None):
     cols = list(adult.X_aux.columns)
     marital = [cols.index(c) for c in cols if c.startswith("marital_status_")]
     never = cols.index("marital_status_Never-married")
@@ -287,9 +289,11 @@ def semantic(adult, max_poisons):
     for name, rule in rules.items():
         finder = FrozenEstimator(MaskFinder(rule, name).fit(X_aux))
         victim = VICTIMS["svm"]()
-        s = susceptibility(finder, victim, X, y, X_aux, y_aux, groups=[name]).iloc[0]
+        s = susceptibility(finder, victim, X, y, X_aux, y_aux, groups=[name],
+                           target_model_error=model_error).iloc[0]
         attack = ModelTargetedPoison(finder, estimator=victim, aux=(X_aux, y_aux),
-                                     max_poisons=max_poisons, random_state=0)
+                                     max_poisons=max_poisons,
+                                     target_model_error=model_error, random_state=0)
         t = time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -355,6 +359,9 @@ def main():
     parser.add_argument("--scores-only", action="store_true",
                         help="only the susceptibility scores and their time")
     parser.add_argument("--finder", choices=["FeatureMatch", "ClusterMatch"], default=None)
+    parser.add_argument("--target-model-error", type=float, default=None,
+                        help="target_model_error of the attack and the score "
+                             "(default: the library's, target_error)")
     args = parser.parse_args()
     if args.summarize:
         recs = read_rows(args.summarize)
@@ -379,7 +386,7 @@ def main():
           f"max_poisons={args.max_poisons}")
     if args.scores_only:
         for v in victims:
-            scored = scores(VICTIMS[v](), all_groups, adult)
+            scored = scores(VICTIMS[v](), all_groups, adult, args.target_model_error)
             print(f"\n## victim {v}: susceptibility only\n")
             print("| score | finder | group | n_aux | loss diff | score bound | clean bound "
                   "| score s |")
@@ -394,7 +401,7 @@ def main():
         victim = VICTIMS[v]()
         clean = clone(victim).fit(adult.X_train.to_numpy(), adult.y_train.to_numpy())
         recs = []
-        scored = scores(victim, all_groups, adult)
+        scored = scores(victim, all_groups, adult, args.target_model_error)
         print(f"\n## victim {v}\n")
         print("| finder | group | n_aux | n_test | loss diff | score bound | clean bound "
               "| score s "
@@ -403,7 +410,7 @@ def main():
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for fname, finder, g in all_groups:
             r = run_group(victim, fname, finder, g, adult, clean, args.max_poisons,
-                          scored)
+                          scored, args.target_model_error)
             recs.append(r)
             print(f"| {fname} | {g} | {r['n_aux']} | {r['n_test']} | "
                   f"{r['loss_difference']:.2f} | {r['score_bound']:.1f} | "
@@ -415,7 +422,7 @@ def main():
                   f"{r.get('target_bound', np.nan):.1f} |", flush=True)
         summary(v, recs)
     if not args.no_semantic:
-        semantic(adult, args.semantic_max_poisons)
+        semantic(adult, args.semantic_max_poisons, args.target_model_error)
     if not args.no_brute_force:
         brute_force_bound(20 if args.small else 200)
     print(f"\ntotal {time.process_time() - t0:.1f} CPU s, "

@@ -731,20 +731,23 @@ class _Setup:
         m = self.Y[rows] * (self.Z_src[rows] @ theta)
         return float(np.mean(m <= 0))
 
-    def target_model(self, theta_clean, sub, target_error, ratios):
+    def target_model(self, theta_clean, sub, target_error, ratios, model_error=None):
         """Suya et al.'s target model, from label-flipped copies of the
         subpopulation's rows added with weight r (each row with the other
         label; and, for a group of mixed labels, all of them with one label):
         among the candidates whose error on the subpopulation reaches
-        ``target_error``, the one with the lowest clean objective. Returns
+        ``model_error`` (or, when none does, the highest error any candidate
+        reaches, if that reaches ``target_error``), the one with the lowest
+        clean objective. ``model_error=None`` is ``target_error``. Returns
         ``(theta, ratio)``."""
+        model_error = target_error if model_error is None else model_error
         tr = self.trainer
         n = tr.n_rows
         Y_sub = self.Y[sub]
         families = [-Y_sub]
         if np.unique(Y_sub).size > 1:
             families += [np.full(sub.size, 1.0), np.full(sub.size, -1.0)]
-        best = None
+        candidates = []  # (error, loss, theta, ratio)
         try:
             for labels in families:
                 tr.n_rows = n
@@ -755,20 +758,23 @@ class _Setup:
                     s = tr.s[:tr.n_rows].copy()
                     s[added] = r
                     theta = tr.fit(theta, s)
-                    if self.errors(theta, sub) >= target_error:
-                        loss = tr.clean_objective(theta)
-                        if best is None or loss < best[0]:
-                            best = (loss, theta, r)
+                    error = self.errors(theta, sub)
+                    if error >= target_error:
+                        candidates.append(
+                            (error, tr.clean_objective(theta), theta, r))
+                    if error >= model_error:
                         break  # larger weights only move further from the clean model
         finally:
             tr.n_rows = n
             tr.factor = None
-        if best is None:
+        if not candidates:
             raise ValueError(
                 f"No target model reaches target_error={target_error} on the target "
                 f"subpopulation (label-flipped copies up to {max(ratios)} times its "
                 "size): lower target_error or give larger target_ratios.")
-        return best[1], best[2]
+        need = min(model_error, max(c[0] for c in candidates))
+        best = min((c for c in candidates if c[0] >= need), key=lambda c: c[1])
+        return best[2], best[3]
 
     def bound(self, theta, theta_p, loss_p, solution):
         """Suya et al.'s lower bound on the number of poisons that induce
@@ -1066,6 +1072,7 @@ class ModelTargetedPoison(BasePoisoningAttack):
         "aux": [tuple, None],
         "bounds": [tuple, None],
         "target_ratios": ["array-like", None],
+        "target_model_error": [Interval(Real, 0, 1, closed="right"), None],
         "random_state": ["random_state"],
     }
 
@@ -1080,9 +1087,10 @@ class ModelTargetedPoison(BasePoisoningAttack):
 
     def __init__(self, subpopulation=None, *, target_error=0.5, estimator=None,
                  max_poisons=1000, aux=None, bounds=None, target_ratios=None,
-                 random_state=None):
+                 target_model_error=None, random_state=None):
         self.subpopulation = subpopulation
         self.target_error = target_error
+        self.target_model_error = target_model_error
         self.estimator = estimator
         self.max_poisons = max_poisons
         self.aux = aux
@@ -1169,6 +1177,16 @@ class ModelTargetedPoison(BasePoisoningAttack):
                              f"{self.target_ratios!r}.")
         return tuple(ratios)
 
+    def _model_error(self):
+        if self.target_model_error is None:
+            return None
+        if self.target_model_error < self.target_error:
+            raise ValueError(
+                "target_model_error must be at least target_error (the target model "
+                f"must reach the goal); got target_model_error={self.target_model_error} "
+                f"and target_error={self.target_error}.")
+        return self.target_model_error
+
     def _prepare(self, X_given, X, y, capacity):
         """The attacker's rows, the fitted finder and the victim's setup."""
         rng = check_random_state(self.random_state)
@@ -1205,7 +1223,8 @@ class ModelTargetedPoison(BasePoisoningAttack):
         classes = setup.classes
         tr = setup.trainer
         theta = tr.fit(np.zeros(tr.Z.shape[1]))
-        theta_p, ratio = setup.target_model(theta, sub, self.target_error, ratios)
+        theta_p, ratio = setup.target_model(theta, sub, self.target_error, ratios,
+                                            self._model_error())
         loss_p = tr.clean_objective(theta_p)
 
         theta_clean = theta
@@ -1311,7 +1330,7 @@ class ModelTargetedPoison(BasePoisoningAttack):
                 if sub.size == 0:
                     raise ValueError("no attacker rows")
                 theta_p, ratio = setup.target_model(theta, sub, self.target_error,
-                                                    ratios)
+                                                    ratios, self._model_error())
             except ValueError:
                 record.update(target_ratio=np.nan, loss_difference=np.nan,
                               max_loss_difference=np.nan, clean_bound=np.nan,
@@ -1336,7 +1355,7 @@ class ModelTargetedPoison(BasePoisoningAttack):
 
 def susceptibility(finder, estimator, X, y, X_aux=None, y_aux=None, *,
                    target_error=0.5, groups=None, bounds=None, target_ratios=None,
-                   random_state=None):
+                   target_model_error=None, random_state=None):
     """How many poisons each group of a finder needs at least, before attacking.
 
     Read more in the :ref:`User Guide <attacks_model_targeted>`.
@@ -1425,7 +1444,8 @@ def susceptibility(finder, estimator, X, y, X_aux=None, y_aux=None, *,
     aux = None if X_aux is None else (X_aux, y_aux)
     attack = ModelTargetedPoison(
         finder, target_error=target_error, estimator=estimator, aux=aux,
-        bounds=bounds, target_ratios=target_ratios, random_state=random_state)
+        bounds=bounds, target_ratios=target_ratios,
+        target_model_error=target_model_error, random_state=random_state)
     attack._validate_params()
     attack._validated_resample(
         X, y, lambda X_given, X_, y_: attack._susceptibility(X_given, X_, y_, groups))

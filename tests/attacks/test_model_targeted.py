@@ -373,6 +373,11 @@ def test_clear_errors():
             PolynomialFeatures(2), LogisticRegression())).fit_resample(X, y)
     with pytest.raises(ValueError, match="target_ratios"):
         ModelTargetedPoison(finder, target_ratios=[-1]).fit_resample(X, y)
+    with pytest.raises(ValueError, match="target_model_error must be at least"):
+        ModelTargetedPoison(finder, target_error=0.6,
+                            target_model_error=0.55).fit_resample(X, y)
+    with pytest.raises(ValueError, match="target_model_error"):
+        ModelTargetedPoison(finder, target_model_error=1.5).fit_resample(X, y)
     X_nan = pd.DataFrame({"g": X[:, 0], "v": np.where(X[:, 1] > 1.5, np.nan, X[:, 1])})
     with pytest.raises(ValueError, match="Impute them"):
         ModelTargetedPoison(FeatureMatch(["g"], target=1)).fit_resample(X_nan, y)
@@ -478,3 +483,56 @@ def test_finder_step_of_a_pipeline_binds_to_the_attack():
     assert attack.n_poison_ == alone.n_poison_ > 0
     with pytest.raises(ValueError, match="no subpopulation finder"):
         ModelTargetedPoison().fit_resample(X, y)
+
+
+
+def _reference_candidates(X, y, sub, labels, ratios, need):
+    """Suya et al.'s target-model candidates by scikit-learn: logistic regression
+    (C=1) on the rows plus the group's rows with ``labels``, weight r, for r in
+    ``ratios`` up to the first that reaches the error ``need``; each
+    candidate's error on the group, clean objective (summed log-loss plus
+    ||w||^2 / 2) and r."""
+    out = []
+    for r in ratios:
+        X_aug = np.vstack([X, X[sub]])
+        y_aug = np.concatenate([y, labels])
+        w = np.concatenate([np.ones(len(y)), np.full(sub.sum(), r)])
+        model = LogisticRegression(C=1.0, tol=1e-12, max_iter=10000).fit(
+            X_aug, y_aug, sample_weight=w)
+        m = (2 * y - 1) * model.decision_function(X)
+        loss = np.sum(np.logaddexp(0, -m)) + 0.5 * np.sum(model.coef_ ** 2)
+        out.append((float(np.mean(m[sub] <= 0)), loss, r))
+        if out[-1][0] >= need:
+            break
+    return out
+
+
+RATIOS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+
+
+# the group (two labels) is never fully misclassified by these weights: with
+# model_error=1.0 the target is the candidate of highest error
+@pytest.mark.parametrize("model_error, ratios, target_error", [
+    (None, RATIOS, 0.630),  # the first to pass 0.5 with the lowest loss
+    (0.9, RATIOS, 0.935),
+    (1.0, RATIOS, 0.978),
+    (1.0, RATIOS[:6], 0.870),
+])
+def test_target_model_follows_the_selection_rule(model_error, ratios, target_error):
+    X, y = _problem()
+    sub = X[:, 0] == 2  # a group of both labels: three families of candidates
+    finder = FrozenEstimator(FeatureMatch([0], target=2).fit(X))
+    attack = ModelTargetedPoison(finder, target_error=0.5, target_model_error=model_error,
+                                 target_ratios=ratios, max_poisons=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # max_poisons=0: goal not reached
+        attack.fit_resample(X, y)
+    need = 0.5 if model_error is None else model_error
+    cands = [c for labels in (1 - y[sub], np.ones(sub.sum()), np.zeros(sub.sum()))
+             for c in _reference_candidates(X, y, sub, labels, ratios, need)
+             if c[0] >= 0.5]
+    need = min(need, max(c[0] for c in cands))
+    expected = min((c for c in cands if c[0] >= need), key=lambda c: c[1])
+    error = np.mean(attack.target_model_.predict(X[sub]) != y[sub])
+    assert (error, attack.target_ratio_) == (pytest.approx(expected[0]), expected[2])
+    assert error == pytest.approx(target_error, abs=1e-3)
