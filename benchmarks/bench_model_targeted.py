@@ -5,7 +5,7 @@ Usage::
     python benchmarks/bench_model_targeted.py [--max-groups N] [--max-poisons 1500]
         [--victims lr,svm] [--no-semantic | --semantic-only] [--no-brute-force]
         [--finder FeatureMatch|ClusterMatch] [--small] [--scores-only]
-        [--summarize OUTPUT ...]
+        [--target-model-error E] [--skip N] [--take N] [--summarize OUTPUT ...]
 
 Data and groups: UCI Adult in the paper's form (``load_adult(form="paper")``: 57
 numeric columns, the continuous ``age``, ``capital_gain``, ``capital_loss`` and
@@ -123,7 +123,7 @@ def finder_rows(fname, adult):
     return adult.X_train.to_numpy(), adult.X_aux.to_numpy(), adult.X_test.to_numpy()
 
 
-def scores(victim, all_groups, adult, model_error=None):
+def scores(victim, all_groups, adult, model_error=1.0):
     """susceptibility of every group, one call per finder; CPU s per group."""
     y, y_aux = adult.y_train.to_numpy(), adult.y_aux.to_numpy()
     out = {}
@@ -141,7 +141,7 @@ def scores(victim, all_groups, adult, model_error=None):
 
 
 def run_group(victim, fname, finder, g, adult, clean, max_poisons, scored,
-              model_error=None):
+              model_error=1.0):
     X, y = adult.X_train.to_numpy(), adult.y_train.to_numpy()
     y_aux = adult.y_aux.to_numpy()
     X_test, y_test = adult.X_test.to_numpy(), adult.y_test.to_numpy()
@@ -268,7 +268,7 @@ def read_rows(paths):
     return list(recs.values())
 
 
-def semantic(adult, max_poisons, model_error=None):
+def semantic(adult, max_poisons, model_error=1.0):
     cols = list(adult.X_aux.columns)
     marital = [cols.index(c) for c in cols if c.startswith("marital_status_")]
     never = cols.index("marital_status_Never-married")
@@ -359,9 +359,14 @@ def main():
     parser.add_argument("--scores-only", action="store_true",
                         help="only the susceptibility scores and their time")
     parser.add_argument("--finder", choices=["FeatureMatch", "ClusterMatch"], default=None)
-    parser.add_argument("--target-model-error", type=float, default=None,
+    parser.add_argument("--skip", type=int, default=0,
+                        help="skip the first N groups (to resume a stopped run)")
+    parser.add_argument("--take", type=int, default=None,
+                        help="run at most N groups (after --skip)")
+    parser.add_argument("--target-model-error", default=1.0,
+                        type=lambda v: None if v == "none" else float(v),
                         help="target_model_error of the attack and the score "
-                             "(default: the library's, target_error)")
+                             "(default 1.0, the library's; 'none': target_error)")
     args = parser.parse_args()
     if args.summarize:
         recs = read_rows(args.summarize)
@@ -380,6 +385,7 @@ def main():
         # an even spread over the list (FeatureMatch, then ClusterMatch)
         idx = np.linspace(0, len(all_groups) - 1, args.max_groups).round().astype(int)
         all_groups = [all_groups[i] for i in sorted(set(idx))]
+    all_groups = all_groups[args.skip:][:args.take]
     print(f"Adult paper form: {len(all_groups)} groups "
           f"({sum(g[0] == 'FeatureMatch' for g in all_groups)} FeatureMatch, "
           f"{sum(g[0] == 'ClusterMatch' for g in all_groups)} ClusterMatch), "

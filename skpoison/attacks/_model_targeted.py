@@ -1099,7 +1099,7 @@ class ModelTargetedPoison(BasePoisoningAttack):
 
     def __init__(self, subpopulation=None, *, target_error=0.5, estimator=None,
                  max_poisons=1000, aux=None, bounds=None, target_ratios=None,
-                 target_model_error=None, random_state=None):
+                 target_model_error=1.0, random_state=None):
         self.subpopulation = subpopulation
         self.target_error = target_error
         self.target_model_error = target_model_error
@@ -1367,7 +1367,7 @@ class ModelTargetedPoison(BasePoisoningAttack):
 
 def susceptibility(finder, estimator, X, y, X_aux=None, y_aux=None, *,
                    target_error=0.5, groups=None, bounds=None, target_ratios=None,
-                   target_model_error=None, random_state=None):
+                   target_model_error=1.0, random_state=None):
     """How many poisons each group of a finder needs at least, before attacking.
 
     Read more in the :ref:`User Guide <attacks_model_targeted>`.
