@@ -982,8 +982,9 @@ class ModelTargetedPoison(BasePoisoningAttack):
         approached all the way. Of the candidates that reach it, the one
         with the lowest clean objective is kept; when none does (a group of
         both labels), the candidates of the highest error reached. 1.0 is
-        the choice of Rose et al.'s code; on UCI Adult it needs fewer poisons
-        than ``None`` for most groups, not all (see the User Guide).
+        the choice of Rose et al.'s code; on UCI Adult with logistic
+        regression it needs fewer poisons than ``None`` for most groups, not
+        all (see the User Guide).
         ``None``: ``target_error``, the lowest-loss model that just reaches
         the goal.
 
