@@ -123,7 +123,7 @@ def finder_rows(fname, adult):
     return adult.X_train.to_numpy(), adult.X_aux.to_numpy(), adult.X_test.to_numpy()
 
 
-def scores(victim, all_groups, adult, model_error=1.0):
+def scores(victim, all_groups, adult, model_error):
     """susceptibility of every group, one call per finder; CPU s per group."""
     y, y_aux = adult.y_train.to_numpy(), adult.y_aux.to_numpy()
     out = {}
@@ -141,7 +141,7 @@ def scores(victim, all_groups, adult, model_error=1.0):
 
 
 def run_group(victim, fname, finder, g, adult, clean, max_poisons, scored,
-              model_error=1.0):
+              model_error):
     X, y = adult.X_train.to_numpy(), adult.y_train.to_numpy()
     y_aux = adult.y_aux.to_numpy()
     X_test, y_test = adult.X_test.to_numpy(), adult.y_test.to_numpy()
@@ -268,7 +268,7 @@ def read_rows(paths):
     return list(recs.values())
 
 
-def semantic(adult, max_poisons, model_error=1.0):
+def semantic(adult, max_poisons, model_error):
     cols = list(adult.X_aux.columns)
     marital = [cols.index(c) for c in cols if c.startswith("marital_status_")]
     never = cols.index("marital_status_Never-married")

@@ -731,16 +731,15 @@ class _Setup:
         m = self.Y[rows] * (self.Z_src[rows] @ theta)
         return float(np.mean(m <= 0))
 
-    def target_model(self, theta_clean, sub, target_error, ratios, model_error=None):
+    def target_model(self, theta_clean, sub, target_error, ratios, model_error):
         """Suya et al.'s target model, from label-flipped copies of the
         subpopulation's rows added with weight r (each row with the other
         label; and, for a group of mixed labels, all of them with one label):
         among the candidates whose error on the subpopulation reaches
         ``model_error`` (or, when none does, the highest error any candidate
         reaches, if that reaches ``target_error``), the one with the lowest
-        clean objective. ``model_error=None`` is ``target_error``. Returns
+        clean objective (``model_error >= target_error``). Returns
         ``(theta, ratio)``."""
-        model_error = target_error if model_error is None else model_error
         tr = self.trainer
         n = tr.n_rows
         Y_sub = self.Y[sub]
@@ -1192,8 +1191,9 @@ class ModelTargetedPoison(BasePoisoningAttack):
         return tuple(ratios)
 
     def _model_error(self):
+        """The error the target model must reach (``target_error`` for None)."""
         if self.target_model_error is None:
-            return None
+            return self.target_error
         if self.target_model_error < self.target_error:
             raise ValueError(
                 "target_model_error must be at least target_error (the target model "
@@ -1228,7 +1228,7 @@ class ModelTargetedPoison(BasePoisoningAttack):
         return sub
 
     def _resample(self, X_given, X, y):
-        ratios = self._ratios()
+        ratios, model_error = self._ratios(), self._model_error()
         n_aux = (self.aux[0].shape[0] if self.aux is not None
                  and hasattr(self.aux[0], "shape") else X.shape[0])
         setup, finder, X_src_given = self._prepare(
@@ -1238,7 +1238,7 @@ class ModelTargetedPoison(BasePoisoningAttack):
         tr = setup.trainer
         theta = tr.fit(np.zeros(tr.Z.shape[1]))
         theta_p, ratio = setup.target_model(theta, sub, self.target_error, ratios,
-                                            self._model_error())
+                                            model_error)
         loss_p = tr.clean_objective(theta_p)
 
         theta_clean = theta
@@ -1326,7 +1326,7 @@ class ModelTargetedPoison(BasePoisoningAttack):
 
     def _susceptibility(self, X_given, X, y, groups):
         """The score of each group (see :func:`susceptibility`); rows unchanged."""
-        ratios = self._ratios()
+        ratios, model_error = self._ratios(), self._model_error()
         n_aux = (self.aux[0].shape[0] if self.aux is not None
                  and hasattr(self.aux[0], "shape") else X.shape[0])
         setup, finder, X_src_given = self._prepare(X_given, X, y, capacity=n_aux)
@@ -1344,7 +1344,7 @@ class ModelTargetedPoison(BasePoisoningAttack):
                 if sub.size == 0:
                     raise ValueError("no attacker rows")
                 theta_p, ratio = setup.target_model(theta, sub, self.target_error,
-                                                    ratios, self._model_error())
+                                                    ratios, model_error)
             except ValueError:
                 record.update(target_ratio=np.nan, loss_difference=np.nan,
                               max_loss_difference=np.nan, clean_bound=np.nan,

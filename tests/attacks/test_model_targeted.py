@@ -378,6 +378,11 @@ def test_clear_errors():
                             target_model_error=0.55).fit_resample(X, y)
     with pytest.raises(ValueError, match="target_model_error"):
         ModelTargetedPoison(finder, target_model_error=1.5).fit_resample(X, y)
+    # susceptibility turns a group without a target model into NaN; a bad
+    # target_model_error is still an error, not a table of NaN
+    with pytest.raises(ValueError, match="target_model_error must be at least"):
+        susceptibility(FeatureMatch([0]), None, X, y, target_error=0.6,
+                       target_model_error=0.55)
     X_nan = pd.DataFrame({"g": X[:, 0], "v": np.where(X[:, 1] > 1.5, np.nan, X[:, 1])})
     with pytest.raises(ValueError, match="Impute them"):
         ModelTargetedPoison(FeatureMatch(["g"], target=1)).fit_resample(X_nan, y)
